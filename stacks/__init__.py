@@ -1,0 +1,1 @@
+"""CDK stacks, constructs and configuration of the alarm and auto-rollback kit."""

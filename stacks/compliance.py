@@ -1,0 +1,96 @@
+"""cdk-nag AwsSolutions checks for the whole app, and every acknowledged finding.
+
+``app.py`` registers the plugin once for the whole app (cdk-nag 3's ``Validations``
+API), so an unacknowledged finding fails ``cdk synth`` and the compliance test; unit tests
+of a single construct do not register it. ``acknowledge_findings`` walks the app and
+acknowledges, on the narrowest construct that causes it, each finding the kit accepts,
+with its granular id and the reason. They all live here so a reviewer reads the kit's
+exceptions in one place, and a user's own stack built from the kit's constructs gets the
+same acknowledgments by calling ``acknowledge_findings`` on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from stacks.constructs.deployment import InPlaceDeployment
+from stacks.constructs.health_checked_service import HealthCheckedService
+from stacks.service_stack import ServiceStack
+
+Finding = tuple[str, str]
+
+
+def register(app: cdk.App) -> None:
+    """Run AwsSolutions on every construct of ``app`` at synth."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
+def acknowledge(construct: IConstruct, findings: Iterable[Finding]) -> None:
+    """Acknowledge ``(finding id, reason)`` pairs on ``construct`` and nothing wider."""
+    cdk.Validations.of(construct).acknowledge(
+        *(cdk.Acknowledgment(id=f"AwsSolutions::{fid}", reason=why) for fid, why in findings)
+    )
+
+
+def _service(svc: HealthCheckedService) -> None:
+    if not svc.guarded:
+        acknowledge(svc.load_balancer_security_group, [(
+            "AwsSolutions-EC23",
+            "Without the CloudFront edge the ALB is the public entry point of the service and "
+            "must accept viewers from anywhere on its listener port.",
+        )])
+    acknowledge(svc.instance_role, [(
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+        "AmazonSSMManagedInstanceCore]",
+        "AWS-maintained minimum for Session Manager and SSM agent; replaces SSH keys and "
+        "tracks SSM API changes that a hand-written copy would miss.",
+    )])
+    acknowledge(svc.auto_scaling_group, [(
+        "AwsSolutions-AS3",
+        "Scaling activity is in the group's activity history and CodeDeploy's deployment "
+        "log; the kit keeps its topics for alarms and rollback decisions that need a human.",
+    )])
+
+
+def _deployment(dep: InPlaceDeployment) -> None:
+    acknowledge(dep.deployment_group.role, [(
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AWSCodeDeployRole]",
+        "The service-role policy CodeDeploy documents for EC2/ASG deployment groups with "
+        "load balancers; AWS updates it when CodeDeploy needs new permissions.",
+    )])
+
+
+def _logical_id_token(construct: IConstruct) -> str:
+    """The ``<LogicalId.Arn>`` form cdk-nag prints for a resource's ARN in a finding."""
+    child = construct.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return f"<{cdk.Stack.of(construct).resolve(child.logical_id)}.Arn>"
+
+
+def _service_stack(stack: ServiceStack) -> None:
+    artifacts = _logical_id_token(stack.buckets.artifacts)
+    acknowledge(stack.service.instance_role, [(
+        f"AwsSolutions-IAM5[Resource::{artifacts}/revisions/*]",
+        "Instances must fetch whichever revision CodeDeploy deploys; they get GetObject and "
+        "GetObjectVersion under revisions/ of this one bucket, nothing else.",
+    )])
+
+
+_BY_TYPE: list[tuple[type, Callable[..., None]]] = [
+    (HealthCheckedService, _service),
+    (InPlaceDeployment, _deployment),
+    (ServiceStack, _service_stack),
+]
+
+
+def acknowledge_findings(root: IConstruct) -> None:
+    """Apply the kit's acknowledgments to every kit construct under ``root``."""
+    for node in root.node.find_all():
+        for cls, apply in _BY_TYPE:
+            if isinstance(node, cls):
+                apply(node)

@@ -1,0 +1,64 @@
+"""The deployable order-api service: network, ALB, instances, CodeDeploy, alarms, edge.
+
+A thin stack: it composes the kit's constructs, wires them to each other, grants and
+outputs. The logic lives in the constructs; the values in ``StageConfig``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stacks.config import StageConfig
+from stacks.constructs.buckets import ServiceBuckets
+from stacks.constructs.deployment import InPlaceDeployment
+from stacks.constructs.health_checked_service import HealthCheckedService
+from stacks.constructs.network import Network
+
+
+# Key prefix for CodeDeploy bundles in the artifact bucket (tools/release.py uses it).
+REVISIONS_PREFIX = "revisions/"
+
+
+class ServiceStack(cdk.Stack):
+    """Everything ``make deploy`` puts in the sandbox for the ALB-fronted service."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: StageConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        svc = config.service
+        self.network = Network(self, "Network", max_azs=svc.max_azs, nat_gateways=svc.nat_gateways)
+        self.buckets = ServiceBuckets(self, "Buckets")
+        self.service = HealthCheckedService(
+            self, "Service",
+            vpc=self.network.vpc,
+            instance_subnets=self.network.instance_subnets,
+            config=svc,
+            access_log_bucket=self.buckets.access_logs,
+        )
+        self.deployment = InPlaceDeployment(
+            self, "Deployment",
+            auto_scaling_group=self.service.auto_scaling_group,
+            target_group=self.service.target_group,
+            deployment_config_name=svc.deployment_config_name,
+            ignore_alarm_configuration=config.rollback.ignore_alarm_configuration,
+        )
+        # The agent downloads revisions with the instance role; nothing else in the bucket.
+        self.service.instance_role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[self.buckets.artifacts.arn_for_objects(f"{REVISIONS_PREFIX}*")],
+        ))
+
+        for name, value, description in (
+            ("LoadBalancerDns", self.service.load_balancer.load_balancer_dns_name,
+             "ALB DNS name (direct access; with the edge enabled it answers 403)"),
+            ("ArtifactBucket", self.buckets.artifacts.bucket_name,
+             "Bucket for CodeDeploy revisions (tools/release.py push --bucket)"),
+            ("ApplicationName", self.deployment.application.application_name,
+             "CodeDeploy application"),
+            ("DeploymentGroupName", self.deployment.deployment_group.deployment_group_name,
+             "CodeDeploy deployment group"),
+        ):
+            cdk.CfnOutput(self, name, value=value, description=description)

@@ -1,0 +1,110 @@
+"""Time-to-restore model for an in-place CodeDeploy deployment behind an ALB target group.
+
+Config validation uses it (a CloudFront error TTL must not outlive detection plus
+restore) and the offline drill prints it for the synthesized config beside AWS defaults.
+It is plain arithmetic on numbers so both callers can feed it from wherever they read them.
+
+With traffic control, CodeDeploy takes each batch of instances out of the target group
+(BlockTraffic waits for the deregistration delay), runs the lifecycle hooks, and puts
+the batch back (AllowTraffic waits until the target is healthy: interval x healthy
+threshold). Batches run one after another.
+Sources: CodeDeploy User Guide, "Integrating CodeDeploy with Elastic Load Balancing" and
+"Deployment configurations on an EC2/On-Premises compute platform"; ELB User Guide,
+"Health checks for your target groups" and "Deregistration delay".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Predefined EC2/on-premises deployment configurations and the share of the fleet each
+# takes out of service per batch. Source: CodeDeploy User Guide, deployment configurations.
+PREDEFINED_DEPLOYMENT_CONFIGS: dict[str, str] = {
+    "CodeDeployDefault.OneAtATime": "one",
+    "CodeDeployDefault.HalfAtATime": "half",
+    "CodeDeployDefault.AllAtOnce": "all",
+}
+
+# AWS defaults, for the comparison the drill prints (ELB API Reference, CreateTargetGroup
+# and target group attributes; CodeDeploy's default deployment configuration).
+AWS_DEFAULT_DEREGISTRATION_DELAY_S = 300
+AWS_DEFAULT_HEALTH_CHECK_INTERVAL_S = 30
+AWS_DEFAULT_HEALTHY_THRESHOLD = 5
+AWS_DEFAULT_DEPLOYMENT_CONFIG = "CodeDeployDefault.OneAtATime"
+
+# Stated, not measured: ApplicationStop + BeforeInstall + ApplicationStart + ValidateService
+# for the sample app on a small instance (download, unzip, restart a systemd unit).
+DEFAULT_LIFECYCLE_SECONDS = 30
+
+
+def batch_count(instances: int, deployment_config_name: str) -> int:
+    """How many sequential batches an in-place deployment of ``instances`` needs."""
+    if instances < 1:
+        raise ValueError(f"instances must be >= 1, got {instances}")
+    share = PREDEFINED_DEPLOYMENT_CONFIGS.get(deployment_config_name)
+    if share == "all":
+        return 1
+    if share == "half":
+        # HalfAtATime keeps at least half the fleet healthy: at most floor(n/2) per batch.
+        return math.ceil(instances / max(1, instances // 2))
+    # OneAtATime, and custom configs we cannot see into, are modelled pessimistically.
+    return instances
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreEstimate:
+    """A modelled restore time and the terms it was built from, for printing."""
+
+    batches: int
+    deregistration_delay_s: int
+    lifecycle_s: int
+    health_check_s: int
+
+    @property
+    def per_batch_s(self) -> int:
+        return self.deregistration_delay_s + self.lifecycle_s + self.health_check_s
+
+    @property
+    def total_s(self) -> int:
+        return self.batches * self.per_batch_s
+
+    @property
+    def formula(self) -> str:
+        return (
+            f"{self.batches} batches x ({self.deregistration_delay_s} s draining"
+            f" + {self.lifecycle_s} s lifecycle + {self.health_check_s} s health checks)"
+            f" = {self.total_s} s"
+        )
+
+
+def restore_estimate(
+    *,
+    instances: int,
+    deployment_config_name: str,
+    deregistration_delay_s: int,
+    health_check_interval_s: int,
+    healthy_threshold: int,
+    lifecycle_s: int = DEFAULT_LIFECYCLE_SECONDS,
+) -> RestoreEstimate:
+    """Model the time from rollback start until every instance serves the old revision."""
+    return RestoreEstimate(
+        batches=batch_count(instances, deployment_config_name),
+        deregistration_delay_s=deregistration_delay_s,
+        lifecycle_s=lifecycle_s,
+        health_check_s=health_check_interval_s * healthy_threshold,
+    )
+
+
+def aws_default_restore_estimate(
+    instances: int, lifecycle_s: int = DEFAULT_LIFECYCLE_SECONDS
+) -> RestoreEstimate:
+    """The same model at AWS defaults: 300 s draining, 30 s x 5 health checks, OneAtATime."""
+    return restore_estimate(
+        instances=instances,
+        deployment_config_name=AWS_DEFAULT_DEPLOYMENT_CONFIG,
+        deregistration_delay_s=AWS_DEFAULT_DEREGISTRATION_DELAY_S,
+        health_check_interval_s=AWS_DEFAULT_HEALTH_CHECK_INTERVAL_S,
+        healthy_threshold=AWS_DEFAULT_HEALTHY_THRESHOLD,
+        lifecycle_s=lifecycle_s,
+    )

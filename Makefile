@@ -50,7 +50,7 @@ unit: setup
 	$(BIN)/pytest -n 2 -q
 
 cfn-lint: synth
-	$(BIN)/cfn-lint cdk.out/*.template.json
+	$(BIN)/cfn-lint --config-file .cfnlintrc.yaml
 
 ## nag: only the cdk-nag compliance test (it is also part of `make unit`)
 nag: setup

@@ -17,9 +17,10 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from stacks.constructs.auto_rollback import AutoRollback
 from stacks.constructs.deployment import InPlaceDeployment
 from stacks.constructs.health_checked_service import HealthCheckedService
-from stacks.service_stack import ServiceStack
+from stacks.service_stack import REVISIONS_PREFIX, ServiceStack
 
 Finding = tuple[str, str]
 
@@ -56,6 +57,23 @@ def _service(svc: HealthCheckedService) -> None:
     )])
 
 
+def _auto_rollback(rb: AutoRollback) -> None:
+    acknowledge(rb.dead_letter_queue, [(
+        "AwsSolutions-SQS3",
+        "This queue is the dead-letter queue: EventBridge's target DLQ and the function's "
+        "on-failure destination. cdk-nag only recognizes DLQs named in a redrive policy.",
+    )])
+    policy = rb.function.role.node.try_find_child("DefaultPolicy") if rb.function.role else None
+    acknowledge(policy or rb.function, [
+        ("AwsSolutions-IAM5[Resource::*]",
+         "cloudwatch:GetMetricData, read-only, supports no resource-level permissions; the "
+         "diagnosis reads ALB metrics with it. Every other statement names its resource."),
+        ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+         "Publishing to the encrypted topic needs GenerateDataKey on its key (granted by "
+         "topic.grant_publish), on that one key only."),
+    ])
+
+
 def _deployment(dep: InPlaceDeployment) -> None:
     acknowledge(dep.deployment_group.role, [(
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -75,7 +93,7 @@ def _logical_id_token(construct: IConstruct) -> str:
 def _service_stack(stack: ServiceStack) -> None:
     artifacts = _logical_id_token(stack.buckets.artifacts)
     acknowledge(stack.service.instance_role, [(
-        f"AwsSolutions-IAM5[Resource::{artifacts}/revisions/*]",
+        f"AwsSolutions-IAM5[Resource::{artifacts}/{REVISIONS_PREFIX}*]",
         "Instances must fetch whichever revision CodeDeploy deploys; they get GetObject and "
         "GetObjectVersion under revisions/ of this one bucket, nothing else.",
     )])
@@ -84,6 +102,7 @@ def _service_stack(stack: ServiceStack) -> None:
 _BY_TYPE: list[tuple[type, Callable[..., None]]] = [
     (HealthCheckedService, _service),
     (InPlaceDeployment, _deployment),
+    (AutoRollback, _auto_rollback),
     (ServiceStack, _service_stack),
 ]
 

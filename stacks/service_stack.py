@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.config import StageConfig
+from stacks.constructs.auto_rollback import AutoRollback
 from stacks.constructs.buckets import ServiceBuckets
 from stacks.constructs.deployment import InPlaceDeployment
 from stacks.constructs.health_checked_service import HealthCheckedService
@@ -45,6 +46,13 @@ class ServiceStack(cdk.Stack):
             deployment_config_name=svc.deployment_config_name,
             ignore_alarm_configuration=config.rollback.ignore_alarm_configuration,
         )
+        self.auto_rollback = AutoRollback(
+            self, "AutoRollback",
+            load_balancer=self.service.load_balancer,
+            target_group=self.service.target_group,
+            deployment_group=self.deployment.deployment_group,
+            config=config.rollback,
+        )
         # The agent downloads revisions with the instance role; nothing else in the bucket.
         self.service.instance_role.add_to_policy(iam.PolicyStatement(
             actions=["s3:GetObject", "s3:GetObjectVersion"],
@@ -60,5 +68,9 @@ class ServiceStack(cdk.Stack):
              "CodeDeploy application"),
             ("DeploymentGroupName", self.deployment.deployment_group.deployment_group_name,
              "CodeDeploy deployment group"),
+            ("RollbackTopicArn", self.auto_rollback.topic.topic_arn,
+             "Rollback decisions and pages (subscribe on-call here)"),
+            ("RollbackFunctionName", self.auto_rollback.function.function_name,
+             "The rollback function (its log has one JSON line per decision)"),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)

@@ -1,0 +1,329 @@
+"""Roll a CodeDeploy release back when the ALB starts generating 5xx: alarm, event, Lambda.
+
+The seed's post-mortem alarm (``HTTPCode_ELB_5XX_Count``, one minute, > 50) plus a rate
+alarm (ELB 5xx / requests, with a minimum-traffic guard) go to the deployment group, so
+CodeDeploy stops a deployment that is still running, and to EventBridge, whose rule
+invokes the rollback function. The function also handles what CodeDeploy cannot: a
+release that has already *succeeded* when the errors begin (the seed's incident: deploy
+at 14:44, 502s from 14:45). Every event the function cannot handle lands in an encrypted
+dead-letter queue that pages a human, and so do the function's own errors.
+
+Drop it into any stack that has an ALB, its target group and a server deployment group:
+``AutoRollback(self, "AutoRollback", load_balancer=alb, target_group=tg,
+deployment_group=dg, config=RollbackConfig())``.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.config import RollbackConfig
+from stacks.constructs.lambda_code import function_code
+
+# The alarm state-change event, as CloudWatch sends it to EventBridge (CloudWatch User
+# Guide, "Alarm events and EventBridge").
+ALARM_EVENT_SOURCE = "aws.cloudwatch"
+ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
+
+
+def error_rate(numerator: cw.IMetric, requests: cw.IMetric, *, min_requests: int,
+               label: str, period: Duration) -> cw.MathExpression:
+    """Percent of requests that failed, or 0 while traffic is below ``min_requests``.
+
+    ALB publishes a count only when it is non-zero, so the numerator is filled with 0;
+    the denominator is not, so a period with no traffic stays missing (not breaching).
+    """
+    return cw.MathExpression(
+        expression=f"IF(requests >= {min_requests}, 100 * FILL(errors, 0) / requests, 0)",
+        using_metrics={"errors": numerator, "requests": requests},
+        label=label,
+        period=period,
+    )
+
+
+class AutoRollback(Construct):
+    """Rollback alarms, the EventBridge rule, the rollback function and its safety nets.
+
+    Attributes: ``elb_5xx_count_alarm``, ``elb_5xx_rate_alarm``, ``target_5xx_rate_alarm``,
+    ``rollback_alarms`` (the ones that trigger a rollback), ``rule``, ``function``,
+    ``dead_letter_queue``, ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+        target_group: elbv2.IApplicationTargetGroup,
+        deployment_group: codedeploy.ServerDeploymentGroup,
+        config: RollbackConfig,
+        topic: sns.ITopic | None = None,
+        distribution_id: str | None = None,
+        invalidation_paths: tuple[str, ...] = ("/*",),
+    ) -> None:
+        super().__init__(scope, id_)
+        self.config = config
+        self.topic = topic or self._topic(config)
+        period = Duration.seconds(config.period_seconds)
+        metrics = load_balancer.metrics
+        requests = metrics.request_count(period=period, statistic="Sum")
+        min_requests = config.min_requests_per_minute * config.period_seconds // 60
+
+        self.elb_5xx_count_alarm = self._alarm(
+            "Elb5xxCount",
+            metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period,
+                                  statistic="Sum"),
+            threshold=config.elb_5xx_threshold,
+            description=(
+                "ALB-generated 5xx (not target 5xx) per minute above the seed's threshold: "
+                "a bad release answering with broken responses. Triggers auto-rollback."
+            ),
+        )
+        self.elb_5xx_rate_alarm = self._alarm(
+            "Elb5xxRate",
+            error_rate(
+                metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period,
+                                      statistic="Sum"),
+                requests, min_requests=min_requests, label="ELB 5xx % of requests",
+                period=period,
+            ),
+            threshold=config.elb_5xx_rate_percent,
+            description=(
+                f"ALB-generated 5xx above {config.elb_5xx_rate_percent} % of requests "
+                f"(P1 in the seed's Table 4) with at least {min_requests} requests. "
+                "Triggers auto-rollback."
+            ),
+        )
+        self.target_5xx_rate_alarm = self._alarm(
+            "Target5xxRate",
+            error_rate(
+                metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=period,
+                                         statistic="Sum"),
+                requests, min_requests=min_requests, label="Target 5xx % of requests",
+                period=period,
+            ),
+            threshold=config.target_5xx_rate_percent,
+            description=(
+                "5xx answered by the application itself. "
+                + ("Triggers auto-rollback." if config.target_5xx_triggers_rollback
+                   else "Notify only: the app may be failing for reasons a rollback won't fix.")
+            ),
+        )
+        self.rollback_alarms = [self.elb_5xx_count_alarm, self.elb_5xx_rate_alarm]
+        if config.target_5xx_triggers_rollback:
+            self.rollback_alarms.append(self.target_5xx_rate_alarm)
+        else:
+            self.target_5xx_rate_alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        # While a deployment runs, CodeDeploy itself stops it and rolls back on these
+        # alarms (DEPLOYMENT_STOP_ON_ALARM); the function covers the time after success.
+        for alarm in self.rollback_alarms:
+            deployment_group.add_alarm(alarm)
+
+        self.dead_letter_queue = sqs.Queue(
+            self, "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.function = self._function(
+            config, load_balancer, target_group, deployment_group, distribution_id,
+            invalidation_paths,
+        )
+        self.rule = events.Rule(
+            self, "OnRollbackAlarm",
+            description="Rollback alarm entered ALARM: invoke the rollback function",
+            event_pattern=events.EventPattern(
+                source=[ALARM_EVENT_SOURCE],
+                detail_type=[ALARM_EVENT_DETAIL_TYPE],
+                resources=[alarm.alarm_arn for alarm in self.rollback_alarms],
+                detail={"state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.LambdaFunction(
+                self.function,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=4,
+                # A rollback decided an hour late is a different decision; a human takes
+                # it from the dead-letter queue instead.
+                max_event_age=Duration.hours(1),
+            )],
+        )
+
+        notify = cw_actions.SnsAction(self.topic)
+        self.dead_letter_alarm = cw.Alarm(
+            self, "DeadLettersWaiting",
+            alarm_description=(
+                "An alarm event the rollback function could not handle is waiting in the "
+                "dead-letter queue: a rollback may not have happened. Read the message."
+            ),
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"),
+            threshold=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        self.function_errors_alarm = cw.Alarm(
+            self, "FunctionErrors",
+            alarm_description="The rollback function failed; check its log and the DLQ.",
+            metric=self.function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
+            threshold=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (self.dead_letter_alarm, self.function_errors_alarm):
+            alarm.add_alarm_action(notify)
+
+    def _alarm(self, id_: str, metric: cw.IMetric, *, threshold: float,
+               description: str) -> cw.Alarm:
+        cfg = self.config
+        return cw.Alarm(
+            self, id_,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=cfg.evaluation_periods,
+            datapoints_to_alarm=cfg.datapoints_to_alarm,
+            # ALB publishes error counts only when they are non-zero (ELB User Guide), so
+            # a missing datapoint means "no errors".
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+
+    def _topic(self, config: RollbackConfig) -> sns.Topic:
+        # CloudWatch alarms can publish to an encrypted topic only with a customer managed
+        # key whose policy lets cloudwatch.amazonaws.com use it (SNS Developer Guide,
+        # encryption at rest: "CloudWatch alarms").
+        key = kms.Key(
+            self, "TopicKey", enable_key_rotation=True,
+            description="Encrypts the rollback notification topic",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+        ))
+        topic = sns.Topic(
+            self, "Topic", display_name="Auto-rollback", master_key=key, enforce_ssl=True
+        )
+        if config.notification_email:
+            topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
+        return topic
+
+    def _function(
+        self,
+        config: RollbackConfig,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+        target_group: elbv2.IApplicationTargetGroup,
+        deployment_group: codedeploy.ServerDeploymentGroup,
+        distribution_id: str | None,
+        invalidation_paths: tuple[str, ...],
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self, "FunctionLogs", retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
+        # every log group in the account.
+        role = iam.Role(
+            self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Rollback function: this deployment group, topic and log group only",
+        )
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        ))
+        function = lambda_.Function(
+            self, "Function",
+            role=role,
+            description="Rolls back CodeDeploy when a rollback alarm fires",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            code=function_code("rollback"),
+            handler="rollback.handler.lambda_handler",
+            memory_size=256,
+            # Retries with backoff on throttling fit in 30 s; the event is retried by
+            # Lambda beyond that.
+            timeout=Duration.seconds(30),
+            # One invocation at a time: duplicate deliveries and two alarms firing together
+            # are decided one after the other, and the second sees the first's rollback.
+            reserved_concurrent_executions=1,
+            log_group=log_group,
+            retry_attempts=2,
+            max_event_age=Duration.hours(1),
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            environment={
+                "APPLICATION_NAME": deployment_group.application.application_name,
+                "DEPLOYMENT_GROUP_NAME": deployment_group.deployment_group_name,
+                "BAKE_MINUTES": str(config.bake_minutes),
+                "TOPIC_ARN": self.topic.topic_arn,
+                "DRY_RUN": "true" if config.dry_run else "false",
+                "ROLLBACK_ALARM_NAMES": cdk.Fn.join(
+                    ",", [alarm.alarm_name for alarm in self.rollback_alarms]),
+                "MAX_ROLLBACKS_PER_HOUR": str(config.max_rollbacks_per_hour),
+                "LOAD_BALANCER_FULL_NAME": load_balancer.load_balancer_full_name,
+                "TARGET_GROUP_FULL_NAME": target_group.target_group_full_name,
+                "DIAGNOSIS_MINUTES": "5",
+                "DISTRIBUTION_ID": distribution_id or "",
+                "INVALIDATION_PATHS": ",".join(invalidation_paths),
+            },
+        )
+        # Scoped to this application, group and configuration (CodeDeploy's
+        # service-authorization reference lists the resource type for each action).
+        function.add_to_role_policy(iam.PolicyStatement(
+            actions=[
+                "codedeploy:ListDeployments",
+                "codedeploy:BatchGetDeployments",
+                "codedeploy:GetDeployment",
+                "codedeploy:StopDeployment",
+                "codedeploy:CreateDeployment",
+            ],
+            resources=[deployment_group.deployment_group_arn],
+        ))
+        function.add_to_role_policy(iam.PolicyStatement(
+            # CreateDeployment reads the revision and the deployment configuration.
+            actions=["codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"],
+            resources=[cdk.Arn.format(cdk.ArnComponents(
+                service="codedeploy", resource="application",
+                resource_name=deployment_group.application.application_name,
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            ), cdk.Stack.of(self))],
+        ))
+        function.add_to_role_policy(iam.PolicyStatement(
+            actions=["codedeploy:GetDeploymentConfig"],
+            resources=[deployment_group.deployment_config.deployment_config_arn],
+        ))
+        function.add_to_role_policy(iam.PolicyStatement(
+            # GetMetricData has no resource-level permissions (CloudWatch service
+            # authorization reference); it only reads metrics.
+            actions=["cloudwatch:GetMetricData"], resources=["*"],
+        ))
+        if distribution_id:
+            function.add_to_role_policy(iam.PolicyStatement(
+                actions=["cloudfront:CreateInvalidation"],
+                resources=[cdk.Arn.format(cdk.ArnComponents(
+                    service="cloudfront", region="", resource="distribution",
+                    resource_name=distribution_id,
+                ), cdk.Stack.of(self))],
+            ))
+        self.topic.grant_publish(function)
+        return function

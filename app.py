@@ -27,8 +27,13 @@ def build_app(config: StageConfig, *, app: cdk.App | None = None, nag: bool = Tr
         else None
     )
     prefix = f"{config.service.service_name}-{config.stage}"
-    ServiceStack(app, f"{prefix}-service", config=config, env=env,
-                 description=f"{prefix}: ALB service with CodeDeploy auto-rollback")
+    ServiceStack(
+        app,
+        f"{prefix}-service",
+        config=config,
+        env=env,
+        description=f"{prefix}: ALB service with CodeDeploy auto-rollback",
+    )
     cdk.Tags.of(app).add("kit", "alarm-rollback-kit")
     cdk.Tags.of(app).add("stage", config.stage)
     compliance.acknowledge_findings(app)

@@ -39,48 +39,80 @@ def acknowledge(construct: IConstruct, findings: Iterable[Finding]) -> None:
 
 def _service(svc: HealthCheckedService) -> None:
     if not svc.guarded:
-        acknowledge(svc.load_balancer_security_group, [(
-            "AwsSolutions-EC23",
-            "Without the CloudFront edge the ALB is the public entry point of the service and "
-            "must accept viewers from anywhere on its listener port.",
-        )])
-    acknowledge(svc.instance_role, [(
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-        "AmazonSSMManagedInstanceCore]",
-        "AWS-maintained minimum for Session Manager and SSM agent; replaces SSH keys and "
-        "tracks SSM API changes that a hand-written copy would miss.",
-    )])
-    acknowledge(svc.auto_scaling_group, [(
-        "AwsSolutions-AS3",
-        "Scaling activity is in the group's activity history and CodeDeploy's deployment "
-        "log; the kit keeps its topics for alarms and rollback decisions that need a human.",
-    )])
+        acknowledge(
+            svc.load_balancer_security_group,
+            [
+                (
+                    "AwsSolutions-EC23",
+                    "Without the CloudFront edge the ALB is the public entry point of the service and "
+                    "must accept viewers from anywhere on its listener port.",
+                )
+            ],
+        )
+    acknowledge(
+        svc.instance_role,
+        [
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                "AmazonSSMManagedInstanceCore]",
+                "AWS-maintained minimum for Session Manager and SSM agent; replaces SSH keys and "
+                "tracks SSM API changes that a hand-written copy would miss.",
+            )
+        ],
+    )
+    acknowledge(
+        svc.auto_scaling_group,
+        [
+            (
+                "AwsSolutions-AS3",
+                "Scaling activity is in the group's activity history and CodeDeploy's deployment "
+                "log; the kit keeps its topics for alarms and rollback decisions that need a human.",
+            )
+        ],
+    )
 
 
 def _auto_rollback(rb: AutoRollback) -> None:
-    acknowledge(rb.dead_letter_queue, [(
-        "AwsSolutions-SQS3",
-        "This queue is the dead-letter queue: EventBridge's target DLQ and the function's "
-        "on-failure destination. cdk-nag only recognizes DLQs named in a redrive policy.",
-    )])
+    acknowledge(
+        rb.dead_letter_queue,
+        [
+            (
+                "AwsSolutions-SQS3",
+                "This queue is the dead-letter queue: EventBridge's target DLQ and the function's "
+                "on-failure destination. cdk-nag only recognizes DLQs named in a redrive policy.",
+            )
+        ],
+    )
     policy = rb.function.role.node.try_find_child("DefaultPolicy") if rb.function.role else None
-    acknowledge(policy or rb.function, [
-        ("AwsSolutions-IAM5[Resource::*]",
-         "cloudwatch:GetMetricData, read-only, supports no resource-level permissions; the "
-         "diagnosis reads ALB metrics with it. Every other statement names its resource."),
-        ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-         "Publishing to the encrypted topic needs GenerateDataKey on its key (granted by "
-         "topic.grant_publish), on that one key only."),
-    ])
+    acknowledge(
+        policy or rb.function,
+        [
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "cloudwatch:GetMetricData, read-only, supports no resource-level permissions; the "
+                "diagnosis reads ALB metrics with it. Every other statement names its resource.",
+            ),
+            (
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                "Publishing to the encrypted topic needs GenerateDataKey on its key (granted by "
+                "topic.grant_publish), on that one key only.",
+            ),
+        ],
+    )
 
 
 def _deployment(dep: InPlaceDeployment) -> None:
-    acknowledge(dep.deployment_group.role, [(
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-        "AWSCodeDeployRole]",
-        "The service-role policy CodeDeploy documents for EC2/ASG deployment groups with "
-        "load balancers; AWS updates it when CodeDeploy needs new permissions.",
-    )])
+    acknowledge(
+        dep.deployment_group.role or dep.deployment_group,
+        [
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSCodeDeployRole]",
+                "The service-role policy CodeDeploy documents for EC2/ASG deployment groups with "
+                "load balancers; AWS updates it when CodeDeploy needs new permissions.",
+            )
+        ],
+    )
 
 
 def _logical_id_token(construct: IConstruct) -> str:
@@ -92,11 +124,16 @@ def _logical_id_token(construct: IConstruct) -> str:
 
 def _service_stack(stack: ServiceStack) -> None:
     artifacts = _logical_id_token(stack.buckets.artifacts)
-    acknowledge(stack.service.instance_role, [(
-        f"AwsSolutions-IAM5[Resource::{artifacts}/{REVISIONS_PREFIX}*]",
-        "Instances must fetch whichever revision CodeDeploy deploys; they get GetObject and "
-        "GetObjectVersion under revisions/ of this one bucket, nothing else.",
-    )])
+    acknowledge(
+        stack.service.instance_role,
+        [
+            (
+                f"AwsSolutions-IAM5[Resource::{artifacts}/{REVISIONS_PREFIX}*]",
+                "Instances must fetch whichever revision CodeDeploy deploys; they get GetObject and "
+                "GetObjectVersion under revisions/ of this one bucket, nothing else.",
+            )
+        ],
+    )
 
 
 _BY_TYPE: list[tuple[type, Callable[..., None]]] = [

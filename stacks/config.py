@@ -45,10 +45,12 @@ ALB_MATCHER_LOW, ALB_MATCHER_HIGH = 200, 499
 _MATCHER_PART = re.compile(r"^(\d{3})(?:-(\d{3}))?$")
 
 
-def parse_success_codes(spec: str, field_name: str = "health_check.success_codes") -> frozenset[int]:
+def parse_success_codes(
+    spec: str, field_name: str = "health_check.success_codes"
+) -> frozenset[int]:
     """Expand an ALB matcher (``"200,204"``, ``"200-299"``) into the codes it accepts."""
     codes: set[int] = set()
-    allowed = f"a list like '200,204' or a range like '200-299' within {ALB_MATCHER_LOW}-{ALB_MATCHER_HIGH} (ELB API Reference, Matcher)"  # noqa: E501
+    allowed = f"a list like '200,204' or a range like '200-299' within {ALB_MATCHER_LOW}-{ALB_MATCHER_HIGH} (ELB API Reference, Matcher)"
     parts = spec.split(",") if isinstance(spec, str) and spec else []
     if not parts:
         raise ConfigError(field_name, spec, allowed)
@@ -162,26 +164,39 @@ class ServiceConfig:
             )
         # 1..100 keeps a sandbox a sandbox; the ASG API itself allows far more.
         _check_range("service.min_capacity", self.min_capacity, 1, 100, "kit limit")
-        _check_range("service.max_capacity", self.max_capacity, self.min_capacity, 100,
-                     "at least service.min_capacity, kit limit 100")
-        _check_range("service.nat_gateways", self.nat_gateways, 0, self.max_azs,
-                     "0..service.max_azs")
+        _check_range(
+            "service.max_capacity",
+            self.max_capacity,
+            self.min_capacity,
+            100,
+            "at least service.min_capacity, kit limit 100",
+        )
+        _check_range(
+            "service.nat_gateways", self.nat_gateways, 0, self.max_azs, "0..service.max_azs"
+        )
         _check_range("service.max_azs", self.max_azs, 2, 6, "an ALB needs subnets in 2+ AZs")
         _check_range("service.app_port", self.app_port, 1, 65535, "a TCP port")
         self.health_check.validate()
         _check_range(
-            "service.deregistration_delay_seconds", self.deregistration_delay_seconds, 0, 3600,
+            "service.deregistration_delay_seconds",
+            self.deregistration_delay_seconds,
+            0,
+            3600,
             "ELB User Guide, target group attributes",
         )
         _check_range(
-            "service.idle_timeout_seconds", self.idle_timeout_seconds, 1, 4000,
+            "service.idle_timeout_seconds",
+            self.idle_timeout_seconds,
+            1,
+            4000,
             "ELB API Reference, LoadBalancerAttribute idle_timeout.timeout_seconds",
         )
         if self.deployment_config_name not in timing.PREDEFINED_DEPLOYMENT_CONFIGS:
             raise ConfigError(
                 "service.deployment_config_name",
                 self.deployment_config_name,
-                "one of " + ", ".join(sorted(timing.PREDEFINED_DEPLOYMENT_CONFIGS))
+                "one of "
+                + ", ".join(sorted(timing.PREDEFINED_DEPLOYMENT_CONFIGS))
                 + " (CodeDeploy User Guide, EC2/On-Premises deployment configurations)",
             )
         if self.certificate_arn and not self.certificate_arn.startswith("arn:aws"):
@@ -232,30 +247,64 @@ class RollbackConfig:
     notification_email: str = ""
 
     def validate(self) -> None:
-        _check_range("rollback.elb_5xx_threshold", self.elb_5xx_threshold, 1, 1_000_000,
-                     "1..1000000 errors per period")
-        _check_range("rollback.elb_5xx_rate_percent", self.elb_5xx_rate_percent, 0.01, 100,
-                     "0.01..100 percent")
-        _check_range("rollback.min_requests_per_minute", self.min_requests_per_minute, 1,
-                     10_000_000, "1..10000000")
-        _check_range("rollback.target_5xx_rate_percent", self.target_5xx_rate_percent, 0.01,
-                     100, "0.01..100 percent")
+        _check_range(
+            "rollback.elb_5xx_threshold",
+            self.elb_5xx_threshold,
+            1,
+            1_000_000,
+            "1..1000000 errors per period",
+        )
+        _check_range(
+            "rollback.elb_5xx_rate_percent",
+            self.elb_5xx_rate_percent,
+            0.01,
+            100,
+            "0.01..100 percent",
+        )
+        _check_range(
+            "rollback.min_requests_per_minute",
+            self.min_requests_per_minute,
+            1,
+            10_000_000,
+            "1..10000000",
+        )
+        _check_range(
+            "rollback.target_5xx_rate_percent",
+            self.target_5xx_rate_percent,
+            0.01,
+            100,
+            "0.01..100 percent",
+        )
         # CloudWatch alarm periods: 10, 20, 30 or a multiple of 60 (CloudWatch API
         # Reference, PutMetricAlarm); ALB metrics are per minute, so multiples of 60.
         if self.period_seconds % 60 or not 60 <= self.period_seconds <= 3600:
-            raise ConfigError("rollback.period_seconds", self.period_seconds,
-                              "a multiple of 60 from 60 to 3600 (ALB metrics are per minute)")
-        _check_range("rollback.evaluation_periods", self.evaluation_periods, 1, 5,
-                     "1..5 (a slower alarm defeats the purpose)")
-        _check_range("rollback.datapoints_to_alarm", self.datapoints_to_alarm, 1,
-                     self.evaluation_periods, "1..rollback.evaluation_periods")
+            raise ConfigError(
+                "rollback.period_seconds",
+                self.period_seconds,
+                "a multiple of 60 from 60 to 3600 (ALB metrics are per minute)",
+            )
+        _check_range(
+            "rollback.evaluation_periods",
+            self.evaluation_periods,
+            1,
+            5,
+            "1..5 (a slower alarm defeats the purpose)",
+        )
+        _check_range(
+            "rollback.datapoints_to_alarm",
+            self.datapoints_to_alarm,
+            1,
+            self.evaluation_periods,
+            "1..rollback.evaluation_periods",
+        )
         _check_range("rollback.bake_minutes", self.bake_minutes, 1, 1440, "1..1440 minutes")
-        _check_range("rollback.max_rollbacks_per_hour", self.max_rollbacks_per_hour, 1, 10,
-                     "1..10")
-        if self.notification_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+",
-                                                         self.notification_email):
-            raise ConfigError("rollback.notification_email", self.notification_email,
-                              "an e-mail address or ''")
+        _check_range("rollback.max_rollbacks_per_hour", self.max_rollbacks_per_hour, 1, 10, "1..10")
+        if self.notification_email and not re.fullmatch(
+            r"[^@\s]+@[^@\s]+\.[^@\s]+", self.notification_email
+        ):
+            raise ConfigError(
+                "rollback.notification_email", self.notification_email, "an e-mail address or ''"
+            )
 
     @property
     def detection_seconds(self) -> int:
@@ -301,39 +350,65 @@ class EdgeConfig:
         for code, ttl in self.error_caching_min_ttl.items():
             name = f"edge.error_caching_min_ttl.{code}"
             if code not in CLOUDFRONT_CUSTOMIZABLE_CODES:
-                raise ConfigError(name, code, "one of " + ", ".join(
-                    map(str, CLOUDFRONT_CUSTOMIZABLE_CODES)) + " (CloudFront Developer Guide)")
+                raise ConfigError(
+                    name,
+                    code,
+                    "one of "
+                    + ", ".join(map(str, CLOUDFRONT_CUSTOMIZABLE_CODES))
+                    + " (CloudFront Developer Guide)",
+                )
             if not isinstance(ttl, int) or ttl < 0:
                 raise ConfigError(name, ttl, "an integer number of seconds >= 0")
-            if (500 <= code <= 599 and ttl > rollback_window_seconds
-                    and not self.allow_error_ttl_beyond_rollback):
+            if (
+                500 <= code <= 599
+                and ttl > rollback_window_seconds
+                and not self.allow_error_ttl_beyond_rollback
+            ):
                 raise ConfigError(
-                    name, ttl,
+                    name,
+                    ttl,
                     f"<= {rollback_window_seconds} s, the kit's detection-plus-restore time; "
                     "a longer TTL keeps serving the bad release's errors after the rollback "
                     "(set edge.allow_error_ttl_beyond_rollback=true to accept that)",
                 )
-        _check_range("edge.origin_read_timeout_seconds", self.origin_read_timeout_seconds, 1,
-                      60, "CloudFront Developer Guide, origin response timeout")
+        _check_range(
+            "edge.origin_read_timeout_seconds",
+            self.origin_read_timeout_seconds,
+            1,
+            60,
+            "CloudFront Developer Guide, origin response timeout",
+        )
         if self.origin_read_timeout_seconds > idle_timeout_seconds:
             # The ALB would cut the connection first and CloudFront would see it as a
             # failed origin, not a timeout.
-            raise ConfigError("edge.origin_read_timeout_seconds",
-                              self.origin_read_timeout_seconds,
-                              f"<= service.idle_timeout_seconds={idle_timeout_seconds}")
+            raise ConfigError(
+                "edge.origin_read_timeout_seconds",
+                self.origin_read_timeout_seconds,
+                f"<= service.idle_timeout_seconds={idle_timeout_seconds}",
+            )
         if self.domain_names and not self.certificate_arn:
-            raise ConfigError("edge.domain_names", self.domain_names,
-                              "empty unless edge.certificate_arn (us-east-1 ACM) is set")
+            raise ConfigError(
+                "edge.domain_names",
+                self.domain_names,
+                "empty unless edge.certificate_arn (us-east-1 ACM) is set",
+            )
         if self.certificate_arn and not self.certificate_arn.startswith("arn:aws:acm:us-east-1:"):
-            raise ConfigError("edge.certificate_arn", self.certificate_arn,
-                              "an ACM certificate ARN in us-east-1 (CloudFront requirement)")
+            raise ConfigError(
+                "edge.certificate_arn",
+                self.certificate_arn,
+                "an ACM certificate ARN in us-east-1 (CloudFront requirement)",
+            )
         for country in self.geo_allow_countries:
             if not re.fullmatch(r"[A-Z]{2}", country):
-                raise ConfigError("edge.geo_allow_countries", country,
-                                  "ISO 3166-1 alpha-2 codes such as 'DE'")
+                raise ConfigError(
+                    "edge.geo_allow_countries", country, "ISO 3166-1 alpha-2 codes such as 'DE'"
+                )
         if self.price_class not in ("PriceClass_100", "PriceClass_200", "PriceClass_All"):
-            raise ConfigError("edge.price_class", self.price_class,
-                              "PriceClass_100, PriceClass_200 or PriceClass_All")
+            raise ConfigError(
+                "edge.price_class",
+                self.price_class,
+                "PriceClass_100, PriceClass_200 or PriceClass_All",
+            )
 
 
 # --- API -----------------------------------------------------------------------------------
@@ -364,24 +439,65 @@ class ApiConfig:
     def validate(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", self.stage_name or ""):
             raise ConfigError("api.stage_name", self.stage_name, "1-64 of A-Z a-z 0-9 _")
-        _check_range("api.handler_timeout_seconds", self.handler_timeout_seconds, 1,
-                     APIGW_INTEGRATION_TIMEOUT_S - 1,
-                     f"1..{APIGW_INTEGRATION_TIMEOUT_S - 1}, below API Gateway's "
-                     f"{APIGW_INTEGRATION_TIMEOUT_S} s integration timeout")
-        _check_range("api.handler_memory_mb", self.handler_memory_mb, 128, 10240,
-                     "Lambda memory 128..10240 MB")
-        _check_range("api.throttle_rate_per_second", self.throttle_rate_per_second, 1, 10000,
-                     "1..10000 (account default limit)")
-        _check_range("api.throttle_burst", self.throttle_burst, 1, 5000,
-                     "1..5000 (account default burst)")
+        _check_range(
+            "api.handler_timeout_seconds",
+            self.handler_timeout_seconds,
+            1,
+            APIGW_INTEGRATION_TIMEOUT_S - 1,
+            f"1..{APIGW_INTEGRATION_TIMEOUT_S - 1}, below API Gateway's "
+            f"{APIGW_INTEGRATION_TIMEOUT_S} s integration timeout",
+        )
+        _check_range(
+            "api.handler_memory_mb",
+            self.handler_memory_mb,
+            128,
+            10240,
+            "Lambda memory 128..10240 MB",
+        )
+        _check_range(
+            "api.throttle_rate_per_second",
+            self.throttle_rate_per_second,
+            1,
+            10000,
+            "1..10000 (account default limit)",
+        )
+        _check_range(
+            "api.throttle_burst", self.throttle_burst, 1, 5000, "1..5000 (account default burst)"
+        )
         _check_range("api.retry_after_seconds", self.retry_after_seconds, 1, 3600, "1..3600")
-        _check_range("api.http_5xx_alarm_threshold", self.http_5xx_alarm_threshold, 1, 100000,
-                     "1..100000")
-        allowed_retention = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-                             1096, 1827, 2192, 2557, 2922, 3288, 3653)
+        _check_range(
+            "api.http_5xx_alarm_threshold", self.http_5xx_alarm_threshold, 1, 100000, "1..100000"
+        )
+        allowed_retention = (
+            1,
+            3,
+            5,
+            7,
+            14,
+            30,
+            60,
+            90,
+            120,
+            150,
+            180,
+            365,
+            400,
+            545,
+            731,
+            1096,
+            1827,
+            2192,
+            2557,
+            2922,
+            3288,
+            3653,
+        )
         if self.log_retention_days not in allowed_retention:
-            raise ConfigError("api.log_retention_days", self.log_retention_days,
-                              "one of CloudWatch Logs' retention values, e.g. 7, 30, 90")
+            raise ConfigError(
+                "api.log_retention_days",
+                self.log_retention_days,
+                "one of CloudWatch Logs' retention values, e.g. 7, 30, 90",
+            )
 
 
 # --- Severity-tiered alarms ----------------------------------------------------------------
@@ -402,18 +518,29 @@ class SeverityAlarmsConfig:
     target_p99_seconds: float = 2.0
 
     def validate(self) -> None:
-        _check_range("alarms.five_xx_rate_p2_percent", self.five_xx_rate_p2_percent, 0.01,
-                     100, "0.01..100")
-        _check_range("alarms.five_xx_rate_p1_percent", self.five_xx_rate_p1_percent,
-                     self.five_xx_rate_p2_percent, 100,
-                     "alarms.five_xx_rate_p2_percent..100 (P1 is the stricter tier)")
+        _check_range(
+            "alarms.five_xx_rate_p2_percent", self.five_xx_rate_p2_percent, 0.01, 100, "0.01..100"
+        )
+        _check_range(
+            "alarms.five_xx_rate_p1_percent",
+            self.five_xx_rate_p1_percent,
+            self.five_xx_rate_p2_percent,
+            100,
+            "alarms.five_xx_rate_p2_percent..100 (P1 is the stricter tier)",
+        )
         _check_range("alarms.two_xx_floor_percent", self.two_xx_floor_percent, 1, 100, "1..100")
-        _check_range("alarms.four_xx_spike_percent", self.four_xx_spike_percent, 0.1, 100,
-                     "0.1..100")
+        _check_range(
+            "alarms.four_xx_spike_percent", self.four_xx_spike_percent, 0.1, 100, "0.1..100"
+        )
         _check_range("alarms.elb_503_threshold", self.elb_503_threshold, 1, 1_000_000, "1..1e6")
         _check_range("alarms.elb_504_threshold", self.elb_504_threshold, 1, 1_000_000, "1..1e6")
-        _check_range("alarms.target_p99_seconds", self.target_p99_seconds, 0.01, 4000,
-                     "0.01..4000 s (the ALB idle timeout maximum)")
+        _check_range(
+            "alarms.target_p99_seconds",
+            self.target_p99_seconds,
+            0.01,
+            4000,
+            "0.01..4000 s (the ALB idle timeout maximum)",
+        )
 
 
 # --- Stage ---------------------------------------------------------------------------------
@@ -567,9 +694,7 @@ def load_config(context: Mapping[str, Any]) -> StageConfig:
         _flatten(section, values, layered)
     for key, value in context.items():
         head = key.split(".", 1)[0]
-        if head in SECTIONS and "." in key:
-            layered[key] = value
-        elif key in _SCALARS - {"stage"}:
+        if (head in SECTIONS and "." in key) or key in _SCALARS - {"stage"}:
             layered[key] = value
 
     sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}

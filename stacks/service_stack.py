@@ -15,10 +15,12 @@ from constructs import Construct
 from stacks.config import StageConfig
 from stacks.constructs.auto_rollback import AutoRollback
 from stacks.constructs.buckets import ServiceBuckets
+from stacks.constructs.dashboard import ServiceDashboard
 from stacks.constructs.deployment import InPlaceDeployment
 from stacks.constructs.health_checked_service import HealthCheckedService
 from stacks.constructs.network import Network
-
+from stacks.constructs.severity_alarms import SeverityAlarms
+from stacks.constructs.topics import AlarmTopic
 
 # Key prefix for CodeDeploy bundles in the artifact bucket (tools/release.py uses it).
 REVISIONS_PREFIX = "revisions/"
@@ -33,44 +35,104 @@ class ServiceStack(cdk.Stack):
         self.network = Network(self, "Network", max_azs=svc.max_azs, nat_gateways=svc.nat_gateways)
         self.buckets = ServiceBuckets(self, "Buckets")
         self.service = HealthCheckedService(
-            self, "Service",
+            self,
+            "Service",
             vpc=self.network.vpc,
             instance_subnets=self.network.instance_subnets,
             config=svc,
             access_log_bucket=self.buckets.access_logs,
         )
         self.deployment = InPlaceDeployment(
-            self, "Deployment",
+            self,
+            "Deployment",
             auto_scaling_group=self.service.auto_scaling_group,
             target_group=self.service.target_group,
             deployment_config_name=svc.deployment_config_name,
             ignore_alarm_configuration=config.rollback.ignore_alarm_configuration,
         )
+        # P1 pages on-call (the rollback notifications go there too); P2/P3 wait for
+        # working hours.
+        self.paging = AlarmTopic(
+            self,
+            "Paging",
+            display_name=f"{svc.service_name} P1",
+            email=config.rollback.notification_email,
+        )
+        self.low_priority = AlarmTopic(
+            self, "LowPriority", display_name=f"{svc.service_name} P2-P3"
+        )
         self.auto_rollback = AutoRollback(
-            self, "AutoRollback",
+            self,
+            "AutoRollback",
             load_balancer=self.service.load_balancer,
             target_group=self.service.target_group,
             deployment_group=self.deployment.deployment_group,
             config=config.rollback,
+            topic=self.paging.topic,
+        )
+        self.severity_alarms = SeverityAlarms(
+            self,
+            "SeverityAlarms",
+            load_balancer=self.service.load_balancer,
+            config=config.alarms,
+            min_requests_per_minute=config.rollback.min_requests_per_minute,
+            paging_topic=self.paging.topic,
+            low_priority_topic=self.low_priority.topic,
+        )
+        rb = self.auto_rollback
+        self.dashboard = ServiceDashboard(
+            self,
+            "Dashboard",
+            load_balancer=self.service.load_balancer,
+            target_group=self.service.target_group,
+            rollback_function=rb.function,
+            dead_letter_queue=rb.dead_letter_queue,
+            alarms=[
+                *rb.rollback_alarms,
+                rb.target_5xx_rate_alarm,
+                rb.dead_letter_alarm,
+                rb.function_errors_alarm,
+                *(t.alarm for t in self.severity_alarms.alarms),
+            ],
         )
         # The agent downloads revisions with the instance role; nothing else in the bucket.
-        self.service.instance_role.add_to_policy(iam.PolicyStatement(
-            actions=["s3:GetObject", "s3:GetObjectVersion"],
-            resources=[self.buckets.artifacts.arn_for_objects(f"{REVISIONS_PREFIX}*")],
-        ))
+        self.service.instance_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.buckets.artifacts.arn_for_objects(f"{REVISIONS_PREFIX}*")],
+            )
+        )
 
         for name, value, description in (
-            ("LoadBalancerDns", self.service.load_balancer.load_balancer_dns_name,
-             "ALB DNS name (direct access; with the edge enabled it answers 403)"),
-            ("ArtifactBucket", self.buckets.artifacts.bucket_name,
-             "Bucket for CodeDeploy revisions (tools/release.py push --bucket)"),
-            ("ApplicationName", self.deployment.application.application_name,
-             "CodeDeploy application"),
-            ("DeploymentGroupName", self.deployment.deployment_group.deployment_group_name,
-             "CodeDeploy deployment group"),
-            ("RollbackTopicArn", self.auto_rollback.topic.topic_arn,
-             "Rollback decisions and pages (subscribe on-call here)"),
-            ("RollbackFunctionName", self.auto_rollback.function.function_name,
-             "The rollback function (its log has one JSON line per decision)"),
+            (
+                "LoadBalancerDns",
+                self.service.load_balancer.load_balancer_dns_name,
+                "ALB DNS name (direct access; with the edge enabled it answers 403)",
+            ),
+            (
+                "ArtifactBucket",
+                self.buckets.artifacts.bucket_name,
+                "Bucket for CodeDeploy revisions (tools/release.py push --bucket)",
+            ),
+            (
+                "ApplicationName",
+                self.deployment.application.application_name,
+                "CodeDeploy application",
+            ),
+            (
+                "DeploymentGroupName",
+                self.deployment.deployment_group.deployment_group_name,
+                "CodeDeploy deployment group",
+            ),
+            (
+                "RollbackTopicArn",
+                self.auto_rollback.topic.topic_arn,
+                "Rollback decisions and pages (subscribe on-call here)",
+            ),
+            (
+                "RollbackFunctionName",
+                self.auto_rollback.function.function_name,
+                "The rollback function (its log has one JSON line per decision)",
+            ),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +60,3 @@ def load_event(name: str) -> dict[str, Any]:
     with (EVENTS_DIR / name).open(encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data
-
-
-@pytest.fixture
-def aws_region() -> Iterator[str]:
-    yield os.environ["AWS_DEFAULT_REGION"]

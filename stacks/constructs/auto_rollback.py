@@ -24,17 +24,16 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import RollbackConfig
 from stacks.constructs.lambda_code import function_code
+from stacks.constructs.topics import AlarmTopic
 
 # The alarm state-change event, as CloudWatch sends it to EventBridge (CloudWatch User
 # Guide, "Alarm events and EventBridge").
@@ -42,8 +41,9 @@ ALARM_EVENT_SOURCE = "aws.cloudwatch"
 ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
 
 
-def error_rate(numerator: cw.IMetric, requests: cw.IMetric, *, min_requests: int,
-               label: str, period: Duration) -> cw.MathExpression:
+def error_rate(
+    numerator: cw.IMetric, requests: cw.IMetric, *, min_requests: int, label: str, period: Duration
+) -> cw.MathExpression:
     """Percent of requests that failed, or 0 while traffic is below ``min_requests``.
 
     ALB publishes a count only when it is non-zero, so the numerator is filled with 0;
@@ -70,8 +70,8 @@ class AutoRollback(Construct):
         scope: Construct,
         id_: str,
         *,
-        load_balancer: elbv2.IApplicationLoadBalancer,
-        target_group: elbv2.IApplicationTargetGroup,
+        load_balancer: elbv2.ApplicationLoadBalancer,
+        target_group: elbv2.ApplicationTargetGroup,
         deployment_group: codedeploy.ServerDeploymentGroup,
         config: RollbackConfig,
         topic: sns.ITopic | None = None,
@@ -80,7 +80,15 @@ class AutoRollback(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self.config = config
-        self.topic = topic or self._topic(config)
+        self.topic = (
+            topic
+            or AlarmTopic(
+                self,
+                "Notifications",
+                display_name="Auto-rollback",
+                email=config.notification_email,
+            ).topic
+        )
         period = Duration.seconds(config.period_seconds)
         metrics = load_balancer.metrics
         requests = metrics.request_count(period=period, statistic="Sum")
@@ -88,8 +96,7 @@ class AutoRollback(Construct):
 
         self.elb_5xx_count_alarm = self._alarm(
             "Elb5xxCount",
-            metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period,
-                                  statistic="Sum"),
+            metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"),
             threshold=config.elb_5xx_threshold,
             description=(
                 "ALB-generated 5xx (not target 5xx) per minute above the seed's threshold: "
@@ -99,9 +106,12 @@ class AutoRollback(Construct):
         self.elb_5xx_rate_alarm = self._alarm(
             "Elb5xxRate",
             error_rate(
-                metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period,
-                                      statistic="Sum"),
-                requests, min_requests=min_requests, label="ELB 5xx % of requests",
+                metrics.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"
+                ),
+                requests,
+                min_requests=min_requests,
+                label="ELB 5xx % of requests",
                 period=period,
             ),
             threshold=config.elb_5xx_rate_percent,
@@ -114,16 +124,22 @@ class AutoRollback(Construct):
         self.target_5xx_rate_alarm = self._alarm(
             "Target5xxRate",
             error_rate(
-                metrics.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=period,
-                                         statistic="Sum"),
-                requests, min_requests=min_requests, label="Target 5xx % of requests",
+                metrics.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=period, statistic="Sum"
+                ),
+                requests,
+                min_requests=min_requests,
+                label="Target 5xx % of requests",
                 period=period,
             ),
             threshold=config.target_5xx_rate_percent,
             description=(
                 "5xx answered by the application itself. "
-                + ("Triggers auto-rollback." if config.target_5xx_triggers_rollback
-                   else "Notify only: the app may be failing for reasons a rollback won't fix.")
+                + (
+                    "Triggers auto-rollback."
+                    if config.target_5xx_triggers_rollback
+                    else "Notify only: the app may be failing for reasons a rollback won't fix."
+                )
             ),
         )
         self.rollback_alarms = [self.elb_5xx_count_alarm, self.elb_5xx_rate_alarm]
@@ -137,17 +153,23 @@ class AutoRollback(Construct):
             deployment_group.add_alarm(alarm)
 
         self.dead_letter_queue = sqs.Queue(
-            self, "DeadLetters",
+            self,
+            "DeadLetters",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
         self.function = self._function(
-            config, load_balancer, target_group, deployment_group, distribution_id,
+            config,
+            load_balancer,
+            target_group,
+            deployment_group,
+            distribution_id,
             invalidation_paths,
         )
         self.rule = events.Rule(
-            self, "OnRollbackAlarm",
+            self,
+            "OnRollbackAlarm",
             description="Rollback alarm entered ALARM: invoke the rollback function",
             event_pattern=events.EventPattern(
                 source=[ALARM_EVENT_SOURCE],
@@ -155,32 +177,37 @@ class AutoRollback(Construct):
                 resources=[alarm.alarm_arn for alarm in self.rollback_alarms],
                 detail={"state": {"value": ["ALARM"]}},
             ),
-            targets=[targets.LambdaFunction(
-                self.function,
-                dead_letter_queue=self.dead_letter_queue,
-                retry_attempts=4,
-                # A rollback decided an hour late is a different decision; a human takes
-                # it from the dead-letter queue instead.
-                max_event_age=Duration.hours(1),
-            )],
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=4,
+                    # A rollback decided an hour late is a different decision; a human takes
+                    # it from the dead-letter queue instead.
+                    max_event_age=Duration.hours(1),
+                )
+            ],
         )
 
         notify = cw_actions.SnsAction(self.topic)
         self.dead_letter_alarm = cw.Alarm(
-            self, "DeadLettersWaiting",
+            self,
+            "DeadLettersWaiting",
             alarm_description=(
                 "An alarm event the rollback function could not handle is waiting in the "
                 "dead-letter queue: a rollback may not have happened. Read the message."
             ),
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"),
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
             threshold=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         self.function_errors_alarm = cw.Alarm(
-            self, "FunctionErrors",
+            self,
+            "FunctionErrors",
             alarm_description="The rollback function failed; check its log and the DLQ.",
             metric=self.function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
             threshold=1,
@@ -191,11 +218,13 @@ class AutoRollback(Construct):
         for alarm in (self.dead_letter_alarm, self.function_errors_alarm):
             alarm.add_alarm_action(notify)
 
-    def _alarm(self, id_: str, metric: cw.IMetric, *, threshold: float,
-               description: str) -> cw.Alarm:
+    def _alarm(
+        self, id_: str, metric: cw.IMetric, *, threshold: float, description: str
+    ) -> cw.Alarm:
         cfg = self.config
         return cw.Alarm(
-            self, id_,
+            self,
+            id_,
             metric=metric,
             threshold=threshold,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -207,53 +236,38 @@ class AutoRollback(Construct):
             alarm_description=description,
         )
 
-    def _topic(self, config: RollbackConfig) -> sns.Topic:
-        # CloudWatch alarms can publish to an encrypted topic only with a customer managed
-        # key whose policy lets cloudwatch.amazonaws.com use it (SNS Developer Guide,
-        # encryption at rest: "CloudWatch alarms").
-        key = kms.Key(
-            self, "TopicKey", enable_key_rotation=True,
-            description="Encrypts the rollback notification topic",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-            resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-        ))
-        topic = sns.Topic(
-            self, "Topic", display_name="Auto-rollback", master_key=key, enforce_ssl=True
-        )
-        if config.notification_email:
-            topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
-        return topic
-
     def _function(
         self,
         config: RollbackConfig,
-        load_balancer: elbv2.IApplicationLoadBalancer,
-        target_group: elbv2.IApplicationTargetGroup,
+        load_balancer: elbv2.ApplicationLoadBalancer,
+        target_group: elbv2.ApplicationTargetGroup,
         deployment_group: codedeploy.ServerDeploymentGroup,
         distribution_id: str | None,
         invalidation_paths: tuple[str, ...],
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
-            self, "FunctionLogs", retention=logs.RetentionDays.THREE_MONTHS,
+            self,
+            "FunctionLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.DESTROY,
         )
         # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
         # every log group in the account.
         role = iam.Role(
-            self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Rollback function: this deployment group, topic and log group only",
         )
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[log_group.log_group_arn],
-        ))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
         function = lambda_.Function(
-            self, "Function",
+            self,
+            "Function",
             role=role,
             description="Rolls back CodeDeploy when a rollback alarm fires",
             runtime=lambda_.Runtime.PYTHON_3_14,
@@ -278,7 +292,8 @@ class AutoRollback(Construct):
                 "TOPIC_ARN": self.topic.topic_arn,
                 "DRY_RUN": "true" if config.dry_run else "false",
                 "ROLLBACK_ALARM_NAMES": cdk.Fn.join(
-                    ",", [alarm.alarm_name for alarm in self.rollback_alarms]),
+                    ",", [alarm.alarm_name for alarm in self.rollback_alarms]
+                ),
                 "MAX_ROLLBACKS_PER_HOUR": str(config.max_rollbacks_per_hour),
                 "LOAD_BALANCER_FULL_NAME": load_balancer.load_balancer_full_name,
                 "TARGET_GROUP_FULL_NAME": target_group.target_group_full_name,
@@ -289,41 +304,68 @@ class AutoRollback(Construct):
         )
         # Scoped to this application, group and configuration (CodeDeploy's
         # service-authorization reference lists the resource type for each action).
-        function.add_to_role_policy(iam.PolicyStatement(
-            actions=[
-                "codedeploy:ListDeployments",
-                "codedeploy:BatchGetDeployments",
-                "codedeploy:GetDeployment",
-                "codedeploy:StopDeployment",
-                "codedeploy:CreateDeployment",
-            ],
-            resources=[deployment_group.deployment_group_arn],
-        ))
-        function.add_to_role_policy(iam.PolicyStatement(
-            # CreateDeployment reads the revision and the deployment configuration.
-            actions=["codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"],
-            resources=[cdk.Arn.format(cdk.ArnComponents(
-                service="codedeploy", resource="application",
-                resource_name=deployment_group.application.application_name,
-                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-            ), cdk.Stack.of(self))],
-        ))
-        function.add_to_role_policy(iam.PolicyStatement(
-            actions=["codedeploy:GetDeploymentConfig"],
-            resources=[deployment_group.deployment_config.deployment_config_arn],
-        ))
-        function.add_to_role_policy(iam.PolicyStatement(
-            # GetMetricData has no resource-level permissions (CloudWatch service
-            # authorization reference); it only reads metrics.
-            actions=["cloudwatch:GetMetricData"], resources=["*"],
-        ))
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "codedeploy:ListDeployments",
+                    "codedeploy:BatchGetDeployments",
+                    "codedeploy:GetDeployment",
+                    "codedeploy:StopDeployment",
+                    "codedeploy:CreateDeployment",
+                ],
+                resources=[deployment_group.deployment_group_arn],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                # CreateDeployment reads the revision and the deployment configuration.
+                actions=[
+                    "codedeploy:GetApplicationRevision",
+                    "codedeploy:RegisterApplicationRevision",
+                ],
+                resources=[
+                    cdk.Arn.format(
+                        cdk.ArnComponents(
+                            service="codedeploy",
+                            resource="application",
+                            resource_name=deployment_group.application.application_name,
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        ),
+                        cdk.Stack.of(self),
+                    )
+                ],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["codedeploy:GetDeploymentConfig"],
+                resources=[deployment_group.deployment_config.deployment_config_arn],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                # GetMetricData has no resource-level permissions (CloudWatch service
+                # authorization reference); it only reads metrics.
+                actions=["cloudwatch:GetMetricData"],
+                resources=["*"],
+            )
+        )
         if distribution_id:
-            function.add_to_role_policy(iam.PolicyStatement(
-                actions=["cloudfront:CreateInvalidation"],
-                resources=[cdk.Arn.format(cdk.ArnComponents(
-                    service="cloudfront", region="", resource="distribution",
-                    resource_name=distribution_id,
-                ), cdk.Stack.of(self))],
-            ))
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["cloudfront:CreateInvalidation"],
+                    resources=[
+                        cdk.Arn.format(
+                            cdk.ArnComponents(
+                                service="cloudfront",
+                                region="",
+                                resource="distribution",
+                                resource_name=distribution_id,
+                            ),
+                            cdk.Stack.of(self),
+                        )
+                    ],
+                )
+            )
         self.topic.grant_publish(function)
         return function

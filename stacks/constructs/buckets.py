@@ -16,7 +16,8 @@ from constructs import Construct
 
 def _secure_bucket(scope: Construct, id_: str, **kwargs: object) -> s3.Bucket:
     return s3.Bucket(
-        scope, id_,
+        scope,
+        id_,
         encryption=s3.BucketEncryption.S3_MANAGED,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         enforce_ssl=True,
@@ -32,11 +33,13 @@ class ServiceBuckets(Construct):
     def __init__(self, scope: Construct, id_: str, *, log_retention_days: int = 90) -> None:
         super().__init__(scope, id_)
         self.access_logs = _secure_bucket(
-            self, "AccessLogs",
+            self,
+            "AccessLogs",
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(log_retention_days))],
         )
         self.artifacts = _secure_bucket(
-            self, "Artifacts",
+            self,
+            "Artifacts",
             versioned=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="s3/artifacts/",

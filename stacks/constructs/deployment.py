@@ -36,7 +36,8 @@ class InPlaceDeployment(Construct):
             )
         )
         self.deployment_group = codedeploy.ServerDeploymentGroup(
-            self, "DeploymentGroup",
+            self,
+            "DeploymentGroup",
             application=self.application,
             auto_scaling_groups=[auto_scaling_group],
             load_balancers=[codedeploy.LoadBalancer.application(target_group)],

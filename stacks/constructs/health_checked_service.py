@@ -53,7 +53,10 @@ class HealthCheckedService(Construct):
         self.guarded = origin_verify_secret is not None
 
         self.load_balancer_security_group = ec2.SecurityGroup(
-            self, "AlbSecurityGroup", vpc=vpc, allow_all_outbound=False,
+            self,
+            "AlbSecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
             description=f"{config.service_name} ALB: viewers in, instances out",
         )
         if origin_verify_secret is None:
@@ -62,7 +65,10 @@ class HealthCheckedService(Construct):
                     ec2.Peer.any_ipv4(), ec2.Port.tcp(port), "viewers over the internet"
                 )
         self.load_balancer = elbv2.ApplicationLoadBalancer(
-            self, "LoadBalancer", vpc=vpc, internet_facing=True,
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             security_group=self.load_balancer_security_group,
             idle_timeout=Duration.seconds(config.idle_timeout_seconds),
@@ -73,20 +79,29 @@ class HealthCheckedService(Construct):
             enable_alb_access_logs(self, self.load_balancer, access_log_bucket, prefix="alb")
 
         self.instance_role = iam.Role(
-            self, "InstanceRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            self,
+            "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="order-api instances: SSM Session Manager and reading revisions",
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             ],
         )
         self.instance_security_group = ec2.SecurityGroup(
-            self, "InstanceSecurityGroup", vpc=vpc, allow_all_outbound=True,
+            self,
+            "InstanceSecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=True,
             description=f"{config.service_name} instances: app port from the ALB only",
         )
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
-            self, "Instances", vpc=vpc, vpc_subnets=instance_subnets,
+            self,
+            "Instances",
+            vpc=vpc,
+            vpc_subnets=instance_subnets,
             launch_template=self._launch_template(config),
-            min_capacity=config.min_capacity, max_capacity=config.max_capacity,
+            min_capacity=config.min_capacity,
+            max_capacity=config.max_capacity,
             health_checks=autoscaling.HealthChecks.with_additional_checks(
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
                 grace_period=Duration.minutes(5),
@@ -95,8 +110,12 @@ class HealthCheckedService(Construct):
 
         hc = config.health_check
         self.target_group = elbv2.ApplicationTargetGroup(
-            self, "TargetGroup", vpc=vpc, port=config.app_port,
-            protocol=elbv2.ApplicationProtocol.HTTP, target_type=elbv2.TargetType.INSTANCE,
+            self,
+            "TargetGroup",
+            vpc=vpc,
+            port=config.app_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.INSTANCE,
             targets=[self.auto_scaling_group],
             deregistration_delay=Duration.seconds(config.deregistration_delay_seconds),
             health_check=elbv2.HealthCheck(
@@ -134,7 +153,8 @@ class HealthCheckedService(Construct):
             "systemctl enable --now codedeploy-agent",
         )
         return ec2.LaunchTemplate(
-            self, "LaunchTemplate",
+            self,
+            "LaunchTemplate",
             instance_type=instance_type,
             machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=cpu),
             role=self.instance_role,
@@ -167,7 +187,10 @@ class HealthCheckedService(Construct):
         )
         if config.certificate_arn:
             listener = self.load_balancer.add_listener(
-                "Https", port=443, open=False, default_action=default,
+                "Https",
+                port=443,
+                open=False,
+                default_action=default,
                 certificates=[elbv2.ListenerCertificate.from_arn(config.certificate_arn)],
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
             )
@@ -178,7 +201,9 @@ class HealthCheckedService(Construct):
             )
         if guarded:
             listener.add_action(
-                "FromCloudFront", priority=1, action=forward,
+                "FromCloudFront",
+                priority=1,
+                action=forward,
                 conditions=[
                     elbv2.ListenerCondition.http_header(
                         ORIGIN_VERIFY_HEADER, [origin_verify_secret or ""]
@@ -190,7 +215,8 @@ class HealthCheckedService(Construct):
     def _web_acl(self) -> wafv2.CfnWebACL:
         def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
             return wafv2.CfnWebACL.RuleProperty(
-                name=name, priority=priority,
+                name=name,
+                priority=priority,
                 override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
                 statement=wafv2.CfnWebACL.StatementProperty(
                     managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
@@ -201,7 +227,9 @@ class HealthCheckedService(Construct):
             )
 
         acl = wafv2.CfnWebACL(
-            self, "WebAcl", scope="REGIONAL",
+            self,
+            "WebAcl",
+            scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility("order-api-alb"),
             rules=[
@@ -210,8 +238,10 @@ class HealthCheckedService(Construct):
             ],
         )
         wafv2.CfnWebACLAssociation(
-            self, "WebAclAssociation",
-            resource_arn=self.load_balancer.load_balancer_arn, web_acl_arn=acl.attr_arn,
+            self,
+            "WebAclAssociation",
+            resource_arn=self.load_balancer.load_balancer_arn,
+            web_acl_arn=acl.attr_arn,
         )
         return acl
 

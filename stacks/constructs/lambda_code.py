@@ -28,8 +28,10 @@ def _copy_distribution(name: str, output_dir: Path) -> None:
     for file in dist.files or []:
         parts = file.parts
         # Metadata and console scripts are not needed at run time.
-        if parts[0].endswith((".dist-info", ".egg-info")) or parts[0] == ".." or (
-            file.suffix == ".pyc"
+        if (
+            parts[0].endswith((".dist-info", ".egg-info"))
+            or parts[0] == ".."
+            or (file.suffix == ".pyc")
         ):
             continue
         source = Path(str(file.locate()))
@@ -46,8 +48,9 @@ class _VendoredPackage:
 
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: Any) -> bool:
         out = Path(output_dir)
-        shutil.copytree(LAMBDAS_DIR / self._package, out / self._package, ignore=_IGNORE,
-                        dirs_exist_ok=True)
+        shutil.copytree(
+            LAMBDAS_DIR / self._package, out / self._package, ignore=_IGNORE, dirs_exist_ok=True
+        )
         for name in self._distributions:
             _copy_distribution(name, out)
         return True

@@ -21,12 +21,14 @@ class Network(Construct):
     def __init__(self, scope: Construct, id_: str, *, max_azs: int, nat_gateways: int) -> None:
         super().__init__(scope, id_)
         subnets = [
-            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC,
-                                    cidr_mask=24),
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
         ]
         if nat_gateways:
-            subnets.append(ec2.SubnetConfiguration(
-                name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24))
+            subnets.append(
+                ec2.SubnetConfiguration(
+                    name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
+                )
+            )
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -39,7 +41,9 @@ class Network(Construct):
             restrict_default_security_group=False,
         )
         flow_log_group = logs.LogGroup(
-            self, "FlowLogs", retention=logs.RetentionDays.ONE_MONTH,
+            self,
+            "FlowLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.vpc.add_flow_log(
@@ -48,6 +52,7 @@ class Network(Construct):
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
         self.instance_subnets = ec2.SubnetSelection(
-            subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS if nat_gateways
+            subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+            if nat_gateways
             else ec2.SubnetType.PUBLIC
         )

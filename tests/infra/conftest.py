@@ -20,7 +20,6 @@ from app import build_app
 from stacks.config import StageConfig, load_config
 from stacks.service_stack import ServiceStack
 
-
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 
 
@@ -60,9 +59,9 @@ def resources_of(template: Template, type_: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def only_resource(template: Template, type_: str, props: Mapping[str, Any] | None = None) -> (
-    dict[str, Any]
-):
+def only_resource(
+    template: Template, type_: str, props: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The one resource of ``type_`` (optionally matching ``props``); fails on 0 or 2+."""
     found = template.find_resources(type_, {"Properties": props} if props else None)
     assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"

@@ -18,7 +18,7 @@ FAKE_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}"
 
 
 def _targets_rollback_topic(actions: list[dict[str, str]]) -> bool:
-    return len(actions) == 1 and actions[0]["Ref"].startswith("AutoRollbackTopic")
+    return len(actions) == 1 and actions[0]["Ref"].startswith("Paging")
 
 
 def _alarm(template: Template, logical_prefix: str) -> dict[str, Any]:
@@ -28,8 +28,9 @@ def _alarm(template: Template, logical_prefix: str) -> dict[str, Any]:
 
 
 def _rule(template: Template) -> dict[str, Any]:
-    return only_resource(template, "AWS::Events::Rule", {
-        "EventPattern": {"source": ["aws.cloudwatch"]}})["Properties"]
+    return only_resource(
+        template, "AWS::Events::Rule", {"EventPattern": {"source": ["aws.cloudwatch"]}}
+    )["Properties"]
 
 
 def _concrete_pattern(pattern: dict[str, Any]) -> dict[str, Any]:
@@ -60,8 +61,9 @@ def test_count_alarm_is_the_seeds_elb_5xx_alarm(default_template: Template) -> N
 
 
 def test_count_alarm_threshold_follows_config() -> None:
-    props = _alarm(service_template({"rollback.elb_5xx_threshold": "80"}),
-                   "AutoRollbackElb5xxCount")
+    props = _alarm(
+        service_template({"rollback.elb_5xx_threshold": "80"}), "AutoRollbackElb5xxCount"
+    )
     assert props["Threshold"] == 80
 
 
@@ -99,7 +101,8 @@ def test_rollback_alarms_are_attached_to_the_deployment_group(default_template: 
     dg = only_resource(default_template, "AWS::CodeDeploy::DeploymentGroup")["Properties"]
     names = json.dumps(dg["AlarmConfiguration"]["Alarms"])
     assert dg["AlarmConfiguration"]["Enabled"] is True
-    assert "Elb5xxCount" in names and "Elb5xxRate" in names
+    assert "Elb5xxCount" in names
+    assert "Elb5xxRate" in names
     assert "DEPLOYMENT_STOP_ON_ALARM" in dg["AutoRollbackConfiguration"]["Events"]
     assert dg["AlarmConfiguration"].get("IgnorePollAlarmFailure", False) is False
 
@@ -117,18 +120,24 @@ def test_rule_matches_the_documented_alarm_event_for_a_rollback_alarm(
     matcher = EventPattern.load(json.dumps(pattern))
     for arn in pattern["resources"]:
         alarm_id = arn.rsplit(":", 1)[1]
-        assert matcher.matches_event(_event_for(alarm_id, "cloudwatch-alarm-state-change-alarm.json"))
+        assert matcher.matches_event(
+            _event_for(alarm_id, "cloudwatch-alarm-state-change-alarm.json")
+        )
 
 
-@pytest.mark.parametrize("state_file", [
-    "cloudwatch-alarm-state-change-ok.json",
-    "cloudwatch-alarm-state-change-insufficient-data.json",
-])
+@pytest.mark.parametrize(
+    "state_file",
+    [
+        "cloudwatch-alarm-state-change-ok.json",
+        "cloudwatch-alarm-state-change-insufficient-data.json",
+    ],
+)
 def test_rule_ignores_other_states(default_template: Template, state_file: str) -> None:
     pattern = _concrete_pattern(_rule(default_template)["EventPattern"])
     alarm_id = pattern["resources"][0].rsplit(":", 1)[1]
     assert not EventPattern.load(json.dumps(pattern)).matches_event(
-        _event_for(alarm_id, state_file))
+        _event_for(alarm_id, state_file)
+    )
 
 
 def test_rule_ignores_alarms_that_are_not_rollback_alarms(default_template: Template) -> None:
@@ -146,22 +155,40 @@ def test_rule_target_retries_then_dead_letters(default_template: Template) -> No
 def test_function_failures_land_in_the_same_dead_letter_queue(default_template: Template) -> None:
     config = only_resource(default_template, "AWS::Lambda::EventInvokeConfig")["Properties"]
     assert config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0].startswith(
-        "AutoRollbackDeadLetters")
+        "AutoRollbackDeadLetters"
+    )
     assert config["MaximumRetryAttempts"] == 2
 
 
 def test_dead_letter_queue_is_encrypted_and_tls_only(default_template: Template) -> None:
     queue = only_resource(default_template, "AWS::SQS::Queue")["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
-    default_template.has_resource_properties("AWS::SQS::QueuePolicy", {
-        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}})
+    default_template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
 
 
-@pytest.mark.parametrize(("alarm_prefix", "metric_name"), [
-    ("AutoRollbackDeadLettersWaiting", "ApproximateNumberOfMessagesVisible"),
-    ("AutoRollbackFunctionErrors", "Errors"),
-])
+@pytest.mark.parametrize(
+    ("alarm_prefix", "metric_name"),
+    [
+        ("AutoRollbackDeadLettersWaiting", "ApproximateNumberOfMessagesVisible"),
+        ("AutoRollbackFunctionErrors", "Errors"),
+    ],
+)
 def test_safety_net_alarms_page_a_human(
     default_template: Template, alarm_prefix: str, metric_name: str
 ) -> None:
@@ -172,8 +199,9 @@ def test_safety_net_alarms_page_a_human(
 
 
 def test_rollback_function_runtime_and_limits(default_template: Template) -> None:
-    fn = only_resource(default_template, "AWS::Lambda::Function", {
-        "Handler": "rollback.handler.lambda_handler"})["Properties"]
+    fn = only_resource(
+        default_template, "AWS::Lambda::Function", {"Handler": "rollback.handler.lambda_handler"}
+    )["Properties"]
     assert fn["Runtime"] == "python3.14"
     assert fn["Architectures"] == ["arm64"]
     assert fn["MemorySize"] <= 256
@@ -183,28 +211,38 @@ def test_rollback_function_runtime_and_limits(default_template: Template) -> Non
     assert env["BAKE_MINUTES"] == "30"
     assert env["DRY_RUN"] == "false"
     assert env["MAX_ROLLBACKS_PER_HOUR"] == "1"
-    for key in ("APPLICATION_NAME", "DEPLOYMENT_GROUP_NAME", "TOPIC_ARN", "ROLLBACK_ALARM_NAMES",
-                "LOAD_BALANCER_FULL_NAME", "TARGET_GROUP_FULL_NAME"):
+    for key in (
+        "APPLICATION_NAME",
+        "DEPLOYMENT_GROUP_NAME",
+        "TOPIC_ARN",
+        "ROLLBACK_ALARM_NAMES",
+        "LOAD_BALANCER_FULL_NAME",
+        "TARGET_GROUP_FULL_NAME",
+    ):
         assert env[key], key
 
 
 def test_dry_run_and_bake_window_follow_config() -> None:
     template = service_template({"rollback.dry_run": "true", "rollback.bake_minutes": "15"})
-    env = only_resource(template, "AWS::Lambda::Function", {
-        "Handler": "rollback.handler.lambda_handler"})["Properties"]["Environment"]["Variables"]
+    env = only_resource(
+        template, "AWS::Lambda::Function", {"Handler": "rollback.handler.lambda_handler"}
+    )["Properties"]["Environment"]["Variables"]
     assert (env["DRY_RUN"], env["BAKE_MINUTES"]) == ("true", "15")
 
 
 def _function_statements(template: Template) -> list[dict[str, Any]]:
-    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {
-        "Roles": [{"Ref": Match.string_like_regexp("AutoRollbackFunctionRole")}]}})
+    policies = template.find_resources(
+        "AWS::IAM::Policy",
+        {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("AutoRollbackFunctionRole")}]}},
+    )
     return [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
 def test_function_policy_has_no_wildcard_actions(default_template: Template) -> None:
     for statement in _function_statements(default_template):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [
-            statement["Action"]]
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
         assert all(a != "*" and not a.endswith(":*") for a in actions), actions
 
 
@@ -221,17 +259,21 @@ def test_only_get_metric_data_uses_a_wildcard_resource(default_template: Templat
     assert [s["Action"] for s in wildcard] == ["cloudwatch:GetMetricData"]
 
 
-def test_topic_is_encrypted_with_a_key_cloudwatch_may_use(default_template: Template) -> None:
-    topic = only_resource(default_template, "AWS::SNS::Topic")["Properties"]
-    assert topic["KmsMasterKeyId"]
-    key = only_resource(default_template, "AWS::KMS::Key")["Properties"]
+@pytest.mark.parametrize("topic_prefix", ["Paging", "LowPriority"])
+def test_topics_are_encrypted_with_a_key_cloudwatch_may_use(
+    default_template: Template, topic_prefix: str
+) -> None:
+    topics = default_template.find_resources("AWS::SNS::Topic")
+    (topic,) = [t["Properties"] for k, t in topics.items() if k.startswith(topic_prefix)]
+    key_id = topic["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = default_template.find_resources("AWS::KMS::Key")[key_id]["Properties"]
     assert key["EnableKeyRotation"] is True
-    principals = json.dumps(key["KeyPolicy"]["Statement"])
-    assert "cloudwatch.amazonaws.com" in principals
+    assert "cloudwatch.amazonaws.com" in json.dumps(key["KeyPolicy"]["Statement"])
 
 
 def test_email_subscription_only_when_configured(default_template: Template) -> None:
     assert default_template.find_resources("AWS::SNS::Subscription") == {}
     template = service_template({"rollback.notification_email": "oncall@example.com"})
-    template.has_resource_properties("AWS::SNS::Subscription", {
-        "Protocol": "email", "Endpoint": "oncall@example.com"})
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+    )

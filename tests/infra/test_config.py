@@ -75,11 +75,15 @@ def test_wrong_type_names_the_expected_type() -> None:
 
 
 def test_command_line_strings_are_coerced_to_field_types() -> None:
-    config = load_config({
-        "service.min_capacity": "3", "service.max_capacity": "4",
-        "rollback.dry_run": "true", "rollback.elb_5xx_rate_percent": "2.5",
-        "edge.error_caching_min_ttl.404": "30",
-    })
+    config = load_config(
+        {
+            "service.min_capacity": "3",
+            "service.max_capacity": "4",
+            "rollback.dry_run": "true",
+            "rollback.elb_5xx_rate_percent": "2.5",
+            "edge.error_caching_min_ttl.404": "30",
+        }
+    )
     assert config.service.min_capacity == 3
     assert config.rollback.dry_run is True
     assert config.rollback.elb_5xx_rate_percent == 2.5
@@ -91,8 +95,14 @@ def test_command_line_strings_are_coerced_to_field_types() -> None:
 def test_stage_overrides_from_cdk_json_apply_beneath_command_line() -> None:
     context: dict[str, Any] = {
         "stage": "prod",
-        "kit": {"stages": {"prod": {"service": {"min_capacity": 4, "max_capacity": 8},
-                                    "rollback": {"bake_minutes": 60}}}},
+        "kit": {
+            "stages": {
+                "prod": {
+                    "service": {"min_capacity": 4, "max_capacity": 8},
+                    "rollback": {"bake_minutes": 60},
+                }
+            }
+        },
         "rollback.bake_minutes": "45",
     }
     config = load_config(context)

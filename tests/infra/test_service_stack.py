@@ -35,16 +35,22 @@ def test_health_check_timing_is_tuned_for_fast_rejoin(default_template: Template
     assert props["HealthCheckTimeoutSeconds"] == 5
     assert props["HealthyThresholdCount"] == 2
     assert props["UnhealthyThresholdCount"] == 2
-    assert _attributes(only_resource(default_template, TG), "TargetGroupAttributes")[
-        "deregistration_delay.timeout_seconds"] == "30"
+    assert (
+        _attributes(only_resource(default_template, TG), "TargetGroupAttributes")[
+            "deregistration_delay.timeout_seconds"
+        ]
+        == "30"
+    )
 
 
 def test_health_check_values_follow_config() -> None:
-    template = service_template({
-        "service.health_check.path": "/ping",
-        "service.health_check.success_codes": "200-299",
-        "service.deregistration_delay_seconds": "120",
-    })
+    template = service_template(
+        {
+            "service.health_check.path": "/ping",
+            "service.health_check.success_codes": "200-299",
+            "service.deregistration_delay_seconds": "120",
+        }
+    )
     tg = only_resource(template, TG)
     assert tg["Properties"]["HealthCheckPath"] == "/ping"
     assert tg["Properties"]["Matcher"]["HttpCode"] == "200-299"
@@ -76,7 +82,8 @@ def test_access_log_bucket_lets_both_elb_log_delivery_principals_write(
 
 def test_launch_template_requires_imdsv2_and_encrypts_volumes(default_template: Template) -> None:
     lt = only_resource(default_template, "AWS::EC2::LaunchTemplate")["Properties"][
-        "LaunchTemplateData"]
+        "LaunchTemplateData"
+    ]
     assert lt["MetadataOptions"]["HttpTokens"] == "required"
     assert all(b["Ebs"]["Encrypted"] for b in lt["BlockDeviceMappings"])
     user_data = json.dumps(lt["UserData"])
@@ -97,22 +104,30 @@ def test_auto_scaling_group_uses_a_launch_template_and_elb_health(
 def test_instance_role_reads_only_revisions_of_the_artifact_bucket(
     default_template: Template,
 ) -> None:
-    policies = default_template.find_resources("AWS::IAM::Policy", {
-        "Properties": {"Roles": [{"Ref": Match.string_like_regexp("ServiceInstanceRole")}]}
-    })
-    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"][
-        "Statement"]]
+    policies = default_template.find_resources(
+        "AWS::IAM::Policy",
+        {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("ServiceInstanceRole")}]}},
+    )
+    statements = [
+        s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
     assert len(statements) == 1
     assert statements[0]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert "/revisions/*" in json.dumps(statements[0]["Resource"])
 
 
 def test_app_port_is_open_only_from_the_load_balancer(default_template: Template) -> None:
-    default_template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
-        "FromPort": 8080, "ToPort": 8080, "IpProtocol": "tcp",
-        "SourceSecurityGroupId": {"Fn::GetAtt": [Match.string_like_regexp("AlbSecurityGroup"),
-                                                 "GroupId"]},
-    })
+    default_template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
+        {
+            "FromPort": 8080,
+            "ToPort": 8080,
+            "IpProtocol": "tcp",
+            "SourceSecurityGroupId": {
+                "Fn::GetAtt": [Match.string_like_regexp("AlbSecurityGroup"), "GroupId"]
+            },
+        },
+    )
 
 
 def test_deployment_group_is_in_place_with_traffic_control_and_rolls_back(
@@ -123,13 +138,16 @@ def test_deployment_group_is_in_place_with_traffic_control_and_rolls_back(
     assert dg["DeploymentConfigName"] == "CodeDeployDefault.HalfAtATime"
     assert dg["LoadBalancerInfo"]["TargetGroupInfoList"]
     assert set(dg["AutoRollbackConfiguration"]["Events"]) >= {
-        "DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"}
+        "DEPLOYMENT_FAILURE",
+        "DEPLOYMENT_STOP_ON_ALARM",
+    }
 
 
 def test_deployment_configuration_comes_from_config() -> None:
     template = service_template({"service.deployment_config_name": "CodeDeployDefault.OneAtATime"})
-    template.has_resource_properties("AWS::CodeDeploy::DeploymentGroup", {
-        "DeploymentConfigName": "CodeDeployDefault.OneAtATime"})
+    template.has_resource_properties(
+        "AWS::CodeDeploy::DeploymentGroup", {"DeploymentConfigName": "CodeDeployDefault.OneAtATime"}
+    )
 
 
 @pytest.mark.parametrize("bucket_id", ["BucketsArtifacts", "BucketsAccessLogs"])
@@ -138,22 +156,34 @@ def test_buckets_are_encrypted_private_and_tls_only(
 ) -> None:
     buckets = default_template.find_resources("AWS::S3::Bucket")
     (props,) = [b["Properties"] for k, b in buckets.items() if k.startswith(bucket_id)]
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-        "ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert (
+        props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"]
+        == "AES256"
+    )
     assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
-    policies = default_template.find_resources("AWS::S3::BucketPolicy", {
-        "Properties": {"Bucket": {"Ref": Match.string_like_regexp(bucket_id)}}})
-    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"][
-        "Statement"]]
-    assert {"Bool": {"aws:SecureTransport": "false"}} in [s.get("Condition") for s in statements
-                                                            if s["Effect"] == "Deny"]
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    policies = default_template.find_resources(
+        "AWS::S3::BucketPolicy",
+        {"Properties": {"Bucket": {"Ref": Match.string_like_regexp(bucket_id)}}},
+    )
+    statements = [
+        s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in [
+        s.get("Condition") for s in statements if s["Effect"] == "Deny"
+    ]
 
 
 def test_artifact_bucket_is_versioned(default_template: Template) -> None:
-    default_template.has_resource_properties("AWS::S3::Bucket", {
-        "VersioningConfiguration": {"Status": "Enabled"}})
+    default_template.has_resource_properties(
+        "AWS::S3::Bucket", {"VersioningConfiguration": {"Status": "Enabled"}}
+    )
 
 
 def test_waf_is_off_by_default_and_attached_to_the_alb_when_enabled(
@@ -163,14 +193,20 @@ def test_waf_is_off_by_default_and_attached_to_the_alb_when_enabled(
     template = service_template({"service.enable_waf": "true"})
     acl = only_resource(template, "AWS::WAFv2::WebACL")["Properties"]
     assert acl["Scope"] == "REGIONAL"
-    template.has_resource_properties("AWS::WAFv2::WebACLAssociation", {
-        "ResourceArn": {"Ref": Match.string_like_regexp("ServiceLoadBalancer")}})
+    template.has_resource_properties(
+        "AWS::WAFv2::WebACLAssociation",
+        {"ResourceArn": {"Ref": Match.string_like_regexp("ServiceLoadBalancer")}},
+    )
 
 
 def test_https_listener_and_redirect_when_a_certificate_is_configured() -> None:
     arn = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
     template = service_template({"service.certificate_arn": arn})
-    template.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {
-        "Port": 443, "Protocol": "HTTPS", "Certificates": [{"CertificateArn": arn}]})
-    template.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {
-        "Port": 80, "DefaultActions": [Match.object_like({"Type": "redirect"})]})
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Port": 443, "Protocol": "HTTPS", "Certificates": [{"CertificateArn": arn}]},
+    )
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Port": 80, "DefaultActions": [Match.object_like({"Type": "redirect"})]},
+    )

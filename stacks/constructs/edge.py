@@ -1,0 +1,220 @@
+"""CloudFront in front of the service's ALB, with error caching that cannot outlive a rollback.
+
+The seed's trap 2: CloudFront caches an origin's 4xx/5xx answers, so a release that was
+rolled back can keep being served as cached 502s. Every code CloudFront lets you tune gets
+its own ``ErrorCachingMinTTL`` from ``EdgeConfig`` (whose validation keeps 5xx TTLs inside
+the kit's detection-plus-restore window), and no error is masked: there is no response
+page and no response code, so the viewer sees the origin's own status and body. The API
+behaviour uses the managed CachingDisabled policy, whose maximum TTL of 0 also caps any
+``Cache-Control: max-age`` an error response carries, so the configured TTL is the
+longest an error can live at the edge (CloudFront Developer Guide, "Control how long
+CloudFront caches errors"). The ALB answers only requests that carry the secret
+``X-Origin-Verify`` header and, at the network level, only CloudFront's origin-facing
+addresses, found at deploy time so the stack stays environment-agnostic.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.config import EdgeConfig
+from stacks.constructs.health_checked_service import ORIGIN_VERIFY_HEADER
+
+# AWS-managed prefix list of CloudFront's origin-facing servers; its id differs per region
+# (VPC User Guide, "AWS-managed prefix lists").
+ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+PREFIX_LIST_ID_PATH = "PrefixLists.0.PrefixListId"
+# CloudFront's default origin keep-alive (1-60 s; CloudFront Developer Guide, origin
+# settings). It must stay below the ALB idle timeout, or CloudFront reuses connections the
+# ALB has already closed and answers 502; the kit's idle timeout is 60 s.
+ORIGIN_KEEPALIVE_SECONDS = 5
+LOG_PREFIX = "cloudfront/"
+LOG_RETENTION_DAYS = 90
+
+_PRICE_CLASSES = {
+    "PriceClass_100": cloudfront.PriceClass.PRICE_CLASS_100,
+    "PriceClass_200": cloudfront.PriceClass.PRICE_CLASS_200,
+    "PriceClass_All": cloudfront.PriceClass.PRICE_CLASS_ALL,
+}
+_ORIGIN_PROTOCOLS = {
+    80: cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+    443: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+}
+
+
+class Edge(Construct):
+    """A CloudFront distribution whose only origin is the service's ALB.
+
+    ``origin_verify_value`` is sent as ``X-Origin-Verify``; pass a token (a Secrets Manager
+    dynamic reference) so the secret never appears in the template. ``origin_port`` is
+    the ALB listener port: 80 (HTTP to the ALB) or 443 (HTTPS); with 443,
+    ``origin_domain_name`` must be a name on the ALB's certificate, because CloudFront
+    checks the origin certificate against the origin domain name and the ALB's own
+    ``*.elb.amazonaws.com`` name is never on it. The construct opens the ALB's security
+    group to CloudFront on ``origin_port``.
+
+    CloudFront standard logs (legacy) need a bucket with ACLs enabled, which the kit's
+    BUCKET_OWNER_ENFORCED log bucket is not, and logging v2 must be configured in
+    us-east-1, which an environment-agnostic stack in another region cannot do; so the
+    construct owns a small ACL-enabled log bucket (``log_bucket``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: EdgeConfig,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+        load_balancer_security_group: ec2.ISecurityGroup,
+        origin_port: int,
+        origin_verify_value: str,
+        origin_domain_name: str | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        if origin_port not in _ORIGIN_PROTOCOLS:
+            raise ValueError(f"origin_port={origin_port!r}: allowed 80 or 443")
+        self.config = config
+        self.origin_port = origin_port
+        self.log_bucket = self._log_bucket()
+        self.prefix_list_lookup = self._prefix_list_lookup()
+        self.prefix_list_id = self.prefix_list_lookup.get_response_field(PREFIX_LIST_ID_PATH)
+        # A standalone rule, not add_ingress_rule: the group lives in the parent stack and
+        # an inline rule there would reference this (nested) stack, which already depends
+        # on the ALB, a cycle. The prefix list counts as its max-entries weight (55)
+        # against the group's rule quota (60 by default), leaving room for 5 more rules
+        # (VPC User Guide, "AWS-managed prefix list weight").
+        self.ingress = ec2.CfnSecurityGroupIngress(
+            self,
+            "AlbIngressFromCloudFront",
+            group_id=load_balancer_security_group.security_group_id,
+            ip_protocol="tcp",
+            from_port=origin_port,
+            to_port=origin_port,
+            source_prefix_list_id=self.prefix_list_id,
+            description="CloudFront origin-facing servers to the ALB listener",
+        )
+
+        origin = origins.HttpOrigin(
+            origin_domain_name or load_balancer.load_balancer_dns_name,
+            protocol_policy=_ORIGIN_PROTOCOLS[origin_port],
+            http_port=80,
+            https_port=443,
+            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            read_timeout=Duration.seconds(config.origin_read_timeout_seconds),
+            keepalive_timeout=Duration.seconds(ORIGIN_KEEPALIVE_SECONDS),
+            custom_headers={ORIGIN_VERIFY_HEADER: origin_verify_value},
+        )
+        certificate = (
+            acm.Certificate.from_certificate_arn(self, "Certificate", config.certificate_arn)
+            if config.certificate_arn
+            else None
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="ALB origin: errors pass through, cached no longer than a rollback takes",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                # The API takes POST and DELETE; only GET/HEAD could ever be cached.
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+                # An API: nothing is cached unless an error response is (error caching
+                # follows ErrorCachingMinTTL, see below). Max TTL 0 also stops a bad
+                # release's Cache-Control from stretching an error past its TTL.
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                # Every viewer header, cookie and query string except Host: the ALB
+                # routes on the verify header, not the host, and with an HTTPS origin
+                # CloudFront checks the ALB's certificate against the Host it sends, so
+                # a forwarded viewer Host (the distribution's name) would fail it.
+                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                # CloudFront compresses only with a caching policy that allows Gzip and
+                # Brotli (CachingDisabled does not); until then the origin compresses,
+                # as Accept-Encoding is forwarded. Kept on for behaviours that cache.
+                compress=True,
+            ),
+            error_responses=self._error_responses(config),
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=_PRICE_CLASSES[config.price_class],
+            enable_logging=True,
+            log_bucket=self.log_bucket,
+            log_file_prefix=LOG_PREFIX,
+            certificate=certificate,
+            domain_names=list(config.domain_names) or None,
+            # Only applies with a certificate of one's own; on *.cloudfront.net CloudFront
+            # fixes the policy itself and the setting is not allowed.
+            minimum_protocol_version=(
+                cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None
+            ),
+            geo_restriction=(
+                cloudfront.GeoRestriction.allowlist(*config.geo_allow_countries)
+                if config.geo_allow_countries
+                else None
+            ),
+            web_acl_id=config.web_acl_arn or None,
+        )
+        self.distribution_id = self.distribution.distribution_id
+        self.distribution_arn = self.distribution.distribution_arn
+        self.distribution_domain_name = self.distribution.distribution_domain_name
+
+    @staticmethod
+    def _error_responses(config: EdgeConfig) -> list[cloudfront.ErrorResponse]:
+        # TTL only: no response_page_path and no response_http_status, so the origin's
+        # status code and body reach the viewer unchanged (no error masked as 200).
+        return [
+            cloudfront.ErrorResponse(http_status=code, ttl=Duration.seconds(ttl))
+            for code, ttl in sorted(config.error_caching_min_ttl.items())
+        ]
+
+    def _log_bucket(self) -> s3.Bucket:
+        # CloudFront delivers legacy standard logs by granting itself an ACL, so ACLs must
+        # be enabled; BUCKET_OWNER_PREFERRED enables them and keeps the objects ours
+        # (CloudFront Developer Guide, "Configure standard logging (legacy)"). Such a
+        # bucket cannot be in a Region CloudFront does not deliver legacy logs to (some
+        # opt-in Regions).
+        return s3.Bucket(
+            self,
+            "Logs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(LOG_RETENTION_DAYS))],
+            # Like the kit's other log bucket: it may hold the only record of an incident.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _prefix_list_lookup(self) -> cr.AwsCustomResource:
+        call = cr.AwsSdkCall(
+            service="EC2",
+            action="DescribeManagedPrefixLists",
+            parameters={
+                "Filters": [{"Name": "prefix-list-name", "Values": [ORIGIN_FACING_PREFIX_LIST]}]
+            },
+            physical_resource_id=cr.PhysicalResourceId.from_response(PREFIX_LIST_ID_PATH),
+            output_paths=[PREFIX_LIST_ID_PATH],
+        )
+        return cr.AwsCustomResource(
+            self,
+            "OriginFacingPrefixList",
+            on_create=call,
+            on_update=call,
+            # DescribeManagedPrefixLists supports no resource-level permissions (Service
+            # Authorization Reference, Amazon EC2), hence "*" on a read-only action.
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=["ec2:DescribeManagedPrefixLists"], resources=["*"])]
+            ),
+            # The SDK bundled with the Lambda runtime has the call; fetching the latest
+            # from npm at deploy time would add a network dependency and a moving version.
+            install_latest_aws_sdk=False,
+        )

@@ -1,0 +1,587 @@
+"""The order-api on API Gateway (REST) + Lambda, built so a failure is never a bare 502.
+
+The seed's trap 3: an uncaught exception, a timeout or a malformed answer from a Lambda
+proxy integration reaches the client as API Gateway's 502, which tells neither the client
+nor the on-call what happened (AWS-FACTS.md, API Gateway and Lambda). This construct
+keeps that case rare and visible:
+
+* the handler times out before the 29 s integration timeout (``ApiConfig`` checks it), so
+  a slow request gets the handler's own answer, not a gateway 504;
+* errors API Gateway answers by itself (throttling, auth, integration timeout, unknown
+  paths, the 502 of a crashed handler) are shaped by gateway responses into the same
+  RFC 9457 ``application/problem+json`` document the handler sends, with
+  ``$context.requestId`` (also in the access log) as ``trace_id``;
+* the handler's own 5xx answers, invisible to Lambda's ``Errors`` metric, are alarmed on
+  from the EMF metric it emits, next to alarms on Lambda ``Errors`` (a 502) and the
+  stage's ``5XXError``;
+* work that may outlast the integration timeout runs in an SQS-fed worker behind a 202.
+
+Routes: each known path is an explicit resource with a method per documented operation
+(per-operation metrics and access-log lines) plus ``ANY``, so HEAD, OPTIONS and a wrong
+method still reach the handler, which answers 405 with ``Allow`` from its own route
+table. Unknown paths never invoke the function: API Gateway's
+``MISSING_AUTHENTICATION_TOKEN`` (its answer for a path with no method on a public API)
+is turned into a 404 problem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.config import ApiConfig
+from stacks.constructs.lambda_code import function_code
+
+SERVICE_NAME = "order-api"
+METRICS_NAMESPACE = "OrderApi"
+# EMF metric lambdas/api/handler.py records for every answer (1 for a 5xx, else 0), with
+# Powertools Metrics' default dimension ``service``.
+HTTP_5XX_METRIC = "Http5xx"
+PROBLEM_JSON = "application/problem+json"
+
+# What Powertools 3 needs at import for the REST resolver, Logger, Metrics and the batch
+# utility: the package and its two unconditional requirements (its other dependencies are
+# extras). boto3/botocore come with the Lambda Python runtime.
+VENDORED_DISTRIBUTIONS = ("aws-lambda-powertools", "jmespath", "typing_extensions")
+
+# Paths and the operations each documents, mirroring lambdas/api/routing.py. HEAD and
+# OPTIONS are served by the handler through the ANY method on the same resource.
+ROUTES: Mapping[str, tuple[str, ...]] = {
+    "/health": ("GET",),
+    "/orders": ("POST",),
+    "/orders/{order_id}": ("GET", "DELETE"),
+    "/orders/{order_id}/export": ("POST",),
+    "/jobs/{job_id}": ("GET",),
+}
+
+# The DynamoDB calls each function makes (lambdas/api/store.py): nothing more is granted.
+HANDLER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+WORKER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+
+# An export reads one order and updates one job; a minute is ample and keeps a stuck
+# message from hiding for long.
+WORKER_TIMEOUT_SECONDS = 60
+# Lambda Developer Guide, "Using Lambda with Amazon SQS": set the queue's visibility
+# timeout to at least six times the function timeout, so retries of a throttled batch do
+# not make a message visible again while it is still being worked on.
+VISIBILITY_TIMEOUT_FACTOR = 6
+# Three attempts, then a human looks at the message in the dead-letter queue.
+MAX_RECEIVE_COUNT = 3
+
+_RETENTION_BY_DAYS: Mapping[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+# One JSON object per request. Every value is a quoted string so a "-" (no value) keeps
+# the line valid JSON. Fields a client controls (path, user agent) are left out because
+# access-log variables are substituted unescaped. The integration and error fields are
+# the ones that tell a 502 of a crashed handler from a 5xx the handler chose to send.
+ACCESS_LOG_FIELDS: Mapping[str, str] = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "integrationError": "$context.integration.error",
+    "integrationErrorMessage": "$context.integrationErrorMessage",
+    "errorMessage": "$context.error.message",
+    "errorResponseType": "$context.error.responseType",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+
+
+@dataclass(frozen=True)
+class GatewayProblem:
+    """How API Gateway answers one of its own error types.
+
+    ``status`` None keeps the status API Gateway chose (the DEFAULT_* catch-alls cover
+    several codes); the body then has no ``status`` member rather than a wrong one, since
+    RFC 9457 requires it to equal the response's code.
+    """
+
+    response_type: str
+    status: int | None
+    title: str | None
+    detail: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _literal(value: str) -> str:
+    """A gateway-response header value: a static value must be a single-quoted literal."""
+    if "'" in value:
+        raise ValueError(f"header literal cannot contain a single quote: {value!r}")
+    return f"'{value}'"
+
+
+def problem_template(problem: GatewayProblem) -> str:
+    """The body template: an RFC 9457 problem like the handler's, by simple substitution.
+
+    Gateway-response templates are not run through VTL (API Gateway Developer Guide,
+    ``x-amazon-apigateway-gateway-responses.responseTemplates``), so nothing can be escaped
+    here: only API Gateway's own values go in. ``$context.error.messageString`` is the
+    message already quoted as a JSON string. The request id is a UUID, so
+    ``urn:uuid:<id>`` names this occurrence (``instance``) without echoing the client's
+    path into the body.
+    """
+    title = (
+        json.dumps(problem.title) if problem.title is not None else "$context.error.messageString"
+    )
+    members = [f'"type":{json.dumps("about:blank")}', f'"title":{title}']
+    if problem.status is not None:
+        members.append(f'"status":{problem.status}')
+    members += [
+        f'"detail":{json.dumps(problem.detail)}',
+        f'"instance":{json.dumps("urn:uuid:$context.requestId")}',
+        f'"trace_id":{json.dumps("$context.requestId")}',
+    ]
+    return "{" + ",".join(members) + "}"
+
+
+def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
+    """Every API Gateway error type the kit shapes, with its status and extra headers."""
+    gateway_type = "($context.error.responseType)"
+    return (
+        # Seed Section 11, key point 8: 429 demands Retry-After.
+        GatewayProblem(
+            "THROTTLED",
+            429,
+            "Too Many Requests",
+            "The request rate is over this API's limit; retry after the delay in Retry-After.",
+            {"Retry-After": str(config.retry_after_seconds)},
+        ),
+        # Seed Section 11, key point 3: 401 requires WWW-Authenticate.
+        GatewayProblem(
+            "UNAUTHORIZED",
+            401,
+            "Unauthorized",
+            "The request carries no valid credentials.",
+            {"WWW-Authenticate": f'Bearer realm="{SERVICE_NAME}"'},
+        ),
+        GatewayProblem(
+            "ACCESS_DENIED", 403, "Forbidden", "The caller is not allowed to make this request."
+        ),
+        GatewayProblem(
+            "WAF_FILTERED",
+            403,
+            "Forbidden",
+            "A web application firewall rule blocked this request before it reached the API.",
+        ),
+        # A public REST API answers a path with no method here as 403 "Missing
+        # Authentication Token"; to a client it is a path that does not exist. If IAM
+        # authorization is ever added, this type also means "unsigned": revisit it.
+        GatewayProblem(
+            "MISSING_AUTHENTICATION_TOKEN", 404, "Not Found", "No resource lives at this path."
+        ),
+        GatewayProblem("RESOURCE_NOT_FOUND", 404, "Not Found", "No resource lives at this path."),
+        GatewayProblem(
+            "REQUEST_TOO_LARGE",
+            413,
+            "Content Too Large",
+            "The request is larger than API Gateway accepts.",
+        ),
+        # 504: the handler did not answer within the integration timeout. The request may
+        # still have been processed (seed Section 11, key point 6).
+        GatewayProblem(
+            "INTEGRATION_TIMEOUT",
+            504,
+            "Gateway Timeout",
+            "The order-api handler did not answer in time; the request may "
+            "still have been processed, so check before retrying.",
+        ),
+        GatewayProblem(
+            "INTEGRATION_FAILURE",
+            504,
+            "Gateway Timeout",
+            "API Gateway could not reach the order-api handler.",
+        ),
+        GatewayProblem(
+            "DEFAULT_4XX",
+            None,
+            None,
+            f"API Gateway refused the request before it reached order-api {gateway_type}.",
+        ),
+        # Includes the 502 of a handler that crashed, timed out or answered malformed.
+        GatewayProblem(
+            "DEFAULT_5XX",
+            None,
+            None,
+            f"API Gateway could not get an answer from order-api "
+            f"{gateway_type}. Quote trace_id when you report it.",
+        ),
+    )
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """The CloudWatch Logs retention for ``days`` (one of the values ApiConfig accepts)."""
+    try:
+        return _RETENTION_BY_DAYS[days]
+    except KeyError:
+        raise ValueError(f"no CloudWatch Logs retention of {days} days") from None
+
+
+class OrdersApi(Construct):
+    """REST API, handler and worker functions, orders table, export queue and alarms.
+
+    ``alarm_topic``: alarm and OK notifications go there when given.
+    ``manage_account_cloudwatch_role``: API Gateway writes execution and access logs
+    through one role per account and region (``AWS::ApiGateway::Account``); the
+    construct sets it and retains it on delete, because other APIs in the account log
+    through it too. Pass False where the account already has it set.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: ApiConfig,
+        alarm_topic: sns.ITopic | None = None,
+        manage_account_cloudwatch_role: bool = True,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.config = config
+        log_retention = retention(config.log_retention_days)
+
+        # Orders and export jobs. AWS managed key: encryption at rest with every use of
+        # the key in CloudTrail, no key policy to keep right and no monthly key charge; a
+        # customer managed key would add those for sample order data that needs no
+        # cross-account sharing or key-level revocation.
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "ExportDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "ExportQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(WORKER_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+        )
+
+        self.handler = self._function(
+            "Handler",
+            handler="api.handler.lambda_handler",
+            description="order-api: answers API Gateway REST proxy requests",
+            # Ends before API Gateway's 29 s integration timeout, so the client gets the
+            # handler's answer, not a gateway 504 (ApiConfig.validate enforces it).
+            timeout=Duration.seconds(config.handler_timeout_seconds),
+            environment={
+                "TABLE_NAME": self.table.table_name,
+                "EXPORT_QUEUE_URL": self.queue.queue_url,
+            },
+            table_actions=HANDLER_TABLE_ACTIONS,
+            log_retention=log_retention,
+        )
+        self.queue.grant_send_messages(self.handler)
+
+        self.worker = self._function(
+            "Worker",
+            handler="api.worker.lambda_handler",
+            description="order-api: runs export jobs from the export queue",
+            timeout=Duration.seconds(WORKER_TIMEOUT_SECONDS),
+            environment={"TABLE_NAME": self.table.table_name},
+            table_actions=WORKER_TABLE_ACTIONS,
+            log_retention=log_retention,
+        )
+        self.worker.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=10,
+                # The worker reports failed messages in batchItemFailures; without this the
+                # whole batch would be retried for one failure (Lambda Developer Guide,
+                # "Handling errors for an SQS event source").
+                report_batch_item_failures=True,
+            )
+        )
+
+        self.access_log_group = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.rest_api = self._rest_api(config, manage_account_cloudwatch_role)
+        # The account-level logging role CDK creates for ``cloud_watch_role=True`` (None
+        # when the account's setting is left alone), for compliance acknowledgments.
+        role = self.rest_api.node.try_find_child("CloudWatchRole")
+        self.account_cloudwatch_role = role if isinstance(role, iam.Role) else None
+        self._routes()
+        for problem in gateway_problems(config):
+            self._gateway_response(problem)
+        self.execution_log_group = self._execution_log_group(config, log_retention)
+
+        self.http_5xx_alarm, self.handler_errors_alarm, self.api_5xx_alarm = self._http_alarms(
+            config
+        )
+        self.dead_letter_alarm = cw.Alarm(
+            self,
+            "ExportDeadLettersWaiting",
+            alarm_description=(
+                "An export message failed every attempt and waits in the dead-letter "
+                "queue; its job stays queued or running until someone looks."
+            ),
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            threshold=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms = (
+            self.http_5xx_alarm,
+            self.handler_errors_alarm,
+            self.api_5xx_alarm,
+            self.dead_letter_alarm,
+        )
+        if alarm_topic is not None:
+            action = cw_actions.SnsAction(alarm_topic)
+            for alarm in self.alarms:
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)
+
+    # --- functions ------------------------------------------------------------------------
+
+    def _function(
+        self,
+        id_: str,
+        *,
+        handler: str,
+        description: str,
+        timeout: Duration,
+        environment: Mapping[str, str],
+        table_actions: tuple[str, ...],
+        log_retention: logs.RetentionDays,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{id_}Logs",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
+        # every log group in the account.
+        role = iam.Role(
+            self,
+            f"{id_}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{description}: its log group, table and queue only",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        function = lambda_.Function(
+            self,
+            id_,
+            role=role,
+            description=description,
+            # AWS-FACTS.md, tooling: PYTHON_3_13 triggers cdk-nag AwsSolutions-L1.
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            code=function_code("api", vendored=VENDORED_DISTRIBUTIONS),
+            handler=handler,
+            memory_size=self.config.handler_memory_mb,
+            timeout=timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            environment={
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+        )
+        self.table.grant(function, *table_actions)
+        return function
+
+    # --- REST API ---------------------------------------------------------------------------
+
+    def _rest_api(self, config: ApiConfig, manage_account_role: bool) -> apigw.RestApi:
+        return apigw.RestApi(
+            self,
+            "RestApi",
+            # API Gateway's metrics are keyed by API name and stage, so two kit APIs in one
+            # account must not share the construct id CDK would otherwise use as the name.
+            rest_api_name=Names.unique_resource_name(self, max_length=64, separator="-"),
+            description="order-api: orders and export jobs",
+            # Regional: no hidden CloudFront distribution whose error caching nobody can
+            # configure, and the integration timeout can be raised by quota if ever needed.
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=manage_account_role,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.stage_name,
+                tracing_enabled=True,
+                # Applied to every method ("*/*"); above it clients get the THROTTLED
+                # gateway response, 429 with Retry-After.
+                throttling_rate_limit=config.throttle_rate_per_second,
+                throttling_burst_limit=config.throttle_burst,
+                # Execution logs for errors only; the access log has a line per request.
+                # Data trace stays off: it would write request and response bodies.
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+            ),
+        )
+
+    def _routes(self) -> None:
+        integration = apigw.LambdaIntegration(self.handler, proxy=True)
+        for path, methods in ROUTES.items():
+            resource = self.rest_api.root.resource_for_path(path)
+            for method in (*methods, "ANY"):
+                resource.add_method(method, integration)
+
+    def _gateway_response(self, problem: GatewayProblem) -> None:
+        headers = {"Content-Type": PROBLEM_JSON, "Cache-Control": "no-store", **problem.headers}
+        name = "".join(part.title() for part in problem.response_type.split("_"))
+        self.rest_api.add_gateway_response(
+            name,
+            type=apigw.ResponseType.of(problem.response_type),
+            status_code=str(problem.status) if problem.status is not None else None,
+            response_headers={key: _literal(value) for key, value in headers.items()},
+            # API Gateway falls back to the application/json template for any Accept.
+            templates={"application/json": problem_template(problem)},
+        )
+
+    def _execution_log_group(
+        self,
+        config: ApiConfig,
+        log_retention: logs.RetentionDays,
+    ) -> logs.LogGroup:
+        # API Gateway writes execution logs to this fixed name and would create it itself
+        # with no retention; creating it first bounds what ERROR logs keep.
+        group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=(
+                f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.stage_name}"
+            ),
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.rest_api.deployment_stage.node.add_dependency(group)
+        return group
+
+    # --- alarms ---------------------------------------------------------------------------
+
+    def _http_alarms(self, config: ApiConfig) -> tuple[cw.Alarm, cw.Alarm, cw.Alarm]:
+        minute = Duration.minutes(1)
+        own_5xx = cw.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=HTTP_5XX_METRIC,
+            dimensions_map={"service": SERVICE_NAME},
+            statistic="Sum",
+            period=minute,
+        )
+        http_5xx = self._alarm(
+            "Http5xxAlarm",
+            own_5xx,
+            threshold=config.http_5xx_alarm_threshold,
+            description=(
+                f"order-api answered 5xx itself at least {config.http_5xx_alarm_threshold} "
+                "times in a minute (caught failures: Lambda Errors does not count them). "
+                "Search the handler log for the problem's trace_id."
+            ),
+        )
+        handler_errors = self._alarm(
+            "HandlerErrorsAlarm",
+            self.handler.metric_errors(period=minute, statistic="Sum"),
+            threshold=1,
+            description=(
+                "The order-api handler failed (exception, timeout, out of memory): clients "
+                "got API Gateway's 502. The handler is written never to raise, so this is a "
+                "bug or a broken release."
+            ),
+        )
+        api_5xx = self._alarm(
+            "Api5xxAlarm",
+            self.rest_api.deployment_stage.metric_server_error(period=minute, statistic="Sum"),
+            threshold=config.http_5xx_alarm_threshold,
+            description=(
+                "The order-api stage returned 5xx at least "
+                f"{config.http_5xx_alarm_threshold} times in a minute, from the handler or "
+                "from API Gateway itself (502/504). If Http5xx is quiet, the gateway made "
+                "them: check errorResponseType and integrationErrorMessage in the access log."
+            ),
+        )
+        return http_5xx, handler_errors, api_5xx
+
+    def _alarm(
+        self, id_: str, metric: cw.IMetric, *, threshold: float, description: str
+    ) -> cw.Alarm:
+        return cw.Alarm(
+            self,
+            id_,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            # EMF, Lambda and API Gateway publish nothing for a minute without requests;
+            # a missing datapoint means "no errors".
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )

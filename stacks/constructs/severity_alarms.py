@@ -1,0 +1,179 @@
+"""The seed's Table 4 ("Monitoring strategy by status code class") as CloudWatch alarms.
+
+Each alarm carries a ``severity`` tag (P1, P2) and its description starts with it; the
+severity decides where it goes: P1 pages (the paging topic), P2 goes to a low-priority
+topic a team reads in working hours. Rates are computed over ``RequestCount`` with the
+same minimum-traffic guard as the rollback alarms, so a quiet service does not page on
+one error in three requests. These alarms notify; only the AutoRollback alarms roll back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from stacks.config import SeverityAlarmsConfig
+
+PERIOD = Duration.minutes(1)
+
+
+@dataclass(frozen=True)
+class TieredAlarm:
+    severity: str
+    alarm: cw.Alarm
+
+
+class SeverityAlarms(Construct):
+    """``alarms``: every tiered alarm with its severity; ``by_severity(s)`` filters them."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+        config: SeverityAlarmsConfig,
+        min_requests_per_minute: int,
+        paging_topic: sns.ITopic,
+        low_priority_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, id_)
+        self._routes = {"P1": paging_topic, "P2": low_priority_topic, "P3": low_priority_topic}
+        self.alarms: list[TieredAlarm] = []
+        lb = load_balancer.metrics
+        requests = lb.request_count(period=PERIOD, statistic="Sum")
+
+        def rate(
+            label: str, expression: str, quiet: int = 0, **metrics: cw.IMetric
+        ) -> cw.MathExpression:
+            # ``quiet`` is the value for a minute below the traffic guard: one that
+            # cannot breach the alarm's comparison.
+            return cw.MathExpression(
+                expression=(
+                    f"IF(requests >= {min_requests_per_minute}, 100 * ({expression}) / requests, "
+                    f"{quiet})"
+                ),
+                using_metrics={"requests": requests, **metrics},
+                label=label,
+                period=PERIOD,
+            )
+
+        all_5xx = rate(
+            "5xx % of requests (ALB + targets)",
+            "FILL(elb5xx, 0) + FILL(target5xx, 0)",
+            elb5xx=lb.http_code_elb(
+                elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"
+            ),
+            target5xx=lb.http_code_target(
+                elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD, statistic="Sum"
+            ),
+        )
+        self._add(
+            "P2",
+            "FiveXxRateWarning",
+            all_5xx,
+            config.five_xx_rate_p2_percent,
+            "5xx above 0.1 % of requests: investigate now (seed Table 4).",
+        )
+        self._add(
+            "P1",
+            "FiveXxRateCritical",
+            all_5xx,
+            config.five_xx_rate_p1_percent,
+            "5xx above 1 % of requests: wake the team (seed Table 4).",
+        )
+        self._add(
+            "P1",
+            "TwoXxDrop",
+            rate(
+                "2xx % of requests",
+                "FILL(target2xx, 0)",
+                quiet=100,
+                target2xx=lb.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_2XX_COUNT, period=PERIOD, statistic="Sum"
+                ),
+            ),
+            config.two_xx_floor_percent,
+            "2xx share of requests dropped: traffic is shifting to errors (seed Table 4).",
+            comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        )
+        self._add(
+            "P2",
+            "FourXxSpike",
+            rate(
+                "4xx % of requests",
+                "FILL(elb4xx, 0) + FILL(target4xx, 0)",
+                elb4xx=lb.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_4XX_COUNT, period=PERIOD, statistic="Sum"
+                ),
+                target4xx=lb.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=PERIOD, statistic="Sum"
+                ),
+            ),
+            config.four_xx_spike_percent,
+            "4xx spike: a breaking API change or a broken client (seed Table 4).",
+        )
+        self._add(
+            "P1",
+            "Elb503Spike",
+            lb.http_code_elb(elbv2.HttpCodeElb.ELB_503_COUNT, period=PERIOD, statistic="Sum"),
+            config.elb_503_threshold,
+            "ALB-generated 503: no healthy targets. Check HealthyHostCount, the health-check "
+            "path and success codes (target-generated 503s show as Target 5xx instead).",
+        )
+        self._add(
+            "P1",
+            "Elb504Spike",
+            lb.http_code_elb(elbv2.HttpCodeElb.ELB_504_COUNT, period=PERIOD, statistic="Sum"),
+            config.elb_504_threshold,
+            "ALB-generated 504: targets slower than the idle timeout. Do not blindly retry: "
+            "the target may have done the work (seed key point 6).",
+        )
+        self._add(
+            "P1",
+            "TargetResponseTimeP99",
+            lb.target_response_time(period=PERIOD, statistic="p99"),
+            config.target_p99_seconds,
+            "Target response time p99 high: the prelude to 504s (find slow queries, add timeouts).",
+            datapoints=3,
+            periods=5,
+        )
+
+    def _add(
+        self,
+        severity: str,
+        id_: str,
+        metric: cw.IMetric,
+        threshold: float,
+        description: str,
+        *,
+        comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        datapoints: int = 2,
+        periods: int = 3,
+    ) -> None:
+        alarm = cw.Alarm(
+            self,
+            id_,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            # 2 of 3 minutes: a one-minute blip notifies nobody; the rollback alarms are
+            # the fast path.
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"[{severity}] {description}",
+        )
+        cdk.Tags.of(alarm).add("severity", severity)
+        alarm.add_alarm_action(cw_actions.SnsAction(self._routes[severity]))
+        self.alarms.append(TieredAlarm(severity, alarm))
+
+    def by_severity(self, severity: str) -> list[cw.Alarm]:
+        return [t.alarm for t in self.alarms if t.severity == severity]

@@ -1,0 +1,44 @@
+"""cdk-nag AwsSolutions over the whole app: no finding may go unacknowledged.
+
+The plugin runs at synth (cdk-nag 3 ``Validations``), so a finding without an
+acknowledgment makes ``app.synth()`` raise. The second test proves the gate is live by
+adding one non-compliant resource and expecting the synth to fail on it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import aws_sqs as sqs
+
+from app import build_app
+from stacks.config import load_config
+from stacks.service_stack import ServiceStack
+from tests.infra.conftest import new_app
+
+pytestmark = pytest.mark.nag
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {},
+        {"service.enable_waf": "true", "rollback.notification_email": "oncall@example.com"},
+        {"service.nat_gateways": "1", "rollback.target_5xx_triggers_rollback": "true"},
+    ],
+    ids=["defaults", "waf-and-email", "nat-and-target-rollback"],
+)
+def test_whole_app_has_no_unacknowledged_findings(context: dict[str, str]) -> None:
+    app = new_app(context)
+    build_app(load_config(app.node.get_all_context()), app=app, nag=True)
+    assembly = app.synth()
+    assert assembly.stacks, "the app synthesized no stacks"
+
+
+def test_an_unacknowledged_finding_fails_the_synth() -> None:
+    app = new_app()
+    build_app(load_config(app.node.get_all_context()), app=app, nag=True)
+    stack = next(c for c in app.node.children if isinstance(c, ServiceStack))
+    # An unencrypted queue without TLS enforcement: AwsSolutions-SQS2/SQS3/SQS4.
+    sqs.Queue(stack, "NonCompliant", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    with pytest.raises(Exception, match=r"AwsSolutions-SQS"):
+        app.synth()

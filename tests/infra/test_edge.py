@@ -1,0 +1,468 @@
+"""The CloudFront edge: error caching bounded by config, no masking, ALB reachable only via it.
+
+Two small apps are synthesized once each (module-scoped): the sandbox defaults (no
+certificate, HTTP to the ALB, no geo or WAF) and a hardened edge (certificate + aliases,
+HTTPS to the ALB, geo allowlist, web ACL, non-default TTLs). Each is a parent stack with a
+VPC, an ALB, its security group and the verify-header secret, and the ``EdgeStack``
+nested in it, the way the service stack uses it. Config checks for ``EdgeConfig`` run
+through ``load_config``/``StageConfig`` as ``app.py`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Match, Template
+
+from stacks.config import (
+    CLOUDFRONT_CUSTOMIZABLE_CODES,
+    ConfigError,
+    EdgeConfig,
+    StageConfig,
+    load_config,
+)
+from stacks.constructs.edge import (
+    LOG_PREFIX,
+    ORIGIN_FACING_PREFIX_LIST,
+    ORIGIN_KEEPALIVE_SECONDS,
+    Edge,
+)
+from stacks.constructs.health_checked_service import ORIGIN_VERIFY_HEADER
+from stacks.edge_stack import EdgeStack
+
+# Managed policy ids (CloudFront Developer Guide, "Use managed cache policies" and "Use
+# managed origin request policies").
+CACHING_DISABLED_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST_HEADER_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-1234"
+WEB_ACL_ARN = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/edge/1a2b3c4d"
+HARDENED_TTLS = {400: 15, 403: 20, 404: 300, 405: 120, 414: 90, 416: 0,
+                 500: 3, 501: 4, 502: 2, 503: 1, 504: 6}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    config: EdgeConfig
+    edge: Edge
+    parent: Template
+    nested: Template
+
+
+def _synthesize(
+    config: EdgeConfig, *, origin_port: int, origin_domain_name: str | None = None
+) -> Synthesized:
+    app = cdk.App()
+    parent = cdk.Stack(app, "Parent")
+    vpc = ec2.Vpc(
+        parent, "Vpc", max_azs=2, nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
+        ],
+    )
+    security_group = ec2.SecurityGroup(parent, "AlbSecurityGroup", vpc=vpc,
+                                       allow_all_outbound=False)
+    alb = elbv2.ApplicationLoadBalancer(parent, "Alb", vpc=vpc, internet_facing=True,
+                                        security_group=security_group)
+    secret = secretsmanager.Secret(
+        parent, "OriginVerify",
+        generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
+    )
+    nested = EdgeStack(
+        parent, "Edge",
+        config=config,
+        load_balancer=alb,
+        load_balancer_security_group=security_group,
+        origin_port=origin_port,
+        origin_verify_value=secret.secret_value.unsafe_unwrap(),
+        origin_domain_name=origin_domain_name,
+    )
+    # What the service stack does with it: hand the id to the rollback function.
+    cdk.CfnOutput(parent, "DistributionId", value=nested.edge.distribution_id)
+    return Synthesized(config=config, edge=nested.edge, parent=Template.from_stack(parent),
+                       nested=Template.from_stack(nested))
+
+
+@pytest.fixture(scope="module")
+def default() -> Synthesized:
+    return _synthesize(StageConfig().edge, origin_port=80)
+
+
+@pytest.fixture(scope="module")
+def hardened() -> Synthesized:
+    config = StageConfig(edge=EdgeConfig(
+        error_caching_min_ttl=HARDENED_TTLS,
+        origin_read_timeout_seconds=45,
+        certificate_arn=CERTIFICATE_ARN,
+        domain_names=("api.example.com", "www.example.com"),
+        geo_allow_countries=("DE", "FR"),
+        web_acl_arn=WEB_ACL_ARN,
+        price_class="PriceClass_All",
+    )).edge
+    return _synthesize(config, origin_port=443, origin_domain_name="origin.example.com")
+
+
+def _distribution_config(template: Template) -> dict[str, Any]:
+    found = template.find_resources("AWS::CloudFront::Distribution")
+    assert len(found) == 1, sorted(found)
+    config: dict[str, Any] = next(iter(found.values()))["Properties"]["DistributionConfig"]
+    return config
+
+
+def _origin(template: Template) -> dict[str, Any]:
+    origins = _distribution_config(template)["Origins"]
+    assert len(origins) == 1
+    origin: dict[str, Any] = origins[0]
+    return origin
+
+
+def _error_responses(template: Template) -> dict[int, dict[str, Any]]:
+    return {r["ErrorCode"]: r for r in _distribution_config(template)["CustomErrorResponses"]}
+
+
+def _only(template: Template, type_: str) -> tuple[str, dict[str, Any]]:
+    found = template.find_resources(type_)
+    assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
+    logical_id, resource = next(iter(found.items()))
+    return logical_id, resource
+
+
+# --- Error caching (trap 2) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", CLOUDFRONT_CUSTOMIZABLE_CODES)
+def test_each_error_code_is_cached_for_exactly_its_configured_ttl(
+    default: Synthesized, code: int
+) -> None:
+    responses = _error_responses(default.nested)
+    assert responses[code]["ErrorCachingMinTTL"] == default.config.error_caching_min_ttl[code]
+
+
+def test_configured_ttls_reach_the_distribution_not_the_defaults(hardened: Synthesized) -> None:
+    ttls = {code: r["ErrorCachingMinTTL"] for code, r in _error_responses(hardened.nested).items()}
+    assert ttls == HARDENED_TTLS
+
+
+def test_error_responses_pass_the_origin_status_and_body_through(default: Synthesized) -> None:
+    # No page and no replacement code: a 502 reaches the viewer as the origin's 502, never
+    # as a 200 with an error page.
+    for code, response in _error_responses(default.nested).items():
+        assert "ResponsePagePath" not in response, code
+        assert "ResponseCode" not in response, code
+
+
+def test_api_behaviour_uses_the_managed_caching_disabled_policy(default: Synthesized) -> None:
+    behavior = _distribution_config(default.nested)["DefaultCacheBehavior"]
+    assert behavior["CachePolicyId"] == CACHING_DISABLED_ID
+
+
+# --- Origin: the ALB, guarded by the secret header ---------------------------------------------
+
+
+def test_origin_is_the_alb_over_http_when_the_alb_has_no_certificate(
+    default: Synthesized,
+) -> None:
+    origin = _origin(default.nested)
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
+    assert origin["CustomOriginConfig"]["HTTPPort"] == 80
+    alb_id, _ = _only(default.parent, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
+    parameter = origin["DomainName"]["Ref"]
+    assert stack["Properties"]["Parameters"][parameter] == {"Fn::GetAtt": [alb_id, "DNSName"]}
+
+
+def test_origin_is_https_only_to_the_certificate_name_when_port_443(hardened: Synthesized) -> None:
+    origin = _origin(hardened.nested)
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert origin["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]
+    assert origin["DomainName"] == "origin.example.com"
+
+
+@pytest.mark.parametrize(("fixture", "expected"), [("default", 30), ("hardened", 45)])
+def test_origin_read_timeout_comes_from_config(
+    request: pytest.FixtureRequest, fixture: str, expected: int
+) -> None:
+    synthesized: Synthesized = request.getfixturevalue(fixture)
+    assert _origin(synthesized.nested)["CustomOriginConfig"]["OriginReadTimeout"] == expected
+
+
+def test_origin_keepalive_is_shorter_than_the_alb_idle_timeout(default: Synthesized) -> None:
+    keepalive = _origin(default.nested)["CustomOriginConfig"]["OriginKeepaliveTimeout"]
+    assert keepalive == ORIGIN_KEEPALIVE_SECONDS
+    assert keepalive < StageConfig().service.idle_timeout_seconds
+
+
+def test_origin_verify_header_is_a_secrets_manager_dynamic_reference(
+    default: Synthesized,
+) -> None:
+    headers = {h["HeaderName"]: h["HeaderValue"] for h in _origin(default.nested)[
+        "OriginCustomHeaders"]}
+    value = headers[ORIGIN_VERIFY_HEADER]
+    # A literal string here would be the secret in plain text in the template.
+    assert not isinstance(value, str)
+    assert value["Fn::Join"][1][0] == "{{resolve:secretsmanager:"
+    assert set(value["Fn::Join"][1][1]) == {"Ref"}
+    assert value["Fn::Join"][1][2] == ":SecretString:::}}"
+
+
+def test_parent_passes_the_secret_arn_not_its_value_to_the_nested_stack(
+    default: Synthesized,
+) -> None:
+    secret_id, _ = _only(default.parent, "AWS::SecretsManager::Secret")
+    _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
+    parameters = stack["Properties"]["Parameters"]
+    assert {"Ref": secret_id} in parameters.values()
+    assert "resolve:secretsmanager" not in json.dumps(parameters)
+
+
+# --- Viewer side --------------------------------------------------------------------------------
+
+
+def test_viewers_are_redirected_to_https(default: Synthesized) -> None:
+    behavior = _distribution_config(default.nested)["DefaultCacheBehavior"]
+    assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+
+
+def test_api_behaviour_accepts_post_and_delete(default: Synthesized) -> None:
+    methods = _distribution_config(default.nested)["DefaultCacheBehavior"]["AllowedMethods"]
+    assert {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} <= set(methods)
+
+
+def test_all_viewer_headers_except_host_are_forwarded(default: Synthesized) -> None:
+    behavior = _distribution_config(default.nested)["DefaultCacheBehavior"]
+    assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER_ID
+
+
+def test_compression_is_enabled(default: Synthesized) -> None:
+    assert _distribution_config(default.nested)["DefaultCacheBehavior"]["Compress"] is True
+
+
+def test_http2_and_http3_are_served(default: Synthesized) -> None:
+    assert _distribution_config(default.nested)["HttpVersion"] == "http2and3"
+
+
+@pytest.mark.parametrize(("fixture", "expected"),
+                         [("default", "PriceClass_100"), ("hardened", "PriceClass_All")])
+def test_price_class_comes_from_config(
+    request: pytest.FixtureRequest, fixture: str, expected: str
+) -> None:
+    synthesized: Synthesized = request.getfixturevalue(fixture)
+    assert _distribution_config(synthesized.nested)["PriceClass"] == expected
+
+
+def test_without_a_certificate_the_default_cloudfront_certificate_is_used(
+    default: Synthesized,
+) -> None:
+    config = _distribution_config(default.nested)
+    assert "ViewerCertificate" not in config
+    assert "Aliases" not in config
+
+
+def test_with_a_certificate_viewers_need_tls12_2021_on_the_aliases(hardened: Synthesized) -> None:
+    config = _distribution_config(hardened.nested)
+    assert config["ViewerCertificate"] == {
+        "AcmCertificateArn": CERTIFICATE_ARN,
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+        "SslSupportMethod": "sni-only",
+    }
+    assert config["Aliases"] == ["api.example.com", "www.example.com"]
+
+
+def test_geo_allowlist_is_applied_when_configured(hardened: Synthesized) -> None:
+    assert _distribution_config(hardened.nested)["Restrictions"] == {
+        "GeoRestriction": {"RestrictionType": "whitelist", "Locations": ["DE", "FR"]}
+    }
+
+
+def test_no_geo_restriction_when_none_is_configured(default: Synthesized) -> None:
+    assert "Restrictions" not in _distribution_config(default.nested)
+
+
+def test_web_acl_is_attached_when_configured(hardened: Synthesized) -> None:
+    assert _distribution_config(hardened.nested)["WebACLId"] == WEB_ACL_ARN
+
+
+def test_no_web_acl_when_none_is_configured(default: Synthesized) -> None:
+    assert "WebACLId" not in _distribution_config(default.nested)
+
+
+# --- Logging ------------------------------------------------------------------------------------
+
+
+def test_standard_logs_go_to_the_edge_log_bucket_under_a_prefix(default: Synthesized) -> None:
+    bucket_id, _ = _only(default.nested, "AWS::S3::Bucket")
+    assert _distribution_config(default.nested)["Logging"] == {
+        "Bucket": {"Fn::GetAtt": [bucket_id, "RegionalDomainName"]},
+        "Prefix": LOG_PREFIX,
+    }
+
+
+def test_log_bucket_has_acls_enabled_for_cloudfront_log_delivery(default: Synthesized) -> None:
+    _, bucket = _only(default.nested, "AWS::S3::Bucket")
+    ownership = bucket["Properties"]["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
+    assert ownership in ("BucketOwnerPreferred", "ObjectWriter")
+
+
+def test_log_bucket_is_private_and_encrypted(default: Synthesized) -> None:
+    _, bucket = _only(default.nested, "AWS::S3::Bucket")
+    assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }
+    rule = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_log_bucket_refuses_plain_http(default: Synthesized) -> None:
+    default.nested.has_resource_properties("AWS::S3::BucketPolicy", {
+        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Action": "s3:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        })])},
+    })
+
+
+# --- ALB reachable from CloudFront only ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fixture", "port"), [("default", 80), ("hardened", 443)])
+def test_alb_security_group_admits_the_cloudfront_prefix_list_on_the_origin_port(
+    request: pytest.FixtureRequest, fixture: str, port: int
+) -> None:
+    synthesized: Synthesized = request.getfixturevalue(fixture)
+    lookup_id, _ = _only(synthesized.nested, "Custom::AWS")
+    _, ingress = _only(synthesized.nested, "AWS::EC2::SecurityGroupIngress")
+    props = ingress["Properties"]
+    assert props["SourcePrefixListId"] == {
+        "Fn::GetAtt": [lookup_id, "PrefixLists.0.PrefixListId"]
+    }
+    assert (props["IpProtocol"], props["FromPort"], props["ToPort"]) == ("tcp", port, port)
+    assert "CidrIp" not in props
+
+
+def test_ingress_rule_targets_the_parent_alb_security_group(default: Synthesized) -> None:
+    _, ingress = _only(default.nested, "AWS::EC2::SecurityGroupIngress")
+    parameter = ingress["Properties"]["GroupId"]["Ref"]
+    sg_id, _ = _only(default.parent, "AWS::EC2::SecurityGroup")
+    _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
+    assert stack["Properties"]["Parameters"][parameter] == {"Fn::GetAtt": [sg_id, "GroupId"]}
+
+
+def test_prefix_list_is_found_by_name_at_deploy_time(default: Synthesized) -> None:
+    _, lookup = _only(default.nested, "Custom::AWS")
+    for phase in ("Create", "Update"):
+        call = json.loads(lookup["Properties"][phase])
+        assert call["service"] == "EC2"
+        assert call["action"] == "DescribeManagedPrefixLists"
+        assert call["parameters"]["Filters"] == [
+            {"Name": "prefix-list-name", "Values": [ORIGIN_FACING_PREFIX_LIST]}
+        ]
+        assert call["outputPaths"] == ["PrefixLists.0.PrefixListId"]
+
+
+def test_prefix_list_lookup_does_not_install_an_sdk_from_npm(default: Synthesized) -> None:
+    _, lookup = _only(default.nested, "Custom::AWS")
+    assert lookup["Properties"]["InstallLatestAwsSdk"] is False
+
+
+def test_prefix_list_lookup_may_only_describe_prefix_lists(default: Synthesized) -> None:
+    _, policy = _only(default.nested, "AWS::IAM::Policy")
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "ec2:DescribeManagedPrefixLists", "Effect": "Allow", "Resource": "*"}
+    ]
+
+
+# --- Wiring -------------------------------------------------------------------------------------
+
+
+def test_distribution_id_reaches_the_parent_through_a_nested_stack_output(
+    default: Synthesized,
+) -> None:
+    stack_id, _ = _only(default.parent, "AWS::CloudFormation::Stack")
+    output = default.parent.find_outputs("DistributionId")["DistributionId"]
+    target, attribute = output["Value"]["Fn::GetAtt"]
+    assert target == stack_id
+    assert attribute.startswith("Outputs.")
+
+
+def test_origin_port_other_than_80_or_443_is_rejected() -> None:
+    stack = cdk.Stack(cdk.App(), "Bad")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)])
+    alb = elbv2.ApplicationLoadBalancer(stack, "Alb", vpc=vpc, internet_facing=True)
+    with pytest.raises(ValueError, match=r"origin_port=8080"):
+        Edge(stack, "Edge", config=EdgeConfig(), load_balancer=alb,
+             load_balancer_security_group=alb.connections.security_groups[0],
+             origin_port=8080, origin_verify_value="token")
+
+
+# --- EdgeConfig validation ----------------------------------------------------------------------
+
+
+def test_code_cloudfront_cannot_customize_is_rejected_naming_the_field() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({"edge.error_caching_min_ttl.418": "5"})
+    assert caught.value.field_name == "edge.error_caching_min_ttl.418"
+    assert "502" in caught.value.allowed
+
+
+def test_negative_error_ttl_is_rejected() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({"edge.error_caching_min_ttl.404": "-1"})
+    assert caught.value.field_name == "edge.error_caching_min_ttl.404"
+    assert ">= 0" in caught.value.allowed
+
+
+def test_5xx_ttl_longer_than_detection_plus_restore_is_rejected() -> None:
+    window = StageConfig().rollback_window_seconds
+    with pytest.raises(ConfigError) as caught:
+        load_config({"edge.error_caching_min_ttl.502": str(window + 1)})
+    assert caught.value.field_name == "edge.error_caching_min_ttl.502"
+    assert f"<= {window} s" in caught.value.allowed
+
+
+def test_5xx_ttl_equal_to_the_rollback_window_is_accepted() -> None:
+    window = StageConfig().rollback_window_seconds
+    config = load_config({"edge.error_caching_min_ttl.502": str(window)})
+    assert config.edge.error_caching_min_ttl[502] == window
+
+
+def test_5xx_ttl_beyond_the_window_is_accepted_when_explicitly_allowed() -> None:
+    window = StageConfig().rollback_window_seconds
+    config = load_config({
+        "edge.error_caching_min_ttl.503": str(window + 600),
+        "edge.allow_error_ttl_beyond_rollback": "true",
+    })
+    assert config.edge.error_caching_min_ttl[503] == window + 600
+
+
+def test_4xx_ttl_is_not_bound_by_the_rollback_window() -> None:
+    window = StageConfig().rollback_window_seconds
+    config = load_config({"edge.error_caching_min_ttl.404": str(window + 600)})
+    assert config.edge.error_caching_min_ttl[404] == window + 600
+
+
+def test_origin_read_timeout_above_the_alb_idle_timeout_is_rejected() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({"service.idle_timeout_seconds": "20",
+                     "edge.origin_read_timeout_seconds": "30"})
+    assert caught.value.field_name == "edge.origin_read_timeout_seconds"
+    assert "service.idle_timeout_seconds=20" in caught.value.allowed
+
+
+def test_certificate_outside_us_east_1_is_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"edge\.certificate_arn.*us-east-1"):
+        StageConfig(edge=EdgeConfig(
+            certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/x"))
+
+
+def test_aliases_without_a_certificate_are_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"edge\.domain_names"):
+        StageConfig(edge=EdgeConfig(domain_names=("api.example.com",)))

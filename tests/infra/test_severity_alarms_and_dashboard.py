@@ -1,0 +1,88 @@
+"""The seed's Table 4 as tiered alarms routed by severity, and the service dashboard."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+ALARM = "AWS::CloudWatch::Alarm"
+
+
+def _tiered(template: Template, name: str) -> dict[str, Any]:
+    alarms = template.find_resources(ALARM)
+    (props,) = [a["Properties"] for k, a in alarms.items() if k.startswith(f"SeverityAlarms{name}")]
+    return props
+
+
+def _expression(props: dict[str, Any]) -> str:
+    return next(q["Expression"] for q in props["Metrics"] if "Expression" in q)
+
+
+@pytest.mark.parametrize(
+    ("name", "severity", "topic"),
+    [
+        ("FiveXxRateWarning", "P2", "LowPriority"),
+        ("FiveXxRateCritical", "P1", "Paging"),
+        ("TwoXxDrop", "P1", "Paging"),
+        ("FourXxSpike", "P2", "LowPriority"),
+        ("Elb503Spike", "P1", "Paging"),
+        ("Elb504Spike", "P1", "Paging"),
+        ("TargetResponseTimeP99", "P1", "Paging"),
+    ],
+)
+def test_severity_decides_tag_description_and_route(
+    default_template: Template, name: str, severity: str, topic: str
+) -> None:
+    props = _tiered(default_template, name)
+    assert {"Key": "severity", "Value": severity} in props["Tags"]
+    assert props["AlarmDescription"].startswith(f"[{severity}]")
+    (action,) = props["AlarmActions"]
+    assert action["Ref"].startswith(topic)
+
+
+def test_5xx_rate_tiers_use_the_seeds_thresholds(default_template: Template) -> None:
+    assert _tiered(default_template, "FiveXxRateWarning")["Threshold"] == 0.1
+    assert _tiered(default_template, "FiveXxRateCritical")["Threshold"] == 1
+    expression = _expression(_tiered(default_template, "FiveXxRateCritical"))
+    assert "FILL(elb5xx, 0) + FILL(target5xx, 0)" in expression
+    assert expression.startswith("IF(requests >= 50,")
+
+
+def test_2xx_drop_stays_quiet_below_the_traffic_guard(default_template: Template) -> None:
+    props = _tiered(default_template, "TwoXxDrop")
+    assert props["ComparisonOperator"] == "LessThanThreshold"
+    # A quiet minute evaluates to 100 %, which cannot be below the floor.
+    assert _expression(props).endswith(", 100)")
+
+
+def test_503_and_504_alarms_watch_alb_generated_codes(default_template: Template) -> None:
+    assert _tiered(default_template, "Elb503Spike")["MetricName"] == "HTTPCode_ELB_503_Count"
+    assert _tiered(default_template, "Elb504Spike")["MetricName"] == "HTTPCode_ELB_504_Count"
+    assert _tiered(default_template, "TargetResponseTimeP99")["ExtendedStatistic"] == "p99"
+
+
+def test_dashboard_shows_the_seed_signature_and_the_rollback_path(
+    default_template: Template,
+) -> None:
+    (dashboard,) = default_template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in (
+        "HTTPCode_ELB_5XX_Count",
+        "HTTPCode_Target_5XX_Count",
+        "HTTPCode_ELB_502_Count",
+        "HTTPCode_ELB_503_Count",
+        "HTTPCode_ELB_504_Count",
+        "RequestCount",
+        "HealthyHostCount",
+        "UnHealthyHostCount",
+        "TargetResponseTime",
+        "ApproximateNumberOfMessagesVisible",
+        "Invocations",
+        "Errors",
+    ):
+        assert metric in body, metric
+    assert "p99" in body
+    assert "p50" in body

@@ -1,0 +1,45 @@
+"""Fixtures for the order-api tests: live servers on loopback ports that always shut down.
+
+Each server binds 127.0.0.1 on a free port (port 0) and runs in a daemon thread; the
+fixture stops every server it started, whatever the test did. The keep-alive timeout is
+short (with a matching fake ALB idle timeout) so a leaked connection cannot hold a thread
+for long.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from sample_app.order_api import OrderApiServer, Release, ServerConfig, make_server
+
+StartServer = Callable[..., OrderApiServer]
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    running: list[tuple[OrderApiServer, threading.Thread]] = []
+
+    def _start(variant: str, version: str = "9.9.9") -> OrderApiServer:
+        config = ServerConfig(
+            release=Release(version=version, variant=variant),
+            host="127.0.0.1",
+            port=0,
+            keep_alive_seconds=5.0,
+            alb_idle_timeout_seconds=1.0,
+        )
+        server = make_server(config)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        thread.start()
+        running.append((server, thread))
+        return server
+
+    yield _start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,287 @@
+"""order-api over real HTTP on loopback: the good release, the bad one, and what a checker sees.
+
+The bad release must look to a client exactly like the seed's incident: a 200 status line
+and headers, then a body cut short by a closed connection, which an ALB turns into its own
+502 while ``/health`` keeps answering 204.
+"""
+
+from __future__ import annotations
+
+import ast
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from sample_app import order_api
+from sample_app.order_api import (
+    ALB_DEFAULT_IDLE_TIMEOUT_SECONDS,
+    OrderApiServer,
+    Release,
+    ServerConfig,
+    build_parser,
+    config_from_args,
+    route,
+)
+from tests.sample_app.conftest import StartServer
+
+ORDER = json.dumps({"product_id": 1, "quantity": 1})
+JSON_HEADERS = {"Content-Type": "application/json"}
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def connect(server: OrderApiServer) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=5)
+
+
+def alb_matcher_accepts(matcher: str, status: int) -> bool:
+    """A minimal ALB ``Matcher.HttpCode`` check: ``"200"``, ``"200,204"`` or ``"200-299"``."""
+    for part in matcher.split(","):
+        low, _, high = part.strip().partition("-")
+        if int(low) <= status <= int(high or low):
+            return True
+    return False
+
+
+def health_status(server: OrderApiServer) -> int:
+    with closing(connect(server)) as conn:
+        conn.request("GET", "/health")
+        response = conn.getresponse()
+        response.read()
+        return response.status
+
+
+def test_good_release_creates_order_with_201_location_and_order_id(
+    start_server: StartServer,
+) -> None:
+    server = start_server("good")
+
+    with closing(connect(server)) as conn:
+        conn.request("POST", "/orders", body=ORDER, headers=JSON_HEADERS)
+        response = conn.getresponse()
+        body = json.loads(response.read())
+
+    assert response.status == 201
+    assert response.getheader("Location") == f"/orders/{body['orderId']}"
+
+
+def test_good_release_serves_a_created_order_by_id(start_server: StartServer) -> None:
+    server = start_server("good")
+
+    with closing(connect(server)) as conn:
+        conn.request("POST", "/orders", body=ORDER, headers=JSON_HEADERS)
+        created = conn.getresponse()
+        location = created.getheader("Location")
+        created.read()
+        conn.request("GET", str(location))
+        fetched = conn.getresponse()
+        order = json.loads(fetched.read())
+
+    assert fetched.status == 200
+    assert order["order"] == {"product_id": 1, "quantity": 1}
+
+
+def test_unknown_order_id_answers_404(start_server: StartServer) -> None:
+    server = start_server("good")
+
+    with closing(connect(server)) as conn:
+        conn.request("GET", "/orders/" + "0" * 32)
+        response = conn.getresponse()
+        response.read()
+
+    assert response.status == 404
+
+
+def test_order_body_that_is_not_json_answers_400(start_server: StartServer) -> None:
+    server = start_server("good")
+
+    with closing(connect(server)) as conn:
+        conn.request("POST", "/orders", body="not json", headers=JSON_HEADERS)
+        response = conn.getresponse()
+        response.read()
+
+    assert response.status == 400
+
+
+def test_order_without_content_length_answers_411(start_server: StartServer) -> None:
+    server = start_server("good")
+
+    with closing(connect(server)) as conn:
+        conn.putrequest("POST", "/orders")
+        conn.endheaders()
+        response = conn.getresponse()
+        response.read()
+
+    assert response.status == 411
+
+
+def test_bad_release_sends_200_headers_then_a_truncated_body(start_server: StartServer) -> None:
+    server = start_server("bad")
+
+    with closing(connect(server)) as conn:
+        conn.request("POST", "/orders", body=ORDER, headers=JSON_HEADERS)
+        response = conn.getresponse()
+        announced = int(response.getheader("Content-Length", "0"))
+        with pytest.raises(http.client.IncompleteRead) as truncated:
+            response.read()
+
+    assert response.status == 200
+    assert len(truncated.value.partial) < announced
+
+
+def test_bad_release_keeps_health_at_204_after_truncating_an_order(
+    start_server: StartServer,
+) -> None:
+    server = start_server("bad")
+    with closing(connect(server)) as conn:
+        conn.request("POST", "/orders", body=ORDER, headers=JSON_HEADERS)
+        with pytest.raises(http.client.IncompleteRead):
+            conn.getresponse().read()
+
+    assert health_status(server) == 204
+
+
+@pytest.mark.parametrize("variant", ["good", "bad"])
+def test_health_answers_204_with_an_empty_body(start_server: StartServer, variant: str) -> None:
+    server = start_server(variant)
+
+    with closing(connect(server)) as conn:
+        conn.request("GET", "/health")
+        response = conn.getresponse()
+        body = response.read()
+
+    assert (response.status, body) == (204, b"")
+
+
+def test_alb_default_matcher_200_would_mark_the_204_health_check_unhealthy(
+    start_server: StartServer,
+) -> None:
+    server = start_server("good")
+
+    assert not alb_matcher_accepts("200", health_status(server))
+
+
+def test_matcher_200_204_marks_the_health_check_healthy(start_server: StartServer) -> None:
+    server = start_server("bad")
+
+    assert alb_matcher_accepts("200,204", health_status(server))
+
+
+def test_version_reports_the_running_release(start_server: StartServer) -> None:
+    server = start_server("bad", version="2.3.2")
+
+    with closing(connect(server)) as conn:
+        conn.request("GET", "/version")
+        response = conn.getresponse()
+        body = json.loads(response.read())
+
+    assert body == {"version": "2.3.2", "variant": "bad"}
+
+
+def test_connection_stays_open_across_requests(start_server: StartServer) -> None:
+    server = start_server("good")
+
+    with closing(connect(server)) as conn:
+        conn.request("GET", "/health")
+        conn.getresponse().read()
+        first_socket = conn.sock
+        conn.request("GET", "/version")
+        conn.getresponse().read()
+
+        assert first_socket is not None
+        assert conn.sock is first_socket
+
+
+def test_wrong_method_on_health_answers_405_with_allow(start_server: StartServer) -> None:
+    server = start_server("good")
+
+    with closing(connect(server)) as conn:
+        conn.request("POST", "/health", body="{}", headers=JSON_HEADERS)
+        response = conn.getresponse()
+        response.read()
+
+    assert (response.status, response.getheader("Allow")) == (405, "GET")
+
+
+def test_route_ignores_the_query_string() -> None:
+    assert route("GET", "/health?probe=alb").name == "health"
+
+
+def test_config_rejects_keep_alive_not_longer_than_alb_idle_timeout() -> None:
+    with pytest.raises(ValueError, match="502"):
+        ServerConfig(
+            release=Release(version="1.0.0", variant="good"),
+            keep_alive_seconds=60,
+            alb_idle_timeout_seconds=60,
+        )
+
+
+def test_release_rejects_an_unknown_variant() -> None:
+    with pytest.raises(ValueError, match="variant"):
+        Release(version="1.0.0", variant="ugly")
+
+
+def test_cli_defaults_listen_on_loopback_with_keep_alive_above_alb_default() -> None:
+    config = config_from_args(build_parser().parse_args(["--variant", "bad"]))
+
+    assert config.host == "127.0.0.1"
+    assert config.keep_alive_seconds > ALB_DEFAULT_IDLE_TIMEOUT_SECONDS
+
+
+def test_cli_takes_the_variant_from_release_file(tmp_path: Path) -> None:
+    release_file = tmp_path / "release.json"
+    release_file.write_text(json.dumps({"version": "2.3.2", "variant": "bad"}))
+
+    config = config_from_args(build_parser().parse_args(["--release-file", str(release_file)]))
+
+    assert config.release == Release(version="2.3.2", variant="bad")
+
+
+def test_cli_variant_flag_overrides_release_file(tmp_path: Path) -> None:
+    release_file = tmp_path / "release.json"
+    release_file.write_text(json.dumps({"version": "2.3.2", "variant": "bad"}))
+
+    args = build_parser().parse_args(["--release-file", str(release_file), "--variant", "good"])
+
+    assert config_from_args(args).release == Release(version="2.3.2", variant="good")
+
+
+def test_app_source_uses_only_python_39_syntax() -> None:
+    # The instances run Amazon Linux 2023's python3 (3.9); the tests run on 3.11+.
+    for path in Path(order_api.__file__).parent.glob("*.py"):
+        ast.parse(path.read_text(encoding="utf-8"), str(path), feature_version=(3, 9))
+
+
+def test_cli_serves_until_sigterm_and_exits_cleanly() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "sample_app.order_api", "--variant", "bad", "--port", "0"]
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        command, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT
+    )
+    # If the server never prints its first line, kill it rather than hang the suite.
+    watchdog = threading.Timer(20, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stderr is not None
+        listening = json.loads(proc.stderr.readline())
+        with closing(http.client.HTTPConnection("127.0.0.1", listening["port"], timeout=5)) as c:
+            c.request("GET", "/version")
+            variant = json.loads(c.getresponse().read())["variant"]
+        proc.send_signal(signal.SIGTERM)
+        returncode = proc.wait(timeout=10)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+    assert (variant, returncode) == ("bad", 0)

@@ -1,0 +1,1 @@
+"""Operator tools that live beside the kit but are not part of any stack: see ``release``."""

@@ -312,6 +312,10 @@ class AutoRollback(Construct):
                     "codedeploy:GetDeployment",
                     "codedeploy:StopDeployment",
                     "codedeploy:CreateDeployment",
+                    # The rollback redeploy overrides the group's alarm configuration (the
+                    # alarm that triggered it is still in ALARM), which CodeDeploy
+                    # authorizes as UpdateDeploymentGroup (API Reference, CreateDeployment).
+                    "codedeploy:UpdateDeploymentGroup",
                 ],
                 resources=[deployment_group.deployment_group_arn],
             )
@@ -319,10 +323,7 @@ class AutoRollback(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(
                 # CreateDeployment reads the revision and the deployment configuration.
-                actions=[
-                    "codedeploy:GetApplicationRevision",
-                    "codedeploy:RegisterApplicationRevision",
-                ],
+                actions=["codedeploy:GetApplicationRevision"],
                 resources=[
                     cdk.Arn.format(
                         cdk.ArnComponents(

@@ -247,8 +247,8 @@ def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
             "DEFAULT_5XX",
             None,
             None,
-            f"API Gateway could not get an answer from order-api "
-            f"{gateway_type}. Quote trace_id when you report it.",
+            f"API Gateway got no usable answer from order-api {gateway_type}. "
+            "Quote trace_id when you report it.",
         ),
     )
 
@@ -470,7 +470,7 @@ class OrdersApi(Construct):
             # configure, and the integration timeout can be raised by quota if ever needed.
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=manage_account_role,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN if manage_account_role else None,
             deploy_options=apigw.StageOptions(
                 stage_name=config.stage_name,
                 tracing_enabled=True,
@@ -503,7 +503,7 @@ class OrdersApi(Construct):
             type=apigw.ResponseType.of(problem.response_type),
             status_code=str(problem.status) if problem.status is not None else None,
             response_headers={key: _literal(value) for key, value in headers.items()},
-            # API Gateway falls back to the application/json template for any Accept.
+            # One template, under the content type API Gateway selects by default.
             templates={"application/json": problem_template(problem)},
         )
 

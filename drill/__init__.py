@@ -1,0 +1,7 @@
+"""Offline drill for the alarm and auto-rollback kit: replay incidents without AWS.
+
+``evaluator`` evaluates CloudWatch alarms as the CloudWatch User Guide documents (moto does
+not), ``metric_math`` parses and evaluates their math expressions, ``scenario`` loads the
+incident scenarios in ``scenarios/``, ``backtest`` replays the synthesized rollback alarms
+over real metric history, and ``codedeploy_gaps`` fills moto's CodeDeploy gaps.
+"""

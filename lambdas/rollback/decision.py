@@ -1,0 +1,255 @@
+"""What to do about an alarm, decided from plain data: the alarm, the settings, the deployments.
+
+No AWS calls here. ``screen`` rejects events the function must ignore before any call is
+made; ``decide`` takes the group's recent deployments (as ``Deployment`` records built from
+BatchGetDeployments) and returns one ``Decision``: stop the running deployment, redeploy the
+previous good revision, or skip with a reason and whether a human should hear about it.
+
+CodeDeploy facts this relies on (CodeDeploy API Reference, DeploymentInfo and
+StopDeployment; CodeDeploy User Guide, redeploy and roll back):
+- status values Created, Queued, InProgress, Baking, Ready are a deployment still running;
+  StopDeployment with autoRollbackEnabled works only on those;
+- a succeeded deployment is never rolled back by CodeDeploy itself: it takes a new
+  CreateDeployment of the previous revision;
+- CodeDeploy's own rollbacks have ``creator`` ``codeDeployRollback``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from rollback.alarm_event import AlarmEvent
+from rollback.config import KIT_MARKER, Config
+
+RUNNING_STATUSES = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
+ROLLBACK_CREATOR = "codeDeployRollback"
+BUDGET_WINDOW = timedelta(hours=1)
+# ListDeployments filters on createTime, but the bake window counts from completeTime and an
+# in-place deployment through a load balancer can run for hours (deregistration delay per
+# instance), so the lookback reaches a day further back than the bake window or budget hour.
+DEPLOYMENT_DURATION_ALLOWANCE = timedelta(hours=24)
+
+Action = Literal["stop", "redeploy", "would-stop", "would-redeploy", "skipped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deployment:
+    deployment_id: str
+    status: str
+    create_time: datetime
+    complete_time: datetime | None
+    creator: str
+    description: str
+    revision: Mapping[str, Any]
+    previous_revision: Mapping[str, Any]
+
+    @classmethod
+    def from_info(cls, info: Mapping[str, Any]) -> Deployment:
+        """Build from one BatchGetDeployments ``deploymentsInfo`` item (boto3 types)."""
+        return cls(
+            deployment_id=str(info["deploymentId"]),
+            status=str(info.get("status", "")),
+            create_time=info["createTime"],
+            complete_time=info.get("completeTime"),
+            creator=str(info.get("creator", "")),
+            description=str(info.get("description") or ""),
+            revision=info.get("revision") or {},
+            previous_revision=info.get("previousRevision") or {},
+        )
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in RUNNING_STATUSES
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.creator == ROLLBACK_CREATOR or KIT_MARKER in self.description
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    action: Action
+    reason: str
+    notify: bool
+    deployment_id: str | None = None
+    revision: Mapping[str, Any] | None = None
+    revision_source_id: str | None = None
+    description: str | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+def screen(alarm: AlarmEvent, config: Config) -> Decision | None:
+    """Skip, silently and before any AWS call, what is not one of our alarms going to ALARM."""
+    if alarm.state != "ALARM":
+        return Decision(
+            action="skipped",
+            reason=f"alarm state is {alarm.state}, not ALARM: nothing to do",
+            notify=False,
+        )
+    if alarm.alarm_name not in config.rollback_alarm_names:
+        return Decision(
+            action="skipped",
+            reason=f"alarm {alarm.alarm_name!r} is not one of ROLLBACK_ALARM_NAMES",
+            notify=False,
+        )
+    return None
+
+
+def lookback_start(alarm: AlarmEvent, config: Config, now: datetime) -> datetime:
+    """The createTime from which ListDeployments must look to see everything decide needs."""
+    earliest = min(alarm.timestamp - timedelta(minutes=config.bake_minutes), now - BUDGET_WINDOW)
+    return earliest - DEPLOYMENT_DURATION_ALLOWANCE
+
+
+def decide(
+    *,
+    alarm: AlarmEvent,
+    config: Config,
+    deployments: Iterable[Deployment],
+    now: datetime,
+) -> Decision:
+    # Newest by createTime: ListDeployments promises no order.
+    ordered = sorted(deployments, key=lambda d: d.create_time)
+    if not ordered:
+        return _skip(
+            "alarm not correlated with a recent deployment: the group has no deployment "
+            "in the lookback window",
+            notify=True,
+        )
+    newest = ordered[-1]
+    if newest.is_rollback:
+        # Duplicate and concurrent deliveries land here after the first one acted.
+        return _skip(
+            f"newest deployment {newest.deployment_id} is a rollback "
+            f"(creator {newest.creator}); never roll back a rollback",
+            notify=False,
+            deployment_id=newest.deployment_id,
+        )
+    if newest.create_time > alarm.timestamp:
+        return _skip(
+            f"newest deployment {newest.deployment_id} was created after the alarm fired "
+            f"({_iso(newest.create_time)} > {_iso(alarm.timestamp)}): it cannot have caused it",
+            notify=True,
+            deployment_id=newest.deployment_id,
+        )
+    if newest.is_running:
+        plan: Action = "stop"
+    elif newest.status == "Succeeded" and _baked_recently(newest, alarm, config):
+        plan = "redeploy"
+    else:
+        return _skip(
+            "alarm not correlated with a recent deployment: newest deployment "
+            f"{newest.deployment_id} is {newest.status}"
+            + (f", completed {_iso(newest.complete_time)}" if newest.complete_time else "")
+            + f", outside the {config.bake_minutes}-minute bake window before "
+            f"{_iso(alarm.timestamp)}",
+            notify=True,
+            deployment_id=newest.deployment_id,
+        )
+
+    recent_rollbacks = rollbacks_since(ordered, now - BUDGET_WINDOW)
+    if len(recent_rollbacks) >= config.max_rollbacks_per_hour:
+        return _skip(
+            f"rollback budget spent: {len(recent_rollbacks)} rollback(s) in the group in the "
+            f"last hour (MAX_ROLLBACKS_PER_HOUR={config.max_rollbacks_per_hour}); "
+            "a human is needed",
+            notify=True,
+            deployment_id=newest.deployment_id,
+            facts={"recentRollbackIds": [d.deployment_id for d in recent_rollbacks]},
+        )
+
+    if plan == "stop":
+        return Decision(
+            action="would-stop" if config.dry_run else "stop",
+            reason=(
+                f"deployment {newest.deployment_id} is still {newest.status} when alarm "
+                f"{alarm.alarm_name} fired: stop it and let CodeDeploy roll back"
+            ),
+            notify=True,
+            deployment_id=newest.deployment_id,
+        )
+
+    source = previous_good(ordered, newest)
+    if source is not None:
+        revision, source_id = source.revision, source.deployment_id
+    elif newest.previous_revision and newest.previous_revision != newest.revision:
+        # The last good deployment can be older than the lookback; CodeDeploy records the
+        # revision the group ran before this one (API Reference, DeploymentInfo).
+        revision, source_id = newest.previous_revision, None
+    else:
+        return _skip(
+            f"no earlier successful revision to roll back to from {newest.deployment_id}",
+            notify=True,
+            deployment_id=newest.deployment_id,
+        )
+    return Decision(
+        action="would-redeploy" if config.dry_run else "redeploy",
+        reason=(
+            f"deployment {newest.deployment_id} completed {_iso(newest.complete_time)}, within "
+            f"{config.bake_minutes} minutes before alarm {alarm.alarm_name} fired: redeploy "
+            "the previous good revision"
+        ),
+        notify=True,
+        deployment_id=newest.deployment_id,
+        revision=revision,
+        revision_source_id=source_id,
+        description=rollback_description(newest.deployment_id, alarm, source_id),
+    )
+
+
+def previous_good(ordered: Sequence[Deployment], newest: Deployment) -> Deployment | None:
+    """The newest Succeeded deployment before ``newest`` that ran a different revision."""
+    for candidate in reversed(ordered):
+        if (
+            candidate.create_time < newest.create_time
+            and candidate.status == "Succeeded"
+            and candidate.revision != newest.revision
+        ):
+            return candidate
+    return None
+
+
+def rollbacks_since(deployments: Iterable[Deployment], since: datetime) -> list[Deployment]:
+    """Rollbacks in the group since ``since``: the kit's own (marker) and CodeDeploy's.
+
+    A StopDeployment rollback is created by CodeDeploy and cannot carry the kit's marker, so
+    every rollback in the group counts against the budget: the conservative reading.
+    """
+    return [d for d in deployments if d.is_rollback and d.create_time >= since]
+
+
+def rollback_description(bad_id: str, alarm: AlarmEvent, source_id: str | None) -> str:
+    source = f"revision of {source_id}" if source_id else "the group's previous revision"
+    return (
+        f"{KIT_MARKER} rollback of {bad_id}: alarm {alarm.alarm_name} in ALARM at "
+        f"{_iso(alarm.timestamp)}; redeploying {source}"
+    )
+
+
+def _baked_recently(deployment: Deployment, alarm: AlarmEvent, config: Config) -> bool:
+    if deployment.complete_time is None:
+        return False
+    return deployment.complete_time >= alarm.timestamp - timedelta(minutes=config.bake_minutes)
+
+
+def _skip(
+    reason: str,
+    *,
+    notify: bool,
+    deployment_id: str | None = None,
+    facts: Mapping[str, Any] | None = None,
+) -> Decision:
+    return Decision(
+        action="skipped",
+        reason=reason,
+        notify=notify,
+        deployment_id=deployment_id,
+        facts=facts or {},
+    )
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "unknown"

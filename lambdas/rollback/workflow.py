@@ -1,0 +1,222 @@
+"""Runs one alarm through the kit: read deployments, decide, act, explain, notify.
+
+This is the only module that sequences AWS calls; every choice is delegated to the plain
+functions in ``decision``, ``diagnosis`` and ``notification``. Calls per decision (each
+counted in ``Gateway.calls``): a skip before any lookup makes none; otherwise ListDeployments
+(one per page) and BatchGetDeployments (one per 25 ids), then at most one StopDeployment or
+CreateDeployment, one CreateInvalidation when acting with a distribution, and, whenever a
+human is told, one GetMetricData and one SNS Publish.
+
+Races end in one rollback: a second delivery finds the first one's rollback as the newest
+deployment and skips; CreateDeployment refused with DeploymentLimitExceededException ("the
+group already has an active deployment", CodeDeploy API Reference, CreateDeployment) is a
+skip; StopDeployment refused with DeploymentAlreadyCompletedException means the deployment
+changed under us, so the decision is taken again once from fresh data (one more
+ListDeployments and BatchGetDeployments).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from rollback import diagnosis as diag
+from rollback import notification
+from rollback.alarm_event import AlarmEvent
+from rollback.aws import Gateway, error_code, is_retryable
+from rollback.config import Config
+from rollback.decision import Decision, Deployment, decide, lookback_start, screen
+
+LOGGER = logging.getLogger("rollback")
+
+_ACTED = {"stop": "stopped", "redeploy": "redeployed"}
+
+
+class _DeploymentChanged(Exception):
+    """StopDeployment found the deployment already completed: decide again."""
+
+
+def run(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> dict[str, Any]:
+    screened = screen(alarm, config)
+    if screened is not None:
+        skipped = _result(alarm, config, screened, action=screened.action)
+        skipped.pop("notify")
+        return skipped
+
+    result: dict[str, Any] = {}
+    for attempt in (1, 2):
+        decision = _decide(alarm, config, gateway, now)
+        try:
+            result = _act(alarm, config, gateway, decision)
+            break
+        except _DeploymentChanged:
+            if attempt == 2:
+                result = _result(
+                    alarm,
+                    config,
+                    decision,
+                    action="skipped",
+                    reason=(
+                        f"deployment {decision.deployment_id} completed while the kit was "
+                        "stopping it, twice in a row: a human should check the group"
+                    ),
+                )
+                result["notify"] = True
+
+    if result["action"] in {"stopped", "redeployed"} and config.distribution_id:
+        _invalidate(config, gateway, result)
+    if result.pop("notify"):
+        result["diagnosis"] = _diagnose(config, gateway, now).as_dict()
+        _publish(config, gateway, result, alarm_reason=alarm.reason)
+        result["notified"] = True
+    return result
+
+
+def notify_failure(
+    alarm: AlarmEvent | None, config: Config, gateway: Gateway, exc: BaseException
+) -> bool:
+    """Tell a human that a non-retryable error stopped the kit; True when SNS took it."""
+    code = error_code(exc) or type(exc).__name__
+    result = {
+        "action": "failed",
+        "reason": "the kit hit an error it cannot retry; nothing further was done",
+        "error": f"{code}: {exc}",
+        "alarmName": alarm.alarm_name if alarm else None,
+        "alarmTime": alarm.timestamp.isoformat() if alarm else None,
+        "applicationName": config.application_name,
+        "deploymentGroupName": config.deployment_group_name,
+    }
+    try:
+        _publish(config, gateway, result, alarm_reason=alarm.reason if alarm else "")
+    except Exception as publish_exc:
+        LOGGER.error(
+            "failure notification not sent",
+            extra={"fields": {"error": error_code(publish_exc) or repr(publish_exc)}},
+        )
+        return False
+    return True
+
+
+def _decide(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> Decision:
+    ids = gateway.list_deployment_ids(
+        config.application_name,
+        config.deployment_group_name,
+        created_after=lookback_start(alarm, config, now),
+    )
+    infos = gateway.batch_get_deployments(ids) if ids else []
+    deployments = [Deployment.from_info(info) for info in infos]
+    return decide(alarm=alarm, config=config, deployments=deployments, now=now)
+
+
+def _act(alarm: AlarmEvent, config: Config, gateway: Gateway, decision: Decision) -> dict[str, Any]:
+    if decision.action == "stop" and decision.deployment_id:
+        try:
+            gateway.stop_deployment(decision.deployment_id)
+        except Exception as exc:
+            if error_code(exc) == "DeploymentAlreadyCompletedException":
+                raise _DeploymentChanged from exc
+            raise
+        return _result(alarm, config, decision, action="stopped")
+    if decision.action == "redeploy" and decision.revision and decision.description:
+        try:
+            rollback_id = gateway.create_deployment(
+                application_name=config.application_name,
+                group_name=config.deployment_group_name,
+                revision=dict(decision.revision),
+                description=decision.description,
+            )
+        except Exception as exc:
+            if error_code(exc) == "DeploymentLimitExceededException":
+                result = _result(
+                    alarm,
+                    config,
+                    decision,
+                    action="skipped",
+                    reason=f"a deployment is already in progress in the group ({exc})",
+                )
+                result["notify"] = False
+                return result
+            raise
+        result = _result(alarm, config, decision, action="redeployed")
+        result["rollbackDeploymentId"] = rollback_id
+        return result
+    return _result(alarm, config, decision, action=decision.action)
+
+
+def _invalidate(config: Config, gateway: Gateway, result: dict[str, Any]) -> None:
+    # The same rollback always yields the same CallerReference, so a retried invocation
+    # gets CloudFront's existing invalidation back instead of a second one (CloudFront API
+    # Reference, CreateInvalidation, CallerReference).
+    if result.get("rollbackDeploymentId"):
+        reference = f"alarm-rollback-kit-{result['rollbackDeploymentId']}"
+    else:
+        reference = f"alarm-rollback-kit-stop-{result['deploymentId']}"
+    try:
+        result["invalidationId"] = gateway.create_invalidation(
+            str(config.distribution_id), config.invalidation_paths, reference
+        )
+    except Exception as exc:
+        # The rollback stands; a stale edge cache is worth a message, not a failed run.
+        result["invalidationError"] = f"{error_code(exc) or type(exc).__name__}: {exc}"
+        LOGGER.error(
+            "invalidation failed", extra={"fields": {"error": result["invalidationError"]}}
+        )
+
+
+def _diagnose(config: Config, gateway: Gateway, now: datetime) -> diag.Diagnosis:
+    queries = diag.metric_queries(
+        load_balancer=config.load_balancer_full_name,
+        target_group=config.target_group_full_name,
+    )
+    try:
+        results = gateway.metric_data(
+            queries, now - timedelta(minutes=config.diagnosis_minutes), now
+        )
+    except Exception as exc:
+        # The diagnosis only explains; losing it must not lose the notification.
+        why = f"GetMetricData failed ({error_code(exc) or type(exc).__name__})"
+        if is_retryable(exc):
+            why += " after retries"
+        return diag.unavailable(config.diagnosis_minutes, why)
+    return diag.diagnose(results, window_minutes=config.diagnosis_minutes)
+
+
+def _publish(
+    config: Config, gateway: Gateway, result: Mapping[str, Any], *, alarm_reason: str
+) -> None:
+    gateway.publish(
+        config.topic_arn,
+        notification.subject(result),
+        notification.message(result, alarm_reason=alarm_reason),
+    )
+
+
+def _result(
+    alarm: AlarmEvent,
+    config: Config,
+    decision: Decision,
+    *,
+    action: str,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "action": _ACTED.get(action, action),
+        "reason": reason or decision.reason,
+        "alarmName": alarm.alarm_name,
+        "alarmTime": alarm.timestamp.isoformat(),
+        "applicationName": config.application_name,
+        "deploymentGroupName": config.deployment_group_name,
+        "deploymentId": decision.deployment_id,
+        "rollbackDeploymentId": None,
+        "revisionSourceDeploymentId": decision.revision_source_id,
+        "invalidationId": None,
+        "diagnosis": None,
+        "dryRun": config.dry_run,
+        "notified": False,
+        "notify": decision.notify,
+    }
+    if decision.facts:
+        result["facts"] = dict(decision.facts)
+    return result

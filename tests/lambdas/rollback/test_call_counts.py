@@ -1,0 +1,179 @@
+"""The exact AWS calls the rollback function makes for each kind of decision.
+
+Counted independently of the function through botocore's ``before-parameter-build`` event
+(see ``calls`` in conftest) and compared with the list the function reports in its decision
+line, so an extra call, a lost call or a wrong order fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from rollback.handler import lambda_handler
+from tests.lambdas.rollback.conftest import Faults, World, alarm_event
+
+MINUTE = timedelta(minutes=1)
+LIST = "codedeploy:ListDeployments"
+BATCH = "codedeploy:BatchGetDeployments"
+STOP = "codedeploy:StopDeployment"
+CREATE = "codedeploy:CreateDeployment"
+METRICS = "cloudwatch:GetMetricData"
+PUBLISH = "sns:Publish"
+INVALIDATE = "cloudfront:CreateInvalidation"
+
+
+def _baked(world: World) -> None:
+    world.deploy("v1", created_ago=timedelta(hours=3))
+    world.deploy("v2", created_ago=10 * MINUTE, completed_ago=4 * MINUTE)
+
+
+def _running(world: World) -> None:
+    world.deploy("v1", created_ago=timedelta(hours=3))
+    world.deploy("v2", created_ago=5 * MINUTE, status="InProgress")
+
+
+def _rollback_in_progress(world: World) -> None:
+    _baked(world)
+    world.kit_rollback("v1", created_ago=2 * MINUTE)
+
+
+def _old_release(world: World) -> None:
+    world.deploy("v1", created_ago=timedelta(hours=3))
+
+
+def _nothing(world: World) -> None:
+    return None
+
+
+def _distribution(world: World) -> str:
+    created = world.cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": "edge",
+            "Comment": "",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "alb",
+                        "DomainName": "order-api.example.com",
+                        "CustomOriginConfig": {
+                            "HTTPPort": 80,
+                            "HTTPSPort": 443,
+                            "OriginProtocolPolicy": "https-only",
+                        },
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "alb",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+            },
+        }
+    )
+    return str(created["Distribution"]["Id"])
+
+
+@pytest.mark.parametrize(
+    ("history", "env", "action", "expected"),
+    [
+        pytest.param(_running, {}, "stopped", [LIST, BATCH, STOP, METRICS, PUBLISH], id="stopped"),
+        pytest.param(
+            _baked, {}, "redeployed", [LIST, BATCH, CREATE, METRICS, PUBLISH], id="redeployed"
+        ),
+        pytest.param(
+            _baked,
+            {"DRY_RUN": "true"},
+            "would-redeploy",
+            [LIST, BATCH, METRICS, PUBLISH],
+            id="would-redeploy",
+        ),
+        pytest.param(
+            _running,
+            {"DRY_RUN": "true"},
+            "would-stop",
+            [LIST, BATCH, METRICS, PUBLISH],
+            id="would-stop",
+        ),
+        pytest.param(
+            _old_release, {}, "skipped", [LIST, BATCH, METRICS, PUBLISH], id="skipped-notified"
+        ),
+        pytest.param(_nothing, {}, "skipped", [LIST, METRICS, PUBLISH], id="skipped-empty-group"),
+        pytest.param(
+            _rollback_in_progress, {}, "skipped", [LIST, BATCH], id="skipped-rollback-in-progress"
+        ),
+    ],
+)
+def test_aws_calls_per_decision(
+    world: World,
+    set_env: Callable[..., None],
+    calls: list[str],
+    lambda_context: Any,
+    history: Callable[[World], None],
+    env: dict[str, str],
+    action: str,
+    expected: list[str],
+) -> None:
+    set_env(**env)
+    history(world)
+
+    result = lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
+
+    assert result["action"] == action
+    assert calls == expected
+    assert result["awsCalls"] == expected
+
+
+def test_aws_calls_for_a_redeploy_with_an_edge_add_one_invalidation(
+    world: World, set_env: Callable[..., None], calls: list[str], lambda_context: Any
+) -> None:
+    set_env(DISTRIBUTION_ID=_distribution(world))
+    _baked(world)
+
+    lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
+
+    assert calls == [LIST, BATCH, CREATE, INVALIDATE, METRICS, PUBLISH]
+
+
+def test_aws_calls_for_an_event_that_is_not_alarm_are_none(
+    world: World, calls: list[str], lambda_context: Any
+) -> None:
+    _baked(world)
+
+    lambda_handler(
+        alarm_event(world.now, file="cloudwatch-alarm-state-change-ok.json"), lambda_context
+    )
+
+    assert calls == []
+
+
+def test_aws_calls_for_a_non_retryable_failure_end_with_the_alert(
+    world: World, faults: Faults, calls: list[str], lambda_context: Any
+) -> None:
+    _baked(world)
+    faults.add("codedeploy", "CreateDeployment", "AccessDeniedException")
+
+    with pytest.raises(ClientError):
+        lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
+
+    assert calls == [LIST, BATCH, CREATE, PUBLISH]
+
+
+def test_batch_get_deployments_asks_for_at_most_25_ids_a_call(
+    world: World, calls: list[str], lambda_context: Any
+) -> None:
+    # Given: 26 deployments in the lookback window, the newest the bad one
+    for number in range(25):
+        world.deploy(f"v{number}", created_ago=timedelta(hours=20) - number * MINUTE)
+    world.deploy("v-bad", created_ago=10 * MINUTE, completed_ago=4 * MINUTE)
+
+    result = lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
+
+    assert result["action"] == "redeployed"
+    assert calls[:3] == [LIST, BATCH, BATCH]

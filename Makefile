@@ -44,7 +44,7 @@ format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy stacks lambdas app.py
+	$(BIN)/mypy stacks lambdas drill sample_app tools app.py
 
 unit: setup
 	$(BIN)/pytest -n 2 -q

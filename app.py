@@ -14,6 +14,7 @@ import sys
 import aws_cdk as cdk
 
 from stacks import compliance
+from stacks.api_stack import ApiStack
 from stacks.config import ConfigError, StageConfig, load_config
 from stacks.service_stack import ServiceStack
 
@@ -34,6 +35,14 @@ def build_app(config: StageConfig, *, app: cdk.App | None = None, nag: bool = Tr
         env=env,
         description=f"{prefix}: ALB service with CodeDeploy auto-rollback",
     )
+    if config.api.enabled:
+        ApiStack(
+            app,
+            f"{prefix}-api",
+            config=config,
+            env=env,
+            description=f"{prefix}: order-api on API Gateway (REST) + Lambda",
+        )
     cdk.Tags.of(app).add("kit", "alarm-rollback-kit")
     cdk.Tags.of(app).add("stage", config.stage)
     compliance.acknowledge_findings(app)

@@ -20,6 +20,7 @@ from constructs import IConstruct
 from stacks.constructs.auto_rollback import AutoRollback
 from stacks.constructs.deployment import InPlaceDeployment
 from stacks.constructs.health_checked_service import HealthCheckedService
+from stacks.constructs.orders_api import OrdersApi
 from stacks.service_stack import REVISIONS_PREFIX, ServiceStack
 
 Finding = tuple[str, str]
@@ -136,10 +137,80 @@ def _service_stack(stack: ServiceStack) -> None:
     )
 
 
+def _orders_api(api: OrdersApi) -> None:
+    for function in (api.handler, api.worker):
+        assert function.role is not None
+        acknowledge(
+            function.role,
+            [
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have "
+                    "no resource-level permissions (Service Authorization Reference, AWS X-Ray). "
+                    "Every other statement names its log group, the table or the queue.",
+                )
+            ],
+        )
+    acknowledge(
+        api.rest_api,
+        [
+            (
+                "AwsSolutions-APIG2",
+                "The handler validates every body and answers RFC 9457 problems: 400 for a body "
+                "that is not JSON, 422 with one entry per failing field. A gateway model would "
+                "answer some of the same requests first, with another status and no field "
+                "errors, and copy the rules into a second place. Path parameters are present "
+                "whenever a resource matches; no method takes required headers or query strings.",
+            )
+        ],
+    )
+    if api.account_cloudwatch_role is not None:
+        acknowledge(
+            api.account_cloudwatch_role,
+            [
+                (
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AmazonAPIGatewayPushToCloudWatchLogs]",
+                    "The account-level role API Gateway writes execution and access logs with "
+                    "(AWS::ApiGateway::Account); this is the policy the API Gateway Developer Guide "
+                    "documents for it, and AWS updates it with the service.",
+                )
+            ],
+        )
+    for method in api.rest_api.methods:
+        acknowledge(
+            method,
+            [
+                (
+                    "AwsSolutions-APIG4",
+                    "order-api is the kit's public sample: anonymous clients create and read "
+                    "sample orders, as on the ALB variant. Stage throttling bounds abuse (429 "
+                    "with Retry-After); add an authorizer before real data goes in.",
+                ),
+                (
+                    "AwsSolutions-COG4",
+                    "Public sample API without users, so no Cognito user pool; see APIG4.",
+                ),
+            ],
+        )
+    acknowledge(
+        api.rest_api.deployment_stage,
+        [
+            (
+                "AwsSolutions-APIG3",
+                "No WAF on the sample API: stage throttling bounds the request rate and it holds "
+                "sample data only. Associate a WAFv2 web ACL with the stage before exposing real "
+                "data; its blocks are already shaped as 403 problems (WAF_FILTERED).",
+            )
+        ],
+    )
+
+
 _BY_TYPE: list[tuple[type, Callable[..., None]]] = [
     (HealthCheckedService, _service),
     (InPlaceDeployment, _deployment),
     (AutoRollback, _auto_rollback),
+    (OrdersApi, _orders_api),
     (ServiceStack, _service_stack),
 ]
 

@@ -88,6 +88,16 @@ class Edge(Construct):
         self.log_bucket = self._log_bucket()
         self.prefix_list_lookup = self._prefix_list_lookup()
         self.prefix_list_id = self.prefix_list_lookup.get_response_field(PREFIX_LIST_ID_PATH)
+        # Exposed so compliance.py can acknowledge findings on exactly these two: the
+        # lookup's own policy and the provider function's role (one per stack, shared by
+        # every AwsCustomResource in it).
+        self.prefix_list_lookup_policy = self.prefix_list_lookup.node.find_child(
+            "CustomResourcePolicy"
+        )
+        role = self.prefix_list_lookup.grant_principal
+        if not isinstance(role, iam.Role):
+            raise TypeError(f"expected the provider's iam.Role, got {type(role).__name__}")
+        self.prefix_list_lookup_role = role
         # A standalone rule, not add_ingress_rule: the group lives in the parent stack and
         # an inline rule there would reference this (nested) stack, which already depends
         # on the ALB, a cycle. The prefix list counts as its max-entries weight (55)

@@ -19,6 +19,7 @@ from constructs import IConstruct
 
 from stacks.constructs.auto_rollback import AutoRollback
 from stacks.constructs.deployment import InPlaceDeployment
+from stacks.constructs.edge import Edge
 from stacks.constructs.health_checked_service import HealthCheckedService
 from stacks.constructs.orders_api import OrdersApi
 from stacks.service_stack import REVISIONS_PREFIX, ServiceStack
@@ -124,6 +125,18 @@ def _logical_id_token(construct: IConstruct) -> str:
 
 
 def _service_stack(stack: ServiceStack) -> None:
+    if stack.origin_verify_secret is not None:
+        acknowledge(
+            stack.origin_verify_secret,
+            [
+                (
+                    "AwsSolutions-SMG4",
+                    "The value is resolved into the CloudFront origin header and the ALB listener "
+                    "rule only at deploy time; rotating it without a redeploy would make the ALB "
+                    "answer 403 to every request. Rotate by updating the secret and redeploying.",
+                )
+            ],
+        )
     artifacts = _logical_id_token(stack.buckets.artifacts)
     acknowledge(
         stack.service.instance_role,
@@ -206,11 +219,87 @@ def _orders_api(api: OrdersApi) -> None:
     )
 
 
+def _edge(edge: Edge) -> None:
+    cfg = edge.config
+    distribution: list[Finding] = []
+    if not cfg.certificate_arn:
+        distribution.append(
+            (
+                "AwsSolutions-CFR4",
+                "No edge.certificate_arn: viewers reach the *.cloudfront.net name on CloudFront's "
+                "default certificate, whose security policy CloudFront fixes (TLSv1) and does not "
+                "let us raise. With edge.certificate_arn and edge.domain_names the kit sets "
+                "TLSv1.2_2021.",
+            )
+        )
+    if edge.origin_port == 80:
+        distribution.append(
+            (
+                "AwsSolutions-CFR5",
+                "No service.certificate_arn: the ALB has no certificate, so CloudFront reaches it "
+                "over HTTP. The ALB admits only CloudFront's origin-facing prefix list and requests "
+                "carrying the secret X-Origin-Verify header; with an ALB certificate the origin is "
+                "HTTPS-only with TLSv1.2.",
+            )
+        )
+    if not cfg.geo_allow_countries:
+        distribution.append(
+            (
+                "AwsSolutions-CFR1",
+                "The order API has no country restriction requirement; edge.geo_allow_countries "
+                "turns on an allowlist when one exists.",
+            )
+        )
+    if not cfg.web_acl_arn:
+        distribution.append(
+            (
+                "AwsSolutions-CFR2",
+                "No edge.web_acl_arn: a CloudFront-scope web ACL must be created in us-east-1 and "
+                "this stack deploys to the service's Region; set edge.web_acl_arn to attach one.",
+            )
+        )
+    if distribution:
+        acknowledge(edge.distribution, distribution)
+    acknowledge(
+        edge.log_bucket,
+        [
+            (
+                "AwsSolutions-S1",
+                "This bucket is itself a log bucket (CloudFront standard logs); its server access "
+                "logs would need yet another bucket and would record only CloudFront's deliveries.",
+            )
+        ],
+    )
+    acknowledge(
+        edge.prefix_list_lookup_policy,
+        [
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "ec2:DescribeManagedPrefixLists, read-only, supports no resource-level permissions; "
+                "it finds CloudFront's origin-facing prefix list, whose id differs per Region.",
+            )
+        ],
+    )
+    acknowledge(
+        edge.prefix_list_lookup_role,
+        [
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]",
+                "Role of CDK's AwsCustomResource provider function: the AWS-managed minimum for a "
+                "function to write its own logs. Its one permission beyond that is the prefix-list "
+                "read above.",
+            )
+        ],
+    )
+
+
 _BY_TYPE: list[tuple[type, Callable[..., None]]] = [
     (HealthCheckedService, _service),
     (InPlaceDeployment, _deployment),
     (AutoRollback, _auto_rollback),
     (OrdersApi, _orders_api),
+    (Edge, _edge),
     (ServiceStack, _service_stack),
 ]
 

@@ -223,11 +223,18 @@ class RollbackConfig:
 
     # The seed's post-mortem alarm: HTTPCode_ELB_5XX_Count, 1 minute, > 50.
     elb_5xx_threshold: int = 50
+    # A fixed count does not scale with traffic: at 1,000,000 requests a minute, 0.01 %
+    # background 502s (keep-alive races) are 100 a minute and would page, block every
+    # deployment and roll back healthy releases. The count alarm ignores minutes whose
+    # ELB 5xx stay below this share of requests (the seed's P2 line, 0.1 %). 0 gives the
+    # seed's plain alarm.
+    elb_5xx_count_min_rate_percent: float = 0.1
     # The seed's Table 4: 5xx > 1 % is P1. Evaluated as ELB 5xx / RequestCount.
     elb_5xx_rate_percent: float = 1.0
-    # Below this many requests a minute the rate alarm stays quiet: 1 error in 3 requests
-    # is 33 % but not an outage. The count alarm still covers bursts.
-    min_requests_per_minute: int = 50
+    # Below this many requests a minute the rate alarms stay quiet: 1 error in 3 requests
+    # is 33 % but not an outage. 20 still catches a quiet service failing 30 % of 40
+    # requests a minute.
+    min_requests_per_minute: int = 20
     # Errors the application itself returns. Notify-only by default: a buggy endpoint is
     # not always a bad release, and CodeDeploy cannot fix a dependency outage.
     target_5xx_rate_percent: float = 5.0
@@ -316,6 +323,11 @@ class RollbackConfig:
 
 # Codes CloudFront lets you customize. Source: CloudFront Developer Guide, "Creating a
 # custom error page for specific HTTP status codes".
+# CloudFront's origin keep-alive (1-60 s; CloudFront Developer Guide, origin settings). It
+# must stay below the ALB idle timeout, or CloudFront reuses connections the ALB has
+# already closed and answers 502.
+ORIGIN_KEEPALIVE_SECONDS = 5
+
 CLOUDFRONT_CUSTOMIZABLE_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
 
 
@@ -342,11 +354,34 @@ class EdgeConfig:
     origin_read_timeout_seconds: int = 30
     certificate_arn: str = ""
     domain_names: tuple[str, ...] = ()
+    # With an ALB certificate CloudFront connects over HTTPS and checks the ALB's
+    # certificate against this name (never *.elb.amazonaws.com): a DNS name on that
+    # certificate that resolves to the ALB.
+    origin_domain_name: str = ""
     geo_allow_countries: tuple[str, ...] = ()
     web_acl_arn: str = ""
     price_class: str = "PriceClass_100"
 
-    def validate(self, *, idle_timeout_seconds: int, rollback_window_seconds: int) -> None:
+    def validate(
+        self,
+        *,
+        idle_timeout_seconds: int,
+        rollback_window_seconds: int,
+        alb_has_certificate: bool = False,
+    ) -> None:
+        if self.enabled and alb_has_certificate and not self.origin_domain_name:
+            raise ConfigError(
+                "edge.origin_domain_name",
+                self.origin_domain_name,
+                "a DNS name on service.certificate_arn that points at the ALB, required "
+                "when the ALB has a certificate (CloudFront verifies the origin's certificate)",
+            )
+        if idle_timeout_seconds <= ORIGIN_KEEPALIVE_SECONDS and self.enabled:
+            raise ConfigError(
+                "service.idle_timeout_seconds",
+                idle_timeout_seconds,
+                f"> {ORIGIN_KEEPALIVE_SECONDS} s (CloudFront's origin keep-alive) with the edge on",
+            )
         for code, ttl in self.error_caching_min_ttl.items():
             name = f"edge.error_caching_min_ttl.{code}"
             if code not in CLOUDFRONT_CUSTOMIZABLE_CODES:
@@ -574,6 +609,7 @@ class StageConfig:
         self.edge.validate(
             idle_timeout_seconds=self.service.idle_timeout_seconds,
             rollback_window_seconds=self.rollback_window_seconds,
+            alb_has_certificate=bool(self.service.certificate_arn),
         )
         self.api.validate()
         self.alarms.validate()

@@ -10,6 +10,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.config import StageConfig
@@ -21,6 +22,7 @@ from stacks.constructs.health_checked_service import HealthCheckedService
 from stacks.constructs.network import Network
 from stacks.constructs.severity_alarms import SeverityAlarms
 from stacks.constructs.topics import AlarmTopic
+from stacks.edge_stack import EdgeStack
 
 # Key prefix for CodeDeploy bundles in the artifact bucket (tools/release.py uses it).
 REVISIONS_PREFIX = "revisions/"
@@ -34,6 +36,25 @@ class ServiceStack(cdk.Stack):
         svc = config.service
         self.network = Network(self, "Network", max_azs=svc.max_azs, nat_gateways=svc.nat_gateways)
         self.buckets = ServiceBuckets(self, "Buckets")
+        # With the edge on, the ALB answers only requests carrying this secret, which
+        # CloudFront adds; the template holds a Secrets Manager reference, not the value.
+        self.origin_verify_secret = (
+            secretsmanager.Secret(
+                self,
+                "OriginVerifySecret",
+                description=f"{svc.service_name}: X-Origin-Verify value (CloudFront to ALB)",
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    exclude_punctuation=True, password_length=32
+                ),
+            )
+            if config.edge.enabled
+            else None
+        )
+        origin_verify = (
+            self.origin_verify_secret.secret_value.unsafe_unwrap()
+            if self.origin_verify_secret
+            else None
+        )
         self.service = HealthCheckedService(
             self,
             "Service",
@@ -41,7 +62,24 @@ class ServiceStack(cdk.Stack):
             instance_subnets=self.network.instance_subnets,
             config=svc,
             access_log_bucket=self.buckets.access_logs,
+            origin_verify_secret=origin_verify,
         )
+        self.edge_stack = (
+            EdgeStack(
+                self,
+                "Edge",
+                config=config.edge,
+                load_balancer=self.service.load_balancer,
+                load_balancer_security_group=self.service.load_balancer_security_group,
+                origin_port=443 if svc.certificate_arn else 80,
+                origin_verify_value=origin_verify,
+                origin_domain_name=config.edge.origin_domain_name or None,
+                description=f"{svc.service_name}: CloudFront edge in front of the ALB",
+            )
+            if origin_verify is not None
+            else None
+        )
+        edge = self.edge_stack.edge if self.edge_stack else None
         self.deployment = InPlaceDeployment(
             self,
             "Deployment",
@@ -69,6 +107,7 @@ class ServiceStack(cdk.Stack):
             deployment_group=self.deployment.deployment_group,
             config=config.rollback,
             topic=self.paging.topic,
+            distribution_id=edge.distribution_id if edge else None,
         )
         self.severity_alarms = SeverityAlarms(
             self,
@@ -87,6 +126,7 @@ class ServiceStack(cdk.Stack):
             target_group=self.service.target_group,
             rollback_function=rb.function,
             dead_letter_queue=rb.dead_letter_queue,
+            distribution_id=edge.distribution_id if edge else None,
             alarms=[
                 *rb.rollback_alarms,
                 rb.target_5xx_rate_alarm,

@@ -57,6 +57,25 @@ def error_rate(
     )
 
 
+def elb_5xx_count(
+    errors: cw.IMetric, requests: cw.IMetric, *, min_rate_percent: float, period: Duration
+) -> cw.IMetric:
+    """ELB 5xx per period, or 0 while they stay under ``min_rate_percent`` of requests.
+
+    With ``min_rate_percent`` 0 this is the seed's plain ``HTTPCode_ELB_5XX_Count`` metric.
+    """
+    if not min_rate_percent:
+        return errors
+    return cw.MathExpression(
+        expression=(
+            f"IF(100 * FILL(errors, 0) / requests >= {min_rate_percent:g}, FILL(errors, 0), 0)"
+        ),
+        using_metrics={"errors": errors, "requests": requests},
+        label=f"ELB 5xx (ignored below {min_rate_percent:g} % of requests)",
+        period=period,
+    )
+
+
 class AutoRollback(Construct):
     """Rollback alarms, the EventBridge rule, the rollback function and its safety nets.
 
@@ -96,7 +115,14 @@ class AutoRollback(Construct):
 
         self.elb_5xx_count_alarm = self._alarm(
             "Elb5xxCount",
-            metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"),
+            elb_5xx_count(
+                metrics.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"
+                ),
+                requests,
+                min_rate_percent=config.elb_5xx_count_min_rate_percent,
+                period=period,
+            ),
             threshold=config.elb_5xx_threshold,
             description=(
                 "ALB-generated 5xx (not target 5xx) per minute above the seed's threshold: "

@@ -26,17 +26,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.config import EdgeConfig
+from stacks.config import ORIGIN_KEEPALIVE_SECONDS, EdgeConfig
 from stacks.constructs.health_checked_service import ORIGIN_VERIFY_HEADER
 
 # AWS-managed prefix list of CloudFront's origin-facing servers; its id differs per region
 # (VPC User Guide, "AWS-managed prefix lists").
 ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 PREFIX_LIST_ID_PATH = "PrefixLists.0.PrefixListId"
-# CloudFront's default origin keep-alive (1-60 s; CloudFront Developer Guide, origin
-# settings). It must stay below the ALB idle timeout, or CloudFront reuses connections the
-# ALB has already closed and answers 502; the kit's idle timeout is 60 s.
-ORIGIN_KEEPALIVE_SECONDS = 5
 LOG_PREFIX = "cloudfront/"
 LOG_RETENTION_DAYS = 90
 

@@ -194,7 +194,8 @@ class HealthCheckedService(Construct):
                 certificates=[elbv2.ListenerCertificate.from_arn(config.certificate_arn)],
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
             )
-            self.load_balancer.add_redirect(source_port=80, target_port=443)
+            # Behind the edge, port 80 stays closed to the internet as well.
+            self.load_balancer.add_redirect(source_port=80, target_port=443, open=not guarded)
         else:
             listener = self.load_balancer.add_listener(
                 "Http", port=80, open=False, default_action=default

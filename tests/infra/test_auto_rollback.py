@@ -47,13 +47,31 @@ def _event_for(alarm_logical_id: str, state_file: str) -> dict[str, Any]:
     return event
 
 
-def test_count_alarm_is_the_seeds_elb_5xx_alarm(default_template: Template) -> None:
-    props = _alarm(default_template, "AutoRollbackElb5xxCount")
+def test_count_alarm_is_the_seeds_elb_5xx_alarm_when_the_noise_floor_is_off() -> None:
+    template = service_template({"rollback.elb_5xx_count_min_rate_percent": "0"})
+    props = _alarm(template, "AutoRollbackElb5xxCount")
     assert props["Namespace"] == "AWS/ApplicationELB"
     assert props["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert [d["Name"] for d in props["Dimensions"]] == ["LoadBalancer"]
     assert props["Statistic"] == "Sum"
     assert props["Period"] == 60
+    assert props["Threshold"] == 50
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (1, 1)
+    assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_count_alarm_ignores_background_noise_below_the_rate_floor_by_default(
+    default_template: Template,
+) -> None:
+    props = _alarm(default_template, "AutoRollbackElb5xxCount")
+    queries = {q["Id"]: q for q in props["Metrics"]}
+    expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
+    assert expression == "IF(100 * FILL(errors, 0) / requests >= 0.1, FILL(errors, 0), 0)"
+    errors = queries["errors"]["MetricStat"]
+    assert errors["Metric"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
+    assert [d["Name"] for d in errors["Metric"]["Dimensions"]] == ["LoadBalancer"]
+    assert (errors["Stat"], errors["Period"]) == ("Sum", 60)
     assert props["Threshold"] == 50
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
     assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (1, 1)
@@ -73,7 +91,7 @@ def test_rate_alarm_divides_elb_5xx_by_requests_behind_a_traffic_guard(
     props = _alarm(default_template, "AutoRollbackElb5xxRate")
     queries = {q["Id"]: q for q in props["Metrics"]}
     expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
-    assert expression == "IF(requests >= 50, 100 * FILL(errors, 0) / requests, 0)"
+    assert expression == "IF(requests >= 20, 100 * FILL(errors, 0) / requests, 0)"
     assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert queries["requests"]["MetricStat"]["Metric"]["MetricName"] == "RequestCount"
     assert props["Threshold"] == 1

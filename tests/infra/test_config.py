@@ -59,6 +59,13 @@ def test_out_of_range_value_fails_naming_field_value_and_range(
     assert allowed_fragment in message
 
 
+def test_alb_certificate_behind_the_edge_needs_an_origin_domain_name() -> None:
+    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+    with pytest.raises(ConfigError, match=r"edge\.origin_domain_name"):
+        load_config({"service.certificate_arn": arn})
+    assert load_config({"service.certificate_arn": arn, "edge.enabled": "false"})
+
+
 def test_limits_cite_their_aws_source() -> None:
     with pytest.raises(ConfigError, match=r"ELB API Reference, CreateTargetGroup"):
         load_config({"service.health_check.interval_seconds": "400"})

@@ -44,8 +44,19 @@ ALL_VIEWER_EXCEPT_HOST_HEADER_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
 CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-1234"
 WEB_ACL_ARN = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/edge/1a2b3c4d"
-HARDENED_TTLS = {400: 15, 403: 20, 404: 300, 405: 120, 414: 90, 416: 0,
-                 500: 3, 501: 4, 502: 2, 503: 1, 504: 6}
+HARDENED_TTLS = {
+    400: 15,
+    403: 20,
+    404: 300,
+    405: 120,
+    414: 90,
+    416: 0,
+    500: 3,
+    501: 4,
+    502: 2,
+    503: 1,
+    504: 6,
+}
 
 
 @dataclass(frozen=True)
@@ -62,21 +73,28 @@ def _synthesize(
     app = cdk.App()
     parent = cdk.Stack(app, "Parent")
     vpc = ec2.Vpc(
-        parent, "Vpc", max_azs=2, nat_gateways=0,
+        parent,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
         subnet_configuration=[
             ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
         ],
     )
-    security_group = ec2.SecurityGroup(parent, "AlbSecurityGroup", vpc=vpc,
-                                       allow_all_outbound=False)
-    alb = elbv2.ApplicationLoadBalancer(parent, "Alb", vpc=vpc, internet_facing=True,
-                                        security_group=security_group)
+    security_group = ec2.SecurityGroup(
+        parent, "AlbSecurityGroup", vpc=vpc, allow_all_outbound=False
+    )
+    alb = elbv2.ApplicationLoadBalancer(
+        parent, "Alb", vpc=vpc, internet_facing=True, security_group=security_group
+    )
     secret = secretsmanager.Secret(
-        parent, "OriginVerify",
+        parent,
+        "OriginVerify",
         generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
     )
     nested = EdgeStack(
-        parent, "Edge",
+        parent,
+        "Edge",
         config=config,
         load_balancer=alb,
         load_balancer_security_group=security_group,
@@ -86,8 +104,12 @@ def _synthesize(
     )
     # What the service stack does with it: hand the id to the rollback function.
     cdk.CfnOutput(parent, "DistributionId", value=nested.edge.distribution_id)
-    return Synthesized(config=config, edge=nested.edge, parent=Template.from_stack(parent),
-                       nested=Template.from_stack(nested))
+    return Synthesized(
+        config=config,
+        edge=nested.edge,
+        parent=Template.from_stack(parent),
+        nested=Template.from_stack(nested),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,15 +119,17 @@ def default() -> Synthesized:
 
 @pytest.fixture(scope="module")
 def hardened() -> Synthesized:
-    config = StageConfig(edge=EdgeConfig(
-        error_caching_min_ttl=HARDENED_TTLS,
-        origin_read_timeout_seconds=45,
-        certificate_arn=CERTIFICATE_ARN,
-        domain_names=("api.example.com", "www.example.com"),
-        geo_allow_countries=("DE", "FR"),
-        web_acl_arn=WEB_ACL_ARN,
-        price_class="PriceClass_All",
-    )).edge
+    config = StageConfig(
+        edge=EdgeConfig(
+            error_caching_min_ttl=HARDENED_TTLS,
+            origin_read_timeout_seconds=45,
+            certificate_arn=CERTIFICATE_ARN,
+            domain_names=("api.example.com", "www.example.com"),
+            geo_allow_countries=("DE", "FR"),
+            web_acl_arn=WEB_ACL_ARN,
+            price_class="PriceClass_All",
+        )
+    ).edge
     return _synthesize(config, origin_port=443, origin_domain_name="origin.example.com")
 
 
@@ -202,8 +226,9 @@ def test_origin_keepalive_is_shorter_than_the_alb_idle_timeout(default: Synthesi
 def test_origin_verify_header_is_a_secrets_manager_dynamic_reference(
     default: Synthesized,
 ) -> None:
-    headers = {h["HeaderName"]: h["HeaderValue"] for h in _origin(default.nested)[
-        "OriginCustomHeaders"]}
+    headers = {
+        h["HeaderName"]: h["HeaderValue"] for h in _origin(default.nested)["OriginCustomHeaders"]
+    }
     value = headers[ORIGIN_VERIFY_HEADER]
     # A literal string here would be the secret in plain text in the template.
     assert not isinstance(value, str)
@@ -248,8 +273,9 @@ def test_http2_and_http3_are_served(default: Synthesized) -> None:
     assert _distribution_config(default.nested)["HttpVersion"] == "http2and3"
 
 
-@pytest.mark.parametrize(("fixture", "expected"),
-                         [("default", "PriceClass_100"), ("hardened", "PriceClass_All")])
+@pytest.mark.parametrize(
+    ("fixture", "expected"), [("default", "PriceClass_100"), ("hardened", "PriceClass_All")]
+)
 def test_price_class_comes_from_config(
     request: pytest.FixtureRequest, fixture: str, expected: str
 ) -> None:
@@ -313,20 +339,34 @@ def test_log_bucket_has_acls_enabled_for_cloudfront_log_delivery(default: Synthe
 def test_log_bucket_is_private_and_encrypted(default: Synthesized) -> None:
     _, bucket = _only(default.nested, "AWS::S3::Bucket")
     assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
     }
     rule = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
 
 def test_log_bucket_refuses_plain_http(default: Synthesized) -> None:
-    default.nested.has_resource_properties("AWS::S3::BucketPolicy", {
-        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Action": "s3:*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        })])},
-    })
+    default.nested.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
 
 
 # --- ALB reachable from CloudFront only ---------------------------------------------------------
@@ -340,9 +380,7 @@ def test_alb_security_group_admits_the_cloudfront_prefix_list_on_the_origin_port
     lookup_id, _ = _only(synthesized.nested, "Custom::AWS")
     _, ingress = _only(synthesized.nested, "AWS::EC2::SecurityGroupIngress")
     props = ingress["Properties"]
-    assert props["SourcePrefixListId"] == {
-        "Fn::GetAtt": [lookup_id, "PrefixLists.0.PrefixListId"]
-    }
+    assert props["SourcePrefixListId"] == {"Fn::GetAtt": [lookup_id, "PrefixLists.0.PrefixListId"]}
     assert (props["IpProtocol"], props["FromPort"], props["ToPort"]) == ("tcp", port, port)
     assert "CidrIp" not in props
 
@@ -394,13 +432,26 @@ def test_distribution_id_reaches_the_parent_through_a_nested_stack_output(
 
 def test_origin_port_other_than_80_or_443_is_rejected() -> None:
     stack = cdk.Stack(cdk.App(), "Bad")
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
-        ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)])
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
+        ],
+    )
     alb = elbv2.ApplicationLoadBalancer(stack, "Alb", vpc=vpc, internet_facing=True)
     with pytest.raises(ValueError, match=r"origin_port=8080"):
-        Edge(stack, "Edge", config=EdgeConfig(), load_balancer=alb,
-             load_balancer_security_group=alb.connections.security_groups[0],
-             origin_port=8080, origin_verify_value="token")
+        Edge(
+            stack,
+            "Edge",
+            config=EdgeConfig(),
+            load_balancer=alb,
+            load_balancer_security_group=alb.connections.security_groups[0],
+            origin_port=8080,
+            origin_verify_value="token",
+        )
 
 
 # --- EdgeConfig validation ----------------------------------------------------------------------
@@ -436,10 +487,12 @@ def test_5xx_ttl_equal_to_the_rollback_window_is_accepted() -> None:
 
 def test_5xx_ttl_beyond_the_window_is_accepted_when_explicitly_allowed() -> None:
     window = StageConfig().rollback_window_seconds
-    config = load_config({
-        "edge.error_caching_min_ttl.503": str(window + 600),
-        "edge.allow_error_ttl_beyond_rollback": "true",
-    })
+    config = load_config(
+        {
+            "edge.error_caching_min_ttl.503": str(window + 600),
+            "edge.allow_error_ttl_beyond_rollback": "true",
+        }
+    )
     assert config.edge.error_caching_min_ttl[503] == window + 600
 
 
@@ -451,16 +504,18 @@ def test_4xx_ttl_is_not_bound_by_the_rollback_window() -> None:
 
 def test_origin_read_timeout_above_the_alb_idle_timeout_is_rejected() -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config({"service.idle_timeout_seconds": "20",
-                     "edge.origin_read_timeout_seconds": "30"})
+        load_config(
+            {"service.idle_timeout_seconds": "20", "edge.origin_read_timeout_seconds": "30"}
+        )
     assert caught.value.field_name == "edge.origin_read_timeout_seconds"
     assert "service.idle_timeout_seconds=20" in caught.value.allowed
 
 
 def test_certificate_outside_us_east_1_is_rejected() -> None:
     with pytest.raises(ConfigError, match=r"edge\.certificate_arn.*us-east-1"):
-        StageConfig(edge=EdgeConfig(
-            certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/x"))
+        StageConfig(
+            edge=EdgeConfig(certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/x")
+        )
 
 
 def test_aliases_without_a_certificate_are_rejected() -> None:

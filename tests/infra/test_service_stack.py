@@ -201,7 +201,9 @@ def test_waf_is_off_by_default_and_attached_to_the_alb_when_enabled(
 
 def test_https_listener_and_redirect_when_a_certificate_is_configured() -> None:
     arn = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
-    template = service_template({"service.certificate_arn": arn})
+    template = service_template(
+        {"service.certificate_arn": arn, "edge.origin_domain_name": "origin.example.com"}
+    )
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::Listener",
         {"Port": 443, "Protocol": "HTTPS", "Certificates": [{"CertificateArn": arn}]},
@@ -210,3 +212,39 @@ def test_https_listener_and_redirect_when_a_certificate_is_configured() -> None:
         "AWS::ElasticLoadBalancingV2::Listener",
         {"Port": 80, "DefaultActions": [Match.object_like({"Type": "redirect"})]},
     )
+    # Behind the edge neither listener is open to the internet.
+    sg = only_resource(
+        template,
+        "AWS::EC2::SecurityGroup",
+        {"GroupDescription": Match.string_like_regexp("ALB: viewers")},
+    )["Properties"]
+    assert "SecurityGroupIngress" not in sg
+
+
+def test_alb_is_reachable_only_through_cloudfront_by_default(default_template: Template) -> None:
+    sg = only_resource(
+        default_template,
+        "AWS::EC2::SecurityGroup",
+        {"GroupDescription": Match.string_like_regexp("ALB: viewers")},
+    )["Properties"]
+    assert "SecurityGroupIngress" not in sg
+    listener = only_resource(default_template, "AWS::ElasticLoadBalancingV2::Listener")
+    assert listener["Properties"]["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
+    rule = only_resource(default_template, "AWS::ElasticLoadBalancingV2::ListenerRule")
+    (condition,) = rule["Properties"]["Conditions"]
+    assert condition["HttpHeaderConfig"]["HttpHeaderName"] == "X-Origin-Verify"
+    (value,) = condition["HttpHeaderConfig"]["Values"]
+    assert "resolve:secretsmanager" in json.dumps(value)
+
+
+def test_alb_is_open_to_the_internet_without_the_edge() -> None:
+    template = service_template({"edge.enabled": "false"})
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": Match.string_like_regexp("ALB: viewers"),
+            "SecurityGroupIngress": [Match.object_like({"CidrIp": "0.0.0.0/0", "FromPort": 80})],
+        },
+    )
+    assert template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule") == {}
+    assert template.find_resources("AWS::CloudFormation::Stack") == {}

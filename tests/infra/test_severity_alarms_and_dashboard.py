@@ -48,7 +48,7 @@ def test_5xx_rate_tiers_use_the_seeds_thresholds(default_template: Template) -> 
     assert _tiered(default_template, "FiveXxRateCritical")["Threshold"] == 1
     expression = _expression(_tiered(default_template, "FiveXxRateCritical"))
     assert "FILL(elb5xx, 0) + FILL(target5xx, 0)" in expression
-    assert expression.startswith("IF(requests >= 50,")
+    assert expression.startswith("IF(requests >= 20,")
 
 
 def test_2xx_drop_stays_quiet_below_the_traffic_guard(default_template: Template) -> None:

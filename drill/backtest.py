@@ -1,0 +1,657 @@
+"""Backtest the synthesized rollback alarms against real metric history: count the pages.
+
+Before trusting an alarm to roll production back, replay it over the last days of the
+service's own metrics and see when it would have fired. This module reads every
+``*.template.json`` under ``cdk.out``, finds the alarms the rollback rule listens to (an
+``AWS::Events::Rule`` whose pattern has source ``aws.cloudwatch`` and detail-type
+``CloudWatch Alarm State Change``; CloudWatch User Guide, "Alarm events and EventBridge"),
+replays each one with ``drill.evaluator`` and reports every time it entered ALARM, so false
+pages can be counted before they happen::
+
+    python -m drill.backtest --metrics drill/samples/getmetricdata-sample.json
+    python -m drill.backtest --fetch --load-balancer app/order-api/5f0c6b2e1a9d4c3b --days 7 \\
+        --save history.json          # needs AWS credentials; GetMetricData only
+
+The metrics file is a CloudWatch ``GetMetricData`` result (CloudWatch API Reference,
+GetMetricData): ``MetricDataResults`` is a list of ``{Id, Label, Timestamps, Values,
+StatusCode}``; timestamps are ISO 8601 (or epoch seconds) in any order (GetMetricData
+returns newest first unless ``ScanBy`` is ``TimestampAscending``), and results of several
+pages may repeat an Id. Each Id is mapped to a metric by, in order:
+
+1. ``MetricDataQueries`` in the same file (the request's queries: ``{Id, MetricStat:
+   {Metric: {Namespace, MetricName, Dimensions}, Period, Stat}}``); ``--fetch`` writes it;
+2. otherwise the ``Label``: ``"[Namespace ]MetricName[ Stat]"``, e.g.
+   ``"HTTPCode_ELB_5XX_Count"`` (namespace ``AWS/ApplicationELB`` and ``Sum`` by default,
+   which is also GetMetricData's default label for a single metric) or
+   ``"AWS/ApplicationELB TargetResponseTime p99"``.
+
+Optional top-level ``Period`` (default 60) and ``Description`` are read too. Dimensions are
+not matched: one file holds one load balancer's metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from drill.evaluator import (
+    ALARM,
+    AlarmDefinitionError,
+    AlarmSpec,
+    MetricRef,
+    Replay,
+    SeriesStore,
+    replay,
+)
+from drill.metric_math import MathEvaluationError
+
+ALARM_EVENT_SOURCE = "aws.cloudwatch"
+ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
+DEFAULT_NAMESPACE = "AWS/ApplicationELB"
+DEFAULT_STAT = "Sum"
+# CloudWatch keeps 60-second datapoints for 15 days (CloudWatch User Guide, metrics
+# retention), so a per-minute backtest cannot reach further back.
+MAX_FETCH_DAYS = 15
+
+
+class MetricsFileError(ValueError):
+    """The metrics file is not a GetMetricData result the backtest can read."""
+
+
+# --- Finding the alarms in synthesized templates ---------------------------------------------
+
+
+def find_templates(cdk_out: Path) -> list[Path]:
+    """Every stack template in a cloud assembly (nested stage assemblies included)."""
+    return sorted([*cdk_out.glob("*.template.json"), *cdk_out.glob("assembly-*/*.template.json")])
+
+
+def all_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every ``AWS::CloudWatch::Alarm`` as (logical id, Properties), in template order."""
+    resources = template.get("Resources", {})
+    return [
+        (logical_id, dict(resource.get("Properties", {})))
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::CloudWatch::Alarm"
+    ]
+
+
+def _pattern(rule: Mapping[str, Any]) -> dict[str, Any]:
+    pattern = rule.get("Properties", {}).get("EventPattern", {})
+    if isinstance(pattern, str):  # CloudFormation also accepts the pattern as JSON text
+        try:
+            pattern = json.loads(pattern)
+        except json.JSONDecodeError:
+            return {}
+    return pattern if isinstance(pattern, dict) else {}
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def alarm_rules(template: Mapping[str, Any]) -> list[str]:
+    """Logical ids of the rules that match CloudWatch alarm state-change events."""
+    found = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Events::Rule":
+            continue
+        pattern = _pattern(resource)
+        if ALARM_EVENT_SOURCE in _listed(pattern.get("source")) and ALARM_EVENT_DETAIL_TYPE in (
+            _listed(pattern.get("detail-type"))
+        ):
+            found.append(logical_id)
+    return found
+
+
+def rollback_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The alarms an alarm-state-change rule listens to, as (logical id, Properties).
+
+    A rule's ``resources`` entries are resolved when they are ``{"Fn::GetAtt": [LogicalId,
+    "Arn"]}`` (what CDK writes for ``alarm.alarm_arn``) or a literal alarm ARN matching an
+    alarm's ``AlarmName``; ``detail.alarmName`` lists are matched by name too.
+    """
+    resources = template.get("Resources", {})
+    alarms = dict(all_alarms(template))
+    by_name = {
+        props["AlarmName"]: logical_id
+        for logical_id, props in alarms.items()
+        if isinstance(props.get("AlarmName"), str)
+    }
+    chosen: list[str] = []
+    for rule_id in alarm_rules(template):
+        pattern = _pattern(resources[rule_id])
+        for entry in _listed(pattern.get("resources", [])):
+            logical_id = None
+            if isinstance(entry, dict) and "Fn::GetAtt" in entry:
+                target = entry["Fn::GetAtt"]
+                if isinstance(target, list) and target and target[-1] == "Arn":
+                    logical_id = target[0]
+            elif isinstance(entry, str) and ":alarm:" in entry:
+                logical_id = by_name.get(entry.split(":alarm:", 1)[1])
+            if logical_id in alarms and logical_id not in chosen:
+                chosen.append(logical_id)
+        detail = pattern.get("detail", {})
+        names = detail.get("alarmName", []) if isinstance(detail, dict) else []
+        for name in _listed(names):
+            logical_id = by_name.get(name) if isinstance(name, str) else None
+            if logical_id is not None and logical_id not in chosen:
+                chosen.append(logical_id)
+    return [(logical_id, alarms[logical_id]) for logical_id in chosen]
+
+
+# --- Reading a GetMetricData result ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricData:
+    """The metrics of one file: a MetricSource and the time range it covers."""
+
+    store: SeriesStore
+    start: datetime
+    end: datetime
+    period: int
+    ids: Mapping[str, tuple[str, str, str]]
+    warnings: tuple[str, ...] = ()
+    description: str = ""
+
+
+def load_metric_data(path: Path) -> MetricData:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise MetricsFileError(f"{path}: cannot read a JSON GetMetricData result: {err}") from None
+    return parse_metric_data(doc, source=str(path))
+
+
+def parse_metric_data(doc: Any, *, source: str = "metrics") -> MetricData:
+    """Turn a GetMetricData result (plus optional queries) into a MetricData."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("MetricDataResults"), list):
+        raise MetricsFileError(f"{source}: expected an object with a MetricDataResults list")
+    period = doc.get("Period", 60)
+    if isinstance(period, bool) or not isinstance(period, int) or period < 1:
+        raise MetricsFileError(f"{source}: Period={period!r} must be a positive integer")
+    queries = _queries_by_id(doc.get("MetricDataQueries", []), source)
+    store = SeriesStore()
+    ids: dict[str, tuple[str, str, str]] = {}
+    warnings: list[str] = []
+    times: list[datetime] = []
+    for i, result in enumerate(doc["MetricDataResults"]):
+        at = f"{source}: MetricDataResults[{i}]"
+        if not isinstance(result, dict) or not isinstance(result.get("Id"), str):
+            raise MetricsFileError(f"{at}: needs an Id")
+        id_ = result["Id"]
+        label = result.get("Label")
+        key = queries[id_] if id_ in queries else _key_from_label(label, id_, at)
+        if key is None:
+            continue  # an expression result: the backtest recomputes expressions itself
+        owner = next((other for other, k in ids.items() if k == key and other != id_), None)
+        if owner is not None:
+            raise MetricsFileError(
+                f"{at}: Id {id_!r} and Id {owner!r} are both {' '.join(key)}; "
+                "keep one load balancer's metrics per file"
+            )
+        ids[id_] = key
+        stamps = result.get("Timestamps", [])
+        values = result.get("Values", [])
+        if (
+            not isinstance(stamps, list)
+            or not isinstance(values, list)
+            or (len(stamps) != len(values))
+        ):
+            raise MetricsFileError(
+                f"{at} ({id_}): Timestamps and Values must be lists of the same length"
+            )
+        points = {}
+        for stamp, value in zip(stamps, values, strict=True):
+            when = _timestamp(stamp, f"{at} ({id_})")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise MetricsFileError(f"{at} ({id_}): value {value!r} at {stamp} is not a number")
+            points[when] = float(value)
+        store.add(*key, points)
+        times.extend(points)
+        status = result.get("StatusCode", "Complete")
+        if status != "Complete":
+            warnings.append(f"{id_} ({' '.join(key)}): StatusCode {status}, data may be incomplete")
+    if not times:
+        raise MetricsFileError(f"{source}: no datapoints in MetricDataResults")
+    description = doc.get("Description", "")
+    return MetricData(
+        store=store,
+        start=min(times),
+        end=max(times) + timedelta(seconds=period),
+        period=period,
+        ids=ids,
+        warnings=tuple(warnings),
+        description=description if isinstance(description, str) else "",
+    )
+
+
+def _queries_by_id(raw: Any, source: str) -> dict[str, tuple[str, str, str] | None]:
+    if not isinstance(raw, list):
+        raise MetricsFileError(f"{source}: MetricDataQueries must be a list")
+    out: dict[str, tuple[str, str, str] | None] = {}
+    for i, query in enumerate(raw):
+        if not isinstance(query, dict) or not isinstance(query.get("Id"), str):
+            raise MetricsFileError(f"{source}: MetricDataQueries[{i}] needs an Id")
+        stat = query.get("MetricStat")
+        if stat is None:
+            out[query["Id"]] = None
+            continue
+        metric = stat.get("Metric", {}) if isinstance(stat, dict) else {}
+        if not (isinstance(stat, dict) and metric.get("MetricName") and stat.get("Stat")):
+            raise MetricsFileError(
+                f"{source}: MetricDataQueries[{i}] ({query['Id']}): MetricStat needs "
+                "Metric.MetricName and Stat"
+            )
+        out[query["Id"]] = (
+            str(metric.get("Namespace", DEFAULT_NAMESPACE)),
+            str(metric["MetricName"]),
+            str(stat["Stat"]),
+        )
+    return out
+
+
+def _key_from_label(label: Any, id_: str, at: str) -> tuple[str, str, str]:
+    if not isinstance(label, str) or not label.split():
+        raise MetricsFileError(
+            f"{at} ({id_}): no MetricDataQueries entry and no Label to tell which metric "
+            'this is; add a Label such as "HTTPCode_ELB_5XX_Count" or "AWS/ApplicationELB '
+            'TargetResponseTime p99"'
+        )
+    words = label.split()
+    namespace = words.pop(0) if "/" in words[0] else DEFAULT_NAMESPACE
+    if not words or len(words) > 2:
+        raise MetricsFileError(
+            f"{at} ({id_}): Label {label!r} is not '[Namespace ]MetricName[ Stat]'"
+        )
+    return (namespace, words[0], words[1] if len(words) == 2 else DEFAULT_STAT)
+
+
+def _timestamp(raw: Any, at: str) -> datetime:
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return datetime.fromtimestamp(raw, tz=UTC)
+    if isinstance(raw, str):
+        try:
+            when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is not None:
+                return when.astimezone(UTC)
+    raise MetricsFileError(f"{at}: timestamp {raw!r} is not ISO 8601 with a zone or epoch seconds")
+
+
+# --- Replaying ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One stretch in ALARM: when it started (the page) and when the alarm left ALARM."""
+
+    fired_at: datetime
+    cleared_at: datetime | None
+    peak: float | None
+    reason: str
+
+    @property
+    def minutes(self) -> float | None:
+        if self.cleared_at is None:
+            return None
+        return (self.cleared_at - self.fired_at).total_seconds() / 60
+
+
+@dataclass(frozen=True)
+class AlarmReport:
+    stack: str
+    logical_id: str
+    description: str = ""
+    episodes: tuple[Episode, ...] = ()
+    minutes_in_alarm: float = 0.0
+    missing_metrics: tuple[str, ...] = ()
+    error: str = ""
+    replay: Replay | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def fired(self) -> int:
+        return len(self.episodes)
+
+
+def replay_alarm(
+    stack: str, logical_id: str, properties: Mapping[str, Any], data: MetricData
+) -> AlarmReport:
+    """Replay one alarm over the whole file and summarize when it was in ALARM."""
+    try:
+        alarm = AlarmSpec.from_properties(properties, name=logical_id)
+    except AlarmDefinitionError as err:
+        return AlarmReport(stack, logical_id, error=str(err))
+    description = alarm.description
+    if alarm.period != data.period:
+        return AlarmReport(
+            stack,
+            logical_id,
+            description,
+            error=(
+                f"alarm period {alarm.period} s differs from the metrics file's {data.period} s"
+            ),
+        )
+    wanted = {ref.key for ref in alarm.metric_refs()}
+    missing = tuple(" ".join(key) for key in sorted(wanted - set(data.store.keys())))
+    try:
+        result = replay(alarm, data.store, start=data.start, end=data.end)
+    except MathEvaluationError as err:
+        return AlarmReport(stack, logical_id, description, error=str(err))
+    episodes = _episodes(result)
+    total = sum(((e.cleared_at or data.end) - e.fired_at).total_seconds() / 60 for e in episodes)
+    return AlarmReport(
+        stack, logical_id, description, tuple(episodes), total, missing, replay=result
+    )
+
+
+def _episodes(result: Replay) -> list[Episode]:
+    episodes: list[Episode] = []
+    fired: datetime | None = None
+    reason = ""
+    peak: float | None = None
+    for step in result.steps:
+        if step.state == ALARM:
+            if fired is None:
+                fired, reason, peak = step.evaluated_at, step.reason, None
+            if step.value is not None:
+                peak = step.value if peak is None else _worse(result.alarm, peak, step.value)
+        elif fired is not None:
+            episodes.append(Episode(fired, step.evaluated_at, peak, reason))
+            fired = None
+    if fired is not None:
+        episodes.append(Episode(fired, None, peak, reason))
+    return episodes
+
+
+def _worse(alarm: AlarmSpec, a: float, b: float) -> float:
+    return max(a, b) if alarm.comparison_operator.startswith("Greater") else min(a, b)
+
+
+def backtest(
+    templates: Mapping[str, Mapping[str, Any]], data: MetricData, *, include_all: bool = False
+) -> list[AlarmReport]:
+    """Replay the rollback alarms (or every alarm) of each stack template."""
+    reports = []
+    for stack, template in templates.items():
+        alarms = all_alarms(template) if include_all else rollback_alarms(template)
+        for logical_id, properties in alarms:
+            reports.append(replay_alarm(stack, logical_id, properties, data))
+    return reports
+
+
+def render(reports: Sequence[AlarmReport], data: MetricData) -> str:
+    """A plain-text report: one block per alarm, one line per time it fired."""
+    hours = (data.end - data.start).total_seconds() / 3600
+    lines = [
+        f"Backtest over {_hhmm(data.start)} .. {_hhmm(data.end)} UTC ({hours:.1f} h, "
+        f"{len(data.ids)} metrics)",
+    ]
+    lines += [f"warning: {w}" for w in data.warnings]
+    if not reports:
+        lines.append("No rollback alarms found (is cdk.out synthesized? try --all-alarms).")
+    for report in reports:
+        lines.append("")
+        lines.append(f"{report.stack} / {report.logical_id}")
+        if report.description:
+            lines.append(f"  {report.description}")
+        if report.error:
+            lines.append(f"  not replayed: {report.error}")
+            continue
+        for key in report.missing_metrics:
+            lines.append(f"  note: no data for {key} in the file; replayed as never published")
+        if not report.episodes:
+            lines.append("  never entered ALARM")
+            continue
+        lines.append(
+            f"  entered ALARM {report.fired} time(s), {report.minutes_in_alarm:.0f} min in ALARM"
+        )
+        for episode in report.episodes:
+            until = _hhmm(episode.cleared_at) if episode.cleared_at else "still in ALARM"
+            peak = f"peak {episode.peak:g}" if episode.peak is not None else "no datapoint"
+            lines.append(f"  - {_hhmm(episode.fired_at)} -> {until}  {peak}")
+            lines.append(f"      {episode.reason}")
+    replayed = [r for r in reports if not r.error]
+    if replayed:
+        pages = sum(r.fired for r in replayed)
+        lines.append("")
+        lines.append(
+            f"Total: {pages} transition(s) to ALARM across {len(replayed)} alarm(s); with the "
+            "rollback rule each one invokes the rollback function. Compare them with your "
+            "incident log to count the false ones."
+        )
+    return "\n".join(lines)
+
+
+def as_json(reports: Iterable[AlarmReport]) -> list[dict[str, Any]]:
+    return [
+        {
+            "stack": r.stack,
+            "logicalId": r.logical_id,
+            "description": r.description,
+            "fired": r.fired,
+            "minutesInAlarm": r.minutes_in_alarm,
+            "episodes": [
+                {
+                    "firedAt": e.fired_at.isoformat(),
+                    "clearedAt": e.cleared_at.isoformat() if e.cleared_at else None,
+                    "peak": e.peak,
+                    "reason": e.reason,
+                }
+                for e in r.episodes
+            ],
+            "missingMetrics": list(r.missing_metrics),
+            "error": r.error or None,
+        }
+        for r in reports
+    ]
+
+
+def _hhmm(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+# --- Fetching from CloudWatch ----------------------------------------------------------------
+
+
+@functools.cache
+def _cloudwatch(region: str | None) -> Any:
+    # Imported here: only --fetch needs boto3 (and credentials).
+    import boto3
+
+    return boto3.client("cloudwatch", region_name=region)
+
+
+def fetch_queries(
+    alarms: Iterable[AlarmSpec], *, load_balancer: str, target_group: str | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """GetMetricData queries for the alarms' ALB metrics, and notes on what was skipped.
+
+    Alarm dimensions are CloudFormation intrinsics in cdk.out, so the real values come from
+    the command line: ``LoadBalancer`` (and ``TargetGroup`` when given).
+    """
+    values = {"LoadBalancer": load_balancer}
+    if target_group:
+        values["TargetGroup"] = target_group
+    queries: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    skipped: list[str] = []
+    for ref in (ref for alarm in alarms for ref in alarm.metric_refs()):
+        if ref.key in seen:
+            continue
+        seen.add(ref.key)
+        names = [name for name, _ in ref.dimensions]
+        unknown = [name for name in names if name not in values]
+        if unknown:
+            skipped.append(f"{ref}: dimension {', '.join(unknown)} not given on the command line")
+            continue
+        queries.append(_query(f"m{len(queries)}", ref, {n: values[n] for n in names}))
+    return queries, skipped
+
+
+def _query(id_: str, ref: MetricRef, dimensions: Mapping[str, str]) -> dict[str, Any]:
+    label = f"{ref.namespace} {ref.metric_name} {ref.stat}"
+    return {
+        "Id": id_,
+        "Label": label,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": ref.namespace,
+                "MetricName": ref.metric_name,
+                "Dimensions": [{"Name": n, "Value": v} for n, v in dimensions.items()],
+            },
+            "Period": ref.period,
+            "Stat": ref.stat,
+        },
+        "ReturnData": True,
+    }
+
+
+def fetch(
+    queries: Sequence[dict[str, Any]],
+    *,
+    days: int,
+    now: datetime | None = None,
+    client: Any = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """Run GetMetricData for ``queries`` over the last ``days`` days; return the file shape."""
+    if not 1 <= days <= MAX_FETCH_DAYS:
+        raise ValueError(
+            f"--days {days}: allowed 1..{MAX_FETCH_DAYS} (CloudWatch keeps "
+            "one-minute datapoints for 15 days)"
+        )
+    if not queries:
+        raise ValueError("no metric to fetch: no alarm reads a metric the given dimensions fit")
+    client = client or _cloudwatch(region)
+    end = (now or datetime.now(tz=UTC)).replace(second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    merged: dict[str, dict[str, Any]] = {}
+    paginator = client.get_paginator("get_metric_data")
+    for page in paginator.paginate(
+        MetricDataQueries=list(queries),
+        StartTime=start,
+        EndTime=end,
+        ScanBy="TimestampAscending",
+    ):
+        for result in page.get("MetricDataResults", []):
+            entry = merged.setdefault(
+                result["Id"],
+                {
+                    "Id": result["Id"],
+                    "Label": result.get("Label", ""),
+                    "Timestamps": [],
+                    "Values": [],
+                    "StatusCode": "Complete",
+                },
+            )
+            entry["Timestamps"] += [t.astimezone(UTC).isoformat() for t in result["Timestamps"]]
+            entry["Values"] += list(result["Values"])
+            if result.get("StatusCode", "Complete") != "Complete":
+                entry["StatusCode"] = result["StatusCode"]
+    return {
+        "Description": f"GetMetricData {start.isoformat()} .. {end.isoformat()}",
+        "Period": queries[0]["MetricStat"]["Period"],
+        "MetricDataQueries": list(queries),
+        "MetricDataResults": list(merged.values()),
+    }
+
+
+# --- Command line ----------------------------------------------------------------------------
+
+
+def _templates(cdk_out: Path) -> dict[str, dict[str, Any]]:
+    return {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text(encoding="utf-8"))
+        for path in find_templates(cdk_out)
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m drill.backtest",
+        description="Replay the synthesized rollback alarms over metric history and report "
+        "every time each one would have fired.",
+    )
+    parser.add_argument(
+        "--metrics", type=Path, help="a GetMetricData result (JSON); see the module docstring"
+    )
+    parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
+    parser.add_argument(
+        "--all-alarms",
+        action="store_true",
+        help="replay every alarm, not only those the rollback rule listens to",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--fetch", action="store_true", help="read the history from CloudWatch (needs credentials)"
+    )
+    parser.add_argument("--load-balancer", help="with --fetch: app/<name>/<id>")
+    parser.add_argument("--target-group", help="with --fetch: targetgroup/<name>/<id>")
+    parser.add_argument("--days", type=int, default=7, help="with --fetch: 1..15, default 7")
+    parser.add_argument("--region", help="with --fetch: AWS region (default: your profile's)")
+    parser.add_argument("--save", type=Path, help="with --fetch: also write the data here")
+    args = parser.parse_args(argv)
+
+    templates = _templates(args.cdk_out)
+    if not templates:
+        print(f"No *.template.json under {args.cdk_out}: run `make synth` first.", file=sys.stderr)
+        return 2
+    try:
+        if args.fetch:
+            doc = _fetch_for(templates, args)
+            if args.save:
+                args.save.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+            data = parse_metric_data(doc, source="GetMetricData")
+        elif args.metrics:
+            data = load_metric_data(args.metrics)
+        else:
+            parser.error("give --metrics FILE or --fetch --load-balancer app/<name>/<id>")
+    except (MetricsFileError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    reports = backtest(templates, data, include_all=args.all_alarms)
+    if args.json:
+        print(json.dumps(as_json(reports), indent=2))
+    else:
+        print(render(reports, data))
+    return 0
+
+
+def _fetch_for(templates: Mapping[str, Mapping[str, Any]], args: argparse.Namespace) -> Any:
+    if not args.load_balancer:
+        raise ValueError("--fetch needs --load-balancer app/<name>/<id>")
+    if args.metrics:
+        print(
+            f"note: --metrics {args.metrics} is not read with --fetch "
+            "(use --save FILE to keep the fetched data)",
+            file=sys.stderr,
+        )
+    specs = []
+    for template in templates.values():
+        pairs = all_alarms(template) if args.all_alarms else rollback_alarms(template)
+        for logical_id, properties in pairs:
+            try:
+                specs.append(AlarmSpec.from_properties(properties, name=logical_id))
+            except AlarmDefinitionError as err:
+                print(f"note: {err}", file=sys.stderr)
+    queries, skipped = fetch_queries(
+        specs, load_balancer=args.load_balancer, target_group=args.target_group
+    )
+    for note in skipped:
+        print(f"note: not fetched: {note}", file=sys.stderr)
+    return fetch(queries, days=args.days, region=args.region)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

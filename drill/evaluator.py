@@ -1,0 +1,700 @@
+"""Evaluate a CloudWatch metric alarm offline, period by period, as CloudWatch documents it.
+
+moto stores alarms but never evaluates them, so the drill and the backtest need their own
+evaluator to know when the kit's rollback alarms would enter ALARM. It takes an
+``AWS::CloudWatch::Alarm``'s ``Properties`` exactly as ``cdk synth`` writes them (single
+metric, or metric math through ``Metrics``) and per-period datapoints from a
+``MetricSource``, and replays the alarm: the state after every period, the transitions, and
+a reason text shaped like CloudWatch's ("Threshold Crossed: 1 out of the last 1 datapoints
+[369.0 (24/11/26 14:45:00)] was greater than the threshold (50.0) ...").
+
+Semantics, from the CloudWatch User Guide, "Evaluating an alarm" and "Configuring how
+CloudWatch alarms treat missing data" (section "How alarm state is evaluated when data is
+missing"):
+
+* Each evaluation looks at the *evaluation range*: more periods than ``EvaluationPeriods``
+  (N). The guide's examples retrieve 5 datapoints for N = 3; the exact number is not
+  published, so the range here is N + 2 unless the caller says otherwise.
+* If the range holds at least N real datapoints, the most recent N real ones are evaluated
+  and ``TreatMissingData`` is not used at all (so a sparse ALB error count can keep an
+  alarm in ALARM for a while after the errors stop: the guide's note on re-evaluating the
+  last datapoints after a metric stops flowing).
+* Otherwise every real datapoint in the range is used and the shortfall is filled according
+  to ``TreatMissingData``: ``breaching`` and ``notBreaching`` fill with breaching or
+  non-breaching points; ``missing`` and ``ignore`` never invent a breach. With all
+  datapoints missing, ``missing`` gives INSUFFICIENT_DATA and ``ignore`` keeps the current
+  state. ALARM needs at least ``DatapointsToAlarm`` (M) breaching points of the N.
+* The guide's two outcome tables (3 of 3 and 2 of 3) are reproduced by
+  ``evaluate_window``; its tests walk every row. Where only breaching real points exist
+  and there are fewer than M, the table answers INSUFFICIENT_DATA (``missing``) or "retain
+  current state" (``ignore``), except that ``missing`` answers ALARM when the lone real
+  point is the oldest of the range (its row "X - - - -"); that row is encoded as written.
+
+Time: datapoints are keyed by the start of their period (as GetMetricData returns them);
+the evaluation that first sees the datapoint of period ``t`` happens at ``t + Period``,
+the earliest moment CloudWatch could evaluate it (real alarms also wait for the metric's
+publishing delay). Anomaly-detection alarms (``ThresholdMetricId``, the band operators)
+and percentile low-sample handling are not modelled and are rejected or ignored by name.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from drill import metric_math
+
+OK = "OK"
+ALARM = "ALARM"
+INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+STATES = (OK, ALARM, INSUFFICIENT_DATA)
+
+TREAT_MISSING = ("missing", "notBreaching", "breaching", "ignore")
+
+# PutMetricAlarm's ComparisonOperator values that compare with a static threshold, and the
+# words CloudWatch's state reason uses for them.
+COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    "GreaterThanThreshold": (lambda v, t: v > t, "greater than"),
+    "GreaterThanOrEqualToThreshold": (lambda v, t: v >= t, "greater than or equal to"),
+    "LessThanThreshold": (lambda v, t: v < t, "less than"),
+    "LessThanOrEqualToThreshold": (lambda v, t: v <= t, "less than or equal to"),
+}
+ANOMALY_COMPARISONS = (
+    "LessThanLowerOrGreaterThanUpperThreshold",
+    "LessThanLowerThreshold",
+    "GreaterThanUpperThreshold",
+)
+
+
+class AlarmDefinitionError(ValueError):
+    """The alarm properties are invalid or use something the evaluator does not model."""
+
+
+# --- Metrics and their data ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """One metric an alarm reads. Dimension values are opaque (often CloudFormation
+    intrinsics such as ``{"Fn::GetAtt": [...]}``), kept as canonical JSON text."""
+
+    namespace: str
+    metric_name: str
+    stat: str
+    period: int
+    dimensions: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.namespace, self.metric_name, self.stat)
+
+    def __str__(self) -> str:
+        return f"{self.namespace} {self.metric_name} {self.stat}"
+
+
+# A MetricSource answers a metric's datapoints: {period start (UTC): value}. A metric with no
+# data answers an empty mapping.
+MetricSource = Callable[[MetricRef], Mapping[datetime, float]]
+
+
+class SeriesStore:
+    """A MetricSource backed by a dict keyed by (namespace, metric name, statistic).
+
+    Dimensions are ignored: a store holds the data of one load balancer (or one set of
+    dimensions). Metrics asked for but absent answer no data and are listed in ``misses``.
+    """
+
+    def __init__(
+        self, series: Mapping[tuple[str, str, str], Mapping[datetime, float]] | None = None
+    ) -> None:
+        self._series: dict[tuple[str, str, str], dict[datetime, float]] = {}
+        self.misses: set[tuple[str, str, str]] = set()
+        for (namespace, name, stat), points in (series or {}).items():
+            self.add(namespace, name, stat, points)
+
+    def add(
+        self, namespace: str, metric_name: str, stat: str, points: Mapping[datetime, float]
+    ) -> None:
+        for t in points:
+            if t.tzinfo is None:
+                raise ValueError(f"{metric_name} {stat}: timestamp {t} has no time zone")
+        key = (namespace, metric_name, stat)
+        merged = dict(self._series.get(key, {}))
+        merged.update({t.astimezone(UTC): float(v) for t, v in points.items()})
+        self._series[key] = dict(sorted(merged.items()))
+
+    def keys(self) -> list[tuple[str, str, str]]:
+        return sorted(self._series)
+
+    def get(self, key: tuple[str, str, str]) -> Mapping[datetime, float]:
+        return self._series.get(key, {})
+
+    def __call__(self, ref: MetricRef) -> Mapping[datetime, float]:
+        if ref.key not in self._series:
+            self.misses.add(ref.key)
+        return self._series.get(ref.key, {})
+
+
+# --- Alarm definition ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One MetricDataQuery of a metric-math alarm."""
+
+    id: str
+    expression: str | None
+    metric: MetricRef | None
+    return_data: bool
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """The parts of ``AWS::CloudWatch::Alarm`` Properties that decide its state."""
+
+    name: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    comparison_operator: str
+    threshold: float
+    treat_missing_data: str = "missing"
+    metric: MetricRef | None = None
+    queries: tuple[MetricQuery, ...] = ()
+    description: str = ""
+
+    @classmethod
+    def from_properties(cls, properties: Mapping[str, Any], *, name: str = "") -> AlarmSpec:
+        """Build from CloudFormation Properties; raise AlarmDefinitionError naming the field."""
+        props = dict(properties)
+        name = name or _text(props.get("AlarmName")) or "alarm"
+        where = f"alarm {name}"
+        comparison = props.get("ComparisonOperator")
+        if comparison in ANOMALY_COMPARISONS or "ThresholdMetricId" in props:
+            raise AlarmDefinitionError(
+                f"{where}: anomaly-detection alarms (ComparisonOperator={comparison!r}, "
+                "ThresholdMetricId) are not modelled by the drill; use a static threshold"
+            )
+        if comparison not in COMPARISONS:
+            raise AlarmDefinitionError(
+                f"{where}: ComparisonOperator={comparison!r} is not one of {', '.join(COMPARISONS)}"
+            )
+        threshold = _number(props.get("Threshold"), f"{where}: Threshold")
+        n = _integer(props.get("EvaluationPeriods"), f"{where}: EvaluationPeriods", low=1)
+        m = _integer(props.get("DatapointsToAlarm", n), f"{where}: DatapointsToAlarm", low=1)
+        if m > n:
+            raise AlarmDefinitionError(
+                f"{where}: DatapointsToAlarm={m} exceeds EvaluationPeriods={n}"
+            )
+        treat = props.get("TreatMissingData", "missing")
+        if treat not in TREAT_MISSING:
+            raise AlarmDefinitionError(
+                f"{where}: TreatMissingData={treat!r} is not one of {', '.join(TREAT_MISSING)}"
+            )
+        metric: MetricRef | None = None
+        queries: tuple[MetricQuery, ...] = ()
+        if "Metrics" in props:
+            queries = _queries(props["Metrics"], where)
+            periods = {q.metric.period for q in queries if q.metric is not None}
+            if len(periods) != 1:
+                raise AlarmDefinitionError(
+                    f"{where}: every MetricStat of a math alarm must use the same Period "
+                    f"(CloudWatch User Guide, alarms on math expressions); got {sorted(periods)}"
+                )
+            period = periods.pop()
+        else:
+            metric = _single_metric(props, where)
+            period = metric.period
+        spec = cls(
+            name=name,
+            period=period,
+            evaluation_periods=n,
+            datapoints_to_alarm=m,
+            comparison_operator=comparison,
+            threshold=threshold,
+            treat_missing_data=treat,
+            metric=metric,
+            queries=queries,
+            description=_text(props.get("AlarmDescription")),
+        )
+        spec._check_references(where)
+        return spec
+
+    def _check_references(self, where: str) -> None:
+        ids = {q.id for q in self.queries}
+        for query in self.queries:
+            if query.expression is None:
+                continue
+            try:
+                tree = _parsed(query.expression)
+            except metric_math.MathSyntaxError as err:
+                raise AlarmDefinitionError(f"{where}: {query.id}: {err}") from None
+            unknown = metric_math.referenced_ids(tree) - ids
+            if unknown:
+                raise AlarmDefinitionError(
+                    f"{where}: expression {query.id}={query.expression!r} names unknown "
+                    f"id(s) {', '.join(sorted(unknown))}"
+                )
+
+    @property
+    def pointwise(self) -> bool:
+        """True if the alarm's value at a period does not depend on the query range."""
+        return all(
+            metric_math.is_pointwise(_parsed(q.expression))
+            for q in self.queries
+            if q.expression is not None
+        )
+
+    def metric_refs(self) -> list[MetricRef]:
+        """Every metric the alarm reads."""
+        if self.metric is not None:
+            return [self.metric]
+        return [q.metric for q in self.queries if q.metric is not None]
+
+    def breaches(self, value: float) -> bool:
+        compare, _ = COMPARISONS[self.comparison_operator]
+        return compare(value, self.threshold)
+
+    @property
+    def statistic(self) -> str | None:
+        return self.metric.stat if self.metric is not None else None
+
+    def values(
+        self, grid: Sequence[datetime], data: Mapping[str, Mapping[datetime, float]]
+    ) -> list[float | None]:
+        """The alarm's datapoint for each period of ``grid``, given each metric's data.
+
+        ``data`` is keyed by query id (``"m"`` for a single-metric alarm). A metric-math
+        alarm is evaluated over ``grid`` only, as CloudWatch queries just the range.
+        """
+        if self.metric is not None:
+            points = data["m"]
+            return [points.get(t) for t in grid]
+        result = self._math(grid, data)
+        return [result.get(t) for t in grid]
+
+    def _math(
+        self, grid: Sequence[datetime], data: Mapping[str, Mapping[datetime, float]]
+    ) -> metric_math.Series:
+        by_id = {q.id: q for q in self.queries}
+        cache: dict[str, metric_math.Value] = {}
+        stack: list[str] = []
+
+        def resolve(id_: str) -> metric_math.Value:
+            if id_ in cache:
+                return cache[id_]
+            if id_ in stack:
+                raise metric_math.MathEvaluationError(
+                    f"alarm {self.name}: expressions refer to each other in a cycle: "
+                    + " -> ".join([*stack, id_])
+                )
+            query = by_id.get(id_)
+            if query is None:
+                raise metric_math.MathEvaluationError(f"alarm {self.name}: unknown id {id_!r}")
+            stack.append(id_)
+            if query.expression is None:
+                points = data.get(id_, {})
+                value: metric_math.Value = {t: points[t] for t in grid if t in points}
+            else:
+                value = metric_math.evaluate(_parsed(query.expression), ctx)
+            stack.pop()
+            cache[id_] = value
+            return value
+
+        ctx = metric_math.Context(
+            grid=grid,
+            resolve=resolve,
+            metric_ids=[q.id for q in self.queries if q.metric is not None],
+            periods={q.id: q.metric.period for q in self.queries if q.metric is not None},
+        )
+        returned = next(q for q in self.queries if q.return_data)
+        result = resolve(returned.id)
+        if not isinstance(result, dict):
+            raise metric_math.MathEvaluationError(
+                f"alarm {self.name}: {returned.id} must yield a single time series, "
+                f"got {'an array' if isinstance(result, list) else 'a scalar'}"
+            )
+        return result
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or value is None:
+        raise AlarmDefinitionError(f"{where}={value!r} must be a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise AlarmDefinitionError(f"{where}={value!r} must be a number") from None
+
+
+def _integer(value: Any, where: str, *, low: int) -> int:
+    number = _number(value, where)
+    if number != int(number) or number < low:
+        raise AlarmDefinitionError(f"{where}={value!r} must be an integer >= {low}")
+    return int(number)
+
+
+def _dimensions(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise AlarmDefinitionError(f"{where}: Dimensions={raw!r} must be a list")
+    out = []
+    for item in raw:
+        if not isinstance(item, dict) or "Name" not in item:
+            raise AlarmDefinitionError(f"{where}: dimension {item!r} needs Name and Value")
+        out.append((str(item["Name"]), json.dumps(item.get("Value"), sort_keys=True)))
+    return tuple(sorted(out))
+
+
+def _single_metric(props: Mapping[str, Any], where: str) -> MetricRef:
+    for required in ("Namespace", "MetricName", "Period"):
+        if required not in props:
+            raise AlarmDefinitionError(f"{where}: {required} is required without Metrics")
+    stat = props.get("Statistic") or props.get("ExtendedStatistic")
+    if not isinstance(stat, str) or not stat:
+        raise AlarmDefinitionError(f"{where}: Statistic or ExtendedStatistic is required")
+    return MetricRef(
+        namespace=str(props["Namespace"]),
+        metric_name=str(props["MetricName"]),
+        stat=stat,
+        period=_integer(props["Period"], f"{where}: Period", low=1),
+        dimensions=_dimensions(props.get("Dimensions"), where),
+    )
+
+
+def _queries(raw: Any, where: str) -> tuple[MetricQuery, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise AlarmDefinitionError(f"{where}: Metrics must be a non-empty list")
+    queries = []
+    for i, item in enumerate(raw):
+        at = f"{where}: Metrics[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("Id"), str):
+            raise AlarmDefinitionError(f"{at} needs an Id")
+        expression = item.get("Expression")
+        stat = item.get("MetricStat")
+        if (expression is None) == (stat is None):
+            raise AlarmDefinitionError(
+                f"{at} ({item['Id']}) needs exactly one of Expression and MetricStat"
+            )
+        metric = None
+        if stat is not None:
+            inner = stat.get("Metric", {}) if isinstance(stat, dict) else {}
+            if not isinstance(stat, dict) or "Period" not in stat or "Stat" not in stat:
+                raise AlarmDefinitionError(
+                    f"{at} ({item['Id']}): MetricStat needs Metric, Period and Stat"
+                )
+            metric = MetricRef(
+                namespace=str(inner.get("Namespace", "")),
+                metric_name=str(inner.get("MetricName", "")),
+                stat=str(stat["Stat"]),
+                period=_integer(stat["Period"], f"{at}.MetricStat.Period", low=1),
+                dimensions=_dimensions(inner.get("Dimensions"), at),
+            )
+        queries.append(
+            MetricQuery(
+                id=item["Id"],
+                expression=expression if isinstance(expression, str) else None,
+                metric=metric,
+                # ReturnData defaults to true; an alarm needs exactly one query that returns.
+                return_data=item.get("ReturnData", True) is not False,
+                label=_text(item.get("Label")),
+            )
+        )
+    returned = [q.id for q in queries if q.return_data]
+    if len(returned) != 1:
+        raise AlarmDefinitionError(
+            f"{where}: exactly one of Metrics must have ReturnData true, got {returned}"
+        )
+    return tuple(queries)
+
+
+# Parsed once per expression text: a replay evaluates the same expression every period.
+_parsed = functools.lru_cache(maxsize=256)(metric_math.parse)
+
+
+# --- The state decision for one evaluation ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowOutcome:
+    """The state one evaluation sets, and which datapoints decided it.
+
+    ``used`` are indexes (into the range, oldest first) of the real datapoints evaluated;
+    ``filled`` is how many missing datapoints were filled in by TreatMissingData.
+    """
+
+    state: str
+    used: tuple[int, ...]
+    filled: int
+    breaching: int
+    retained: bool = False
+
+
+def evaluate_window(
+    points: Sequence[bool | None],
+    *,
+    evaluation_periods: int,
+    datapoints_to_alarm: int,
+    treat_missing_data: str,
+    current_state: str,
+) -> WindowOutcome:
+    """Decide the alarm state from one evaluation range, oldest datapoint first.
+
+    Each point is True (breaching), False (not breaching) or None (missing). This is the
+    decision the CloudWatch User Guide's missing-data tables describe (module docstring).
+    """
+    n, m = evaluation_periods, datapoints_to_alarm
+    real = [i for i, p in enumerate(points) if p is not None]
+    if len(real) >= n:
+        used = tuple(real[-n:])
+        breaching = sum(1 for i in used if points[i])
+        return WindowOutcome(ALARM if breaching >= m else OK, used, 0, breaching)
+    used = tuple(real)
+    breaching = sum(1 for i in used if points[i])
+    shortfall = n - len(used)
+    if treat_missing_data == "breaching":
+        total = breaching + shortfall
+        return WindowOutcome(ALARM if total >= m else OK, used, shortfall, total)
+    if treat_missing_data == "notBreaching":
+        return WindowOutcome(ALARM if breaching >= m else OK, used, shortfall, breaching)
+    # missing / ignore: never invent a breach.
+    if breaching >= m:
+        return WindowOutcome(ALARM, used, 0, breaching)
+    if any(points[i] is False for i in used):
+        return WindowOutcome(OK, used, 0, breaching)
+    if treat_missing_data == "ignore":
+        return WindowOutcome(current_state, used, 0, breaching, retained=True)
+    if used and points[0] is True:
+        return WindowOutcome(ALARM, used, 0, breaching)
+    return WindowOutcome(INSUFFICIENT_DATA, used, 0, breaching)
+
+
+# --- Replay over time ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """The alarm after one evaluation.
+
+    ``timestamp`` is the period start of the newest datapoint in the range and
+    ``evaluated_at`` the earliest time CloudWatch could evaluate it (``timestamp + Period``);
+    ``window`` holds the range's (period start, value or None), oldest first.
+    """
+
+    timestamp: datetime
+    evaluated_at: datetime
+    state: str
+    window: tuple[tuple[datetime, float | None], ...]
+    outcome: WindowOutcome
+    reason: str
+
+    @property
+    def value(self) -> float | None:
+        """The newest datapoint of the range (None if missing)."""
+        return self.window[-1][1]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A state change, with CloudWatch-style ``reason`` and ``reason_data``."""
+
+    at: datetime
+    timestamp: datetime
+    old_state: str
+    new_state: str
+    reason: str
+    reason_data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Replay:
+    alarm: AlarmSpec
+    steps: tuple[Step, ...]
+    transitions: tuple[Transition, ...]
+
+    @property
+    def alarms(self) -> list[Transition]:
+        """Transitions into ALARM: each one is an EventBridge event, a page, a rollback."""
+        return [t for t in self.transitions if t.new_state == ALARM]
+
+    @property
+    def first_alarm(self) -> Transition | None:
+        return next(iter(self.alarms), None)
+
+    def state_at(self, when: datetime) -> str | None:
+        """The state in force at ``when`` (None before the first evaluation)."""
+        state = None
+        for step in self.steps:
+            if step.evaluated_at > when:
+                break
+            state = step.state
+        return state
+
+
+def align(when: datetime, period: int) -> datetime:
+    """The start of the period containing ``when`` (periods are aligned to the epoch)."""
+    if when.tzinfo is None:
+        raise ValueError(f"{when} has no time zone; use UTC")
+    epoch = int(when.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % period, tz=UTC)
+
+
+def replay(
+    alarm: AlarmSpec,
+    source: MetricSource,
+    *,
+    start: datetime,
+    end: datetime,
+    initial_state: str = INSUFFICIENT_DATA,
+    evaluation_range: int | None = None,
+) -> Replay:
+    """Evaluate ``alarm`` once per period for the datapoints from ``start`` up to ``end``.
+
+    The alarm starts in ``initial_state`` (a new alarm is INSUFFICIENT_DATA). Each step's
+    range covers ``evaluation_range`` periods (default N + 2) ending with the period being
+    evaluated, so datapoints before ``start`` count too if the source has them.
+    """
+    if initial_state not in STATES:
+        raise ValueError(f"initial_state={initial_state!r} is not one of {STATES}")
+    n = alarm.evaluation_periods
+    width = evaluation_range if evaluation_range is not None else n + 2
+    if width < n:
+        raise ValueError(f"evaluation_range={width} is shorter than EvaluationPeriods={n}")
+    period = timedelta(seconds=alarm.period)
+    if alarm.metric is not None:
+        data: dict[str, Mapping[datetime, float]] = {"m": source(alarm.metric)}
+    else:
+        data = {q.id: source(q.metric) for q in alarm.queries if q.metric is not None}
+
+    first = align(start, alarm.period)
+    # A pointwise expression is evaluated once over every period the replay reads; others
+    # (FILL with REPEAT, aggregates of a series) once per range, as CloudWatch queries them.
+    whole: dict[datetime, float | None] | None = None
+    if alarm.pointwise:
+        count = int((end - first) / period) + width + 1
+        every = [first - period * (width - 1) + period * i for i in range(count)]
+        whole = dict(zip(every, alarm.values(every, data), strict=True))
+
+    state = initial_state
+    steps: list[Step] = []
+    transitions: list[Transition] = []
+    t = first
+    while t < end:
+        grid = [t - period * (width - 1 - i) for i in range(width)]
+        values = [whole.get(g) for g in grid] if whole is not None else alarm.values(grid, data)
+        flags = [None if v is None else alarm.breaches(v) for v in values]
+        outcome = evaluate_window(
+            flags,
+            evaluation_periods=n,
+            datapoints_to_alarm=alarm.datapoints_to_alarm,
+            treat_missing_data=alarm.treat_missing_data,
+            current_state=state,
+        )
+        window = tuple(zip(grid, values, strict=True))
+        reason = _reason(alarm, window, flags, outcome, state)
+        step = Step(t, t + period, outcome.state, window, outcome, reason)
+        steps.append(step)
+        if outcome.state != state:
+            transitions.append(
+                Transition(
+                    at=step.evaluated_at,
+                    timestamp=t,
+                    old_state=state,
+                    new_state=outcome.state,
+                    reason=reason,
+                    reason_data=_reason_data(alarm, step),
+                )
+            )
+            state = outcome.state
+        t += period
+    return Replay(alarm, tuple(steps), tuple(transitions))
+
+
+# --- Reason texts ----------------------------------------------------------------------------
+
+
+def _cw_time(when: datetime) -> str:
+    return when.strftime("%d/%m/%y %H:%M:%S")
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _reason(
+    alarm: AlarmSpec,
+    window: Sequence[tuple[datetime, float | None]],
+    flags: Sequence[bool | None],
+    outcome: WindowOutcome,
+    current: str,
+) -> str:
+    n, m = alarm.evaluation_periods, alarm.datapoints_to_alarm
+    _, words = COMPARISONS[alarm.comparison_operator]
+    real = len(outcome.used)
+    if outcome.state == INSUFFICIENT_DATA:
+        return (
+            f"Insufficient Data: {real} out of the last {n} datapoints were received "
+            f"(TreatMissingData {alarm.treat_missing_data})."
+        )
+    if outcome.retained:
+        return (
+            f"Unchanged: only {real} out of the last {n} datapoints were received and "
+            "TreatMissingData ignore keeps the current state."
+        )
+    kind = "Breaching" if alarm.treat_missing_data == "breaching" else "NonBreaching"
+    if not outcome.used:
+        verb = "was" if outcome.filled == 1 else "were"
+        return (
+            f"Threshold Crossed: no datapoints were received for {_plural(n, 'period')} and "
+            f"{_plural(outcome.filled, 'missing datapoint')} {verb} treated as [{kind}]."
+        )
+    alarming = outcome.state == ALARM
+    wanted = [i for i in reversed(outcome.used) if flags[i] is alarming]
+    shown = ", ".join(f"{window[i][1]!r} ({_cw_time(window[i][0])})" for i in wanted)
+    count = outcome.breaching if alarming else n - outcome.breaching
+    verb = "was" if count == 1 else "were"
+    negation = "" if alarming else "not "
+    minimum = m if alarming else n - m + 1
+    old = current if current != outcome.state else ("OK" if alarming else "ALARM")
+    text = (
+        f"Threshold Crossed: {count} out of the last {n} datapoints [{shown}] {verb} "
+        f"{negation}{words} the threshold ({alarm.threshold!r}) "
+        f"(minimum {_plural(minimum, 'datapoint')} for {old} -> {outcome.state} transition)."
+    )
+    if outcome.filled:
+        text += f" {_plural(outcome.filled, 'missing datapoint')} treated as [{kind}]."
+    return text
+
+
+def _reason_data(alarm: AlarmSpec, step: Step) -> dict[str, Any]:
+    used = [step.window[i] for i in step.outcome.used]
+    data: dict[str, Any] = {
+        "version": "1.0",
+        "queryDate": _iso(step.evaluated_at),
+        "startDate": _iso(step.window[0][0]),
+        "period": alarm.period,
+        "recentDatapoints": [v for _, v in used],
+        "threshold": alarm.threshold,
+        "evaluatedDatapoints": [{"timestamp": _iso(t), "value": v} for t, v in reversed(used)],
+    }
+    if alarm.statistic is not None:
+        data["statistic"] = alarm.statistic
+    return data
+
+
+def summarize(transitions: Iterable[Transition]) -> list[str]:
+    """One line per transition, for logs and reports."""
+    return [f"{t.at.isoformat()} {t.old_state} -> {t.new_state}: {t.reason}" for t in transitions]

@@ -1,0 +1,480 @@
+"""The offline alarm evaluator against the CloudWatch User Guide's documented behaviour.
+
+Sources: "Evaluating an alarm" (M out of N), "Configuring how CloudWatch alarms treat
+missing data" (the two outcome tables, each row a test case below) and "Using metric math"
+(IF, FILL, missing values, division by zero).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from drill.evaluator import (
+    ALARM,
+    INSUFFICIENT_DATA,
+    OK,
+    AlarmDefinitionError,
+    AlarmSpec,
+    SeriesStore,
+    evaluate_window,
+    replay,
+)
+
+T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
+ELB = "AWS/ApplicationELB"
+RETAIN = "retain"
+
+
+def minute(i: int) -> datetime:
+    return T0 + timedelta(minutes=i)
+
+
+def points(row: str) -> list[bool | None]:
+    """'0 - X' -> [False, None, True]: the guide's notation, oldest datapoint first."""
+    return [{"0": False, "X": True, "-": None}[c] for c in row.split()]
+
+
+# The guide's first table: DatapointsToAlarm = EvaluationPeriods = 3, 5 datapoints retrieved.
+# Columns: MISSING, IGNORE, BREACHING, NOT BREACHING.
+TABLE_3_OF_3 = [
+    ("0 - X - X", OK, OK, OK, OK),
+    ("0 - - - -", OK, OK, OK, OK),
+    ("- - - - -", INSUFFICIENT_DATA, RETAIN, ALARM, OK),
+    ("0 X X - X", ALARM, ALARM, ALARM, ALARM),
+    ("- - - - X", INSUFFICIENT_DATA, RETAIN, ALARM, OK),
+    ("X - - - -", ALARM, RETAIN, ALARM, OK),
+]
+# The second table: 2 out of 3.
+TABLE_2_OF_3 = [
+    ("0 - X - X", ALARM, ALARM, ALARM, ALARM),
+    ("0 0 X 0 X", ALARM, ALARM, ALARM, ALARM),
+    ("0 - X - -", OK, OK, ALARM, OK),
+    ("- - - - 0", OK, OK, ALARM, OK),
+    ("- - - - X", INSUFFICIENT_DATA, RETAIN, ALARM, OK),
+]
+TREATMENTS = ("missing", "ignore", "breaching", "notBreaching")
+
+
+def _table_cases() -> list[Any]:
+    cases = []
+    for m, table in ((3, TABLE_3_OF_3), (2, TABLE_2_OF_3)):
+        for row, *expected in table:
+            for treat, want in zip(TREATMENTS, expected, strict=True):
+                cases.append(pytest.param(m, row, treat, want, id=f"{m}of3 [{row}] {treat}"))
+    return cases
+
+
+@pytest.mark.parametrize(("m", "row", "treat", "expected"), _table_cases())
+@pytest.mark.parametrize("current", [OK, ALARM])
+def test_missing_data_table_row(m: int, row: str, treat: str, expected: str, current: str) -> None:
+    outcome = evaluate_window(
+        points(row),
+        evaluation_periods=3,
+        datapoints_to_alarm=m,
+        treat_missing_data=treat,
+        current_state=current,
+    )
+
+    assert outcome.state == (current if expected == RETAIN else expected)
+
+
+def test_enough_real_datapoints_ignore_missing_data_treatment() -> None:
+    # "0 - X - X": three real datapoints, so notBreaching is never consulted and the
+    # two breaching ones make a 2-of-3 alarm fire.
+    outcome = evaluate_window(
+        points("0 - X - X"),
+        evaluation_periods=3,
+        datapoints_to_alarm=2,
+        treat_missing_data="notBreaching",
+        current_state=OK,
+    )
+
+    assert outcome.used == (0, 2, 4)
+    assert outcome.filled == 0
+
+
+# --- Alarm properties as CloudFormation writes them ----------------------------------------
+
+
+def count_alarm(**overrides: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "AlarmDescription": "ALB-generated 5xx per minute above 50",
+        "ComparisonOperator": "GreaterThanThreshold",
+        "DatapointsToAlarm": 1,
+        "Dimensions": [
+            {
+                "Name": "LoadBalancer",
+                "Value": {"Fn::GetAtt": ["ServiceLoadBalancer31A7DB79", "LoadBalancerFullName"]},
+            }
+        ],
+        "EvaluationPeriods": 1,
+        "MetricName": "HTTPCode_ELB_5XX_Count",
+        "Namespace": ELB,
+        "Period": 60,
+        "Statistic": "Sum",
+        "Threshold": 50,
+        "TreatMissingData": "notBreaching",
+    }
+    props.update(overrides)
+    return props
+
+
+def metric_stat(id_: str, name: str) -> dict[str, Any]:
+    return {
+        "Id": id_,
+        "MetricStat": {
+            "Metric": {
+                "Dimensions": [{"Name": "LoadBalancer", "Value": {"Fn::GetAtt": ["Alb", "X"]}}],
+                "MetricName": name,
+                "Namespace": ELB,
+            },
+            "Period": 60,
+            "Stat": "Sum",
+        },
+        "ReturnData": False,
+    }
+
+
+def rate_alarm(expression: str, threshold: float = 1.0) -> dict[str, Any]:
+    return {
+        "ComparisonOperator": "GreaterThanThreshold",
+        "EvaluationPeriods": 1,
+        "Metrics": [
+            {"Expression": expression, "Id": "expr_1", "Label": "ELB 5xx %", "ReturnData": True},
+            metric_stat("errors", "HTTPCode_ELB_5XX_Count"),
+            metric_stat("requests", "RequestCount"),
+        ],
+        "Threshold": threshold,
+        "TreatMissingData": "notBreaching",
+    }
+
+
+def store(**series: list[float | None]) -> SeriesStore:
+    """Per-minute Sum series from T0, by metric name; None means no datapoint published."""
+    out = SeriesStore()
+    for name, values in series.items():
+        out.add(ELB, name, "Sum", {minute(i): v for i, v in enumerate(values) if v is not None})
+    return out
+
+
+def states(alarm: AlarmSpec, source: SeriesStore, minutes: int) -> list[str]:
+    result = replay(alarm, source, start=T0, end=minute(minutes))
+    return [step.state for step in result.steps]
+
+
+def test_seed_incident_minute_fires_the_count_alarm_one_period_after_onset() -> None:
+    alarm = AlarmSpec.from_properties(count_alarm(), name="Elb5xxCount")
+    source = store(HTTPCode_ELB_5XX_Count=[None, None, 369.0])
+
+    result = replay(alarm, source, start=T0, end=minute(3))
+
+    assert [(t.new_state, t.at) for t in result.transitions] == [
+        (OK, minute(1)),
+        (ALARM, minute(3)),
+    ]
+
+
+def test_alarm_reason_reads_like_cloudwatch() -> None:
+    alarm = AlarmSpec.from_properties(count_alarm(), name="Elb5xxCount")
+
+    fired = replay(alarm, store(HTTPCode_ELB_5XX_Count=[92.0]), start=T0, end=minute(1))
+
+    assert fired.transitions[-1].reason == (
+        "Threshold Crossed: 1 out of the last 1 datapoints [92.0 (24/11/26 14:30:00)] was "
+        "greater than the threshold (50.0) (minimum 1 datapoint for INSUFFICIENT_DATA -> "
+        "ALARM transition)."
+    )
+
+
+def test_transition_reason_data_lists_the_evaluated_datapoint() -> None:
+    alarm = AlarmSpec.from_properties(count_alarm(), name="Elb5xxCount")
+
+    fired = replay(alarm, store(HTTPCode_ELB_5XX_Count=[92.0]), start=T0, end=minute(1))
+
+    data = fired.transitions[-1].reason_data
+    assert data["evaluatedDatapoints"] == [
+        {"timestamp": "2026-11-24T14:30:00.000+0000", "value": 92.0}
+    ]
+    assert (data["statistic"], data["threshold"], data["period"]) == ("Sum", 50.0, 60)
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "breaches"),
+    [
+        ("GreaterThanThreshold", 50.0, False),
+        ("GreaterThanThreshold", 50.5, True),
+        ("GreaterThanOrEqualToThreshold", 50.0, True),
+        ("GreaterThanOrEqualToThreshold", 49.5, False),
+        ("LessThanThreshold", 50.0, False),
+        ("LessThanThreshold", 49.5, True),
+        ("LessThanOrEqualToThreshold", 50.0, True),
+        ("LessThanOrEqualToThreshold", 50.5, False),
+    ],
+)
+def test_comparison_operator_at_the_threshold(operator: str, value: float, breaches: bool) -> None:
+    alarm = AlarmSpec.from_properties(count_alarm(ComparisonOperator=operator))
+
+    assert alarm.breaches(value) is breaches
+
+
+def test_three_of_three_alarm_needs_three_consecutive_breaching_periods() -> None:
+    # The guide's figure: threshold 3, 3 of 3; ALARM only once three periods in a row breach.
+    # (A lone real non-breaching datapoint already means OK: table row "0 - - - -".)
+    alarm = AlarmSpec.from_properties(
+        count_alarm(
+            Threshold=3, EvaluationPeriods=3, DatapointsToAlarm=3, TreatMissingData="missing"
+        )
+    )
+    source = store(HTTPCode_ELB_5XX_Count=[1, 2, 4, 5, 6, 2, 1, 1, 5, 1])
+
+    assert states(alarm, source, 10) == [
+        OK,
+        OK,
+        OK,
+        OK,
+        ALARM,
+        OK,
+        OK,
+        OK,
+        OK,
+        OK,
+    ]
+
+
+def test_m_of_n_breaches_need_not_be_consecutive() -> None:
+    # 2 out of 3: breaching, fine, breaching is enough.
+    alarm = AlarmSpec.from_properties(
+        count_alarm(EvaluationPeriods=3, DatapointsToAlarm=2, TreatMissingData="missing")
+    )
+    source = store(HTTPCode_ELB_5XX_Count=[0, 0, 0, 80, 10, 70])
+
+    assert states(alarm, source, 6)[-1] == ALARM
+
+
+def test_ignore_keeps_alarm_state_while_data_is_missing() -> None:
+    alarm = AlarmSpec.from_properties(count_alarm(TreatMissingData="ignore"))
+    source = store(HTTPCode_ELB_5XX_Count=[80, None, None, None, None, None])
+
+    assert states(alarm, source, 6) == [ALARM] * 6
+
+
+def test_missing_goes_to_insufficient_data_once_the_whole_range_is_empty() -> None:
+    alarm = AlarmSpec.from_properties(count_alarm(TreatMissingData="missing", Threshold=100))
+    source = store(HTTPCode_ELB_5XX_Count=[10, None, None, None])
+
+    # Range is 3 periods for N = 1: the real 10 keeps the alarm OK until it leaves the range.
+    assert states(alarm, source, 4) == [OK, OK, OK, INSUFFICIENT_DATA]
+
+
+def test_sparse_error_count_stays_in_alarm_until_the_last_breach_leaves_the_range() -> None:
+    # ALB publishes no datapoint for zero errors; with a real datapoint still inside the
+    # range, CloudWatch re-evaluates it rather than treating the gap as not breaching.
+    alarm = AlarmSpec.from_properties(count_alarm())
+    source = store(HTTPCode_ELB_5XX_Count=[369, None, None, None])
+
+    assert states(alarm, source, 4) == [ALARM, ALARM, ALARM, OK]
+
+
+def test_anomaly_band_operator_is_rejected_by_name() -> None:
+    props = count_alarm(ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold")
+
+    with pytest.raises(AlarmDefinitionError, match="anomaly-detection"):
+        AlarmSpec.from_properties(props, name="Band")
+
+
+def test_datapoints_to_alarm_above_evaluation_periods_is_rejected() -> None:
+    with pytest.raises(AlarmDefinitionError, match="DatapointsToAlarm=4 exceeds"):
+        AlarmSpec.from_properties(count_alarm(EvaluationPeriods=3, DatapointsToAlarm=4))
+
+
+def test_unknown_treat_missing_data_is_rejected_with_the_value() -> None:
+    with pytest.raises(AlarmDefinitionError, match="TreatMissingData='notbreaching'"):
+        AlarmSpec.from_properties(count_alarm(TreatMissingData="notbreaching"))
+
+
+def test_extended_statistic_selects_the_percentile_series() -> None:
+    props = count_alarm(MetricName="TargetResponseTime", ExtendedStatistic="p99", Threshold=2)
+    del props["Statistic"]
+    alarm = AlarmSpec.from_properties(props)
+    source = SeriesStore({(ELB, "TargetResponseTime", "p99"): {T0: 2.5}})
+
+    assert states(alarm, source, 1) == [ALARM]
+
+
+# --- Metric math alarms --------------------------------------------------------------------
+
+GUARDED_RATE = "IF(requests >= 100, 100 * e5xx / requests, 0)"
+
+
+def guarded_rate_alarm() -> AlarmSpec:
+    props = rate_alarm(GUARDED_RATE)
+    props["Metrics"][1]["Id"] = "e5xx"
+    return AlarmSpec.from_properties(props, name="Elb5xxRate")
+
+
+def test_guard_silences_rate_alarm_at_40_requests_per_minute_with_30_percent_errors() -> None:
+    source = store(RequestCount=[40.0], HTTPCode_ELB_5XX_Count=[12.0])
+
+    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
+
+    assert (result.steps[0].value, result.steps[0].state) == (0.0, OK)
+
+
+def test_rate_alarm_ignores_0_01_percent_at_a_million_requests_per_minute() -> None:
+    source = store(RequestCount=[1_000_000.0], HTTPCode_ELB_5XX_Count=[100.0])
+
+    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
+
+    assert (result.steps[0].value, result.steps[0].state) == (0.01, OK)
+
+
+def test_count_alarm_fires_on_the_same_0_01_percent_at_a_million_requests() -> None:
+    alarm = AlarmSpec.from_properties(count_alarm())
+    source = store(RequestCount=[1_000_000.0], HTTPCode_ELB_5XX_Count=[100.0])
+
+    assert states(alarm, source, 1) == [ALARM]
+
+
+def test_rate_alarm_fires_on_the_seed_incident() -> None:
+    source = store(RequestCount=[4421.0], HTTPCode_ELB_5XX_Count=[369.0])
+
+    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
+
+    assert result.steps[0].state == ALARM
+    assert result.steps[0].value == pytest.approx(8.3465, abs=1e-4)
+
+
+def test_unpublished_error_count_counts_as_zero_next_to_a_request_count() -> None:
+    # "Missing values in a time series are treated as 0" (metric math, basic arithmetic).
+    source = store(RequestCount=[4400.0], HTTPCode_ELB_5XX_Count=[None])
+
+    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
+
+    assert result.steps[0].value == 0.0
+
+
+def test_rate_without_a_request_count_has_no_datapoint() -> None:
+    # IF drops the point when the condition series has none; the alarm sees missing data.
+    source = store(RequestCount=[None], HTTPCode_ELB_5XX_Count=[30.0])
+
+    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
+
+    assert result.steps[0].value is None
+
+
+def test_division_by_zero_drops_the_datapoint() -> None:
+    alarm = AlarmSpec.from_properties(rate_alarm("100 * errors / requests"))
+    source = store(RequestCount=[0.0], HTTPCode_ELB_5XX_Count=[5.0])
+
+    result = replay(alarm, source, start=T0, end=minute(1))
+
+    assert result.steps[0].value is None
+
+
+def test_kit_rate_expression_with_fill_reads_like_the_synthesized_alarm() -> None:
+    # The expression stacks/constructs/auto_rollback.py writes.
+    alarm = AlarmSpec.from_properties(
+        rate_alarm("IF(requests >= 50, 100 * FILL(errors, 0) / requests, 0)")
+    )
+    source = store(RequestCount=[120.0, 120.0], HTTPCode_ELB_5XX_Count=[None, 36.0])
+
+    result = replay(alarm, source, start=T0, end=minute(2))
+
+    assert [s.value for s in result.steps] == [0.0, 30.0]
+    assert [s.state for s in result.steps] == [OK, ALARM]
+
+
+def test_math_alarm_periods_must_agree() -> None:
+    props = rate_alarm(GUARDED_RATE)
+    props["Metrics"][2]["MetricStat"]["Period"] = 300
+
+    with pytest.raises(AlarmDefinitionError, match="same Period"):
+        AlarmSpec.from_properties(props)
+
+
+def test_math_alarm_needs_exactly_one_returned_query() -> None:
+    props = rate_alarm(GUARDED_RATE)
+    props["Metrics"][1]["ReturnData"] = True
+
+    with pytest.raises(AlarmDefinitionError, match="exactly one of Metrics"):
+        AlarmSpec.from_properties(props)
+
+
+def test_expression_naming_an_unknown_id_is_rejected() -> None:
+    with pytest.raises(AlarmDefinitionError, match="unknown id\\(s\\) e5xx"):
+        AlarmSpec.from_properties(rate_alarm("100 * e5xx / requests"))
+
+
+def test_expression_syntax_error_names_the_position() -> None:
+    with pytest.raises(AlarmDefinitionError, match="position 15"):
+        AlarmSpec.from_properties(rate_alarm("100 * errors / "))
+
+
+def test_metric_refs_list_every_metric_the_alarm_reads() -> None:
+    alarm = AlarmSpec.from_properties(rate_alarm(GUARDED_RATE.replace("e5xx", "errors")))
+
+    assert sorted(str(r) for r in alarm.metric_refs()) == [
+        "AWS/ApplicationELB HTTPCode_ELB_5XX_Count Sum",
+        "AWS/ApplicationELB RequestCount Sum",
+    ]
+
+
+def test_fill_repeat_only_carries_values_inside_the_evaluation_range() -> None:
+    # CloudWatch queries just the range, so REPEAT has nothing to repeat once the last
+    # real value has left it (range = 3 periods for N = 1).
+    props = rate_alarm("FILL(errors, REPEAT)", threshold=50)
+    alarm = AlarmSpec.from_properties(props)
+    source = store(HTTPCode_ELB_5XX_Count=[80.0, None, None, None, None])
+
+    result = replay(alarm, source, start=T0, end=minute(5))
+
+    assert [s.value for s in result.steps] == [80.0, 80.0, 80.0, None, None]
+
+
+def test_pointwise_rate_alarm_gives_the_same_values_as_per_range_evaluation() -> None:
+    alarm = guarded_rate_alarm()
+    source = store(
+        RequestCount=[40.0, 4421.0, None, 4420.0, 0.0],
+        HTTPCode_ELB_5XX_Count=[12.0, 369.0, 5.0, None, None],
+    )
+    grids = [[minute(i - 2), minute(i - 1), minute(i)] for i in range(5)]
+    data = {q.id: source(q.metric) for q in alarm.queries if q.metric is not None}
+
+    result = replay(alarm, source, start=T0, end=minute(5))
+
+    assert alarm.pointwise
+    assert [s.value for s in result.steps] == [alarm.values(g, data)[-1] for g in grids]
+
+
+def test_breaching_fill_is_named_in_the_reason() -> None:
+    alarm = AlarmSpec.from_properties(
+        count_alarm(TreatMissingData="breaching", EvaluationPeriods=3, DatapointsToAlarm=2)
+    )
+
+    result = replay(alarm, store(HTTPCode_ELB_5XX_Count=[80.0]), start=T0, end=minute(1))
+
+    assert result.steps[0].state == ALARM
+    assert result.steps[0].reason.endswith("2 missing datapoints treated as [Breaching].")
+
+
+def test_reason_without_any_datapoint_says_none_were_received() -> None:
+    alarm = AlarmSpec.from_properties(count_alarm())
+
+    result = replay(alarm, store(HTTPCode_ELB_5XX_Count=[None]), start=T0, end=minute(1))
+
+    assert result.steps[0].reason == (
+        "Threshold Crossed: no datapoints were received for 1 period and 1 missing "
+        "datapoint was treated as [NonBreaching]."
+    )
+
+
+def test_state_at_reports_the_state_in_force() -> None:
+    alarm = AlarmSpec.from_properties(count_alarm())
+    result = replay(alarm, store(HTTPCode_ELB_5XX_Count=[10.0, 369.0]), start=T0, end=minute(2))
+
+    assert result.state_at(minute(0)) is None
+    assert result.state_at(minute(1) + timedelta(seconds=30)) == OK
+    assert result.state_at(minute(2)) == ALARM

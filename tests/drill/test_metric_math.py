@@ -1,0 +1,231 @@
+"""Metric math against the examples in the CloudWatch User Guide, "Using metric math"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from drill.metric_math import (
+    Binary,
+    Context,
+    MathEvaluationError,
+    MathSyntaxError,
+    Number,
+    Ref,
+    Series,
+    Value,
+    evaluate,
+    is_pointwise,
+    parse,
+    referenced_ids,
+)
+
+T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
+GRID = [T0 + timedelta(minutes=i) for i in range(5)]
+
+
+def ts(*values: float | None) -> Series:
+    """A series on GRID; None is a missing data point (the guide's '-')."""
+    return {t: float(v) for t, v in zip(GRID, values, strict=False) if v is not None}
+
+
+def run(expression: str, **series: Series) -> Value:
+    def resolve(id_: str) -> Value:
+        if id_ not in series:
+            raise MathEvaluationError(f"unknown id {id_}")
+        return series[id_]
+
+    ctx = Context(
+        grid=GRID, resolve=resolve, metric_ids=list(series), periods=dict.fromkeys(series, 60)
+    )
+    return evaluate(parse(expression), ctx)
+
+
+def listed(series: Value) -> list[float | None]:
+    assert isinstance(series, dict)
+    return [series.get(t) for t in GRID]
+
+
+# The guide's comparison example: metric1 [30, 20, 0, 0], metric2 [20, -, 20, -].
+METRIC1 = ts(30, 20, 0, 0)
+METRIC2 = ts(20, None, 20, None)
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("metric1 < metric2", [0, 0, 1, 0, None]),
+        ("metric1 >= 30", [1, 0, 0, 0, None]),
+        ("metric1 > 15 AND metric2 > 15", [1, 0, 0, 0, None]),
+    ],
+)
+def test_comparison_examples_from_the_guide(expression: str, expected: list[float | None]) -> None:
+    assert listed(run(expression, metric1=METRIC1, metric2=METRIC2)) == expected
+
+
+# The guide's IF examples: metric1 [1, 1, 0, 0, -], metric2 [30, -, 0, 0, 30],
+# metric3 [0, 0, 20, -, 20].
+IF_METRICS = {
+    "metric1": ts(1, 1, 0, 0, None),
+    "metric2": ts(30, None, 0, 0, 30),
+    "metric3": ts(0, 0, 20, None, 20),
+}
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("IF(metric1, metric2, metric3)", [30, 0, 20, None, None]),
+        ("IF(metric1, 5, metric3)", [5, 5, 20, None, None]),
+        ("IF(metric1, metric2, 5)", [30, 0, 5, 5, None]),
+    ],
+)
+def test_if_examples_from_the_guide(expression: str, expected: list[float | None]) -> None:
+    assert listed(run(expression, **IF_METRICS)) == expected
+
+
+def test_if_without_false_branch_drops_false_points() -> None:
+    assert listed(run("IF(m1 < 400, m1)", m1=ts(100, 500, 300, None, 900))) == [
+        100,
+        None,
+        300,
+        None,
+        None,
+    ]
+
+
+def test_if_with_scalar_false_condition_and_no_false_branch_is_empty() -> None:
+    assert run("IF(0, m1)", m1=ts(1, 2)) == {}
+
+
+def test_arithmetic_treats_a_point_missing_from_one_series_as_zero() -> None:
+    assert listed(run("m1 + m2", m1=ts(1, None, 3), m2=ts(10, 20, None))) == [
+        11,
+        20,
+        3,
+        None,
+        None,
+    ]
+
+
+def test_division_by_zero_drops_only_that_point() -> None:
+    assert listed(run("m1 / m2", m1=ts(10, 10, 10), m2=ts(2, 0, 5))) == [5, None, 2, None, None]
+
+
+def test_scalar_division_by_zero_is_an_error() -> None:
+    with pytest.raises(MathEvaluationError, match="division by zero"):
+        run("1 / 0")
+
+
+def test_fill_with_a_constant_covers_the_whole_grid() -> None:
+    assert listed(run("FILL(m1, 0)", m1=ts(None, 5))) == [0, 5, 0, 0, 0]
+
+
+def test_fill_repeat_carries_the_last_real_value_forward() -> None:
+    assert listed(run("FILL(m1, REPEAT)", m1=ts(None, 5, None, 7))) == [None, 5, 5, 7, 7]
+
+
+def test_fill_linear_interpolates_between_real_values() -> None:
+    assert listed(run("FILL(m1, LINEAR)", m1=ts(None, 2, None, None, 8))) == [
+        None,
+        2,
+        4,
+        6,
+        8,
+    ]
+
+
+def test_fill_from_another_series() -> None:
+    assert listed(run("FILL(m1, m2)", m1=ts(1, None, None), m2=ts(9, 8))) == [
+        1,
+        8,
+        None,
+        None,
+        None,
+    ]
+
+
+def test_sum_of_an_array_adds_per_timestamp() -> None:
+    assert listed(run("SUM([m1, m2])", m1=ts(1, None), m2=ts(2, 3))) == [3, 3, None, None, None]
+
+
+def test_avg_of_an_array_counts_missing_as_zero() -> None:
+    assert listed(run("AVG([m1, m2])", m1=ts(4, None), m2=ts(2, 6))) == [3, 3, None, None, None]
+
+
+def test_max_of_a_single_series_is_a_scalar_over_the_range() -> None:
+    assert listed(run("m1 / MAX(m1)", m1=ts(1, 4, 2))) == [0.25, 1, 0.5, None, None]
+
+
+def test_metrics_with_a_filter_selects_ids_containing_it() -> None:
+    result = run('SUM(METRICS("errors"))', errors_elb=ts(1), errors_target=ts(2), requests=ts(50))
+
+    assert listed(result) == [3, None, None, None, None]
+
+
+def test_period_returns_the_metric_period_in_seconds() -> None:
+    assert listed(run("m1 / PERIOD(m1)", m1=ts(120))) == [2, None, None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("1 + 2 * 3", 7.0),
+        ("(1 + 2) * 3", 9.0),
+        ("2 ^ 3 ^ 2", 512.0),
+        ("-2 ^ 2", -4.0),
+        ("10 - 4 - 3", 3.0),
+        ("1 < 2 AND 3 > 4 OR 1", 1.0),
+        ("1.5e2 / 3", 50.0),
+        ("5 >= 5 && 1 != 2", 1.0),
+        ("ABS(-3) + CEIL(1.2) + FLOOR(1.8)", 6.0),
+    ],
+)
+def test_scalar_precedence(expression: str, expected: float) -> None:
+    assert run(expression) == expected
+
+
+def test_parse_builds_a_tree_without_eval() -> None:
+    assert parse("m1 * 100") == Binary("*", Ref("m1"), Number(100.0))
+
+
+def test_referenced_ids_finds_ids_inside_functions() -> None:
+    assert referenced_ids(parse("IF(requests >= 100, 100 * FILL(e5xx, 0) / requests, 0)")) == {
+        "requests",
+        "e5xx",
+    }
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("m1 +", "unexpected 'end of expression' at position 4"),
+        ("IF(m1, 2", "expected '\\)'"),
+        ("m1 $ 2", "unexpected character '\\$' at position 3"),
+        ("Requests * 2", "metric ids must start with a lower-case letter"),
+        ("m1 m2", "unexpected 'm2' at position 3"),
+    ],
+)
+def test_syntax_errors_name_the_problem_and_position(expression: str, message: str) -> None:
+    with pytest.raises(MathSyntaxError, match=message):
+        parse(expression)
+
+
+def test_unsupported_function_is_named() -> None:
+    with pytest.raises(MathEvaluationError, match="unsupported function ANOMALY_DETECTION_BAND"):
+        run("ANOMALY_DETECTION_BAND(m1)", m1=ts(1))
+
+
+@pytest.mark.parametrize(
+    ("expression", "pointwise"),
+    [
+        ("IF(requests >= 50, 100 * FILL(errors, 0) / requests, 0)", True),
+        ("SUM([m1, m2]) / 2", True),
+        ('SUM(METRICS("errors"))', True),
+        ("FILL(m1, REPEAT)", False),
+        ("m1 - AVG(m1)", False),
+    ],
+)
+def test_pointwise_expressions_are_told_apart(expression: str, pointwise: bool) -> None:
+    assert is_pointwise(parse(expression)) is pointwise

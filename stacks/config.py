@@ -148,8 +148,6 @@ class ServiceConfig:
     certificate_arn: str = ""
     enable_waf: bool = False
     access_logs: bool = True
-    # Sandbox data: the access-log and artifact buckets are emptied and removed on destroy.
-    destroy_buckets_on_delete: bool = True
 
     def validate(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", self.service_name or ""):

@@ -295,3 +295,29 @@ def test_email_subscription_only_when_configured(default_template: Template) -> 
     template.has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
     )
+
+
+def test_invalidation_is_allowed_on_the_edge_distribution_only(default_template: Template) -> None:
+    (statement,) = [
+        s
+        for s in _function_statements(default_template)
+        if s["Action"] == "cloudfront:CreateInvalidation"
+    ]
+    resource = json.dumps(statement["Resource"])
+    assert ":distribution/" in resource
+    assert "Outputs." in resource  # the nested edge stack's distribution id
+    fn = only_resource(
+        default_template, "AWS::Lambda::Function", {"Handler": "rollback.handler.lambda_handler"}
+    )["Properties"]
+    assert "Outputs." in json.dumps(fn["Environment"]["Variables"]["DISTRIBUTION_ID"])
+    assert fn["Environment"]["Variables"]["INVALIDATION_PATHS"] == "/*"
+
+
+def test_without_the_edge_there_is_no_invalidation_and_no_error() -> None:
+    template = service_template({"edge.enabled": "false"})
+    actions = json.dumps([s["Action"] for s in _function_statements(template)])
+    assert "cloudfront" not in actions
+    fn = only_resource(
+        template, "AWS::Lambda::Function", {"Handler": "rollback.handler.lambda_handler"}
+    )["Properties"]
+    assert fn["Environment"]["Variables"]["DISTRIBUTION_ID"] == ""

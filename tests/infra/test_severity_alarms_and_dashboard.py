@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from tests.infra.conftest import service_template
+
 ALARM = "AWS::CloudWatch::Alarm"
 
 
@@ -86,3 +88,13 @@ def test_dashboard_shows_the_seed_signature_and_the_rollback_path(
         assert metric in body, metric
     assert "p99" in body
     assert "p50" in body
+
+
+def test_dashboard_shows_cloudfront_5xx_only_when_the_edge_exists(
+    default_template: Template,
+) -> None:
+    (dashboard,) = default_template.find_resources("AWS::CloudWatch::Dashboard").values()
+    assert "5xxErrorRate" in json.dumps(dashboard["Properties"]["DashboardBody"])
+    without_edge = service_template({"edge.enabled": "false"})
+    (dashboard,) = without_edge.find_resources("AWS::CloudWatch::Dashboard").values()
+    assert "5xxErrorRate" not in json.dumps(dashboard["Properties"]["DashboardBody"])

@@ -10,14 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import RemovalPolicy
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.config import StageConfig
 from stacks.constructs.orders_api import OrdersApi
+from stacks.constructs.topics import AlarmTopic
 
 
 class ApiStack(cdk.Stack):
@@ -33,7 +31,12 @@ class ApiStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        self.alarm_topic = alarm_topic or self._alarm_topic()
+        self.alarm_topic = (
+            alarm_topic
+            or AlarmTopic(
+                self, "Alarms", display_name=f"{config.service.service_name} API alarms"
+            ).topic
+        )
         self.api = OrdersApi(self, "OrdersApi", config=config.api, alarm_topic=self.alarm_topic)
 
         for name, value, description in (
@@ -41,31 +44,3 @@ class ApiStack(cdk.Stack):
             ("AlarmTopicArn", self.alarm_topic.topic_arn, "Topic the order-api alarms notify"),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)
-
-    def _alarm_topic(self) -> sns.Topic:
-        # CloudWatch alarms can publish to an encrypted topic only with a customer managed
-        # key whose policy lets cloudwatch.amazonaws.com use it (SNS Developer Guide,
-        # encryption at rest). The key protects notifications only, so it may go with
-        # the stack.
-        key = kms.Key(
-            self,
-            "AlarmTopicKey",
-            enable_key_rotation=True,
-            description="Encrypts the order-api alarm topic",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-            )
-        )
-        return sns.Topic(
-            self,
-            "AlarmTopic",
-            display_name="order-api alarms",
-            master_key=key,
-            enforce_ssl=True,
-        )

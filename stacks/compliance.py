@@ -94,11 +94,6 @@ def _auto_rollback(rb: AutoRollback) -> None:
                 "cloudwatch:GetMetricData, read-only, supports no resource-level permissions; the "
                 "diagnosis reads ALB metrics with it. Every other statement names its resource.",
             ),
-            (
-                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                "Publishing to the encrypted topic needs GenerateDataKey on its key (granted by "
-                "topic.grant_publish), on that one key only.",
-            ),
         ],
     )
 

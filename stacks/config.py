@@ -260,6 +260,13 @@ class RollbackConfig:
             "1..1000000 errors per period",
         )
         _check_range(
+            "rollback.elb_5xx_count_min_rate_percent",
+            self.elb_5xx_count_min_rate_percent,
+            0,
+            100,
+            "0..100 percent (0 = the seed's plain count alarm)",
+        )
+        _check_range(
             "rollback.elb_5xx_rate_percent",
             self.elb_5xx_rate_percent,
             0.01,
@@ -430,6 +437,15 @@ class EdgeConfig:
                 "edge.certificate_arn",
                 self.certificate_arn,
                 "an ACM certificate ARN in us-east-1 (CloudFront requirement)",
+            )
+        if self.web_acl_arn and not re.fullmatch(
+            r"arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+", self.web_acl_arn
+        ):
+            raise ConfigError(
+                "edge.web_acl_arn",
+                self.web_acl_arn,
+                "a CLOUDFRONT-scope WAFv2 web ACL ARN (arn:aws:wafv2:us-east-1:<account>:"
+                "global/webacl/...) or ''",
             )
         for country in self.geo_allow_countries:
             if not re.fullmatch(r"[A-Z]{2}", country):

@@ -33,47 +33,13 @@ from constructs import Construct
 
 from stacks.config import RollbackConfig
 from stacks.constructs.lambda_code import function_code
+from stacks.constructs.rates import elb_5xx_count, error_rate
 from stacks.constructs.topics import AlarmTopic
 
 # The alarm state-change event, as CloudWatch sends it to EventBridge (CloudWatch User
 # Guide, "Alarm events and EventBridge").
 ALARM_EVENT_SOURCE = "aws.cloudwatch"
 ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
-
-
-def error_rate(
-    numerator: cw.IMetric, requests: cw.IMetric, *, min_requests: int, label: str, period: Duration
-) -> cw.MathExpression:
-    """Percent of requests that failed, or 0 while traffic is below ``min_requests``.
-
-    ALB publishes a count only when it is non-zero, so the numerator is filled with 0;
-    the denominator is not, so a period with no traffic stays missing (not breaching).
-    """
-    return cw.MathExpression(
-        expression=f"IF(requests >= {min_requests}, 100 * FILL(errors, 0) / requests, 0)",
-        using_metrics={"errors": numerator, "requests": requests},
-        label=label,
-        period=period,
-    )
-
-
-def elb_5xx_count(
-    errors: cw.IMetric, requests: cw.IMetric, *, min_rate_percent: float, period: Duration
-) -> cw.IMetric:
-    """ELB 5xx per period, or 0 while they stay under ``min_rate_percent`` of requests.
-
-    With ``min_rate_percent`` 0 this is the seed's plain ``HTTPCode_ELB_5XX_Count`` metric.
-    """
-    if not min_rate_percent:
-        return errors
-    return cw.MathExpression(
-        expression=(
-            f"IF(100 * FILL(errors, 0) / requests >= {min_rate_percent:g}, FILL(errors, 0), 0)"
-        ),
-        using_metrics={"errors": errors, "requests": requests},
-        label=f"ELB 5xx (ignored below {min_rate_percent:g} % of requests)",
-        period=period,
-    )
 
 
 class AutoRollback(Construct):
@@ -275,7 +241,8 @@ class AutoRollback(Construct):
             self,
             "FunctionLogs",
             retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
+            # The decision log is the audit trail of every rollback: keep it.
+            removal_policy=RemovalPolicy.RETAIN,
         )
         # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
         # every log group in the account.
@@ -301,8 +268,8 @@ class AutoRollback(Construct):
             code=function_code("rollback"),
             handler="rollback.handler.lambda_handler",
             memory_size=256,
-            # Retries with backoff on throttling fit in 30 s; the event is retried by
-            # Lambda beyond that.
+            # Well under a minute: an invocation cut short by a hung call is retried by
+            # Lambda (twice) and then kept in the dead-letter queue; no decision is lost.
             timeout=Duration.seconds(30),
             # One invocation at a time: duplicate deliveries and two alarms firing together
             # are decided one after the other, and the second sees the first's rollback.
@@ -335,7 +302,6 @@ class AutoRollback(Construct):
                 actions=[
                     "codedeploy:ListDeployments",
                     "codedeploy:BatchGetDeployments",
-                    "codedeploy:GetDeployment",
                     "codedeploy:StopDeployment",
                     "codedeploy:CreateDeployment",
                     # The rollback redeploy overrides the group's alarm configuration (the
@@ -349,7 +315,12 @@ class AutoRollback(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(
                 # CreateDeployment reads the revision and the deployment configuration.
-                actions=["codedeploy:GetApplicationRevision"],
+                # CodeDeploy authorizes CreateDeployment's revision against the application
+                # (the same pair CDK's CodeDeployServerDeployAction grants).
+                actions=[
+                    "codedeploy:GetApplicationRevision",
+                    "codedeploy:RegisterApplicationRevision",
+                ],
                 resources=[
                     cdk.Arn.format(
                         cdk.ArnComponents(
@@ -394,5 +365,15 @@ class AutoRollback(Construct):
                     ],
                 )
             )
-        self.topic.grant_publish(function)
+        # Explicit rather than topic.grant_publish, which grants kms:GenerateDataKey*.
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn])
+        )
+        if self.topic.master_key is not None:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[self.topic.master_key.key_arn],
+                )
+            )
         return function

@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.config import SeverityAlarmsConfig
+from stacks.constructs.rates import share_of_requests
 
 PERIOD = Duration.minutes(1)
 
@@ -31,7 +32,7 @@ class TieredAlarm:
 
 
 class SeverityAlarms(Construct):
-    """``alarms``: every tiered alarm with its severity; ``by_severity(s)`` filters them."""
+    """``alarms``: every tiered alarm with its severity."""
 
     def __init__(
         self,
@@ -45,29 +46,27 @@ class SeverityAlarms(Construct):
         low_priority_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id_)
-        self._routes = {"P1": paging_topic, "P2": low_priority_topic, "P3": low_priority_topic}
+        self._routes = {"P1": paging_topic, "P2": low_priority_topic}
         self.alarms: list[TieredAlarm] = []
         lb = load_balancer.metrics
         requests = lb.request_count(period=PERIOD, statistic="Sum")
 
         def rate(
-            label: str, expression: str, quiet: int = 0, **metrics: cw.IMetric
+            label: str, numerator: str, quiet: int = 0, **counts: cw.IMetric
         ) -> cw.MathExpression:
-            # ``quiet`` is the value for a minute below the traffic guard: one that
-            # cannot breach the alarm's comparison.
-            return cw.MathExpression(
-                expression=(
-                    f"IF(requests >= {min_requests_per_minute}, 100 * ({expression}) / requests, "
-                    f"{quiet})"
-                ),
-                using_metrics={"requests": requests, **metrics},
+            return share_of_requests(
+                requests=requests,
+                counts=counts,
+                numerator=numerator,
+                min_requests=min_requests_per_minute,
                 label=label,
                 period=PERIOD,
+                quiet=quiet,
             )
 
         all_5xx = rate(
             "5xx % of requests (ALB + targets)",
-            "FILL(elb5xx, 0) + FILL(target5xx, 0)",
+            "(FILL(elb5xx, 0) + FILL(target5xx, 0))",
             elb5xx=lb.http_code_elb(
                 elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"
             ),
@@ -80,14 +79,16 @@ class SeverityAlarms(Construct):
             "FiveXxRateWarning",
             all_5xx,
             config.five_xx_rate_p2_percent,
-            "5xx above 0.1 % of requests: investigate now (seed Table 4).",
+            f"5xx above {config.five_xx_rate_p2_percent:g} % of requests: investigate now "
+            "(seed Table 4: 5xx > 0.1 % is P2).",
         )
         self._add(
             "P1",
             "FiveXxRateCritical",
             all_5xx,
             config.five_xx_rate_p1_percent,
-            "5xx above 1 % of requests: wake the team (seed Table 4).",
+            f"5xx above {config.five_xx_rate_p1_percent:g} % of requests: wake the team "
+            "(seed Table 4: 5xx > 1 % is P1).",
         )
         self._add(
             "P1",
@@ -109,7 +110,7 @@ class SeverityAlarms(Construct):
             "FourXxSpike",
             rate(
                 "4xx % of requests",
-                "FILL(elb4xx, 0) + FILL(target4xx, 0)",
+                "(FILL(elb4xx, 0) + FILL(target4xx, 0))",
                 elb4xx=lb.http_code_elb(
                     elbv2.HttpCodeElb.ELB_4XX_COUNT, period=PERIOD, statistic="Sum"
                 ),
@@ -174,6 +175,3 @@ class SeverityAlarms(Construct):
         cdk.Tags.of(alarm).add("severity", severity)
         alarm.add_alarm_action(cw_actions.SnsAction(self._routes[severity]))
         self.alarms.append(TieredAlarm(severity, alarm))
-
-    def by_severity(self, severity: str) -> list[cw.Alarm]:
-        return [t.alarm for t in self.alarms if t.severity == severity]

@@ -1,9 +1,11 @@
-"""An SNS topic that CloudWatch alarms can publish to while it is encrypted.
+"""An SNS topic that CloudWatch alarms can publish to while it is encrypted and TLS-only.
 
 Alarms can publish to an encrypted topic only with a customer managed key whose policy
 lets ``cloudwatch.amazonaws.com`` use it; the AWS managed ``alias/aws/sns`` key does not
-(SNS Developer Guide, "Encryption at rest": CloudWatch alarms). The topic also refuses
-publishes over plain HTTP.
+(SNS Developer Guide, "Encryption at rest": CloudWatch alarms). Refusing plain HTTP adds a
+topic policy, and a topic policy replaces SNS's default one, so the policy must also let
+CloudWatch alarms of this account publish, or every alarm action fails with "not
+authorized to perform SNS:Publish".
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class AlarmTopic(Construct):
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                # GenerateDataKey* is the documented form for this key policy statement.
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy "*" means this key
                 conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
@@ -39,6 +42,21 @@ class AlarmTopic(Construct):
         )
         self.topic = sns.Topic(
             self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:cloudwatch:"
+                        f"{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:alarm:*"
+                    },
+                },
+            )
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

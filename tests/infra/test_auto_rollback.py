@@ -67,7 +67,9 @@ def test_count_alarm_ignores_background_noise_below_the_rate_floor_by_default(
     props = _alarm(default_template, "AutoRollbackElb5xxCount")
     queries = {q["Id"]: q for q in props["Metrics"]}
     expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
-    assert expression == "IF(100 * FILL(errors, 0) / requests >= 0.1, FILL(errors, 0), 0)"
+    assert expression == (
+        "IF(100 * FILL(errors, 0) >= 0.1 * FILL(requests, 0), FILL(errors, 0), 0)"
+    )
     errors = queries["errors"]["MetricStat"]
     assert errors["Metric"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert [d["Name"] for d in errors["Metric"]["Dimensions"]] == ["LoadBalancer"]
@@ -261,7 +263,7 @@ def test_function_policy_has_no_wildcard_actions(default_template: Template) -> 
         actions = (
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         )
-        assert all(a != "*" and not a.endswith(":*") for a in actions), actions
+        assert not any("*" in a for a in actions), actions
 
 
 def test_codedeploy_writes_are_scoped_to_the_deployment_group(default_template: Template) -> None:
@@ -287,6 +289,48 @@ def test_topics_are_encrypted_with_a_key_cloudwatch_may_use(
     key = default_template.find_resources("AWS::KMS::Key")[key_id]["Properties"]
     assert key["EnableKeyRotation"] is True
     assert "cloudwatch.amazonaws.com" in json.dumps(key["KeyPolicy"]["Statement"])
+
+
+@pytest.mark.parametrize("topic_prefix", ["Paging", "LowPriority"])
+def test_topic_policy_lets_this_accounts_alarms_publish_over_tls_only(
+    default_template: Template, topic_prefix: str
+) -> None:
+    # A topic policy replaces SNS's default policy: without an Allow for CloudWatch no
+    # alarm action could publish.
+    policies = default_template.find_resources("AWS::SNS::TopicPolicy")
+    (policy,) = [
+        p["Properties"]
+        for p in policies.values()
+        if p["Properties"]["Topics"][0]["Ref"].startswith(topic_prefix)
+    ]
+    statements = policy["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert "aws:SourceAccount" in allow["Condition"]["StringEquals"]
+    assert ":alarm:*" in json.dumps(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_every_alarm_action_targets_a_topic_cloudwatch_may_publish_to(
+    default_template: Template,
+) -> None:
+    allowed = {
+        p["Properties"]["Topics"][0]["Ref"]
+        for p in default_template.find_resources("AWS::SNS::TopicPolicy").values()
+        if any(
+            s["Effect"] == "Allow" and s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        )
+    }
+    actions = [
+        action["Ref"]
+        for alarm in default_template.find_resources(ALARM).values()
+        for action in alarm["Properties"].get("AlarmActions", [])
+    ]
+    assert actions
+    assert set(actions) <= allowed
 
 
 def test_email_subscription_only_when_configured(default_template: Template) -> None:

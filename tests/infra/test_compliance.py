@@ -24,8 +24,15 @@ pytestmark = pytest.mark.nag
         {},
         {"service.enable_waf": "true", "rollback.notification_email": "oncall@example.com"},
         {"service.nat_gateways": "1", "rollback.target_5xx_triggers_rollback": "true"},
+        {"edge.enabled": "false"},
+        {
+            "service.certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/alb",
+            "edge.origin_domain_name": "origin.example.com",
+            "edge.certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/edge",
+            "edge.domain_names": "api.example.com",
+        },
     ],
-    ids=["defaults", "waf-and-email", "nat-and-target-rollback"],
+    ids=["defaults", "waf-and-email", "nat-and-target-rollback", "no-edge", "certificates"],
 )
 def test_whole_app_has_no_unacknowledged_findings(context: dict[str, str]) -> None:
     app = new_app(context)

@@ -142,3 +142,25 @@ def test_restore_estimate_uses_batches_draining_lifecycle_and_health_checks() ->
     # 2 instances, HalfAtATime: 2 batches of (30 s drain + 30 s lifecycle + 10 s x 2).
     assert estimate.batches == 2
     assert estimate.total_s == 2 * (30 + 30 + 20)
+
+
+def test_default_error_ttls_cover_every_customizable_code_as_the_issue_asks() -> None:
+    ttls = StageConfig().edge.error_caching_min_ttl
+    assert set(ttls) == {400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504}
+    five_xx = [ttls[c] for c in (500, 501, 502, 503, 504)]
+    # 5xx a few seconds (the seed: 5-10 s for frequently changing health), 404 longer,
+    # 416 never cached.
+    assert all(0 < ttl <= 10 for ttl in five_xx)
+    assert ttls[404] > max(five_xx)
+    assert ttls[416] == 0
+
+
+def test_a_5xx_ttl_beyond_detection_plus_restore_fails_unless_overridden() -> None:
+    window = StageConfig().rollback_window_seconds
+    with pytest.raises(ConfigError, match=r"edge\.error_caching_min_ttl\.502"):
+        load_config({"edge.error_caching_min_ttl.502": str(window + 1)})
+    relaxed = load_config({
+        "edge.error_caching_min_ttl.502": str(window + 1),
+        "edge.allow_error_ttl_beyond_rollback": "true",
+    })
+    assert relaxed.edge.error_caching_min_ttl[502] == window + 1

@@ -1,0 +1,73 @@
+"""The synthesized IAM policy allows every call the rollback function really makes.
+
+The calls are recorded from the handler under moto (botocore hooks, see ``calls`` in
+conftest) for each kind of action, and each ``service:Operation`` must appear in the
+function role's policy as synthesized by the app. moto does not enforce IAM, so without
+this test a missing permission would only show in a real account, mid-incident.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from rollback.handler import lambda_handler
+from tests.infra.conftest import service_template
+from tests.lambdas.rollback.conftest import World, alarm_event
+from tests.lambdas.rollback.test_call_counts import _baked, _distribution, _running
+
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(scope="module")
+def allowed_actions() -> set[str]:
+    template = service_template()
+    policies = template.find_resources(
+        "AWS::IAM::Policy",
+        {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("AutoRollbackFunctionRole")}]}},
+    )
+    actions: set[str] = set()
+    for policy in policies.values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            found = statement["Action"]
+            actions.update([found] if isinstance(found, str) else found)
+    return actions
+
+
+# CreateDeployment with a revision and an alarm override is authorized by these too
+# (CodeDeploy API Reference / service authorization reference), though botocore sees one call.
+IMPLIED = {
+    "codedeploy:CreateDeployment": {
+        "codedeploy:GetApplicationRevision",
+        "codedeploy:RegisterApplicationRevision",
+        "codedeploy:GetDeploymentConfig",
+        "codedeploy:UpdateDeploymentGroup",
+    }
+}
+
+
+@pytest.mark.parametrize("history", [_running, _baked], ids=["stop", "redeploy"])
+def test_every_call_of_an_acting_decision_is_allowed(
+    world: World,
+    set_env: Callable[..., None],
+    calls: list[str],
+    lambda_context: Any,
+    allowed_actions: set[str],
+    history: Callable[[World], None],
+) -> None:
+    set_env(DISTRIBUTION_ID=_distribution(world))
+    history(world)
+
+    result = lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
+
+    assert result["action"] in {"stopped", "redeployed"}
+    assert "cloudfront:CreateInvalidation" in calls
+    missing = {c for c in calls if c not in allowed_actions}
+    assert not missing, f"calls not allowed by the synthesized policy: {sorted(missing)}"
+    for call in calls:
+        assert IMPLIED.get(call, set()) <= allowed_actions, json.dumps(sorted(allowed_actions))

@@ -11,10 +11,12 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export AWS_EC2_METADATA_DISABLED := true
 CDK := $(CURDIR)/node_modules/.bin/cdk
 CDK_FLAGS := --no-notices --no-version-reporting
+# Extra CDK CLI arguments, e.g. CDK_ARGS="-c stage=prod -c rollback.elb_5xx_threshold=80"
+CDK_ARGS ?=
 SCENARIO ?=
 METRICS ?= drill/samples/getmetricdata-sample.json
 
-.PHONY: synth test lint typecheck unit cfn-lint nag diff deploy destroy clean lock drill backtest bench format
+.PHONY: bootstrap setup synth test lint typecheck unit cfn-lint nag diff deploy destroy clean lock drill backtest bench format
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +31,7 @@ setup: $(BIN)/.installed node_modules/.installed
 
 ## synth: cdk synth through the pinned CLI; every stack's template lands in cdk.out/
 synth: setup
-	$(CDK) synth $(CDK_FLAGS) --quiet
+	$(CDK) synth $(CDK_FLAGS) --quiet $(CDK_ARGS)
 	@ls -1 cdk.out/*.template.json
 
 ## test: lint, type check, pytest (synth-and-assert, lambdas under moto, cdk-nag), cfn-lint
@@ -57,13 +59,16 @@ nag: setup
 	$(BIN)/pytest -q -m nag
 
 diff: setup
-	$(CDK) diff $(CDK_FLAGS)
+	$(CDK) diff $(CDK_FLAGS) $(CDK_ARGS)
 
 deploy: setup
-	$(CDK) deploy $(CDK_FLAGS) --all --require-approval broadening
+	$(CDK) deploy $(CDK_FLAGS) --all --require-approval broadening $(CDK_ARGS)
 
 destroy: setup
-	$(CDK) destroy $(CDK_FLAGS) --all
+	$(CDK) destroy $(CDK_FLAGS) --all $(CDK_ARGS)
+
+bootstrap: setup
+	$(CDK) bootstrap $(CDK_FLAGS) $(CDK_ARGS)
 
 drill: synth
 	$(BIN)/python -m drill $(if $(SCENARIO),--scenario $(SCENARIO)) $(DRILL_ARGS)

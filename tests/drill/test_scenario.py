@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from drill import scenario
+from drill.backtest import all_alarms
 from drill.evaluator import AlarmSpec, replay
 from drill.scenario import NAMESPACE, ScenarioError, parse
-from tests.drill.conftest import KIT_ALARMS
+from tests.drill.synthesized import service_template, synthesize
 
 SEED_ONSET = datetime(2026, 11, 24, 14, 45, tzinfo=UTC)
 
@@ -60,9 +61,23 @@ def test_seed_incident_publishes_no_target_5xx_datapoints() -> None:
     assert source.get((NAMESPACE, "HTTPCode_Target_5XX_Count", "Sum")) == {}
 
 
-def test_seed_post_mortem_alarm_fires_when_the_first_bad_minute_closes() -> None:
+@pytest.fixture(scope="module")
+def kit_alarms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The rollback and notify-only alarms exactly as ``cdk synth`` writes them."""
+    template = service_template(synthesize(tmp_path_factory.mktemp("cdk.out")))
+    return {logical_id: props for logical_id, props in all_alarms(template)}
+
+
+def _kit_alarm(alarms: dict[str, dict[str, Any]], fragment: str) -> AlarmSpec:
+    (logical_id,) = [k for k in alarms if k.startswith(f"AutoRollback{fragment}")]
+    return AlarmSpec.from_properties(alarms[logical_id], name=fragment)
+
+
+def test_seed_post_mortem_alarm_fires_when_the_first_bad_minute_closes(
+    kit_alarms: dict[str, dict[str, Any]],
+) -> None:
     seed = scenario.load("seed-incident")
-    alarm = AlarmSpec.from_properties(KIT_ALARMS["Elb5xxCount"], name="Elb5xxCount")
+    alarm = _kit_alarm(kit_alarms, "Elb5xxCount")
 
     result = replay(alarm, seed.metric_source(), start=seed.start, end=seed.end)
 
@@ -71,28 +86,19 @@ def test_seed_post_mortem_alarm_fires_when_the_first_bad_minute_closes() -> None
 
 
 def _expected_alarm_cases() -> list[Any]:
-    cases = []
-    for name in scenario.bundled_names():
-        for fragment, fires in (scenario.load(name).expect.alarms or {}).items():
-            marks = []
-            if (name, fragment) == ("high-traffic-background-errors", "Elb5xxCount"):
-                marks.append(
-                    pytest.mark.xfail(
-                        strict=True,
-                        reason="the seed's fixed count threshold (50 a minute) fires on 0.01 % "
-                        "of a million requests a minute; see the scenario's description",
-                    )
-                )
-            cases.append(pytest.param(name, fragment, fires, marks=marks, id=f"{name}-{fragment}"))
-    return cases
+    return [
+        pytest.param(name, fragment, fires, id=f"{name}-{fragment}")
+        for name in scenario.bundled_names()
+        for fragment, fires in (scenario.load(name).expect.alarms or {}).items()
+    ]
 
 
 @pytest.mark.parametrize(("name", "fragment", "fires"), _expected_alarm_cases())
-def test_scenario_alarm_expectation_matches_the_kit_alarm(
-    name: str, fragment: str, fires: bool
+def test_scenario_alarm_expectation_matches_the_synthesized_alarm(
+    kit_alarms: dict[str, dict[str, Any]], name: str, fragment: str, fires: bool
 ) -> None:
     loaded = scenario.load(name)
-    alarm = AlarmSpec.from_properties(KIT_ALARMS[fragment], name=fragment)
+    alarm = _kit_alarm(kit_alarms, fragment)
 
     result = replay(alarm, loaded.metric_source(), start=loaded.start, end=loaded.end)
 

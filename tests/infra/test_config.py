@@ -159,8 +159,10 @@ def test_a_5xx_ttl_beyond_detection_plus_restore_fails_unless_overridden() -> No
     window = StageConfig().rollback_window_seconds
     with pytest.raises(ConfigError, match=r"edge\.error_caching_min_ttl\.502"):
         load_config({"edge.error_caching_min_ttl.502": str(window + 1)})
-    relaxed = load_config({
-        "edge.error_caching_min_ttl.502": str(window + 1),
-        "edge.allow_error_ttl_beyond_rollback": "true",
-    })
+    relaxed = load_config(
+        {
+            "edge.error_caching_min_ttl.502": str(window + 1),
+            "edge.allow_error_ttl_beyond_rollback": "true",
+        }
+    )
     assert relaxed.edge.error_caching_min_ttl[502] == window + 1

@@ -1,0 +1,110 @@
+"""``python -m drill``: replay an incident scenario through the synthesized kit, offline.
+
+``make drill`` synthesizes first and runs the seed's incident; ``make drill
+SCENARIO=<bundled name or path.json>`` another one; ``--json`` prints the
+machine-readable report instead of the timeline (``--json-file PATH`` writes it to a file,
+which is cleaner under make, whose own output shares stdout). ``--all`` runs every bundled scenario.
+The exit status is 0 when every expectation of the scenario holds, 1 when one does not,
+2 when the drill cannot run (no cdk.out, an invalid scenario file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from drill import report as text_report
+from drill import runner, scenario
+from drill.function import FunctionLoadError
+from drill.template import DrillTemplateError, load_assembly
+
+DEFAULT_PNG_DIR = Path(".drill")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m drill",
+        description="Replay an incident scenario through the synthesized alarms, EventBridge "
+        "rule and rollback function, under moto, and print the timeline.",
+    )
+    parser.add_argument(
+        "--scenario",
+        default=scenario.DEFAULT_SCENARIO,
+        help=f"bundled name ({', '.join(scenario.bundled_names())}) or a JSON file; "
+        f"default {scenario.DEFAULT_SCENARIO}",
+    )
+    parser.add_argument("--all", action="store_true", help="run every bundled scenario")
+    parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--json-file",
+        type=Path,
+        help="also write the JSON report to this file (make's own output shares stdout)",
+    )
+    parser.add_argument(
+        "--png", type=Path, help=f"PNG timeline path (default {DEFAULT_PNG_DIR}/<scenario>.png)"
+    )
+    parser.add_argument("--no-png", action="store_true", help="do not draw the PNG")
+    parser.add_argument(
+        "--metric-delay",
+        type=int,
+        default=runner.DEFAULT_METRIC_DELAY_S,
+        help="seconds between the end of a minute and its ALB datapoint landing in CloudWatch "
+        "(stated model, default %(default)s)",
+    )
+    parser.add_argument(
+        "--lifecycle",
+        type=int,
+        default=runner.DrillOptions().lifecycle_s,
+        help="seconds of CodeDeploy lifecycle hooks per batch in the restore model "
+        "(stated assumption, default %(default)s)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    options = runner.DrillOptions(metric_delay_s=args.metric_delay, lifecycle_s=args.lifecycle)
+    try:
+        assembly = load_assembly(args.cdk_out)
+        names = scenario.bundled_names() if args.all else [args.scenario]
+        scenarios = [scenario.load(name) for name in names]
+    except (DrillTemplateError, scenario.ScenarioError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    documents = []
+    passed = True
+    for each in scenarios:
+        try:
+            result = runner.run(each, assembly, options)
+        except (DrillTemplateError, FunctionLoadError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        png = None
+        if not args.no_png:
+            from drill.plot import write_png
+
+            target = args.png if args.png and not args.all else DEFAULT_PNG_DIR / f"{each.name}.png"
+            png = str(write_png(result, target))
+        passed = passed and result.passed
+        documents.append(text_report.as_json(result, png=png))
+        if not args.json:
+            print(text_report.render(result, png=png))
+            if args.all:
+                print("\n" + "=" * 100 + "\n")
+    document = json.dumps(documents if args.all else documents[0], indent=2, default=str)
+    if args.json_file:
+        args.json_file.parent.mkdir(parents=True, exist_ok=True)
+        args.json_file.write_text(document + "\n", encoding="utf-8")
+    if args.json:
+        print(document)
+    elif args.all:
+        print(f"{len(scenarios)} scenarios: " + ("all expectations met" if passed else "FAILED"))
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

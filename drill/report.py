@@ -1,0 +1,420 @@
+"""Turns a ``DrillReport`` into the text on-call reads and the JSON tools read.
+
+The text is a minute-by-minute table (requests, ELB 5xx, target 5xx, healthy hosts, each
+replayed alarm's state) with what happened in each minute printed under it: deployments,
+alarm transitions, the EventBridge match, the function's decision and AWS calls, what
+CodeDeploy and CloudFront did, the SNS notifications. Then the diagnosis from the
+notification, the onset-to-rollback time broken into its parts, the restore model for the
+template beside AWS defaults (with the formula), and the scenario's expectations.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import datetime, timedelta
+from typing import Any
+
+from drill.runner import DrillReport, decision_of
+from drill.world import KitInvocation
+
+WIDTH = 100
+FORMULA = (
+    "restore = batches x (deregistration delay + lifecycle + health-check interval x "
+    "healthy threshold); batches = 1 (AllAtOnce) | ceil(n / floor(n/2)) (HalfAtATime) | "
+    "n (OneAtATime)"
+)
+
+
+def _hms(moment: datetime | None) -> str:
+    return moment.strftime("%H:%M:%S") if moment else "-"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "    ") or [
+        indent
+    ]
+
+
+def _seconds(delta: timedelta) -> str:
+    total = delta.total_seconds()
+    return f"{total:.0f} s" if total == int(total) else f"{total:.1f} s"
+
+
+def render(report: DrillReport, *, png: str | None = None) -> str:
+    """The whole report as plain text."""
+    lines: list[str] = []
+    lines += _header(report)
+    lines += _timeline(report)
+    lines += _onset_to_rollback(report)
+    lines += _decision(report)
+    lines += _restore(report)
+    if report.notes:
+        lines.append("")
+        lines.append("Notes")
+        for note in report.notes:
+            lines += _wrap(f"- {note}", "  ")
+    lines += _expectations(report)
+    if png:
+        lines.append(f"PNG timeline: {png}")
+    return "\n".join(lines)
+
+
+def _header(report: DrillReport) -> list[str]:
+    scenario, kit = report.scenario, report.kit
+    cdk_out = kit.assembly.cdk_out
+    lines = [f"Drill: {scenario.name}"]
+    lines += _wrap(scenario.description, "  ")
+    lines += ["", "Read from cdk.out (nothing about the alarms, rule or function restated by hand)"]
+    templates = ", ".join(str(p.relative_to(cdk_out.parent)) for p in kit.templates_read)
+    lines += _wrap(f"templates: {templates}", "  ")
+    lines += _wrap(
+        f"function:  {kit.function_id}, handler {kit.handler}, code imported from "
+        f"{report.source_file}",
+        "  ",
+    )
+    lines += _wrap(
+        f"rule:      {kit.rule_id} -> EventBridge rule {report.rule_name}; pattern "
+        + json.dumps(report.pattern, sort_keys=True),
+        "  ",
+    )
+    width = max(len(a.label) for a in report.alarms)
+    for alarm in report.alarms:
+        role = "rollback" if alarm.rollback else "notify  "
+        lines += _wrap(f"alarm:     {alarm.label:<{width}} [{role}] {alarm.describe()}", "  ")
+    lines.append("  environment (resolved):")
+    for name, value in sorted(report.environment.items()):
+        lines.append(f"    {name}={value}")
+    delay = report.options.metric_delay_s
+    lines.append("")
+    lines += _wrap(
+        f"Clock (stated model): ALB publishes each minute's datapoints when the minute ends; "
+        f"they land in CloudWatch {delay} s later and the alarm is evaluated then. "
+        "EventBridge delivery and the function's run take no time on this clock (their "
+        "measured wall time is shown per invocation).",
+        "",
+    )
+    return lines
+
+
+def _timeline(report: DrillReport) -> list[str]:
+    labels = [a.label for a in report.alarms]
+    head = (
+        f"{'minute':>6} {'requests':>10} {'ELB 5xx':>8} {'tgt 5xx':>8} {'healthy':>7}  "
+        + "  ".join(f"{label:<{max(len(label), 5)}}" for label in labels)
+    )
+    lines = [
+        "",
+        "Timeline (UTC). '-' no datapoint; '*' modelled recovery; alarm states as of the "
+        "end of each minute",
+        head,
+    ]
+    events = list(report.events)
+    first = report.rows[0].minute if report.rows else None
+    before = [e for e in events if first and e.at < first]
+    for event in before:
+        lines += _wrap(f"{_hms(event.at)}  {event.text}", "       ")
+    for row in report.rows:
+        mark = "*" if row.modelled else " "
+        states = "  ".join(
+            f"{state:<{max(len(label), 5)}}"
+            for state, label in zip(row.states, labels, strict=True)
+        )
+        lines.append(
+            f"{row.minute:%H:%M}{mark} {_number(row.requests):>10} {_number(row.elb_5xx):>8} "
+            f"{_number(row.target_5xx):>8} {_number(row.healthy):>7}  {states}".rstrip()
+        )
+        end = row.minute + timedelta(minutes=1)
+        for event in events:
+            if row.minute <= event.at < end:
+                lines += _wrap(f"{_hms(event.at)}  {event.text}", "       ")
+    last = report.rows[-1].minute + timedelta(minutes=1) if report.rows else None
+    after = [e for e in events if last and e.at >= last]
+    if after:
+        lines.append("  after the last minute:")
+        for event in after:
+            lines += _wrap(f"{event.at:%Y-%m-%d %H:%M:%S}  {event.text}", "       ")
+    return lines
+
+
+def _onset_to_rollback(report: DrillReport) -> list[str]:
+    lines = ["", "Onset -> rollback start"]
+    rollback = report.rollback
+    scenario = report.scenario
+    if rollback is None:
+        lines.append("  no rollback was started")
+        return lines
+    period = timedelta(seconds=scenario.period)
+    closes = rollback.trigger_datapoint + period
+    lands = closes + report.metric_delay
+    first = next(
+        (i for i in report.invocations if i.at == rollback.started_at and i.attempt == 1), None
+    )
+    wall = f"{first.invocation.wall_seconds * 1000:.0f} ms" if first else "?"
+    verb = {
+        "redeployed": "CreateDeployment",
+        "stopped": "StopDeployment",
+        "failed": "CreateDeployment attempted (refused)",
+    }.get(rollback.action, rollback.action)
+    parts = [
+        f"{rollback.trigger_alarm}'s first breaching datapoint is the {rollback.trigger_datapoint:%H:%M} "
+        f"minute; it closes {_hms(closes)}, lands {_hms(lands)} (metric delay "
+        f"{report.options.metric_delay_s} s, stated); alarm, EventBridge and the function at "
+        f"{_hms(rollback.started_at)} (0 s on the drill's clock; the function itself ran "
+        f"{wall}); {verb} at {_hms(rollback.started_at)}."
+    ]
+    elapsed = report.onset_to_rollback
+    if elapsed is not None and scenario.onset is not None:
+        periods = elapsed / period
+        parts.append(
+            f"onset {_hms(scenario.onset)} -> rollback start {_hms(rollback.started_at)} = "
+            f"{_seconds(elapsed)} ({periods:.1f} alarm periods of {scenario.period} s)."
+        )
+    for part in parts:
+        lines += _wrap(part, "  ")
+    return lines
+
+
+def _decision(report: DrillReport) -> list[str]:
+    lines = ["", "Decision on the first ALARM event"]
+    first = report.first_invocation
+    if first is None:
+        lines.append("  the rollback function was not invoked (no rollback alarm entered ALARM)")
+        return lines
+    lines += _wrap(f"{decision_of(first)}: {_summary(first)}", "  ")
+    rollback = report.rollback
+    if rollback is not None and rollback.rollback_deployment_id is not None:
+        lines += _wrap(
+            f"deployment {rollback.bad_deployment_id} rolled back to "
+            f"{rollback.target_version or '?'} by deployment {rollback.rollback_deployment_id}; "
+            f"outcome: {rollback.outcome or 'still running at the end of the drill'}",
+            "  ",
+        )
+    elif rollback is not None:
+        lines += _wrap(
+            f"deployment {rollback.bad_deployment_id}: a rollback to "
+            f"{rollback.target_version or '?'} was decided but no rollback deployment exists "
+            f"({rollback.action})",
+            "  ",
+        )
+    failures = [
+        note
+        for record in report.invocations
+        if record.invocation.error is not None
+        for note in record.notifications
+    ]
+    if failures:
+        lines += _wrap(
+            f"{len(failures)} failure notification(s) published: one per attempt of each "
+            "rollback alarm's event (Lambda retries each failed event)",
+            "  ",
+        )
+    lines += _wrap(
+        "Diagnosis (from the SNS notification): "
+        + (report.diagnosis or "none in the notifications"),
+        "  ",
+    )
+    if report.dead_letters:
+        lines += _wrap(
+            f"{report.dead_letters} event(s) in the dead-letter queue after Lambda's retries; "
+            "its alarm pages on-call",
+            "  ",
+        )
+    return lines
+
+
+def _summary(invocation: KitInvocation) -> str:
+    if invocation.invocation.error is not None:
+        return f"the function raised {type(invocation.invocation.error).__name__}: {invocation.invocation.error}"
+    result = invocation.invocation.result or {}
+    return f"{result.get('action')} - {result.get('reason')}"
+
+
+def _restore(report: DrillReport) -> list[str]:
+    restore = report.restore
+    lines = ["", "Restore (modelled, stacks/timing.py)"]
+    lines += _wrap(FORMULA, "  ")
+    sources = "; ".join(f"{k}: {v}" for k, v in restore.sources.items())
+    lines += _wrap(
+        f"kit (from the template): {restore.instances} instances, "
+        f"{restore.deployment_config_name}: {restore.kit.formula}",
+        "  ",
+    )
+    lines += _wrap(f"read from: {sources}", "    ")
+    lines += _wrap(
+        f"AWS defaults (300 s draining, 30 s x 5 health checks, OneAtATime): "
+        f"{restore.aws_defaults.formula} ({restore.ratio:.1f}x the kit)",
+        "  ",
+    )
+    lines += _wrap(
+        f"lifecycle {restore.lifecycle_s} s per batch is a stated assumption (ApplicationStop "
+        "to ValidateService for the sample app), not a measurement",
+        "  ",
+    )
+    rollback = report.rollback
+    if rollback is not None and rollback.restore_end is not None:
+        if report.recovery_from is not None:
+            lines += _wrap(
+                f"restore ends {_hms(rollback.restore_end)}; from {report.recovery_from:%H:%M} "
+                "every series except RequestCount drops to its pre-onset baseline (median of "
+                f"the minutes before {_hms(report.baseline_until)}); the minute in which the "
+                "restore ends keeps its errors",
+                "  ",
+            )
+        else:
+            lines += _wrap(
+                f"restore ends {_hms(rollback.restore_end)}; "
+                + (
+                    "the rollback fails, so the errors go on"
+                    if rollback.outcome == "Failed"
+                    else "after the scenario's last minute"
+                ),
+                "  ",
+            )
+    return lines
+
+
+def _expectations(report: DrillReport) -> list[str]:
+    lines = ["", "Expectations (the scenario's expect block)"]
+    for check in report.checks:
+        verdict = "PASS" if check.passed else "FAIL"
+        note = f"  ({check.note})" if check.note else ""
+        lines.append(
+            f"  {verdict}  {check.name:<32} expected {json.dumps(check.expected):<10} "
+            f"got {json.dumps(check.actual)}{note}"
+        )
+    met = sum(c.passed for c in report.checks)
+    verdict = "PASS" if report.passed else "FAIL"
+    lines.append(f"Result: {verdict} ({met} of {len(report.checks)} expectations met)")
+    return lines
+
+
+def as_json(report: DrillReport, *, png: str | None = None) -> dict[str, Any]:
+    """The machine-readable report."""
+    first = report.first_invocation
+    result = (first.invocation.result or {}) if first else {}
+    rollback = report.rollback
+    elapsed = report.onset_to_rollback
+    restore = report.restore
+    return {
+        "scenario": report.scenario.name,
+        "passed": report.passed,
+        "onset": _iso(report.scenario.onset),
+        "alarmTime": _iso(report.alarm_time),
+        "metricDelaySeconds": report.options.metric_delay_s,
+        "rollbackStart": _iso(rollback.started_at if rollback else None),
+        "onsetToRollbackSeconds": elapsed.total_seconds() if elapsed is not None else None,
+        "decision": report.decision,
+        "action": first.action if first else None,
+        "reason": result.get("reason"),
+        "ids": {
+            "applicationName": report.environment.get("APPLICATION_NAME"),
+            "deploymentGroupName": report.environment.get("DEPLOYMENT_GROUP_NAME"),
+            "deploymentId": rollback.bad_deployment_id if rollback else result.get("deploymentId"),
+            "rollbackDeploymentId": rollback.rollback_deployment_id if rollback else None,
+            "invalidationId": result.get("invalidationId"),
+            "distributionId": report.environment.get("DISTRIBUTION_ID") or None,
+        },
+        "rollback": None
+        if rollback is None
+        else {
+            "targetVersion": rollback.target_version,
+            "outcome": rollback.outcome,
+            "restoreEnd": _iso(rollback.restore_end),
+            "triggerAlarm": rollback.trigger_alarm,
+            "triggerDatapoint": _iso(rollback.trigger_datapoint),
+        },
+        "restore": {
+            "formula": FORMULA,
+            "kit": _estimate(restore.kit),
+            "awsDefaults": _estimate(restore.aws_defaults),
+            "ratio": round(restore.ratio, 2),
+            "instances": restore.instances,
+            "deploymentConfigName": restore.deployment_config_name,
+            "lifecycleSeconds": restore.lifecycle_s,
+            "sources": dict(restore.sources),
+        },
+        "recoveryFrom": _iso(report.recovery_from),
+        "diagnosis": report.diagnosis,
+        "expectations": [
+            {
+                "name": c.name,
+                "expected": c.expected,
+                "actual": c.actual,
+                "passed": c.passed,
+                "note": c.note or None,
+            }
+            for c in report.checks
+        ],
+        "invocations": [
+            {
+                "at": _iso(i.at),
+                "attempt": i.attempt,
+                "alarmName": i.event.get("detail", {}).get("alarmName"),
+                "action": i.action,
+                "reason": (i.invocation.result or {}).get("reason"),
+                "error": None if i.invocation.error is None else str(i.invocation.error),
+                "awsCalls": i.invocation.aws_calls,
+                "wallMilliseconds": round(i.invocation.wall_seconds * 1000, 1),
+                "notifications": [n["Subject"] for n in i.notifications],
+            }
+            for i in report.invocations
+        ],
+        "alarms": [
+            {
+                "logicalId": a.logical_id,
+                "label": a.label,
+                "name": report.alarm_names[a.logical_id],
+                "rollback": a.rollback,
+                "definition": a.describe(),
+                "transitions": [
+                    {
+                        "at": _iso(t.at + report.metric_delay),
+                        "from": t.old_state,
+                        "to": t.new_state,
+                        "datapoint": _iso(t.timestamp),
+                    }
+                    for t in report.replays[a.logical_id].transitions
+                ],
+            }
+            for a in report.alarms
+        ],
+        "timeline": [
+            {
+                "minute": _iso(r.minute),
+                "requests": r.requests,
+                "elb5xx": r.elb_5xx,
+                "target5xx": r.target_5xx,
+                "healthyHosts": r.healthy,
+                "states": dict(zip((a.label for a in report.alarms), r.states, strict=True)),
+                "modelled": r.modelled,
+            }
+            for r in report.rows
+        ],
+        "events": [{"at": _iso(e.at), "kind": e.kind, "text": e.text} for e in report.events],
+        "deadLetters": report.dead_letters,
+        "environment": dict(report.environment),
+        "notes": list(report.notes),
+        "png": png,
+    }
+
+
+def _estimate(estimate: Any) -> dict[str, Any]:
+    return {
+        "totalSeconds": estimate.total_s,
+        "batches": estimate.batches,
+        "deregistrationDelaySeconds": estimate.deregistration_delay_s,
+        "lifecycleSeconds": estimate.lifecycle_s,
+        "healthCheckSeconds": estimate.health_check_s,
+        "formula": estimate.formula,
+    }

@@ -1,0 +1,871 @@
+"""Replays one incident scenario through the synthesized kit and reports what it did.
+
+The flow, minute by minute on the scenario's clock:
+
+1. ``drill.evaluator`` replays every rollback alarm (and its notify-only sibling) over the
+   scenario's series, exactly as the template defines them (moto never evaluates alarms).
+2. Each state change becomes an EventBridge "CloudWatch Alarm State Change" event in the
+   documented shape (CloudWatch User Guide, alarm events and EventBridge) and is put
+   through moto's EventBridge with the synthesized rule; what comes out of the rule's
+   target is handed to the real rollback handler, imported from the cdk.out asset.
+3. The handler runs against moto (CodeDeploy with the gap-filler, CloudWatch holding the
+   datapoints that have landed, SNS, CloudFront). If it raises, Lambda's asynchronous
+   retries are replayed (the template's ``MaximumRetryAttempts``; one minute before the
+   second attempt and two before the third, AWS Lambda Developer Guide, asynchronous
+   invocation) and then the on-failure destination (the dead-letter queue) gets the event.
+4. Once a rollback starts, recovery is modelled: errors continue until the restore model
+   (``stacks/timing.py``, fed from the template) says the fleet runs the old revision;
+   from the first minute that starts after that, every series except ``RequestCount``
+   drops to its pre-onset baseline (the median of the minutes before onset; a metric
+   published in fewer than half of them stays unpublished). The minute in which the
+   restore ends keeps its errors. The alarms are replayed again over the new series.
+
+Timing model (stated, not measured): ALB publishes a minute's datapoints when the minute
+ends (ELB User Guide, CloudWatch metrics for your ALB: 60-second intervals) and they land
+in CloudWatch ``metric_delay`` later (default 60 s). The alarm is evaluated as its
+datapoint lands; the EventBridge delivery and the function's run take no time on the
+drill's clock (their real wall time is measured and printed separately). So a rollback
+alarm on a one-minute period sees the onset minute two minutes after the onset began.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from drill import function as asset_function
+from drill.evaluator import ALARM, OK, Replay, Transition, replay
+from drill.scenario import Scenario
+from drill.template import ACCOUNT, REGION, Assembly, Kit, WatchedAlarm, find_kit
+from drill.world import KitInvocation, World
+from stacks import timing
+
+DEFAULT_METRIC_DELAY_S = 60
+# AWS Lambda Developer Guide, asynchronous invocation: one minute before the second attempt,
+# two minutes before the third.
+RETRY_DELAYS_S = (60, 120)
+ROLLBACK_ACTIONS = ("redeployed", "stopped", "would-redeploy", "would-stop")
+# Traffic is not what a bad release changes, so recovery leaves it as the scenario gives it.
+UNCHANGED_BY_RECOVERY = ("RequestCount",)
+SNS_SUBJECT_LIMIT = 99
+
+
+@dataclass(frozen=True, kw_only=True)
+class DrillOptions:
+    metric_delay_s: int = DEFAULT_METRIC_DELAY_S
+    lifecycle_s: int = timing.DEFAULT_LIFECYCLE_SECONDS
+    # Extra environment for the function (e.g. DRY_RUN=true); the template's otherwise.
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened at ``at`` (wall clock of the scenario)."""
+
+    at: datetime
+    kind: str
+    text: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    minute: datetime
+    requests: float | None
+    elb_5xx: float | None
+    target_5xx: float | None
+    healthy: float | None
+    states: tuple[str, ...]
+    modelled: bool
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    expected: Any
+    actual: Any
+    passed: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Restore:
+    """The modelled restore for the kit's template and the same model at AWS defaults."""
+
+    kit: timing.RestoreEstimate
+    aws_defaults: timing.RestoreEstimate
+    instances: int
+    deployment_config_name: str
+    sources: Mapping[str, str]
+    lifecycle_s: int
+
+    @property
+    def ratio(self) -> float:
+        return self.aws_defaults.total_s / self.kit.total_s
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """The first rollback the function started (or tried to start)."""
+
+    started_at: datetime
+    action: str
+    bad_deployment_id: str | None
+    rollback_deployment_id: str | None
+    target_version: str | None
+    restore_end: datetime | None
+    outcome: str | None  # Succeeded / Failed / None while running or never created
+    trigger_alarm: str
+    trigger_datapoint: datetime
+
+
+@dataclass
+class DrillReport:
+    scenario: Scenario
+    kit: Kit
+    options: DrillOptions
+    environment: Mapping[str, str]
+    pattern: Mapping[str, Any]
+    rule_name: str
+    source_file: str
+    alarms: tuple[WatchedAlarm, ...]
+    alarm_names: Mapping[str, str]
+    replays: Mapping[str, Replay]
+    rows: list[Row]
+    events: list[Event]
+    invocations: list[KitInvocation]
+    restore: Restore
+    rollback: Rollback | None
+    recovery_from: datetime | None
+    baseline_until: datetime | None
+    diagnosis: str | None
+    checks: list[Check]
+    dead_letters: int
+    notes: list[str]
+    deployments: list[dict[str, Any]]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def metric_delay(self) -> timedelta:
+        return timedelta(seconds=self.options.metric_delay_s)
+
+    @property
+    def first_invocation(self) -> KitInvocation | None:
+        return next((i for i in self.invocations if i.attempt == 1), None)
+
+    @property
+    def decision(self) -> str | None:
+        first = self.first_invocation
+        return decision_of(first) if first else None
+
+    @property
+    def alarm_time(self) -> datetime | None:
+        """When the first rollback alarm entered ALARM (wall clock)."""
+        times = [
+            t.at + self.metric_delay
+            for a in self.alarms
+            if a.rollback
+            for t in self.replays[a.logical_id].alarms
+        ]
+        return min(times, default=None)
+
+    @property
+    def onset_to_rollback(self) -> timedelta | None:
+        if self.rollback is None or self.scenario.onset is None:
+            return None
+        return self.rollback.started_at - self.scenario.onset
+
+
+def decision_of(invocation: KitInvocation) -> str:
+    """The decision class the scenario format speaks of: rollback, skip or failed."""
+    action = invocation.action
+    if action in ROLLBACK_ACTIONS:
+        return "rollback"
+    if action == "skipped":
+        return "skip"
+    return "rollback" if invocation.refused else "failed"
+
+
+# --- Alarm events ----------------------------------------------------------------------------
+
+
+def _cw_timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def _configuration(properties: Mapping[str, Any], name: str) -> dict[str, Any]:
+    metrics: list[dict[str, Any]] = []
+
+    def stat_entry(metric: Mapping[str, Any], period: Any, stat: Any) -> dict[str, Any]:
+        return {
+            "metric": {
+                "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
+                "name": metric.get("MetricName"),
+                "namespace": metric.get("Namespace"),
+            },
+            "period": period,
+            "stat": stat,
+        }
+
+    if "Metrics" in properties:
+        for query in properties["Metrics"]:
+            entry: dict[str, Any] = {"id": query["Id"], "returnData": query.get("ReturnData", True)}
+            if "Expression" in query:
+                entry["expression"] = query["Expression"]
+                entry["label"] = query.get("Label", "")
+            else:
+                stat = query["MetricStat"]
+                entry["metricStat"] = stat_entry(stat["Metric"], stat["Period"], stat["Stat"])
+            metrics.append(entry)
+    else:
+        stat = properties.get("Statistic") or properties.get("ExtendedStatistic")
+        metrics.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+                "metricStat": stat_entry(properties, properties.get("Period"), stat),
+                "returnData": True,
+            }
+        )
+    return {"description": properties.get("AlarmDescription", ""), "metrics": metrics}
+
+
+def alarm_event(
+    *,
+    name: str,
+    arn: str,
+    properties: Mapping[str, Any],
+    transition: Transition,
+    previous: Transition | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """A "CloudWatch Alarm State Change" event in the documented shape, raised at ``at``."""
+    data = dict(transition.reason_data)
+    data["queryDate"] = _cw_timestamp(at)
+    if previous is None:
+        before = {
+            "reason": "drill: the alarm was OK before the scenario",
+            "timestamp": _cw_timestamp(at),
+            "value": transition.old_state,
+        }
+    else:
+        before = {
+            "reason": previous.reason,
+            "reasonData": json.dumps(previous.reason_data),
+            "timestamp": _cw_timestamp(previous.at),
+            "value": previous.new_state,
+        }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}/{at.isoformat()}")),
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": ACCOUNT,
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [arn],
+        "detail": {
+            "alarmName": name,
+            "configuration": _configuration(properties, name),
+            "previousState": before,
+            "state": {
+                "reason": transition.reason,
+                "reasonData": json.dumps(data),
+                "timestamp": _cw_timestamp(at),
+                "value": transition.new_state,
+            },
+        },
+    }
+
+
+# --- Recovery model --------------------------------------------------------------------------
+
+
+def _baseline(values: Sequence[float | None], *, count: bool) -> float | None:
+    present = [v for v in values if v is not None]
+    if not present or 2 * len(present) < len(values):
+        return None
+    middle = statistics.median(present)
+    return float(round(middle)) if count else float(middle)
+
+
+def recovered(
+    scenario: Scenario, *, restore_end: datetime, baseline_until: datetime
+) -> tuple[Scenario, datetime | None]:
+    """The series after a restore ending at ``restore_end``, and the first modelled minute."""
+    times = scenario.timestamps()
+    first = next((i for i, t in enumerate(times) if t >= restore_end), None)
+    window = [i for i, t in enumerate(times) if t < baseline_until]
+    if first is None or not window:
+        return scenario, None
+    series: dict[str, tuple[float | None, ...]] = {}
+    for key, values in scenario.series.items():
+        name = key.partition(":")[0]
+        if name in UNCHANGED_BY_RECOVERY:
+            series[key] = values
+            continue
+        level = _baseline([values[i] for i in window], count=name.endswith("Count"))
+        series[key] = values[:first] + (level,) * (len(values) - first)
+    return replace(scenario, series=series), times[first]
+
+
+# --- The run ---------------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, kit: Kit, scenario: Scenario, options: DrillOptions) -> None:
+        self.kit = kit
+        self.scenario = scenario
+        self.options = options
+        self.delay = timedelta(seconds=options.metric_delay_s)
+        self.function = asset_function.load(kit.asset_dir, kit.handler)
+        self.events: list[Event] = []
+        self.triggers: dict[str, tuple[str, datetime]] = {}
+        self.invocations: list[KitInvocation] = []
+        self.notes: list[str] = []
+        self.rollback: Rollback | None = None
+        self.recovery_from: datetime | None = None
+        self.baseline_until: datetime | None = scenario.onset
+        estimate = kit.restore.estimate(options.lifecycle_s)
+        self.restore = Restore(
+            kit=estimate,
+            aws_defaults=kit.restore.aws_default_estimate(options.lifecycle_s),
+            instances=kit.restore.instances,
+            deployment_config_name=kit.restore.deployment_config_name,
+            sources=kit.restore.sources,
+            lifecycle_s=options.lifecycle_s,
+        )
+        self.replays = self._replay(scenario)
+
+    def _replay(self, scenario: Scenario) -> dict[str, Replay]:
+        source = scenario.metric_source()
+        return {
+            alarm.logical_id: replay(
+                alarm.spec, source, start=scenario.start, end=scenario.end, initial_state=OK
+            )
+            for alarm in self.kit.alarms
+        }
+
+    def event(self, at: datetime, kind: str, text: str, **data: Any) -> None:
+        self.events.append(Event(at, kind, text, data))
+
+    def wall(self, transition: Transition) -> datetime:
+        return transition.at + self.delay
+
+    def run(self) -> DrillReport:
+        with World(
+            self.kit,
+            self.scenario,
+            self.function,
+            metric_delay=self.delay,
+            environment_overrides=self.options.environment,
+        ) as world:
+            self.world = world
+            self._deployment_events()
+            self._loop()
+            last = max(
+                [self.scenario.end + self.delay]
+                + (
+                    [self.rollback.restore_end]
+                    if self.rollback and self.rollback.restore_end
+                    else []
+                )
+            )
+            world.advance_to(last)
+            self._stopped_notes()
+            self._subject_notes()
+            outcome = self._outcome()
+            deployments = world.deployments()
+            dead_letters = world.dead_letters()
+            self.notes.extend(world.notes)
+            report = DrillReport(
+                scenario=self.scenario,
+                kit=self.kit,
+                options=self.options,
+                environment=dict(world.environment),
+                pattern=world.pattern,
+                rule_name=world.rule_name,
+                source_file=str(self.function.source_file),
+                alarms=self.kit.alarms,
+                alarm_names={a.logical_id: world.alarm_name(a.logical_id) for a in self.kit.alarms},
+                replays=self.replays,
+                rows=self._rows(),
+                events=sorted(self.events, key=lambda e: e.at),
+                invocations=self.invocations,
+                restore=self.restore,
+                rollback=outcome,
+                recovery_from=self.recovery_from,
+                baseline_until=self.baseline_until,
+                diagnosis=self._diagnosis(),
+                checks=[],
+                dead_letters=dead_letters,
+                notes=self.notes,
+                deployments=deployments,
+            )
+        report.checks = expectations(report)
+        return report
+
+    # --- The event loop ----------------------------------------------------------------------
+
+    def _next_transition(
+        self, cursor: tuple[datetime, int, int]
+    ) -> tuple[datetime, int, int, WatchedAlarm, Transition] | None:
+        best = None
+        for index, alarm in enumerate(self.kit.alarms):
+            for number, transition in enumerate(self.replays[alarm.logical_id].transitions):
+                key = (self.wall(transition), index, number)
+                if key > cursor and (best is None or key < best[:3]):
+                    best = (*key, alarm, transition)
+        return best
+
+    def _loop(self) -> None:
+        cursor = (datetime.min.replace(tzinfo=self.scenario.start.tzinfo), -1, -1)
+        retries: list[tuple[datetime, int, dict[str, Any]]] = []
+        while True:
+            upcoming = self._next_transition(cursor)
+            if retries and (upcoming is None or retries[0][0] < upcoming[0]):
+                at, attempt, event = retries.pop(0)
+                self._deliver(event, at, attempt, retries)
+                continue
+            if upcoming is None:
+                return
+            at, index, number, alarm, transition = upcoming
+            cursor = (at, index, number)
+            self._alarm_transition(alarm, transition, number, at, retries)
+
+    def _alarm_transition(
+        self,
+        alarm: WatchedAlarm,
+        transition: Transition,
+        number: int,
+        at: datetime,
+        retries: list[tuple[datetime, int, dict[str, Any]]],
+    ) -> None:
+        world = self.world
+        world.advance_to(at)
+        transitions = self.replays[alarm.logical_id].transitions
+        previous = transitions[number - 1] if number else None
+        world.set_alarm_state(
+            alarm.logical_id,
+            transition.new_state,
+            transition.reason,
+            json.dumps(transition.reason_data),
+        )
+        value = transition.reason_data.get("recentDatapoints", [None])[-1:]
+        self.event(
+            at,
+            "alarm",
+            f"{alarm.label} {transition.old_state} -> {transition.new_state}: {transition.reason}",
+            alarm=alarm.label,
+            new_state=transition.new_state,
+            datapoint=transition.timestamp.isoformat(),
+            value=value[0] if value else None,
+        )
+        event = alarm_event(
+            name=world.alarm_name(alarm.logical_id),
+            arn=world.alarm_arn(alarm.logical_id),
+            properties=world.resolver.resolve(dict(alarm.properties), world.template),
+            transition=transition,
+            previous=previous,
+            at=at,
+        )
+        delivered = world.put_event(event)
+        if delivered is None:
+            why = (
+                "not a rollback alarm"
+                if not alarm.rollback
+                else f"state {transition.new_state}, the rule matches ALARM only"
+            )
+            if transition.new_state == ALARM and not alarm.rollback:
+                why += "; its own alarm action notifies on-call"
+            self.event(
+                at, "no-match", f"EventBridge: rule {world.rule_name} does not match ({why})"
+            )
+            return
+        self.event(
+            at,
+            "match",
+            f"EventBridge: rule {world.rule_name} matched {alarm.label}'s event -> rollback "
+            "function invoked (asynchronously)",
+            trigger=alarm.label,
+            datapoint=transition.timestamp.isoformat(),
+        )
+        self.triggers[str(delivered.get("id"))] = (alarm.label, transition.timestamp)
+        self._deliver(delivered, at, 1, retries)
+
+    def _deliver(
+        self,
+        event: dict[str, Any],
+        at: datetime,
+        attempt: int,
+        retries: list[tuple[datetime, int, dict[str, Any]]],
+    ) -> None:
+        record = self.world.invoke(event, at=at, attempt=attempt)
+        self.invocations.append(record)
+        self._describe(record)
+        if record.invocation.error is not None:
+            self._after_failure(record, retries)
+            return
+        if record.rollback_started and self.rollback is None:
+            self._rollback_started(record)
+        elif decision_of(record) == "rollback" and self.rollback is None:
+            self.rollback = self._rollback_record(record, None, None)
+
+    def _describe(self, record: KitInvocation) -> None:
+        at, inv = record.at, record.invocation
+        label = f"rollback function (attempt {record.attempt})"
+        wall = f"{inv.wall_seconds * 1000:.0f} ms wall time"
+        if inv.error is not None:
+            self.event(
+                at,
+                "decision",
+                f"{label}: FAILED with {type(inv.error).__name__}: {inv.error} ({wall})",
+                action="failed",
+            )
+        else:
+            result = inv.result or {}
+            self.event(
+                at,
+                "decision",
+                f"{label}: {result.get('action')} - {result.get('reason')} ({wall})",
+                action=result.get("action"),
+            )
+        self.event(at, "calls", "AWS calls: " + (", ".join(record.invocation.aws_calls) or "none"))
+        for refused in record.refused:
+            key = (refused.get("revision") or {}).get("s3Location", {}).get("key")
+            self.event(
+                at,
+                "codedeploy",
+                f"CodeDeploy refused CreateDeployment of {key} "
+                f"({self.world.versions.get(str(key), '?')}): the scenario's rollback fails",
+            )
+        for stopped in record.stopped:
+            self.event(at, "codedeploy", f"CodeDeploy: deployment {stopped} stopped")
+        for info in record.created:
+            key = info.get("revision", {}).get("s3Location", {}).get("key")
+            self.event(
+                at,
+                "codedeploy",
+                f"CodeDeploy: rollback deployment {info['deploymentId']} created by "
+                f"{info.get('creator')} (revision {key} = "
+                f"{self.world.versions.get(str(key), '?')})",
+                deployment_id=info["deploymentId"],
+            )
+        result = inv.result or {}
+        if result.get("invalidationId"):
+            distribution = self.world.environment.get("DISTRIBUTION_ID", "?")
+            self.event(
+                at,
+                "cloudfront",
+                f"CloudFront: invalidation {result['invalidationId']} on distribution "
+                f"{distribution} (paths {self.world.environment.get('INVALIDATION_PATHS', '/*')})",
+            )
+        for note in record.notifications:
+            self.event(at, "sns", f'SNS notification: "{note["Subject"]}"')
+
+    def _after_failure(
+        self, record: KitInvocation, retries: list[tuple[datetime, int, dict[str, Any]]]
+    ) -> None:
+        if decision_of(record) == "rollback" and self.rollback is None:
+            self.rollback = self._rollback_record(record, None, None)
+        if record.attempt <= self.kit.retry_attempts:
+            delay = RETRY_DELAYS_S[min(record.attempt, len(RETRY_DELAYS_S)) - 1]
+            at = record.at + timedelta(seconds=delay)
+            retries.append((at, record.attempt + 1, record.event))
+            retries.sort(key=lambda r: r[0])
+            self.event(
+                record.at,
+                "retry",
+                f"Lambda retries the event (asynchronous invocation, attempt "
+                f"{record.attempt + 1} of {self.kit.retry_attempts + 1}) at {at:%H:%M:%S}",
+            )
+            return
+        failure = {
+            "version": "1.0",
+            "timestamp": record.at.isoformat(),
+            "requestContext": {
+                "requestId": record.request_id,
+                "functionArn": f"{self.world.function_arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": record.attempt,
+            },
+            "requestPayload": record.event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {
+                "errorType": type(record.invocation.error).__name__,
+                "errorMessage": str(record.invocation.error),
+            },
+        }
+        if self.world.send_to_dead_letter_queue(failure):
+            self.event(
+                record.at,
+                "dlq",
+                f"retries exhausted: the event goes to the on-failure destination, dead-letter "
+                f"queue {self.kit.on_failure_id} (its alarm pages on-call)",
+            )
+        else:
+            self.event(
+                record.at, "dlq", "retries exhausted and no on-failure destination: event lost"
+            )
+
+    def _trigger(self, record: KitInvocation) -> tuple[str, datetime]:
+        return self.triggers[str(record.event.get("id"))]
+
+    def _rollback_record(
+        self,
+        record: KitInvocation,
+        restore_end: datetime | None,
+        rollback_id: str | None,
+    ) -> Rollback:
+        result = record.invocation.result or {}
+        version = None
+        if record.created:
+            version = self.world.version_of(record.created[-1])
+        elif record.refused:
+            version = self.world.version_of(record.refused[-1])
+        label, datapoint = self._trigger(record)
+        return Rollback(
+            started_at=record.at,
+            action=record.action,
+            bad_deployment_id=result.get("deploymentId") or self._bad_from_refusal(record),
+            rollback_deployment_id=rollback_id,
+            target_version=version,
+            restore_end=restore_end,
+            outcome=None,
+            trigger_alarm=label,
+            trigger_datapoint=datapoint,
+        )
+
+    def _bad_from_refusal(self, record: KitInvocation) -> str | None:
+        for refused in record.refused:
+            for deployment_id in self.world.deployment_ids.values():
+                if deployment_id in str(refused.get("description")):
+                    return deployment_id
+        return None
+
+    def _rollback_started(self, record: KitInvocation) -> None:
+        created = record.created[-1]
+        rollback_id = str(created["deploymentId"])
+        restore_end = record.at + timedelta(seconds=self.restore.kit.total_s)
+        result = record.invocation.result or {}
+        bad = self.world.scenario_deployment(result.get("deploymentId"))
+        fails = bool(bad and bad.rollback_fails)
+        status = "Failed" if fails else "Succeeded"
+        self.world.complete_rollback_at(rollback_id, restore_end, status)
+        self.rollback = self._rollback_record(record, restore_end, rollback_id)
+        version = self.rollback.target_version or "?"
+        self.event(
+            restore_end,
+            "restore",
+            f"rollback deployment {rollback_id} ({version}) {status} - restore "
+            + ("complete (modelled)" if not fails else "FAILED: the errors go on"),
+        )
+        if fails:
+            self.notes.append(
+                f"rollback deployment {rollback_id} ends Failed (the scenario's rollback_fails); "
+                "no new alarm transition follows, so the kit sends no further page"
+            )
+            return
+        self.baseline_until = self.scenario.onset or self.rollback.trigger_datapoint
+        new, first = recovered(
+            self.scenario, restore_end=restore_end, baseline_until=self.baseline_until
+        )
+        if first is None:
+            self.notes.append(
+                "the restore ends after the scenario's last minute: no recovery shown"
+            )
+            return
+        self.recovery_from = first
+        self.scenario = new
+        self.world.use_series(new)
+        self.replays = self._replay(new)
+
+    def _deployment_events(self) -> None:
+        for deployment in self.scenario.deployments:
+            if deployment.create_time >= self.scenario.start:
+                self.event(
+                    deployment.create_time,
+                    "deployment",
+                    f"{deployment.version} deployment created ({deployment.s3_key})",
+                    version=deployment.version,
+                )
+            if deployment.complete_time and deployment.complete_time >= self.scenario.start:
+                self.event(
+                    deployment.complete_time,
+                    "deployment",
+                    f"{deployment.version} deployment ends {deployment.status} "
+                    "(if nobody stops it)",
+                    version=deployment.version,
+                    status=deployment.status,
+                )
+        if self.scenario.onset is not None:
+            self.event(self.scenario.onset, "onset", "onset: the first bad minute begins")
+
+    def _subject_notes(self) -> None:
+        cut = next(
+            (
+                note["Subject"]
+                for record in self.invocations
+                for note in record.notifications
+                if len(note["Subject"]) >= SNS_SUBJECT_LIMIT
+            ),
+            None,
+        )
+        if cut is not None:
+            self.notes.append(
+                f"SNS subjects reach the {SNS_SUBJECT_LIMIT}-character cut (Amazon SNS API "
+                f"Reference, Publish: under 100) with these alarm names, so on-call reads "
+                f'"{cut}": the action is lost from the subject (the message body has it)'
+            )
+
+    def _stopped_notes(self) -> None:
+        stopped = [
+            found
+            for record in self.invocations
+            for deployment_id in record.stopped
+            if (found := self.world.scenario_deployment(deployment_id)) is not None
+        ]
+        versions = {d.version for d in stopped}
+        self.events = [
+            e
+            for e in self.events
+            if not (e.kind == "deployment" and "status" in e.data and e.data["version"] in versions)
+        ]
+        group = self.kit.template.properties(self.kit.group_id)
+        if stopped and group.get("AlarmConfiguration", {}).get("Enabled"):
+            self.notes.append(
+                f"{', '.join(sorted(versions))} was still running: CodeDeploy itself also polls "
+                "the group's alarms (AlarmConfiguration, DEPLOYMENT_STOP_ON_ALARM) and stops "
+                "and rolls back a running deployment; moto does not, so the drill shows the "
+                "function's path. Whichever acts first, the other finds the deployment stopped "
+                "or a rollback newest and does nothing more."
+            )
+
+    # --- Results -----------------------------------------------------------------------------
+
+    def _outcome(self) -> Rollback | None:
+        if self.rollback is None or self.rollback.rollback_deployment_id is None:
+            return self.rollback
+        info = self.world.deployment_info(self.rollback.rollback_deployment_id)
+        status = str(info.get("status"))
+        return replace(self.rollback, outcome=status if status in {"Succeeded", "Failed"} else None)
+
+    def _rows(self) -> list[Row]:
+        rows = []
+        series = self.scenario.series
+        for index, minute in enumerate(self.scenario.timestamps()):
+
+            def value(key: str, i: int = index) -> float | None:
+                values = series.get(key)
+                return values[i] if values is not None else None
+
+            moment = minute + timedelta(seconds=self.scenario.period - 1) - self.delay
+            states = tuple(
+                self.replays[a.logical_id].state_at(moment) or OK for a in self.kit.alarms
+            )
+            rows.append(
+                Row(
+                    minute=minute,
+                    requests=value("RequestCount"),
+                    elb_5xx=value("HTTPCode_ELB_5XX_Count"),
+                    target_5xx=value("HTTPCode_Target_5XX_Count"),
+                    healthy=value("HealthyHostCount"),
+                    states=states,
+                    modelled=self.recovery_from is not None and minute >= self.recovery_from,
+                )
+            )
+        return rows
+
+    def _diagnosis(self) -> str | None:
+        for record in self.invocations:
+            for note in record.notifications:
+                text = diagnosis_text(note["Message"])
+                if text:
+                    return text
+        return None
+
+
+def diagnosis_text(message: str) -> str | None:
+    """The "What it means" paragraph of the function's SNS message."""
+    lines = message.splitlines()
+    if "What it means" not in lines:
+        return None
+    start = lines.index("What it means") + 1
+    taken = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        taken.append(line.strip())
+    return " ".join(taken) or None
+
+
+def expectations(report: DrillReport) -> list[Check]:
+    """Compare the run with the scenario's ``expect`` block, one check per field."""
+    expect = report.scenario.expect
+    fired = {a.logical_id: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
+    rollback_fired = any(fired[a.logical_id] for a in report.alarms if a.rollback)
+    checks = [
+        Check(
+            "alarm_fires", expect.alarm_fires, rollback_fired, expect.alarm_fires == rollback_fired
+        )
+    ]
+    decision = report.decision
+    checks.append(Check("decision", expect.decision, decision, expect.decision == decision))
+    rollback = report.rollback
+    if expect.rollback_target is not None:
+        actual = rollback.target_version if rollback else None
+        checks.append(
+            Check(
+                "rollback_target", expect.rollback_target, actual, actual == expect.rollback_target
+            )
+        )
+    if expect.rollback_succeeds is not None:
+        succeeded = bool(rollback and rollback.outcome == "Succeeded")
+        note = "" if rollback is None else f"rollback outcome: {rollback.outcome or 'not created'}"
+        checks.append(
+            Check(
+                "rollback_succeeds",
+                expect.rollback_succeeds,
+                succeeded,
+                succeeded == expect.rollback_succeeds,
+                note,
+            )
+        )
+    if expect.max_minutes_onset_to_rollback is not None:
+        elapsed = report.onset_to_rollback
+        minutes = None if elapsed is None else elapsed.total_seconds() / 60
+        passed = minutes is not None and minutes <= expect.max_minutes_onset_to_rollback
+        checks.append(
+            Check(
+                "max_minutes_onset_to_rollback",
+                expect.max_minutes_onset_to_rollback,
+                None if minutes is None else round(minutes, 2),
+                passed,
+            )
+        )
+    for fragment, wanted in (expect.alarms or {}).items():
+        matching = [lid for lid in fired if fragment in lid]
+        if not matching:
+            checks.append(Check(f"alarms.{fragment}", wanted, None, False, "no alarm matches"))
+            continue
+        entered = any(fired[lid] for lid in matching)
+        checks.append(Check(f"alarms.{fragment}", wanted, entered, entered == wanted))
+    return checks
+
+
+def run(scenario: Scenario, assembly: Assembly, options: DrillOptions | None = None) -> DrillReport:
+    """Replay ``scenario`` through the kit synthesized in ``assembly``."""
+    fragments = tuple((scenario.expect.alarms or {}).keys())
+    kit = find_kit(assembly, alarm_fragments=fragments)
+    return _Run(kit, scenario, options or DrillOptions()).run()

@@ -1,0 +1,672 @@
+"""The AWS side of a drill, in process under moto: what the rollback function talks to.
+
+``World`` starts ``mock_aws`` (no server, no Docker) with ``drill.codedeploy_gaps``
+installed and creates, with names in the style CloudFormation generates, the resources the
+synthesized kit stack declares and the function reaches: the CodeDeploy application and
+deployment group (with the template's deployment configuration), every SNS topic of the
+stack with an SQS queue subscribed to read notifications back, the dead-letter queue of the
+function's on-failure destination, the CloudWatch alarms (with their resolved definitions;
+moto stores them, the drill sets their state), a CloudFront distribution for each one in a
+nested stack, and the EventBridge rule with the synthesized pattern. moto delivers rule
+matches to SQS targets but not to Lambda ones, so the rule's target here is an SQS queue
+standing in for the function: an event that comes out of it is exactly what EventBridge
+would hand to Lambda. The function's environment and the rule's pattern are the template's
+own, with intrinsics resolved to these names (``drill.template.Resolver``).
+
+Time is the scenario's: ``advance_to`` creates and completes the scenario's deployments at
+their ``createTime``/``completeTime`` (unless the kit stopped one), completes rollbacks at
+their modelled restore time, and publishes each minute's ALB datapoints once they would have
+landed in CloudWatch (``period end + metric delay``). Datapoints go in with the dimensions
+the function's diagnosis asks for, in the same order (moto 5.2.5 compares dimension lists
+in order): ``LoadBalancer`` for load balancer metrics, ``LoadBalancer`` then ``TargetGroup``
+for the host counts. Percentile series (``TargetResponseTime:p99``) are not published:
+moto cannot answer percentiles from single values.
+
+Where a scenario says a rollback fails (``rollback_fails``), CreateDeployment of the
+rollback is refused by the AWS side with ``RevisionDoesNotExistException`` (the revision's
+bundle is gone; the error CodeDeploy's API Reference lists for CreateDeployment, though
+whether CodeDeploy checks an S3 bundle at that point is unverified). A rollback that
+CodeDeploy starts itself (StopDeployment with automatic rollback) instead ends Failed at its
+modelled restore time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from unittest import mock
+
+import boto3
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.codedeploy.exceptions import CodeDeployException
+from moto.codedeploy.models import CodeDeployBackend
+
+from drill import codedeploy_gaps
+from drill.function import AssetFunction, DrillContext, Invocation
+from drill.scenario import NAMESPACE, Deployment, Scenario
+from drill.template import (
+    ACCOUNT,
+    REGION,
+    Kit,
+    Resolver,
+    Template,
+    load_balancer_attributes,
+    physical_name,
+)
+
+SERVICES = ("codedeploy", "cloudwatch", "cloudfront", "events", "sns", "sqs")
+HOST_COUNTS = ("HealthyHostCount", "UnHealthyHostCount")
+PUBLISHED_STATS = ("Sum", "Average", "Minimum", "Maximum")
+ROLLBACK_REFUSAL = "RevisionDoesNotExistException"
+# Fake credentials for moto; the drill never talks to AWS.
+_SANDBOX_ENV = {
+    "AWS_ACCESS_KEY_ID": "drill",
+    "AWS_SECRET_ACCESS_KEY": "drill",
+    "AWS_SESSION_TOKEN": "drill",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+_UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SECURITY_TOKEN")
+
+
+class RevisionDoesNotExist(CodeDeployException):
+    code = 400
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            ROLLBACK_REFUSAL,
+            f"No application revision found for revision {key} (drill: the scenario marks "
+            "this rollback as failing)",
+        )
+
+
+@functools.cache
+def _client(service: str) -> Any:
+    """The drill's own clients, built once per process (building one dominates a run's set-up
+    time); moto intercepts them in every later ``mock_aws`` block, each a fresh account."""
+    return boto3.client(
+        service,
+        region_name=REGION,
+        aws_access_key_id=_SANDBOX_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=_SANDBOX_ENV["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=_SANDBOX_ENV["AWS_SESSION_TOKEN"],
+    )
+
+
+@contextlib.contextmanager
+def sandbox_environment() -> Iterator[None]:
+    """Fake credentials and the drill's region; the caller's AWS settings put back after."""
+    names = [*_SANDBOX_ENV, *_UNSET]
+    saved = {name: os.environ.get(name) for name in names}
+    for name in _UNSET:
+        os.environ.pop(name, None)
+    os.environ.update(_SANDBOX_ENV)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class KitInvocation:
+    """One delivery of an event to the rollback function, and what it changed."""
+
+    invocation: Invocation
+    attempt: int
+    event: dict[str, Any]
+    request_id: str = ""
+    created: list[dict[str, Any]] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def at(self) -> datetime:
+        return self.invocation.at
+
+    @property
+    def action(self) -> str:
+        if self.invocation.error is not None:
+            return "failed"
+        return str((self.invocation.result or {}).get("action"))
+
+    @property
+    def rollback_started(self) -> bool:
+        return bool(self.created) and self.action in {"redeployed", "stopped"}
+
+
+@dataclass
+class _Timed:
+    at: datetime
+    order: int
+    run: Callable[[], None]
+    done: bool = False
+
+
+class World:
+    """The mocked account for one drill run; use as a context manager."""
+
+    def __init__(
+        self,
+        kit: Kit,
+        scenario: Scenario,
+        function: AssetFunction,
+        *,
+        metric_delay: timedelta,
+        environment_overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        self.kit = kit
+        self.scenario = scenario
+        self.function = function
+        self.metric_delay = metric_delay
+        self._overrides = dict(environment_overrides or {})
+        self._stack = contextlib.ExitStack()
+        self.clients: dict[str, Any] = {}
+        self.physical: dict[tuple[str, str], dict[str, str]] = {}
+        self.notes: list[str] = []
+        self.environment: dict[str, str] = {}
+        self.pattern: dict[str, Any] = {}
+        self.deployment_ids: dict[str, str] = {}  # scenario version -> deployment id
+        self.versions: dict[str, str] = {}  # s3 key -> scenario version
+        self._timed: list[_Timed] = []
+        self._published: set[int] = set()
+        self._armed = False
+        self._requests: list[dict[str, Any]] = []
+        self._known_deployments: set[str] = set()
+        self._unstored: set[str] = set()
+
+    # --- Lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> World:
+        try:
+            self._stack.enter_context(sandbox_environment())
+            self._stack.enter_context(mock_aws())
+            self._stack.enter_context(codedeploy_gaps.install())
+            self._stack.enter_context(self._refusals())
+            self.clients = {name: _client(name) for name in SERVICES}
+            self._create()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @property
+    def template(self) -> Template:
+        return self.kit.template
+
+    def _set(self, template: Template, logical_id: str, **attributes: str) -> None:
+        self.physical[(template.name, logical_id)] = dict(attributes)
+
+    # --- Creating the resources --------------------------------------------------------------
+
+    def _create(self) -> None:
+        kit, tpl = self.kit, self.template
+        self.application_name = physical_name(tpl, kit.application_id)
+        self.group_name = physical_name(tpl, kit.group_id)
+        self._set(tpl, kit.application_id, Ref=self.application_name)
+        self._set(tpl, kit.group_id, Ref=self.group_name)
+        codedeploy = self.clients["codedeploy"]
+        codedeploy.create_application(
+            applicationName=self.application_name, computePlatform="Server"
+        )
+        codedeploy.create_deployment_group(
+            applicationName=self.application_name,
+            deploymentGroupName=self.group_name,
+            deploymentConfigName=kit.restore.deployment_config_name,
+            serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{physical_name(tpl, 'CodeDeployRole')}",
+        )
+        if kit.load_balancer_id:
+            self._set(
+                tpl,
+                kit.load_balancer_id,
+                **load_balancer_attributes(tpl, kit.load_balancer_id, self.scenario.load_balancer),
+            )
+        self._create_topics()
+        self._create_queues()
+        self._create_distributions()
+        function_name = physical_name(tpl, kit.function_id, limit=64)
+        self.function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
+        self._set(tpl, kit.function_id, Ref=function_name, Arn=self.function_arn)
+        self.function_name = function_name
+        for alarm in kit.alarms:
+            name = physical_name(tpl, alarm.logical_id, limit=255)
+            arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+            self._set(tpl, alarm.logical_id, Ref=name, Arn=arn)
+
+        self.resolver = Resolver(kit.assembly, self.physical)
+        self.environment = {
+            name: str(self.resolver.resolve(value, tpl)) for name, value in kit.environment.items()
+        }
+        self.environment.update(self._overrides)
+        self.pattern = self.resolver.resolve(dict(kit.rule_pattern), tpl)
+        self._create_alarms()
+        self._create_rule()
+        self.artifact_bucket = self._artifact_bucket()
+        self._schedule_history()
+
+    def _create_topics(self) -> None:
+        sns, sqs = self.clients["sns"], self.clients["sqs"]
+        self.inbox_url = sqs.create_queue(QueueName="drill-notifications")["QueueUrl"]
+        inbox_arn = self._queue_arn(self.inbox_url)
+        for topic_id in self.kit.topic_ids:
+            name = physical_name(self.template, topic_id, limit=256)
+            arn = sns.create_topic(Name=name)["TopicArn"]
+            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=inbox_arn)
+            self._set(self.template, topic_id, Ref=arn, TopicName=name, TopicArn=arn)
+
+    def _create_queues(self) -> None:
+        sqs = self.clients["sqs"]
+        # The rule's target: moto cannot invoke a Lambda target, so an SQS queue receives
+        # what EventBridge would have handed to the function.
+        self.target_url = sqs.create_queue(QueueName="drill-rollback-function-target")["QueueUrl"]
+        self.dlq_url: str | None = None
+        if self.kit.on_failure_id:
+            name = physical_name(self.template, self.kit.on_failure_id, limit=80)
+            self.dlq_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            self._set(
+                self.template,
+                self.kit.on_failure_id,
+                Ref=self.dlq_url,
+                Arn=self._queue_arn(self.dlq_url),
+                QueueName=name,
+            )
+
+    def _queue_arn(self, url: str) -> str:
+        attributes = self.clients["sqs"].get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )
+        return str(attributes["Attributes"]["QueueArn"])
+
+    def _create_distributions(self) -> None:
+        self.distribution_ids: list[str] = []
+        for _, nested, distribution_id in self.kit.distributions:
+            config = nested.properties(distribution_id).get("DistributionConfig", {})
+            created = self.clients["cloudfront"].create_distribution(
+                DistributionConfig={
+                    "CallerReference": f"drill-{nested.name}-{distribution_id}",
+                    "Comment": str(config.get("Comment", ""))[:128],
+                    "Enabled": True,
+                    "Origins": {
+                        "Quantity": 1,
+                        "Items": [
+                            {
+                                "Id": "alb",
+                                "DomainName": "alb.drill.invalid",
+                                "CustomOriginConfig": {
+                                    "HTTPPort": 80,
+                                    "HTTPSPort": 443,
+                                    "OriginProtocolPolicy": "http-only",
+                                },
+                            }
+                        ],
+                    },
+                    "DefaultCacheBehavior": {
+                        "TargetOriginId": "alb",
+                        "ViewerProtocolPolicy": "redirect-to-https",
+                        "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+                    },
+                }
+            )["Distribution"]
+            self.distribution_ids.append(created["Id"])
+            self._set(nested, distribution_id, Ref=created["Id"], Id=created["Id"])
+            self.physical[(nested.name, distribution_id)]["DomainName"] = created["DomainName"]
+
+    def _create_alarms(self) -> None:
+        cloudwatch = self.clients["cloudwatch"]
+        for alarm in self.kit.alarms:
+            props = self.resolver.resolve(dict(alarm.properties), self.template)
+            params: dict[str, Any] = {
+                key: props[key]
+                for key in (
+                    "AlarmDescription",
+                    "ComparisonOperator",
+                    "DatapointsToAlarm",
+                    "EvaluationPeriods",
+                    "Threshold",
+                    "TreatMissingData",
+                    "Metrics",
+                    "MetricName",
+                    "Namespace",
+                    "Statistic",
+                    "ExtendedStatistic",
+                    "Period",
+                    "Dimensions",
+                )
+                if key in props
+            }
+            params["AlarmName"] = self.alarm_name(alarm.logical_id)
+            try:
+                cloudwatch.put_metric_alarm(**params)
+            except ClientError as err:
+                # Only the evaluator decides states; a definition moto cannot store just
+                # means the alarm is not listed in moto.
+                self.notes.append(f"moto did not store alarm {alarm.label}: {err}")
+                self._unstored.add(alarm.logical_id)
+                continue
+            cloudwatch.set_alarm_state(
+                AlarmName=params["AlarmName"],
+                StateValue="OK",
+                StateReason="drill: the alarm was OK before the scenario",
+            )
+
+    def _create_rule(self) -> None:
+        events = self.clients["events"]
+        self.rule_name = physical_name(self.template, self.kit.rule_id, limit=64)
+        events.put_rule(Name=self.rule_name, EventPattern=json.dumps(self.pattern))
+        events.put_targets(
+            Rule=self.rule_name,
+            Targets=[{"Id": "rollback-function", "Arn": self._queue_arn(self.target_url)}],
+        )
+
+    def _artifact_bucket(self) -> str:
+        outputs = self.template.body.get("Outputs", {})
+        for name, output in outputs.items():
+            if "artifact" in name.lower():
+                return str(self.resolver.resolve(output.get("Value"), self.template))
+        return "drill-artifacts"
+
+    def alarm_name(self, logical_id: str) -> str:
+        return self.physical[(self.template.name, logical_id)]["Ref"]
+
+    def alarm_arn(self, logical_id: str) -> str:
+        return self.physical[(self.template.name, logical_id)]["Arn"]
+
+    # --- Deployment history ------------------------------------------------------------------
+
+    def _schedule_history(self) -> None:
+        for deployment in self.scenario.deployments:
+            self.versions[deployment.s3_key] = deployment.version
+            self._at(deployment.create_time, self._creator(deployment))
+            if deployment.complete_time is not None:
+                self._at(deployment.complete_time, self._completer(deployment))
+
+    def _at(self, when: datetime, run: Callable[[], None]) -> None:
+        self._timed.append(_Timed(when, len(self._timed), run))
+
+    def revision(self, s3_key: str) -> dict[str, Any]:
+        return {
+            "revisionType": "S3",
+            "s3Location": {"bucket": self.artifact_bucket, "key": s3_key, "bundleType": "zip"},
+        }
+
+    def _creator(self, deployment: Deployment) -> Callable[[], None]:
+        def create() -> None:
+            try:
+                created = self.clients["codedeploy"].create_deployment(
+                    applicationName=self.application_name,
+                    deploymentGroupName=self.group_name,
+                    revision=self.revision(deployment.s3_key),
+                    description=deployment.description or f"release {deployment.version}",
+                )
+            except ClientError as err:
+                self.notes.append(
+                    f"{deployment.version} could not be created at "
+                    f"{deployment.create_time:%H:%M:%S}: {err}"
+                )
+                return
+            deployment_id = str(created["deploymentId"])
+            self.deployment_ids[deployment.version] = deployment_id
+            self._known_deployments.add(deployment_id)
+            codedeploy_gaps.set_create_time(deployment_id, deployment.create_time)
+            codedeploy_gaps.set_status(deployment_id, "InProgress", at=deployment.create_time)
+
+        return create
+
+    def _completer(self, deployment: Deployment) -> Callable[[], None]:
+        def complete() -> None:
+            deployment_id = self.deployment_ids.get(deployment.version)
+            if deployment_id is None:
+                return
+            if codedeploy_gaps.get(deployment_id).status not in codedeploy_gaps.RUNNING_STATUSES:
+                return  # the kit stopped it first
+            codedeploy_gaps.complete_deployment(
+                deployment_id, deployment.status, at=deployment.complete_time
+            )
+
+        return complete
+
+    def scenario_deployment(self, deployment_id: str | None) -> Deployment | None:
+        for version, known in self.deployment_ids.items():
+            if known == deployment_id:
+                return self.scenario.deployment(version)
+        return None
+
+    def version_of(self, info: Mapping[str, Any]) -> str | None:
+        key = info.get("revision", {}).get("s3Location", {}).get("key")
+        return self.versions.get(str(key)) if key else None
+
+    def deployment_info(self, deployment_id: str) -> dict[str, Any]:
+        info: dict[str, Any] = self.clients["codedeploy"].get_deployment(
+            deploymentId=deployment_id
+        )["deploymentInfo"]
+        return info
+
+    def deployments(self) -> list[dict[str, Any]]:
+        codedeploy = self.clients["codedeploy"]
+        ids = codedeploy.list_deployments(
+            applicationName=self.application_name, deploymentGroupName=self.group_name
+        )["deployments"]
+        if not ids:
+            return []
+        infos: list[dict[str, Any]] = codedeploy.batch_get_deployments(deploymentIds=ids)[
+            "deploymentsInfo"
+        ]
+        return sorted(infos, key=lambda d: d["createTime"])
+
+    # --- Time ---------------------------------------------------------------------------------
+
+    def advance_to(self, when: datetime) -> None:
+        """Apply everything scheduled up to ``when`` and publish the datapoints landed by then."""
+        for item in sorted(self._timed, key=lambda t: (t.at, t.order)):
+            if not item.done and item.at <= when:
+                item.done = True
+                item.run()
+        self._publish_landed(when)
+
+    def complete_rollback_at(self, deployment_id: str, at: datetime, status: str) -> None:
+        def complete() -> None:
+            if codedeploy_gaps.get(deployment_id).status in codedeploy_gaps.RUNNING_STATUSES:
+                codedeploy_gaps.complete_deployment(deployment_id, status, at=at)
+
+        self._at(at, complete)
+
+    def use_series(self, scenario: Scenario) -> None:
+        """Serve these series from now on (minutes already published stay as they were)."""
+        self.scenario = replace(self.scenario, series=scenario.series)
+
+    def landing_time(self, minute_start: datetime) -> datetime:
+        return minute_start + timedelta(seconds=self.scenario.period) + self.metric_delay
+
+    def _dimensions(self, metric: str) -> list[dict[str, str]]:
+        dims = []
+        if self.kit.load_balancer_id:
+            lb = self.physical[(self.template.name, self.kit.load_balancer_id)]
+            dims.append({"Name": "LoadBalancer", "Value": lb["LoadBalancerFullName"]})
+        if metric in HOST_COUNTS and self.kit.target_group_id:
+            tg = self.resolver.attributes(self.template, self.kit.target_group_id)
+            dims.append({"Name": "TargetGroup", "Value": tg["TargetGroupFullName"]})
+        return dims
+
+    def _publish_landed(self, when: datetime) -> None:
+        data: list[dict[str, Any]] = []
+        for index, minute in enumerate(self.scenario.timestamps()):
+            if index in self._published or self.landing_time(minute) > when:
+                continue
+            self._published.add(index)
+            data.extend(self._datapoints(index, minute))
+        for start in range(0, len(data), 1000):  # PutMetricData takes at most 1000 a call
+            self.clients["cloudwatch"].put_metric_data(
+                Namespace=NAMESPACE, MetricData=data[start : start + 1000]
+            )
+
+    def _datapoints(self, index: int, minute: datetime) -> list[dict[str, Any]]:
+        points = []
+        plain = {key for key in self.scenario.series if ":" not in key}
+        for key, values in self.scenario.series.items():
+            name, _, stat = key.partition(":")
+            value = values[index]
+            if value is None or (stat and (stat not in PUBLISHED_STATS or name in plain)):
+                continue
+            counted = name.endswith("Count") and name not in HOST_COUNTS
+            if counted and value == 0 and not self.scenario.zero_counts_published:
+                continue  # the load balancer publishes a count only when it is non-zero
+            points.append(
+                {
+                    "MetricName": name,
+                    "Dimensions": self._dimensions(name),
+                    "Timestamp": minute,
+                    "Value": value,
+                    "Unit": "Seconds" if name == "TargetResponseTime" else "Count",
+                }
+            )
+        return points
+
+    # --- Alarms and EventBridge --------------------------------------------------------------
+
+    def set_alarm_state(self, logical_id: str, state: str, reason: str, data: str) -> None:
+        if logical_id in self._unstored:
+            return
+        self.clients["cloudwatch"].set_alarm_state(
+            AlarmName=self.alarm_name(logical_id),
+            StateValue=state,
+            StateReason=reason[:1023],
+            StateReasonData=data,
+        )
+
+    def put_event(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Send an event through EventBridge; return it as the rule's target receives it."""
+        self.clients["events"].put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Resources": list(event["resources"]),
+                    "Detail": json.dumps(event["detail"]),
+                    "Time": datetime.fromisoformat(event["time"].replace("Z", "+00:00")),
+                }
+            ]
+        )
+        delivered = self._drain(self.target_url)
+        return json.loads(delivered[0]) if delivered else None
+
+    def _drain(self, url: str) -> list[str]:
+        sqs = self.clients["sqs"]
+        bodies: list[str] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return bodies
+            for message in batch:
+                bodies.append(message["Body"])
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def notifications(self) -> list[dict[str, str]]:
+        found = []
+        for body in self._drain(self.inbox_url):
+            envelope = json.loads(body)
+            found.append({"Subject": envelope.get("Subject", ""), "Message": envelope["Message"]})
+        return found
+
+    # --- The function ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """Refuse CreateDeployment of a rollback away from a deployment with rollback_fails."""
+        current = CodeDeployBackend.create_deployment
+        world = self
+
+        def create_deployment(backend: CodeDeployBackend, *args: Any, **kwargs: Any) -> str:
+            description = str(kwargs.get("description") or "")
+            if world._armed:
+                world._requests.append(dict(kwargs))
+                for version, deployment_id in world.deployment_ids.items():
+                    failing = world.scenario.deployment(version).rollback_fails
+                    if failing and deployment_id in description:
+                        key = kwargs.get("revision", {}).get("s3Location", {}).get("key", "?")
+                        raise RevisionDoesNotExist(str(key))
+            result: str = current(backend, *args, **kwargs)
+            return result
+
+        with mock.patch.object(CodeDeployBackend, "create_deployment", create_deployment):
+            yield
+
+    def invoke(self, event: Mapping[str, Any], *, at: datetime, attempt: int) -> KitInvocation:
+        """Deliver ``event`` to the rollback function at simulated time ``at``."""
+        self.advance_to(at)
+        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event.get('id')}/{attempt}"))
+        context = DrillContext(
+            aws_request_id=request_id,
+            function_name=self.function_name,
+            invoked_function_arn=self.function_arn,
+        )
+        self._requests = []
+        self._armed = True
+        try:
+            invocation = self.function.invoke(
+                event, now=at, environment=self.environment, context=context
+            )
+        finally:
+            self._armed = False
+        record = KitInvocation(
+            invocation=invocation, attempt=attempt, event=dict(event), request_id=request_id
+        )
+        self._settle(record, at)
+        record.notifications = self.notifications()
+        return record
+
+    def _settle(self, record: KitInvocation, at: datetime) -> None:
+        """Put what the function created on the drill's clock (moto stamps real time)."""
+        result = record.invocation.result or {}
+        for info in self.deployments():
+            deployment_id = str(info["deploymentId"])
+            if deployment_id in self._known_deployments:
+                continue
+            self._known_deployments.add(deployment_id)
+            codedeploy_gaps.set_create_time(deployment_id, at)
+            record.created.append(self.deployment_info(deployment_id))
+        if result.get("action") == "stopped" and result.get("deploymentId"):
+            stopped = str(result["deploymentId"])
+            codedeploy_gaps.complete_deployment(stopped, "Stopped", at=at)
+            record.stopped.append(stopped)
+        if record.invocation.error is not None:
+            record.refused = [
+                {"revision": r.get("revision"), "description": r.get("description")}
+                for r in self._requests
+            ]
+
+    def send_to_dead_letter_queue(self, record: Mapping[str, Any]) -> bool:
+        if self.dlq_url is None:
+            return False
+        self.clients["sqs"].send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(record))
+        return True
+
+    def dead_letters(self) -> int:
+        if self.dlq_url is None:
+            return 0
+        attributes = self.clients["sqs"].get_queue_attributes(
+            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    def invalidations(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for distribution_id in self.distribution_ids:
+            listed = self.clients["cloudfront"].list_invalidations(DistributionId=distribution_id)
+            for item in listed.get("InvalidationList", {}).get("Items", []) or []:
+                found.append({"DistributionId": distribution_id, **item})
+        return found

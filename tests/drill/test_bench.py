@@ -1,0 +1,80 @@
+"""The benchmark's moto part (decisions and their AWS calls) and its report; never the make
+timings, which only ``make bench`` runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drill import bench
+from drill.template import load_assembly
+from tests.drill.synthesized import synthesize
+
+LIST = "codedeploy:ListDeployments"
+BATCH = "codedeploy:BatchGetDeployments"
+STOP = "codedeploy:StopDeployment"
+CREATE = "codedeploy:CreateDeployment"
+INVALIDATE = "cloudfront:CreateInvalidation"
+METRICS = "cloudwatch:GetMetricData"
+PUBLISH = "sns:Publish"
+
+
+@pytest.fixture(scope="module")
+def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+def test_each_decision_kind_makes_the_aws_calls_the_workflow_documents(cdk_out: Path) -> None:
+    figures = bench.decision_benchmark(load_assembly(cdk_out), runs=1)
+
+    calls = {
+        f.action if f.name != "skip: duplicate delivery" else "duplicate": f.calls for f in figures
+    }
+    assert calls == {
+        "redeployed": (LIST, BATCH, CREATE, INVALIDATE, METRICS, PUBLISH),
+        "stopped": (LIST, BATCH, STOP, INVALIDATE, METRICS, PUBLISH),
+        "skipped": (LIST, METRICS, PUBLISH),
+        "duplicate": (LIST, BATCH),
+        "would-redeploy": (LIST, BATCH, METRICS, PUBLISH),
+        "failed": (LIST, BATCH, CREATE, PUBLISH),
+    }
+
+
+def test_percentile_takes_the_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 21)]
+
+    assert bench.percentile(values, 0.50) == 10.0
+    assert bench.percentile(values, 0.95) == 19.0
+
+
+def test_report_names_the_machine_and_the_skipped_make_figures() -> None:
+    figures = {
+        "machine": {
+            "date": "2026-11-24T17:00:00+00:00",
+            "cpus": 2,
+            "cpuModel": "Test CPU",
+            "python": "3.11.7",
+            "platform": "Linux",
+        },
+        "freshSynthSeconds": None,
+        "warmSynthSeconds": 7.5,
+        "warmTestSeconds": None,
+        "seedOnsetToRollbackSeconds": 120.0,
+        "metricDelaySeconds": 60,
+        "restore": {
+            "kitSeconds": 160,
+            "kitFormula": "2 batches x (...) = 160 s",
+            "awsDefaultSeconds": 960,
+            "awsDefaultFormula": "2 batches x (...) = 960 s",
+            "ratio": 6.0,
+        },
+        "decisions": [],
+    }
+
+    text = bench.render(figures)
+
+    assert "2 CPUs, Test CPU; Python 3.11.7" in text
+    assert "skipped (--skip-fresh)" in text
+    assert "skipped (--skip-test)" in text
+    assert "6.0x" in text

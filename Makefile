@@ -32,7 +32,7 @@ setup: $(BIN)/.installed node_modules/.installed
 ## synth: cdk synth through the pinned CLI; every stack's template lands in cdk.out/
 synth: setup
 	$(CDK) synth $(CDK_FLAGS) --quiet $(CDK_ARGS)
-	@ls -1 cdk.out/*.template.json
+	@ls -1 cdk.out/*.template.json >&2
 
 ## test: lint, type check, pytest (synth-and-assert, lambdas under moto, cdk-nag), cfn-lint
 test: lint typecheck unit cfn-lint

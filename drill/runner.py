@@ -726,7 +726,7 @@ class _Run:
             self.notes.append(
                 f"SNS subjects reach the {SNS_SUBJECT_LIMIT}-character cut (Amazon SNS API "
                 f"Reference, Publish: under 100) with these alarm names, so on-call reads "
-                f'"{cut}": the action is lost from the subject (the message body has it)'
+                f'"{cut}": the end of the alarm name is cut (the message body has it whole)'
             )
 
     def _stopped_notes(self) -> None:

@@ -28,8 +28,12 @@ _HEADLINES = {
 
 def subject(result: Mapping[str, Any]) -> str:
     headline = _HEADLINES.get(str(result.get("action")), str(result.get("action")))
-    text = f"{KIT_MARKER} {result.get('alarmName')}: " + headline.format_map(
-        {"deploymentId": result.get("deploymentId") or "?"}
+    # What was done comes first: generated alarm names run to ~70 characters and the
+    # subject is cut at SNS's limit, so the alarm name is what may be lost, not the action.
+    text = (
+        f"{KIT_MARKER} "
+        + headline.format_map({"deploymentId": result.get("deploymentId") or "?"})
+        + f" ({result.get('alarmName')})"
     )
     printable = "".join(ch if ch.isprintable() else " " for ch in text)
     return printable[:SUBJECT_LIMIT]

@@ -181,6 +181,39 @@ class AutoRollback(Construct):
             ],
         )
 
+        # A rollback deployment that fails (or any deployment of the group) raises no new
+        # alarm transition, so the function would never hear of it: page directly.
+        # Event shape: CodeDeploy User Guide, "Monitoring deployments with EventBridge".
+        self.deployment_failed_rule = events.Rule(
+            self,
+            "OnDeploymentFailed",
+            description="A deployment of the group failed or stopped: tell on-call",
+            event_pattern=events.EventPattern(
+                source=["aws.codedeploy"],
+                detail_type=["CodeDeploy Deployment State-change Notification"],
+                detail={
+                    "state": ["FAILURE", "STOP"],
+                    "application": [deployment_group.application.application_name],
+                    "deploymentGroup": [deployment_group.deployment_group_name],
+                },
+            ),
+            targets=[
+                targets.SnsTopic(
+                    self.topic,
+                    message=events.RuleTargetInput.from_text(
+                        f"[alarm-rollback-kit] CodeDeploy deployment "
+                        f"{events.EventField.from_path('$.detail.deploymentId')} of "
+                        f"{events.EventField.from_path('$.detail.application')}/"
+                        f"{events.EventField.from_path('$.detail.deploymentGroup')} ended "
+                        f"{events.EventField.from_path('$.detail.state')} at "
+                        f"{events.EventField.time}. If it was a rollback, the bad release may "
+                        "still be serving: check the group and the rollback function's log now."
+                    ),
+                    dead_letter_queue=self.dead_letter_queue,
+                )
+            ],
+        )
+
         notify = cw_actions.SnsAction(self.topic)
         self.dead_letter_alarm = cw.Alarm(
             self,

@@ -1,7 +1,7 @@
 """An SNS topic that CloudWatch alarms can publish to while it is encrypted and TLS-only.
 
-Alarms can publish to an encrypted topic only with a customer managed key whose policy
-lets ``cloudwatch.amazonaws.com`` use it; the AWS managed ``alias/aws/sns`` key does not
+Alarms (and EventBridge rules) can publish to an encrypted topic only with a customer
+managed key whose policy lets ``cloudwatch.amazonaws.com`` (``events.amazonaws.com``) use it; the AWS managed ``alias/aws/sns`` key does not
 (SNS Developer Guide, "Encryption at rest": CloudWatch alarms). Refusing plain HTTP adds a
 topic policy, and a topic policy replaces SNS's default one, so the policy must also let
 CloudWatch alarms of this account publish, or every alarm action fails with "not
@@ -33,7 +33,11 @@ class AlarmTopic(Construct):
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                # EventBridge rules with this topic as target need the key too.
+                principals=[
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                ],
                 # GenerateDataKey* is the documented form for this key policy statement.
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy "*" means this key

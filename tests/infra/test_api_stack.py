@@ -562,6 +562,10 @@ def test_every_alarm_notifies_the_stacks_topic_on_alarm_and_recovery(
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic}]
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(
     resources: dict[str, dict[str, Any]],
 ) -> None:
@@ -569,8 +573,12 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(
     key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
     key = resources[key_id]["Properties"]
     assert key["EnableKeyRotation"] is True
-    principals = [s["Principal"] for s in key["KeyPolicy"]["Statement"]]
-    assert {"Service": "cloudwatch.amazonaws.com"} in principals
+    services = [
+        service
+        for statement in key["KeyPolicy"]["Statement"]
+        for service in _listed(statement["Principal"].get("Service", []))
+    ]
+    assert "cloudwatch.amazonaws.com" in services
 
 
 def test_given_topic_receives_the_alarms_and_no_topic_or_account_role_is_created(

@@ -304,8 +304,11 @@ def test_topic_policy_lets_this_accounts_alarms_publish_over_tls_only(
         if p["Properties"]["Topics"][0]["Ref"].startswith(topic_prefix)
     ]
     statements = policy["PolicyDocument"]["Statement"]
-    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
-    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    (allow,) = [
+        s
+        for s in statements
+        if s["Effect"] == "Allow" and s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
     assert allow["Action"] == "sns:Publish"
     assert "aws:SourceAccount" in allow["Condition"]["StringEquals"]
     assert ":alarm:*" in json.dumps(allow["Condition"]["ArnLike"]["aws:SourceArn"])
@@ -365,3 +368,24 @@ def test_without_the_edge_there_is_no_invalidation_and_no_error() -> None:
         template, "AWS::Lambda::Function", {"Handler": "rollback.handler.lambda_handler"}
     )["Properties"]
     assert fn["Environment"]["Variables"]["DISTRIBUTION_ID"] == ""
+
+
+def test_a_failed_or_stopped_deployment_of_the_group_pages_directly(
+    default_template: Template,
+) -> None:
+    rule = only_resource(
+        default_template, "AWS::Events::Rule", {"EventPattern": {"source": ["aws.codedeploy"]}}
+    )["Properties"]
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["CodeDeploy Deployment State-change Notification"]
+    assert pattern["detail"]["state"] == ["FAILURE", "STOP"]
+    (group,) = pattern["detail"]["deploymentGroup"]
+    assert group["Ref"].startswith("DeploymentDeploymentGroup")
+    (target,) = rule["Targets"]
+    assert target["Arn"]["Ref"].startswith("Paging")
+    assert "deploymentId" in json.dumps(target["InputTransformer"])
+    # EventBridge must be able to use the topic's key and publish to it.
+    policies = json.dumps(default_template.find_resources("AWS::SNS::TopicPolicy"))
+    assert "events.amazonaws.com" in policies
+    keys = json.dumps(default_template.find_resources("AWS::KMS::Key"))
+    assert "events.amazonaws.com" in keys

@@ -135,6 +135,16 @@ def decide(
             notify=True,
             deployment_id=newest.deployment_id,
         )
+    if newest.status in {"Stopped", "Failed"} and _baked_recently(newest, alarm, config):
+        # CodeDeploy stops a deployment on the group's alarms by itself and rolls back
+        # stopped and failed ones; its rollback deployment may not exist yet. Nothing for
+        # the kit to undo, and the deployment-failed rule has already paged.
+        return _skip(
+            f"newest deployment {newest.deployment_id} is already {newest.status}: CodeDeploy's "
+            "own automatic rollback takes over",
+            notify=False,
+            deployment_id=newest.deployment_id,
+        )
     if newest.is_running:
         plan: Action = "stop"
     elif newest.status == "Succeeded" and _baked_recently(newest, alarm, config):

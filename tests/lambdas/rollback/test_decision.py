@@ -128,12 +128,13 @@ def test_completion_just_before_the_bake_window_is_not_blamed() -> None:
     assert "not correlated" in decision.reason
 
 
-def test_newest_failed_deployment_is_not_correlated() -> None:
-    failed = _dep("failed", created_ago=10 * MINUTE, status="Failed", completed_ago=4 * MINUTE)
+def test_newest_failed_deployment_outside_the_bake_window_is_not_correlated() -> None:
+    failed = _dep("failed", created_ago=120 * MINUTE, status="Failed", completed_ago=110 * MINUTE)
 
     decision = decide(alarm=_alarm(), config=_config(), deployments=[GOOD, failed], now=NOW)
 
-    assert decision.action == "skipped"
+    assert (decision.action, decision.notify) == ("skipped", True)
+    assert "not correlated" in decision.reason
     assert "is Failed" in decision.reason
 
 
@@ -227,3 +228,14 @@ def test_rollback_description_names_the_undone_deployment_the_alarm_and_the_time
 @pytest.mark.parametrize("status", ["Created", "Queued", "InProgress", "Baking", "Ready"])
 def test_running_statuses(status: str) -> None:
     assert _dep("x", created_ago=MINUTE, status=status).is_running
+
+
+@pytest.mark.parametrize("status", ["Stopped", "Failed"])
+def test_deployment_codedeploy_already_stopped_is_left_to_its_own_rollback(status: str) -> None:
+    # CodeDeploy's DEPLOYMENT_STOP_ON_ALARM won the race: its rollback may not exist yet.
+    stopped = _dep("bad", created_ago=10 * MINUTE, completed_ago=1 * MINUTE, status=status)
+
+    decision = decide(alarm=_alarm(), config=_config(), deployments=[GOOD, stopped], now=NOW)
+
+    assert (decision.action, decision.notify) == ("skipped", False)
+    assert "CodeDeploy's own automatic rollback" in decision.reason

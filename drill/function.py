@@ -117,8 +117,11 @@ def _logger_restored(name: str) -> Iterator[logging.Logger]:
 
 
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
+def patched_environ(values: Mapping[str, str], unset: tuple[str, ...] = ()) -> Iterator[None]:
+    """``values`` set and ``unset`` removed in ``os.environ``; everything put back after."""
+    saved = {name: os.environ.get(name) for name in [*values, *unset]}
+    for name in unset:
+        os.environ.pop(name, None)
     os.environ.update(values)
     try:
         yield
@@ -213,7 +216,7 @@ class AssetFunction:
         started = time.perf_counter()
         with (
             self._swapped(self.modules),
-            _environment(environment),
+            patched_environ(environment),
             _logger_restored(self.package) as logger,
         ):
             logger.handlers[:] = [capture]

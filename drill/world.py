@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -50,7 +49,7 @@ from moto.codedeploy.exceptions import CodeDeployException
 from moto.codedeploy.models import CodeDeployBackend
 
 from drill import codedeploy_gaps
-from drill.function import AssetFunction, DrillContext, Invocation
+from drill.function import AssetFunction, DrillContext, Invocation, patched_environ
 from drill.scenario import NAMESPACE, Deployment, Scenario
 from drill.template import (
     ACCOUNT,
@@ -101,22 +100,9 @@ def _client(service: str) -> Any:
     )
 
 
-@contextlib.contextmanager
-def sandbox_environment() -> Iterator[None]:
+def sandbox_environment() -> contextlib.AbstractContextManager[None]:
     """Fake credentials and the drill's region; the caller's AWS settings put back after."""
-    names = [*_SANDBOX_ENV, *_UNSET]
-    saved = {name: os.environ.get(name) for name in names}
-    for name in _UNSET:
-        os.environ.pop(name, None)
-    os.environ.update(_SANDBOX_ENV)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return patched_environ(_SANDBOX_ENV, unset=tuple(_UNSET))
 
 
 @dataclass

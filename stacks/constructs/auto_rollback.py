@@ -33,6 +33,7 @@ from constructs import Construct
 
 from stacks.config import RollbackConfig
 from stacks.constructs.lambda_code import function_code
+from stacks.constructs.queue_alarms import messages_waiting_alarm
 from stacks.constructs.rates import elb_5xx_count, error_rate
 from stacks.constructs.topics import AlarmTopic
 
@@ -215,20 +216,14 @@ class AutoRollback(Construct):
         )
 
         notify = cw_actions.SnsAction(self.topic)
-        self.dead_letter_alarm = cw.Alarm(
+        self.dead_letter_alarm = messages_waiting_alarm(
             self,
             "DeadLettersWaiting",
-            alarm_description=(
+            queue=self.dead_letter_queue,
+            description=(
                 "An alarm event the rollback function could not handle is waiting in the "
                 "dead-letter queue: a rollback may not have happened. Read the message."
             ),
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
-            ),
-            threshold=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         self.function_errors_alarm = cw.Alarm(
             self,

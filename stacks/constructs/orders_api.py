@@ -45,6 +45,7 @@ from constructs import Construct
 
 from stacks.config import ApiConfig
 from stacks.constructs.lambda_code import function_code
+from stacks.constructs.queue_alarms import messages_waiting_alarm
 
 SERVICE_NAME = "order-api"
 METRICS_NAMESPACE = "OrderApi"
@@ -373,20 +374,14 @@ class OrdersApi(Construct):
         self.http_5xx_alarm, self.handler_errors_alarm, self.api_5xx_alarm = self._http_alarms(
             config
         )
-        self.dead_letter_alarm = cw.Alarm(
+        self.dead_letter_alarm = messages_waiting_alarm(
             self,
             "ExportDeadLettersWaiting",
-            alarm_description=(
+            queue=self.dead_letter_queue,
+            description=(
                 "An export message failed every attempt and waits in the dead-letter "
                 "queue; its job stays queued or running until someone looks."
             ),
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
-            ),
-            threshold=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         self.alarms = (
             self.http_5xx_alarm,

@@ -90,6 +90,36 @@ class World:
     def cloudfront(self) -> Any:
         return self.clients["cloudfront"]
 
+    def distribution(self) -> str:
+        """A CloudFront distribution in moto, for the invalidation paths; returns its id."""
+        created = self.cloudfront.create_distribution(
+            DistributionConfig={
+                "CallerReference": "order-api-edge",
+                "Comment": "order-api",
+                "Enabled": True,
+                "Origins": {
+                    "Quantity": 1,
+                    "Items": [
+                        {
+                            "Id": "alb",
+                            "DomainName": "order-api.example.com",
+                            "CustomOriginConfig": {
+                                "HTTPPort": 80,
+                                "HTTPSPort": 443,
+                                "OriginProtocolPolicy": "https-only",
+                            },
+                        }
+                    ],
+                },
+                "DefaultCacheBehavior": {
+                    "TargetOriginId": "alb",
+                    "ViewerProtocolPolicy": "redirect-to-https",
+                    "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+                },
+            }
+        )
+        return str(created["Distribution"]["Id"])
+
     def deploy(
         self,
         key: str,

@@ -50,36 +50,6 @@ def _nothing(world: World) -> None:
     return None
 
 
-def _distribution(world: World) -> str:
-    created = world.cloudfront.create_distribution(
-        DistributionConfig={
-            "CallerReference": "edge",
-            "Comment": "",
-            "Enabled": True,
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "alb",
-                        "DomainName": "order-api.example.com",
-                        "CustomOriginConfig": {
-                            "HTTPPort": 80,
-                            "HTTPSPort": 443,
-                            "OriginProtocolPolicy": "https-only",
-                        },
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "alb",
-                "ViewerProtocolPolicy": "redirect-to-https",
-                "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
-            },
-        }
-    )
-    return str(created["Distribution"]["Id"])
-
-
 @pytest.mark.parametrize(
     ("history", "env", "action", "expected"),
     [
@@ -133,7 +103,7 @@ def test_aws_calls_per_decision(
 def test_aws_calls_for_a_redeploy_with_an_edge_add_one_invalidation(
     world: World, set_env: Callable[..., None], calls: list[str], lambda_context: Any
 ) -> None:
-    set_env(DISTRIBUTION_ID=_distribution(world))
+    set_env(DISTRIBUTION_ID=world.distribution())
     _baked(world)
 
     lambda_handler(alarm_event(world.now - MINUTE), lambda_context)

@@ -582,40 +582,10 @@ def test_malformed_event_is_logged_and_skipped(
 # CloudFront invalidation ------------------------------------------------------------------
 
 
-def _distribution(world: World) -> str:
-    created = world.cloudfront.create_distribution(
-        DistributionConfig={
-            "CallerReference": "order-api-edge",
-            "Comment": "order-api",
-            "Enabled": True,
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "alb",
-                        "DomainName": "order-api.example.com",
-                        "CustomOriginConfig": {
-                            "HTTPPort": 80,
-                            "HTTPSPort": 443,
-                            "OriginProtocolPolicy": "https-only",
-                        },
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "alb",
-                "ViewerProtocolPolicy": "redirect-to-https",
-                "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
-            },
-        }
-    )
-    return str(created["Distribution"]["Id"])
-
-
 def test_rollback_invalidates_the_distribution_with_a_reference_from_the_rollback(
     world: World, set_env: Any, lambda_context: Any
 ) -> None:
-    distribution = _distribution(world)
+    distribution = world.distribution()
     set_env(DISTRIBUTION_ID=distribution, INVALIDATION_PATHS="/*,/api/*")
     _bad_release_baked(world)
 
@@ -633,7 +603,7 @@ def test_rollback_invalidates_the_distribution_with_a_reference_from_the_rollbac
 def test_stop_also_invalidates_the_distribution(
     world: World, set_env: Any, lambda_context: Any
 ) -> None:
-    set_env(DISTRIBUTION_ID=_distribution(world))
+    set_env(DISTRIBUTION_ID=world.distribution())
     _bad_release_running(world)
 
     result = _fire(world, lambda_context)

@@ -19,7 +19,7 @@ from aws_cdk.assertions import Match
 from rollback.handler import lambda_handler
 from tests.infra.conftest import service_template
 from tests.lambdas.rollback.conftest import World, alarm_event
-from tests.lambdas.rollback.test_call_counts import _baked, _distribution, _running
+from tests.lambdas.rollback.test_call_counts import _baked, _running
 
 MINUTE = timedelta(minutes=1)
 
@@ -60,7 +60,7 @@ def test_every_call_of_an_acting_decision_is_allowed(
     allowed_actions: set[str],
     history: Callable[[World], None],
 ) -> None:
-    set_env(DISTRIBUTION_ID=_distribution(world))
+    set_env(DISTRIBUTION_ID=world.distribution())
     history(world)
 
     result = lambda_handler(alarm_event(world.now - MINUTE), lambda_context)

@@ -1,0 +1,31 @@
+"""An alarm that fires as soon as one message waits in a dead-letter queue.
+
+A message in a dead-letter queue is work that failed every retry (an alarm event the
+rollback function could not decide, an export that never finished): nobody sees it unless
+something pages, so one visible message for one minute is enough.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+
+def messages_waiting_alarm(
+    scope: Construct, id_: str, *, queue: sqs.IQueue, description: str
+) -> cw.Alarm:
+    """``ApproximateNumberOfMessagesVisible`` (Maximum, 1 minute) >= 1, missing = OK."""
+    return cw.Alarm(
+        scope,
+        id_,
+        alarm_description=description,
+        metric=queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1), statistic="Maximum"
+        ),
+        threshold=1,
+        comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+    )

@@ -72,8 +72,31 @@ def test_load_balancer_is_internet_facing_with_idle_timeout_and_access_logs(
 def test_access_log_bucket_lets_both_elb_log_delivery_principals_write(
     default_template: Template,
 ) -> None:
-    policies = json.dumps(default_template.find_resources("AWS::S3::BucketPolicy"))
-    assert "logdelivery.elasticloadbalancing.amazonaws.com" in policies
+    policies = default_template.find_resources("AWS::S3::BucketPolicy")
+    statements = [
+        s
+        for p in policies.values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Action") == "s3:PutObject"
+        and (
+            "elasticloadbalancing" in json.dumps(s["Principal"])
+            or "ElbLogDeliveryByAccount" in json.dumps(s["Principal"])
+        )
+    ]
+    assert statements  # CDK may merge the two principals into one statement
+    principals = json.dumps([s["Principal"] for s in statements])
+    assert "logdelivery.elasticloadbalancing.amazonaws.com" in principals
+    assert "ElbLogDeliveryByAccount" in principals  # the regional-account branch
+    for statement in statements:
+        assert "/alb/AWSLogs/" in json.dumps(statement["Resource"])
+    # The ALB checks the bucket policy when access logs are switched on.
+    lb = next(iter(default_template.find_resources(LB).values()))
+    log_policy = next(
+        k
+        for k, p in policies.items()
+        if "logdelivery" in json.dumps(p["Properties"]["PolicyDocument"])
+    )
+    assert log_policy in lb["DependsOn"]
     # Regions opened before August 2022 deliver as a regional ELB account.
     mappings = default_template.to_json()["Mappings"]
     accounts = next(m for name, m in mappings.items() if name.startswith("ServiceElbLog"))

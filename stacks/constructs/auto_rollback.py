@@ -28,12 +28,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import RollbackConfig
+from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_alarm
 from stacks.constructs.lambda_code import function_code
-from stacks.constructs.queue_alarms import messages_waiting_alarm
 from stacks.constructs.rates import elb_5xx_count, error_rate
 from stacks.constructs.topics import AlarmTopic
 
@@ -145,13 +144,7 @@ class AutoRollback(Construct):
         for alarm in self.rollback_alarms:
             deployment_group.add_alarm(alarm)
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetters")
         self.function = self._function(
             config,
             load_balancer,

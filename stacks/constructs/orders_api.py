@@ -44,8 +44,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import ApiConfig
+from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_alarm
 from stacks.constructs.lambda_code import function_code
-from stacks.constructs.queue_alarms import messages_waiting_alarm
 
 SERVICE_NAME = "order-api"
 METRICS_NAMESPACE = "OrderApi"
@@ -301,13 +301,7 @@ class OrdersApi(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "ExportDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "ExportDeadLetters")
         self.queue = sqs.Queue(
             self,
             "ExportQueue",

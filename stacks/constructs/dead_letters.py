@@ -1,8 +1,10 @@
-"""An alarm that fires as soon as one message waits in a dead-letter queue.
+"""Dead-letter queues, and the alarm that fires as soon as one message waits in one.
 
 A message in a dead-letter queue is work that failed every retry (an alarm event the
 rollback function could not decide, an export that never finished): nobody sees it unless
-something pages, so one visible message for one minute is enough.
+something pages, so one visible message for one minute is enough. The queues are
+encrypted, refuse plain HTTP and keep a message for SQS's maximum of 14 days, time for a
+human to read it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,16 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+
+def dead_letter_queue(scope: Construct, id_: str) -> sqs.Queue:
+    return sqs.Queue(
+        scope,
+        id_,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
 
 
 def messages_waiting_alarm(

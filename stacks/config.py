@@ -133,6 +133,10 @@ class ServiceConfig:
     # ALB's security group) so the CodeDeploy agent can download without a NAT gateway.
     nat_gateways: int = 0
     max_azs: int = 2
+    # Only for a stage with an explicit account and region: naming the zones avoids the
+    # availability-zone look-up CDK would otherwise make (and need credentials or a
+    # committed cdk.context.json for). Environment-agnostic stacks never look up.
+    availability_zones: tuple[str, ...] = ()
     app_port: int = 8080
     health_check: HealthCheckConfig = field(default_factory=HealthCheckConfig)
     # Every in-place batch waits this long in BlockTraffic before stopping the app
@@ -174,6 +178,12 @@ class ServiceConfig:
         )
         _check_range("service.max_azs", self.max_azs, 2, 6, "an ALB needs subnets in 2+ AZs")
         _check_range("service.app_port", self.app_port, 1, 65535, "a TCP port")
+        if self.availability_zones and len(self.availability_zones) < 2:
+            raise ConfigError(
+                "service.availability_zones",
+                self.availability_zones,
+                "empty, or two or more zones (an ALB needs subnets in 2+ AZs)",
+            )
         self.health_check.validate()
         _check_range(
             "service.deregistration_delay_seconds",
@@ -618,6 +628,14 @@ class StageConfig:
             raise ConfigError("account", self.account, "a 12-digit AWS account id or ''")
         if self.region and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", self.region):
             raise ConfigError("region", self.region, "an AWS region such as 'eu-west-1' or ''")
+        for zone in self.service.availability_zones:
+            if not (self.region and zone.startswith(self.region)):
+                raise ConfigError(
+                    "service.availability_zones",
+                    zone,
+                    f"zones of the configured region ({self.region or 'none set'}), e.g. "
+                    f"'{self.region or 'eu-west-1'}a'; only used with account and region",
+                )
         self.service.validate()
         self.rollback.validate()
         self.edge.validate(

@@ -32,9 +32,16 @@ class ServiceStack(cdk.Stack):
     """Everything ``make deploy`` puts in the sandbox for the ALB-fronted service."""
 
     def __init__(self, scope: Construct, id_: str, *, config: StageConfig, **kwargs: Any) -> None:
+        self._zones = list(config.service.availability_zones)
         super().__init__(scope, id_, **kwargs)
         svc = config.service
-        self.network = Network(self, "Network", max_azs=svc.max_azs, nat_gateways=svc.nat_gateways)
+        self.network = Network(
+            self,
+            "Network",
+            max_azs=svc.max_azs,
+            nat_gateways=svc.nat_gateways,
+            availability_zones=svc.availability_zones,
+        )
         self.buckets = ServiceBuckets(self, "Buckets")
         # With the edge on, the ALB answers only requests carrying this secret, which
         # CloudFront adds; the template holds a Secrets Manager reference, not the value.
@@ -176,3 +183,12 @@ class ServiceStack(cdk.Stack):
             ),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Configured zones, so a stack with an explicit environment makes no look-up.
+
+        CDK checks a VPC's zones against the stack's, and the stack's come from a context
+        look-up unless a subclass names them (Stack.availabilityZones).
+        """
+        return self._zones or list(super().availability_zones)

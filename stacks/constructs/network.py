@@ -18,7 +18,15 @@ from constructs import Construct
 class Network(Construct):
     """A small VPC. ``instance_subnets`` is where the service's instances belong."""
 
-    def __init__(self, scope: Construct, id_: str, *, max_azs: int, nat_gateways: int) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        max_azs: int,
+        nat_gateways: int,
+        availability_zones: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(scope, id_)
         subnets = [
             ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
@@ -33,7 +41,9 @@ class Network(Construct):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr("10.40.0.0/16"),
-            max_azs=max_azs,
+            # Named zones: no look-up even in a stack with an explicit environment.
+            availability_zones=list(availability_zones) or None,
+            max_azs=None if availability_zones else max_azs,
             nat_gateways=nat_gateways,
             subnet_configuration=subnets,
             # Nothing in the kit uses the default security group; restricting it would add a

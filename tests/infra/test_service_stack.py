@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import parse_success_codes
-from tests.infra.conftest import only_resource, service_template
+from app import build_app
+from stacks.config import ConfigError, load_config, parse_success_codes
+from tests.infra.conftest import new_app, only_resource, service_template
 
 TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
@@ -271,3 +273,31 @@ def test_alb_is_open_to_the_internet_without_the_edge() -> None:
     )
     assert template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule") == {}
     assert template.find_resources("AWS::CloudFormation::Stack") == {}
+
+
+def test_explicit_environment_with_named_zones_needs_no_lookup() -> None:
+    app = new_app(
+        {
+            "account": "123456789012",
+            "region": "eu-west-1",
+            "service.availability_zones": "eu-west-1a,eu-west-1b",
+        }
+    )
+    build_app(load_config(app.node.get_all_context()), app=app, nag=False)
+    assembly = app.synth()
+    manifest = json.loads((Path(assembly.directory) / "manifest.json").read_text())
+    assert "missing" not in manifest  # no context look-up was needed
+    (service,) = [s for s in assembly.stacks if s.stack_name.endswith("-service")]
+    subnets = [r for r in service.template["Resources"].values() if r["Type"] == "AWS::EC2::Subnet"]
+    assert {s["Properties"]["AvailabilityZone"] for s in subnets} == {"eu-west-1a", "eu-west-1b"}
+
+
+def test_zones_outside_the_configured_region_are_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"service\.availability_zones.*us-east-1a"):
+        load_config(
+            {
+                "account": "123456789012",
+                "region": "eu-west-1",
+                "service.availability_zones": "us-east-1a,us-east-1b",
+            }
+        )

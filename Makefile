@@ -31,7 +31,8 @@ setup: $(BIN)/.installed node_modules/.installed
 
 ## synth: cdk synth through the pinned CLI; every stack's template lands in cdk.out/
 synth: setup
-	$(CDK) synth $(CDK_FLAGS) --quiet $(CDK_ARGS)
+	@echo "cdk synth $(CDK_ARGS)" >&2
+	@$(CDK) synth $(CDK_FLAGS) --quiet $(CDK_ARGS)
 	@ls -1 cdk.out/*.template.json >&2
 
 ## test: lint, type check, pytest (synth-and-assert, lambdas under moto, cdk-nag), cfn-lint
@@ -71,10 +72,10 @@ bootstrap: setup
 	$(CDK) bootstrap $(CDK_FLAGS) $(CDK_ARGS)
 
 drill: synth
-	$(BIN)/python -m drill $(if $(SCENARIO),--scenario $(SCENARIO)) $(DRILL_ARGS)
+	@$(BIN)/python -m drill $(if $(SCENARIO),--scenario $(SCENARIO)) $(DRILL_ARGS)
 
 backtest: synth
-	$(BIN)/python -m drill.backtest --metrics $(METRICS) $(BACKTEST_ARGS)
+	@$(BIN)/python -m drill.backtest --metrics $(METRICS) $(BACKTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m drill.bench

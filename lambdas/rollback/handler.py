@@ -62,12 +62,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                     "notified": notified,
                     "awsCalls": gateway.calls,
                     "requestId": request_id,
+                    "eventId": alarm.event_id,
                 }
             },
         )
         raise
     result["awsCalls"] = list(gateway.calls)
-    _log(result, request_id)
+    # The EventBridge event id ties this line to a DLQ message or a duplicate delivery.
+    _log(result, request_id, eventId=alarm.event_id, alarmArn=alarm.alarm_arn)
     return result
 
 

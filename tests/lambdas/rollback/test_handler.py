@@ -685,3 +685,6 @@ def test_decision_is_logged_as_one_json_line(
     assert logged["action"] == "redeployed"
     assert logged["rollbackDeploymentId"] == result["rollbackDeploymentId"]
     assert logged["requestId"] == lambda_context.aws_request_id
+    # The ids that tie the line to the EventBridge delivery and the alarm.
+    assert logged["eventId"]
+    assert logged["alarmArn"].startswith("arn:aws:cloudwatch:")

@@ -98,3 +98,42 @@ def test_dashboard_shows_cloudfront_5xx_only_when_the_edge_exists(
     without_edge = service_template({"edge.enabled": "false"})
     (dashboard,) = without_edge.find_resources("AWS::CloudWatch::Dashboard").values()
     assert "5xxErrorRate" not in json.dumps(dashboard["Properties"]["DashboardBody"])
+
+
+def _widgets(template: Template) -> list[dict[str, Any]]:
+    """The dashboard body as JSON, CloudFormation tokens replaced by a placeholder."""
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else "TOKEN" for p in parts)
+    widgets: list[dict[str, Any]] = json.loads(text)["widgets"]
+    return widgets
+
+
+def _metrics_of(widget: dict[str, Any]) -> list[tuple[str, str]]:
+    """(metric name, stat) of each metric line of a graph widget."""
+    found = []
+    for line in widget["properties"].get("metrics", []):
+        names = [x for x in line if isinstance(x, str)]
+        options = next((x for x in line if isinstance(x, dict)), {})
+        found.append((names[1], options.get("stat", "")))
+    return found
+
+
+def test_first_graph_puts_elb_5xx_beside_target_5xx(default_template: Template) -> None:
+    graphs = [w for w in _widgets(default_template) if w["type"] == "metric"]
+    first = graphs[0]
+    assert "ELB 5xx vs target 5xx" in first["properties"]["title"]
+    assert set(_metrics_of(first)) == {
+        ("HTTPCode_ELB_5XX_Count", "Sum"),
+        ("HTTPCode_Target_5XX_Count", "Sum"),
+    }
+
+
+def test_latency_graph_shows_p50_and_p99(default_template: Template) -> None:
+    (latency,) = [
+        w for w in _widgets(default_template) if "response time" in w["properties"].get("title", "")
+    ]
+    assert set(_metrics_of(latency)) == {
+        ("TargetResponseTime", "p50"),
+        ("TargetResponseTime", "p99"),
+    }

@@ -336,13 +336,13 @@ class RollbackConfig:
 
 # --- Edge ----------------------------------------------------------------------------------
 
-# Codes CloudFront lets you customize. Source: CloudFront Developer Guide, "Creating a
-# custom error page for specific HTTP status codes".
 # CloudFront's origin keep-alive (1-60 s; CloudFront Developer Guide, origin settings). It
 # must stay below the ALB idle timeout, or CloudFront reuses connections the ALB has
 # already closed and answers 502.
 ORIGIN_KEEPALIVE_SECONDS = 5
 
+# Codes CloudFront lets you customize. Source: CloudFront Developer Guide, "Creating a
+# custom error page for specific HTTP status codes".
 CLOUDFRONT_CUSTOMIZABLE_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
 
 

@@ -186,14 +186,7 @@ def _one_decision(
         kit, drill, function, metric_delay=delay, environment_overrides=case.environment
     ) as world:
         world.advance_to(at)
-        event = runner.alarm_event(
-            name=world.alarm_name(alarm.logical_id),
-            arn=world.alarm_arn(alarm.logical_id),
-            properties=world.resolver.resolve(dict(alarm.properties), world.template),
-            transition=transition,
-            previous=None,
-            at=at,
-        )
+        event = runner.world_alarm_event(world, alarm, transition, previous=None, at=at)
         delivered = world.put_event(event)
         if delivered is None:
             raise RuntimeError(f"{case.name}: the rule did not match the alarm event")

@@ -237,6 +237,25 @@ def _configuration(properties: Mapping[str, Any], name: str) -> dict[str, Any]:
     return {"description": properties.get("AlarmDescription", ""), "metrics": metrics}
 
 
+def world_alarm_event(
+    world: World,
+    alarm: WatchedAlarm,
+    transition: Transition,
+    *,
+    previous: Transition | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """``alarm_event`` for a synthesized alarm, named and resolved as ``world`` created it."""
+    return alarm_event(
+        name=world.alarm_name(alarm.logical_id),
+        arn=world.alarm_arn(alarm.logical_id),
+        properties=world.resolver.resolve(dict(alarm.properties), world.template),
+        transition=transition,
+        previous=previous,
+        at=at,
+    )
+
+
 def alarm_event(
     *,
     name: str,
@@ -468,14 +487,7 @@ class _Run:
             datapoint=transition.timestamp.isoformat(),
             value=value[0] if value else None,
         )
-        event = alarm_event(
-            name=world.alarm_name(alarm.logical_id),
-            arn=world.alarm_arn(alarm.logical_id),
-            properties=world.resolver.resolve(dict(alarm.properties), world.template),
-            transition=transition,
-            previous=previous,
-            at=at,
-        )
+        event = world_alarm_event(world, alarm, transition, previous=previous, at=at)
         delivered = world.put_event(event)
         if delivered is None:
             why = (

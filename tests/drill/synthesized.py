@@ -14,12 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-
 from app import build_app
 from stacks.config import load_config
+from tests.infra.conftest import new_app
 
-CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 SERVICE_SUFFIX = "-service.template.json"
 
 _SYNTHESIZED: list[Path] = []
@@ -28,12 +26,11 @@ _SYNTHESIZED: list[Path] = []
 def synthesize(outdir: Path) -> Path:
     """cdk.out for the default stage, synthesized on the first call of the process."""
     if not _SYNTHESIZED:
-        context = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
         # What the CDK CLI passes by default: aws:cdk:path and aws:asset:path metadata.
-        context.update(
-            {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
+        app = new_app(
+            {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True},
+            outdir=str(outdir),
         )
-        app = cdk.App(outdir=str(outdir), context=context)
         build_app(load_config(app.node.get_all_context()), app=app, nag=False).synth()
         _SYNTHESIZED.append(outdir)
     return _SYNTHESIZED[0]

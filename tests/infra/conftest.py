@@ -23,11 +23,11 @@ from stacks.service_stack import ServiceStack
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 
 
-def new_app(context: Mapping[str, Any] | None = None) -> cdk.App:
+def new_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> cdk.App:
     """An App with cdk.json's context (feature flags, stages) plus ``context``, as the CLI
     would pass it; without the feature flags CDK synthesizes different resources."""
     base: dict[str, Any] = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
-    return cdk.App(context={**base, **(context or {})})
+    return cdk.App(context={**base, **(context or {})}, outdir=outdir)
 
 
 def service_stack(context: Mapping[str, Any] | None = None) -> ServiceStack:

@@ -40,7 +40,8 @@ from sample_app.order_api import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = REPO_ROOT / "sample_app"
 BUNDLE_DIR = APP_DIR / "bundle"
-# The seed's incident: 2.3.1 was the last good release, 2.3.2 shipped the double-end bug.
+# The reference incident (docs/incident.md): 2.3.1 was the last good release, 2.3.2
+# shipped the double-end bug.
 DEFAULT_VERSIONS = {"good": "2.3.1", "bad": "2.3.2"}
 # The instance role may read only this prefix (stacks.service_stack.REVISIONS_PREFIX).
 DEFAULT_KEY_PREFIX = "revisions/"
@@ -205,7 +206,8 @@ def push_bundle(
     if deployment_config:
         request["deploymentConfigName"] = deployment_config
     if disable_alarms:
-        # A group whose alarm is in ALARM refuses to deploy (AWS-FACTS, CodeDeploy); this
+        # A group whose alarm is in ALARM refuses to deploy (CodeDeploy API Reference,
+        # CreateDeployment, overrideAlarmConfiguration); this
         # lets a fix ship anyway, without alarm monitoring for this one deployment.
         request["overrideAlarmConfiguration"] = {"enabled": False}
     response = codedeploy.create_deployment(**request)
@@ -235,7 +237,9 @@ def codedeploy_client(region: str | None) -> Any:
 def _add_bundle_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=VARIANTS, required=True)
     parser.add_argument(
-        "--version", default="", help="default: 2.3.1 for good, 2.3.2 for bad (the seed's)"
+        "--version",
+        default="",
+        help="default: 2.3.1 for good, 2.3.2 for bad (the reference incident's)",
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="the target group's port")
     parser.add_argument("--keep-alive-timeout", type=float, default=DEFAULT_KEEP_ALIVE_SECONDS)

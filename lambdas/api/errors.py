@@ -1,7 +1,7 @@
 """Domain errors of order-api, raised by the service layer and mapped to HTTP by the handler.
 
 Each error carries a sentence written for the client; the handler turns it into a problem
-document with the status the seed's tables give (Section 10, Table 2; Section 11).
+document with the status RFC 9110 (HTTP Semantics, section 15.5) assigns to it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class NotFoundError(ApiError):
 
 
 class GoneError(ApiError):
-    """The resource existed and was deleted on purpose (410, seed Section 11 point 9)."""
+    """The resource existed and was deleted on purpose (410, RFC 9110 section 15.5.11)."""
 
 
 class MalformedRequestError(ApiError):

@@ -3,15 +3,16 @@
 Routes are thin (parse, call ``api.service``, shape the answer) on Powertools'
 ``APIGatewayRestResolver``. The one rule above all others: no exception ever leaves
 ``lambda_handler``. API Gateway turns a function error into 502 Bad Gateway, which tells
-the client and the on-call nothing (seed Section 9, exam trap 3; Section 11, key point 10),
+the client and the on-call nothing (API Gateway Developer Guide, "Handle Lambda errors in
+API Gateway"),
 so every failure becomes a well-formed proxy answer with an RFC 9457 problem body whose
 ``trace_id`` is the Lambda request id, the same id that tags the full error in the log.
 Three layers make sure of it: exception handlers inside the router, a guard around the
 router (a malformed event or a Powertools failure), and a last resort around the
 instrumentation itself.
 
-Caught 5xx answers are invisible to Lambda's ``Errors`` metric (AWS-FACTS.md, API Gateway
-and Lambda), so every answer records EMF metrics ``Http5xx`` and ``Http4xx`` (1 or 0,
+Caught 5xx answers are invisible to Lambda's ``Errors`` metric (Lambda Developer Guide,
+"Types of metrics for Lambda functions": ``Errors`` counts function errors only), so every answer records EMF metrics ``Http5xx`` and ``Http4xx`` (1 or 0,
 unit Count) in namespace ``POWERTOOLS_METRICS_NAMESPACE`` with dimension ``service``:
 their Sum counts errors and their Average is the error rate.
 """
@@ -49,7 +50,7 @@ JSON = "application/json"
 INTERNAL_ERROR_DETAIL = (
     "The server failed to handle this request. Quote trace_id when you report it."
 )
-# 4xx answers for the errors the service layer raises (seed Section 10, Table 2).
+# 4xx answers for the errors the service layer raises (RFC 9110 section 15.5).
 STATUS_OF_ERROR: dict[type, HTTPStatus] = {
     MalformedRequestError: HTTPStatus.BAD_REQUEST,
     NotFoundError: HTTPStatus.NOT_FOUND,
@@ -106,7 +107,7 @@ def create_order() -> Response[str]:
     payload = proxy.json_body(event.body, is_base64=event.is_base64_encoded is True)
     item = service.create_order(payload, now=_now(), order_id=service.new_id())
     body = orders.order_body(item)
-    # Seed Section 11, key point 2: a 201 points at the resource it created.
+    # RFC 9110 section 15.3.2: a 201 points at the resource it created.
     headers = {"Location": f"/orders/{item['id']}", "ETag": orders.strong_etag(body)}
     return _json(HTTPStatus.CREATED, body, headers)
 
@@ -123,7 +124,7 @@ def get_order(order_id: str) -> Response[str]:
         raw.get("headers"), raw.get("multiValueHeaders"), "If-None-Match"
     )
     if proxy.if_none_match_matches(conditions, etag):
-        # Seed Section 11, key point 7: zero body bytes, the metadata kept.
+        # RFC 9110 section 15.4.5: a 304 has no body but keeps the 200's metadata.
         return _json(HTTPStatus.NOT_MODIFIED, "", headers)
     return _json(HTTPStatus.OK, body, headers)
 
@@ -138,7 +139,8 @@ def delete_order(order_id: str) -> Response[str]:
 def export_order(order_id: str) -> Response[str]:
     job = service.start_export(order_id, now=_now(), job_id=service.new_id())
     body = json.dumps(jobs.job_view(job), separators=(",", ":"))
-    # 202 + a status resource the client polls (seed Section 9, ALB 504 "Better").
+    # 202 + a status resource the client polls, instead of work that could outlast the
+    # gateway's timeout and end in a 504 (see api.jobs).
     return _json(HTTPStatus.ACCEPTED, body, {"Location": f"/jobs/{job['id']}"})
 
 

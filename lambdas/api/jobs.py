@@ -1,9 +1,9 @@
 """Export-job rules as plain functions: the job item, its lifecycle and the queue message.
 
 An export answers 202 Accepted at once and runs in the worker, because work that may take
-longer than API Gateway's 29 s integration timeout would otherwise end in 504 (seed
-Section 9: "use 202 + async processing for operations > 25s"; Table 5: "Move to async:
-SQS + 202 response"). A job lives in the orders table under ``pk = "job#<id>"`` and moves
+longer than API Gateway's 29 s integration timeout would otherwise end in 504, and a 504 tells the
+client nothing about whether the work ran (API Gateway Developer Guide, "Amazon API Gateway
+quotas": 29 s integration timeout). A job lives in the orders table under ``pk = "job#<id>"`` and moves
 queued -> running -> done | failed; ``running`` may be re-entered because SQS delivers at
 least once and a crashed attempt is retried.
 """

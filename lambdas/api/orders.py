@@ -2,7 +2,7 @@
 
 Nothing here touches AWS, so the rules are tested with plain data. An order is stored
 under ``pk = "order#<id>"``; deleting it leaves a tombstone (``status = "deleted"``) so a
-later read can answer 410 Gone rather than 404 (seed Section 11, key point 9).
+later read can answer 410 Gone rather than 404 (RFC 9110 section 15.5.11).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def problem_headers(status: int) -> dict[str, str]:
     """Headers every problem answer carries.
 
     5xx answers are marked ``no-store``: a cache in front of the API (CloudFront caches
-    error responses, seed Section 9 trap 2) must not keep serving a failure after recovery.
+    error responses: CloudFront Developer Guide, "Control how long CloudFront caches errors") must not keep serving a failure after recovery.
     """
     headers = {"Content-Type": PROBLEM_JSON}
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:

@@ -9,8 +9,7 @@ Out: ``finalize_response`` turns whatever the router produced into exactly the d
 output shape (int ``statusCode``, str->str ``headers``, str->list[str]
 ``multiValueHeaders`` only where a header really repeats, str ``body``, bool
 ``isBase64Encoded``) or raises, because API Gateway answers any other shape with 502 (API
-Gateway Developer Guide, "Output format of a Lambda function for proxy integration";
-AWS-FACTS.md, API Gateway and Lambda).
+Gateway Developer Guide, "Output format of a Lambda function for proxy integration").
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 
 The router registers its routes from these rule constants; the same table lets a request
 with an unsupported method get 405 with the ``Allow`` header RFC 9110 section 15.5.6
-requires (seed Section 10, Table 2: "Allow header (REQUIRED)") instead of the 404 the
-router gives for any unmatched method and path.
+requires instead of the 404 the router gives for any unmatched method and path.
 """
 
 from __future__ import annotations

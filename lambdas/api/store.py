@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 # Fail fast and retry a little: every call must finish well inside API Gateway's 29 s
-# integration timeout (AWS-FACTS.md, API Gateway and Lambda).
+# integration timeout (API Gateway Developer Guide, "Amazon API Gateway quotas").
 _CLIENT_CONFIG = Config(
     connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
 )

@@ -1,4 +1,4 @@
-"""Failures never leave ``lambda_handler`` as exceptions (seed Section 9, exam trap 3).
+"""Failures never leave ``lambda_handler`` as exceptions (API Gateway would answer 502).
 
 A route that raises, a router that fails, a route answer API Gateway would reject, failing
 instrumentation and events that are not API Gateway requests at all: each must come back

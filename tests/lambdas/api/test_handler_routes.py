@@ -1,7 +1,6 @@
 """Every route of order-api and every status it answers, through ``lambda_handler`` under moto.
 
-Status meanings follow the seed's tables (Section 10, Tables 2 and 3) and key points
-(Section 11); each response is also checked against the proxy output contract.
+Status meanings follow RFC 9110 (HTTP Semantics) and RFC 6585 (429); each response is also checked against the proxy output contract.
 """
 
 from __future__ import annotations
@@ -204,7 +203,7 @@ def test_get_order_answers_304_with_empty_body_when_if_none_match_matches(
 def test_not_modified_keeps_the_representation_metadata(
     invoke: Invoke, create_order: Callable[..., str]
 ) -> None:
-    # Seed Section 11, key point 7: no body, but the headers of the 200 are still sent.
+    # RFC 9110 section 15.4.5: no body, but the headers of the 200 are still sent.
     path = order_path(create_order())
     fresh = invoke(api_event("apigw-rest-get-order.json", path=path))
     conditional = api_event(

@@ -25,7 +25,7 @@ def _failing_fields(payload: object) -> dict[str, str]:
     return {e.field: e.detail for e in caught.value.errors}
 
 
-def test_validate_accepts_the_seed_reproduction_body() -> None:
+def test_validate_accepts_the_reference_incident_reproduction_body() -> None:
     assert orders.validate_new_order({"product_id": 1, "quantity": 1}) == orders.NewOrder(1, 1)
 
 

@@ -94,10 +94,9 @@ def _insights_string(value: str) -> str:
 
 
 def _insights_fragment(detail: Mapping[str, object]) -> str:
-    # The console serializes the query as a JSURL-like object: strings are
-    # percent-encoded with '%' written '*' and prefixed "'", objects and arrays are
-    # "~(" items joined by "~" ")". The result is escaped, prefixed with "?queryDetail=",
-    # percent-encoded again, and every '%' is finally written '$'.
+    # The console serializes the query object as JSURL (strings "~'" with '%' written
+    # '*'), escapes that, prefixes "?queryDetail=", percent-encodes it again and finally
+    # writes every '%' as '$'.
     serialized = _jsurl(detail)
     # Python's quote never encodes "~"; JavaScript's escape(), which the console uses, does.
     escaped = quote(serialized, safe="*@-_+./").replace("~", "%7E")
@@ -116,14 +115,16 @@ def _star_encode(text: str) -> str:
 
 
 def _jsurl(value: object) -> str:
+    # JSURL: every value starts with "~"; an object is "~(" key value "~" key value ")",
+    # an array "~(" values ")".
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return "~true" if value else "~false"
     if isinstance(value, int | float):
-        return str(value)
+        return f"~{value}"
     if isinstance(value, str):
-        return "'" + _star_encode(value)
+        return "~'" + _star_encode(value)
     if isinstance(value, Mapping):
-        return "~(" + "~".join(f"{key}~{_jsurl(item)}" for key, item in value.items()) + ")"
+        return "~(" + "~".join(f"{key}{_jsurl(item)}" for key, item in value.items()) + ")"
     if isinstance(value, Sequence):
-        return "~(" + "~".join(_jsurl(item) for item in value) + ")"
+        return "~(" + "".join(_jsurl(item) for item in value) + ")"
     raise TypeError(f"cannot encode {type(value).__name__} in a Logs Insights link")

@@ -24,14 +24,15 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 
 from sample_app import order_api
 from sample_app.order_api import SYNTHETIC_HEADER
 from tests.sample_app.conftest import StartServer
 from tests.sample_app.test_release_bundle import unpacked_app
-from tools.release import BUNDLE_DIR
+from tools.release import BUNDLE_DIR, VALIDATE_FILE, BundleSpec, bundle_files
 
-CHECKS_FILE = BUNDLE_DIR / "config" / "validate.json"
+CHECKS_FILE = BUNDLE_DIR / VALIDATE_FILE
 
 
 def _load_checker() -> ModuleType:
@@ -337,12 +338,26 @@ def test_unpacked_bundle_validate_release_hook_passes_good_and_fails_bad(
     assert ("FAIL create order" in result.stdout) is (variant == "bad")
 
 
-def test_disabled_checks_pass_without_a_request(tmp_path: Path) -> None:
+def test_validate_service_waits_for_the_release_then_checks_its_routes() -> None:
+    spec = yaml.safe_load((BUNDLE_DIR / "appspec.yml").read_text())
+
+    scripts = [s["location"] for s in spec["hooks"]["ValidateService"]]
+
+    # Scripts of one lifecycle event run in the listed order.
+    assert scripts == ["scripts/validate_service.sh", "scripts/validate_release.sh"]
+
+
+@pytest.mark.parametrize(("checks_on", "enabled"), [(True, True), (False, False)])
+def test_release_tool_ships_the_checks_on_unless_told_otherwise(
+    tmp_path: Path, checks_on: bool, enabled: bool
+) -> None:
+    files = bundle_files(BundleSpec(variant="bad", pre_traffic_checks=checks_on))
     path = tmp_path / "validate.json"
-    document = json.loads(CHECKS_FILE.read_text())
-    path.write_text(json.dumps({**document, "enabled": False}))
+    path.write_bytes(files[VALIDATE_FILE])
 
-    # Port 9 (discard) is closed on loopback: any request would fail the run.
-    code = pre_traffic.main(["--config", str(path), "--port", "9"])
+    shipped, _, checks = pre_traffic.load_checks(path)
 
-    assert code == 0
+    assert shipped is enabled
+    assert [c.name for c in checks] == [c.name for c in bundled_checks()]
+    # Off, the checker sends nothing: port 9 on loopback is closed and would fail a request.
+    assert (pre_traffic.main(["--config", str(path), "--port", "9"]) == 0) is not enabled

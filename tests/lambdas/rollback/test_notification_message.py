@@ -1,8 +1,9 @@
-"""The page's body: the seed incident end to end under moto, the next step per signature, links.
+"""The page's body: the 2.3.2 incident end to end under moto, the next step per signature, links.
 
 The end-to-end test fires the documented alarm event at the real handler over a moto
-account holding the good (2.3.1) and the bad (2.3.2) release, with the Section 12 metrics,
-and reads the page back from the topic's SQS subscription.
+account holding the good (2.3.1) and the bad (2.3.2) release, with the incident's metrics
+(ALB 502s, six healthy targets, no target 5xx), and reads the page back from the topic's
+SQS subscription.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ DASHBOARD = "order-api-sandbox-service-us-east-1"
 
 
 @pytest.fixture
-def seed_page(world: World, set_env: Any, lambda_context: Any) -> tuple[dict[str, Any], str]:
-    """The seed incident paged: (the decision, the message text)."""
+def incident_page(world: World, set_env: Any, lambda_context: Any) -> tuple[dict[str, Any], str]:
+    """The 2.3.2 incident paged: (the decision, the message text)."""
     set_env(
         DISTRIBUTION_ID=world.distribution(),
         DASHBOARD_NAME=DASHBOARD,
@@ -71,10 +72,10 @@ def section(text: str, heading: str) -> list[str]:
     return lines[start:end]
 
 
-def test_seed_page_timeline_runs_deploy_onset_alarm_action_invalidation(
-    seed_page: tuple[dict[str, Any], str], world: World
+def test_incident_page_timeline_runs_deploy_onset_alarm_action_invalidation(
+    incident_page: tuple[dict[str, Any], str], world: World
 ) -> None:
-    result, text = seed_page
+    result, text = incident_page
 
     timeline = section(text, "Timeline (UTC)")
 
@@ -93,10 +94,10 @@ def test_seed_page_timeline_runs_deploy_onset_alarm_action_invalidation(
     assert result["invalidationId"] in timeline[4]
 
 
-def test_seed_page_names_both_versions_with_their_s3_keys(
-    seed_page: tuple[dict[str, Any], str],
+def test_incident_page_names_both_versions_with_their_s3_keys(
+    incident_page: tuple[dict[str, Any], str],
 ) -> None:
-    result, text = seed_page
+    result, text = incident_page
 
     versions = section(text, "Versions")
 
@@ -110,10 +111,10 @@ def test_seed_page_names_both_versions_with_their_s3_keys(
     assert result["releases"]["good"]["deploymentId"] in versions[1]
 
 
-def test_seed_page_links_deployments_alarm_dashboard_and_decision_log(
-    seed_page: tuple[dict[str, Any], str],
+def test_incident_page_links_deployments_alarm_dashboard_and_decision_log(
+    incident_page: tuple[dict[str, Any], str],
 ) -> None:
-    result, text = seed_page
+    result, text = incident_page
     base = "https://us-east-1.console.aws.amazon.com"
 
     found = dict(line.strip().split(": ", 1) for line in section(text, "Links"))
@@ -132,10 +133,10 @@ def test_seed_page_links_deployments_alarm_dashboard_and_decision_log(
     assert star(f'deploymentId = "{result["deploymentId"]}"') in query
 
 
-def test_seed_page_says_what_to_do_for_broken_responses(
-    seed_page: tuple[dict[str, Any], str],
+def test_incident_page_says_what_to_do_for_broken_responses(
+    incident_page: tuple[dict[str, Any], str],
 ) -> None:
-    _, text = seed_page
+    _, text = incident_page
 
     [step] = section(text, "Next step (502 with every target healthy and no target 5xx)")
 

@@ -153,7 +153,7 @@ def test_subject_states_the_diagnosed_signature_in_figures(verdict: str, words: 
     assert text == f"ROLLED BACK order-api v2.3.2 -> v2.3.1: {words} (a)"
 
 
-def test_subject_of_the_seed_incident_reads_as_the_issue_asks() -> None:
+def test_subject_of_the_incident_reads_action_service_versions_signature() -> None:
     text = subject(decision_result("redeployed", ACTIONS[0][1], "malformed-response", alarm=""))
 
     assert text == "ROLLED BACK order-api v2.3.2 -> v2.3.1: ELB 502 8.3 %, targets healthy"

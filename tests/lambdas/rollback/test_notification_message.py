@@ -15,12 +15,14 @@ from urllib.parse import unquote
 
 import pytest
 
+from rollback import diagnosis as diag
 from rollback import links
 from rollback.handler import lambda_handler
 from rollback.notification import message
 from tests.lambdas.rollback.conftest import ALARM, World, alarm_event
 from tests.lambdas.rollback.test_notification_subject import (
     ACTIONS,
+    INCIDENT,
     VERDICTS,
     decision_result,
     diagnosis_for,
@@ -41,14 +43,9 @@ def incident_page(world: World, set_env: Any, lambda_context: Any) -> tuple[dict
     )
     world.deploy("2.3.1-good", created_ago=timedelta(hours=3))
     world.deploy("2.3.2-bad", created_ago=10 * MINUTE, completed_ago=4 * MINUTE)
-    world.put_alb_metrics(
-        HTTPCode_ELB_5XX_Count=615,
-        HTTPCode_ELB_502_Count=615,
-        HTTPCode_Target_5XX_Count=0,
-        RequestCount=7368,
-        HealthyHostCount=6,
-        UnHealthyHostCount=0,
-    )
+    # The same minute the subject tests diagnose, under CloudWatch's metric names.
+    metric_names = {query_id: name for query_id, name, *_ in diag._METRICS}
+    world.put_alb_metrics(**{metric_names[k]: v for k, v in INCIDENT.items()})
     event = alarm_event(world.now - MINUTE)
     # The documented reasonData, with its breaching datapoint moved to this test's clock.
     reason_data = json.loads(event["detail"]["state"]["reasonData"])

@@ -59,11 +59,18 @@ def metric_results(**totals: float) -> list[dict[str, Any]]:
     ]
 
 
+# The incident's minute, by query id: ALB 502s, six healthy targets, no target 5xx.
+INCIDENT = {
+    "elb5xx": 615,
+    "elb502": 615,
+    "target5xx": 0,
+    "requests": 7368,
+    "healthy": 6,
+    "unhealthy": 0,
+}
 # One GetMetricData picture per verdict the diagnosis can reach.
 PICTURES: dict[str, list[dict[str, Any]]] = {
-    "malformed-response": metric_results(
-        elb5xx=615, elb502=615, target5xx=0, requests=7368, healthy=6, unhealthy=0
-    ),
+    "malformed-response": metric_results(**INCIDENT),
     "502-unhealthy-targets": metric_results(elb502=300, requests=3000, healthy=4, unhealthy=2),
     "elb-502": metric_results(elb502=300, requests=3000),
     "no-healthy-targets": metric_results(elb503=1200, healthy=0, unhealthy=6),

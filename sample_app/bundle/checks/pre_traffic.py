@@ -220,6 +220,8 @@ def exchange(
             ) from None
         except ConnectionResetError:
             raise ResponseError("connection reset by the service") from None
+        except OSError as exc:  # a broken pipe while sending, an aborted connection
+            raise ResponseError(f"connection failed mid-exchange ({exc})") from None
 
 
 class _Reader:

@@ -29,7 +29,7 @@ _MIN_ALARM_CHARS = 12
 _MIN_SERVICE_CHARS = 10
 
 # Headline per action; an action not listed is written in capitals ("redeploy-retried"
-# -> "REDEPLOY RETRIED"). Skips name only the blamed version: nothing moved.
+# -> "REDEPLOY RETRIED"). A skip moved nothing: its subject names only the newest version.
 _HEADLINES = {
     "redeployed": "ROLLED BACK",
     "stopped": "STOPPED, ROLLING BACK",
@@ -38,14 +38,14 @@ _HEADLINES = {
     "skipped": "NO ROLLBACK, HUMAN NEEDED",
     "failed": "ROLLBACK FAILED",
 }
-_BLAMED_ONLY = frozenset({"skipped"})
+_NOTHING_MOVED = frozenset({"skipped"})
 
 
 def subject(result: Mapping[str, Any]) -> str:
     action = str(result.get("action") or "unknown")
     headline = _HEADLINES.get(action, action.replace("-", " ").upper())
     service = _ascii(_service(result))
-    versions = _ascii(_versions(result, both=action not in _BLAMED_ONLY))
+    versions = _ascii(_versions(result, both=action not in _NOTHING_MOVED))
     tail = _ascii(
         _error_code(result) if action == "failed" else oncall.signature(result.get("diagnosis"))
     )
@@ -86,10 +86,13 @@ def message(
     lines += ["", "Timeline (UTC)", *_timeline(result, releases)]
     if releases:
         lines += ["", "Versions"]
-        for side, label in (("bad", "blamed"), ("good", "back to")):
+        # A skip moved nothing: name the releases, blame none.
+        still = result.get("action") in _NOTHING_MOVED
+        labels = ("newest", "last good") if still else ("blamed", "back to")
+        for side, label in zip(("bad", "good"), labels, strict=True):
             info = releases.get(side) or {}
             lines.append(
-                f"  {label:8} {info.get('version', '?')}  {info.get('location') or '(location unknown)'}"
+                f"  {label:9} {info.get('version', '?')}  {info.get('location') or '(location unknown)'}"
                 + (f"  deployment {info['deploymentId']}" if info.get("deploymentId") else "")
             )
     if console is not None:

@@ -250,3 +250,12 @@ def insights_detail(url: str) -> str:
 
 def star(text: str) -> str:
     return links._star_encode(text)
+
+
+def test_a_skip_names_the_releases_without_blaming_one() -> None:
+    text = message(decision_result("skipped", {}, "malformed-response"))
+
+    versions = section(text, "Versions")
+
+    assert [line.split()[:2] for line in versions] == [["newest", "v2.3.2"], ["last", "good"]]
+    assert "v2.3.1" in versions[1]

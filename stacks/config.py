@@ -602,6 +602,47 @@ class SeverityAlarmsConfig:
         )
 
 
+# --- Chat ----------------------------------------------------------------------------------
+
+# AWS::Chatbot::SlackChannelConfiguration (CloudFormation Template Reference): SlackWorkspaceId
+# matches ^[0-9A-Z]{1,255}$ (e.g. T012ABCDEFG, shown in the Amazon Q Developer in chat
+# applications console once the workspace is authorized), SlackChannelId ^[A-Za-z0-9]+$,
+# at most 255 characters (e.g. C0123ABCDEF, the end of the channel's copied link).
+SLACK_WORKSPACE_ID = re.compile(r"[0-9A-Z]{1,255}")
+SLACK_CHANNEL_ID = re.compile(r"[A-Za-z0-9]{1,255}")
+_CHATBOT_SOURCE = "AWS::Chatbot::SlackChannelConfiguration"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatConfig:
+    """An optional Slack channel (AWS Chatbot) that receives what the paging topic gets."""
+
+    slack_workspace_id: str = ""
+    slack_channel_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.slack_workspace_id or self.slack_channel_id)
+
+    def validate(self) -> None:
+        if not self.enabled:
+            return
+        for name, value, pattern, example in (
+            ("chat.slack_workspace_id", self.slack_workspace_id, SLACK_WORKSPACE_ID, "T012ABCDEFG"),
+            ("chat.slack_channel_id", self.slack_channel_id, SLACK_CHANNEL_ID, "C0123ABCDEF"),
+        ):
+            if not pattern.fullmatch(value):
+                raise ConfigError(
+                    name,
+                    value,
+                    f"{pattern.pattern} such as {example!r}, set together with the other "
+                    f"chat id ({_CHATBOT_SOURCE})",
+                )
+
+
 # --- Stage ---------------------------------------------------------------------------------
 
 
@@ -617,6 +658,7 @@ class StageConfig:
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     alarms: SeverityAlarmsConfig = field(default_factory=SeverityAlarmsConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -645,6 +687,7 @@ class StageConfig:
         )
         self.api.validate()
         self.alarms.validate()
+        self.chat.validate()
 
     @property
     def rollback_window_seconds(self) -> int:
@@ -660,6 +703,7 @@ SECTIONS: dict[str, type[Any]] = {
     "edge": EdgeConfig,
     "api": ApiConfig,
     "alarms": SeverityAlarmsConfig,
+    "chat": ChatConfig,
 }
 _SCALARS = {"stage", "account", "region"}
 

@@ -16,6 +16,7 @@ from constructs import Construct
 from stacks.config import StageConfig
 from stacks.constructs.auto_rollback import AutoRollback
 from stacks.constructs.buckets import ServiceBuckets
+from stacks.constructs.chat import SlackChannel
 from stacks.constructs.dashboard import ServiceDashboard
 from stacks.constructs.deployment import InPlaceDeployment
 from stacks.constructs.health_checked_service import HealthCheckedService
@@ -106,6 +107,11 @@ class ServiceStack(cdk.Stack):
         self.low_priority = AlarmTopic(
             self, "LowPriority", display_name=f"{svc.service_name} P2-P3"
         )
+        self.chat = (
+            SlackChannel(self, "Chat", config=config.chat, topics=[self.paging.topic])
+            if config.chat.enabled
+            else None
+        )
         self.auto_rollback = AutoRollback(
             self,
             "AutoRollback",
@@ -126,6 +132,11 @@ class ServiceStack(cdk.Stack):
             low_priority_topic=self.low_priority.topic,
         )
         rb = self.auto_rollback
+        # Named, so the rollback function can link it without a reference to it (the
+        # dashboard already refers to the function: a reference back would be a cycle).
+        # Dashboard names are per account, not per region: the region keeps them apart.
+        dashboard_name = f"{self.stack_name}-{cdk.Aws.REGION}"
+        rb.function.add_environment("DASHBOARD_NAME", dashboard_name)
         self.dashboard = ServiceDashboard(
             self,
             "Dashboard",
@@ -134,6 +145,7 @@ class ServiceStack(cdk.Stack):
             rollback_function=rb.function,
             dead_letter_queue=rb.dead_letter_queue,
             distribution_id=edge.distribution_id if edge else None,
+            dashboard_name=dashboard_name,
             alarms=[
                 *rb.rollback_alarms,
                 rb.target_5xx_rate_alarm,

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rollback import diagnosis as diag
-from rollback import notification
+from rollback import links, notification, oncall
 from rollback.alarm_event import AlarmEvent
 from rollback.aws import Gateway, error_code, is_retryable
 from rollback.config import Config
@@ -47,7 +47,7 @@ def run(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> d
 
     result: dict[str, Any] = {}
     for attempt in (1, 2):
-        decision = _decide(alarm, config, gateway, now)
+        decision, deployments = _decide(alarm, config, gateway, now)
         try:
             result = _act(alarm, config, gateway, decision)
             break
@@ -65,6 +65,9 @@ def run(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> d
                 )
                 result["notify"] = True
 
+    result.update(
+        oncall.incident_facts(alarm=alarm, deployments=deployments, decision=decision, now=now)
+    )
     if result["action"] in {"stopped", "redeployed"} and config.distribution_id:
         _invalidate(config, gateway, result)
     if result.pop("notify"):
@@ -99,7 +102,9 @@ def notify_failure(
     return True
 
 
-def _decide(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> Decision:
+def _decide(
+    alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime
+) -> tuple[Decision, list[Deployment]]:
     ids = gateway.list_deployment_ids(
         config.application_name,
         config.deployment_group_name,
@@ -107,7 +112,7 @@ def _decide(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) 
     )
     infos = gateway.batch_get_deployments(ids) if ids else []
     deployments = [Deployment.from_info(info) for info in infos]
-    return decide(alarm=alarm, config=config, deployments=deployments, now=now)
+    return decide(alarm=alarm, config=config, deployments=deployments, now=now), deployments
 
 
 def _act(alarm: AlarmEvent, config: Config, gateway: Gateway, decision: Decision) -> dict[str, Any]:
@@ -186,10 +191,21 @@ def _diagnose(config: Config, gateway: Gateway, now: datetime) -> diag.Diagnosis
 def _publish(
     config: Config, gateway: Gateway, result: Mapping[str, Any], *, alarm_reason: str
 ) -> None:
+    # The topic's region is the function's: TOPIC_ARN is validated as an SNS ARN.
+    region = links.region_of(config.topic_arn)
+    console = (
+        links.Console(
+            region=region,
+            dashboard_name=config.dashboard_name,
+            log_group_name=config.log_group_name,
+        )
+        if region
+        else None
+    )
     gateway.publish(
         config.topic_arn,
         notification.subject(result),
-        notification.message(result, alarm_reason=alarm_reason),
+        notification.message(result, alarm_reason=alarm_reason, console=console),
     )
 
 

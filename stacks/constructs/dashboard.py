@@ -35,6 +35,7 @@ class ServiceDashboard(Construct):
         dead_letter_queue: sqs.IQueue,
         alarms: Sequence[cw.IAlarm],
         distribution_id: str | None = None,
+        dashboard_name: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         lb = load_balancer.metrics
@@ -54,7 +55,9 @@ class ServiceDashboard(Construct):
                 title=title, left=left, right=right or [], width=WIDTH, stacked=stacked
             )
 
-        self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        self.dashboard = cw.Dashboard(
+            self, "Dashboard", default_interval=Duration.hours(3), dashboard_name=dashboard_name
+        )
         self.dashboard.add_widgets(
             cw.AlarmStatusWidget(title="Alarms", alarms=list(alarms), width=3 * WIDTH)
         )

@@ -22,7 +22,12 @@ pytestmark = pytest.mark.nag
     "context",
     [
         {},
-        {"service.enable_waf": "true", "rollback.notification_email": "oncall@example.com"},
+        {
+            "service.enable_waf": "true",
+            "rollback.notification_email": "oncall@example.com",
+            "chat.slack_workspace_id": "T012ABCDEFG",
+            "chat.slack_channel_id": "C0123ABCDEF",
+        },
         {"service.nat_gateways": "1", "rollback.target_5xx_triggers_rollback": "true"},
         {"edge.enabled": "false"},
         {
@@ -32,7 +37,7 @@ pytestmark = pytest.mark.nag
             "edge.domain_names": "api.example.com",
         },
     ],
-    ids=["defaults", "waf-and-email", "nat-and-target-rollback", "no-edge", "certificates"],
+    ids=["defaults", "waf-email-and-chat", "nat-and-target-rollback", "no-edge", "certificates"],
 )
 def test_whole_app_has_no_unacknowledged_findings(context: dict[str, str]) -> None:
     app = new_app(context)

@@ -85,8 +85,14 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
+class RetryLater(Exception):
+    """The kit must act but cannot yet (an Auto Scaling launch holds the group's one active
+    deployment): re-raised untold so Lambda's asynchronous retries, then the dead-letter
+    queue and its alarm, keep the event and finally tell a human."""
+
+
 def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
+    if isinstance(exc, RetryLater | BotoConnectionError | HTTPClientError):
         return True
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -193,6 +199,10 @@ class Gateway:
             # the API Reference (CreateDeployment, overrideAlarmConfiguration) documents
             # turning alarm polling off for exactly this redeploy of a known-good revision.
             overrideAlarmConfiguration={"enabled": False},
+            # Without this the group's auto-rollback applies, and CodeDeploy's rollback of a
+            # failed redeploy installs the group's last *successful* revision: the bad
+            # release (API Reference, CreateDeployment autoRollbackConfiguration).
+            autoRollbackConfiguration={"enabled": False},
         )
         return str(response["deploymentId"])
 

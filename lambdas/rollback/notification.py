@@ -19,6 +19,7 @@ SUBJECT_LIMIT = 99
 _HEADLINES = {
     "stopped": "stopped deployment {deploymentId}, CodeDeploy rolls back",
     "redeployed": "rolled back {deploymentId}",
+    "retried": "rollback {deploymentId} ended badly, redeployed its revision",
     "would-stop": "DRY RUN would stop {deploymentId}",
     "would-redeploy": "DRY RUN would roll back {deploymentId}",
     "skipped": "no rollback, needs a look",
@@ -33,17 +34,17 @@ def subject(result: Mapping[str, Any]) -> str:
     text = (
         f"{KIT_MARKER} "
         + headline.format_map({"deploymentId": result.get("deploymentId") or "?"})
-        + f" ({result.get('alarmName')})"
+        + f" ({result.get('alarmName') or result.get('deploymentId')})"
     )
     printable = "".join(ch if ch.isprintable() else " " for ch in text)
     return printable[:SUBJECT_LIMIT]
 
 
 def message(result: Mapping[str, Any], *, alarm_reason: str = "") -> str:
-    lines = [
-        "What happened",
-        f"  Alarm {result.get('alarmName')} went to ALARM at {result.get('alarmTime')}.",
-    ]
+    trigger = result.get("trigger") or (
+        f"Alarm {result.get('alarmName')} went to ALARM at {result.get('alarmTime')}."
+    )
+    lines = ["What happened", f"  {trigger}"]
     if alarm_reason:
         lines.append(f"  CloudWatch said: {alarm_reason}")
     lines += [
@@ -82,6 +83,11 @@ def _did(result: Mapping[str, Any]) -> str:
         return (
             f"Created rollback deployment {result.get('rollbackDeploymentId')}, redeploying "
             f"the revision before {result.get('deploymentId')}."
+        )
+    if action == "retried":
+        return (
+            f"Created deployment {result.get('rollbackDeploymentId')}, redeploying the revision "
+            f"of rollback {result.get('deploymentId')} once, alarms ignored, no auto-rollback."
         )
     if action in {"would-stop", "would-redeploy"}:
         return f"Nothing (DRY_RUN=true). It would have: {action.removeprefix('would-')}."

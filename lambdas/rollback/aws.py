@@ -19,7 +19,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,9 @@ RETRYABLE_CODES = frozenset(
 )
 # BatchGetDeployments takes at most 25 ids (CodeDeploy API Reference, BatchGetDeployments).
 BATCH_GET_LIMIT = 25
+# Idempotency records outlive the longest bake window (1440 minutes) plus Lambda's hour of
+# retries; DynamoDB's TTL then deletes them (DynamoDB Developer Guide, Time to Live).
+RECORD_TTL_SECONDS = 2 * 24 * 3600
 
 _CLIENT_LOCK = threading.Lock()
 _BOTO_CONFIG = BotoConfig(
@@ -205,6 +208,36 @@ class Gateway:
             autoRollbackConfiguration={"enabled": False},
         )
         return str(response["deploymentId"])
+
+    # DynamoDB idempotency records ---------------------------------------------------------
+
+    def claim(self, table: str, key: str, attributes: Mapping[str, str]) -> bool:
+        """Write the record ``key`` unless it exists; False when another invocation has it.
+
+        A conditional PutItem is atomic per item (DynamoDB Developer Guide, condition
+        expressions): of two concurrent claims exactly one succeeds.
+        """
+        item: dict[str, Any] = {
+            "pk": {"S": key},
+            "expiresAt": {"N": str(int(time.time()) + RECORD_TTL_SECONDS)},
+        }
+        item.update({name: {"S": value} for name, value in attributes.items()})
+        try:
+            self.call(
+                "dynamodb",
+                "PutItem",
+                TableName=table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, table: str, key: str) -> None:
+        self.call("dynamodb", "DeleteItem", TableName=table, Key={"pk": {"S": key}})
 
     # CloudWatch, SNS, CloudFront ----------------------------------------------------------
 

@@ -33,6 +33,7 @@ class Config:
     diagnosis_minutes: int
     distribution_id: str | None
     invalidation_paths: tuple[str, ...]
+    idempotency_table: str
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Config:
@@ -51,6 +52,7 @@ class Config:
             diagnosis_minutes=_integer(env, "DIAGNOSIS_MINUTES", low=1, high=60, default=5),
             distribution_id=env.get("DISTRIBUTION_ID", "").strip() or None,
             invalidation_paths=_paths(env, "INVALIDATION_PATHS"),
+            idempotency_table=_required(env, "IDEMPOTENCY_TABLE"),
         )
 
 

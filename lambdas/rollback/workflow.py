@@ -4,8 +4,14 @@ This is the only module that sequences AWS calls; every choice is delegated to t
 functions in ``decision``, ``diagnosis`` and ``notification``. Calls per decision (each
 counted in ``Gateway.calls``): a skip before any lookup makes none; otherwise ListDeployments
 (one per page) and BatchGetDeployments (one per 25 ids), then at most one StopDeployment or
-CreateDeployment, one CreateInvalidation when acting with a distribution, and, whenever a
-human is told, one GetMetricData and one SNS Publish.
+one DynamoDB PutItem (the idempotency record) and CreateDeployment (plus a DeleteItem that
+gives the record back if CreateDeployment fails), one CreateInvalidation when acting with a
+distribution, and, whenever a human is told, one GetMetricData and one SNS Publish.
+
+The idempotency record is keyed on the action and the deployment it undoes (the bad release,
+or the rollback being retried), not on the alarm: two different alarms about the same
+release must also end in one rollback, and a rollback that *ends* between another
+invocation's read and its CreateDeployment slips past the one-active-deployment rule.
 
 Races end in one rollback: a second delivery finds the first one's rollback as the newest
 deployment and skips; CreateDeployment refused with DeploymentLimitExceededException ("the
@@ -194,6 +200,20 @@ def _act(
             raise
         return _result(alarm, config, decision, action="stopped")
     if decision.action in {"redeploy", "retry"} and decision.revision and decision.description:
+        key = f"{decision.action}#{config.deployment_group_name}#{decision.deployment_id}"
+        if not gateway.claim(config.idempotency_table, key, _record(alarm, decision)):
+            result = _result(
+                alarm,
+                config,
+                decision,
+                action="skipped",
+                reason=(
+                    f"another invocation already claimed the {decision.action} of "
+                    f"{decision.deployment_id} (idempotency record {key})"
+                ),
+            )
+            result["notify"] = False
+            return result
         try:
             rollback_id = gateway.create_deployment(
                 application_name=config.application_name,
@@ -202,6 +222,8 @@ def _act(
                 description=decision.description,
             )
         except Exception as exc:
+            # Nothing was created: give the claim back so a retry of this event may act.
+            _release(config, gateway, key)
             if error_code(exc) == "DeploymentLimitExceededException":
                 return _refused(alarm, config, gateway, decision, exc, since=since)
             raise
@@ -209,6 +231,27 @@ def _act(
         result["rollbackDeploymentId"] = rollback_id
         return result
     return _result(alarm, config, decision, action=decision.action)
+
+
+def _record(alarm: AlarmEvent | None, decision: Decision) -> dict[str, str]:
+    """What the idempotency record says about who claimed it (for a human reading it)."""
+    record = {"deploymentId": str(decision.deployment_id), "action": decision.action}
+    if alarm is not None:
+        record["alarmArn"] = alarm.alarm_arn or alarm.alarm_name
+        record["alarmStateTime"] = alarm.timestamp.isoformat()
+    return record
+
+
+def _release(config: Config, gateway: Gateway, key: str) -> None:
+    try:
+        gateway.release(config.idempotency_table, key)
+    except Exception as exc:
+        # The original error matters more; a stuck claim turns this event's retries into
+        # skips, so say so loudly in the log.
+        LOGGER.error(
+            "idempotency record not released",
+            extra={"fields": {"key": key, "error": error_code(exc) or repr(exc)}},
+        )
 
 
 def _refused(

@@ -341,8 +341,8 @@ class RollbackConfig:
             self.reserved_concurrency,
             0,
             1000,
-            "0 = no reservation, else 1..1000 and below the account's quota minus the 10 "
-            "Lambda keeps unreserved (Lambda Developer Guide, configuring reserved concurrency)",
+            "0 = no reservation; a reservation must leave the account's unreserved minimum "
+            "free (Lambda Developer Guide, configuring reserved concurrency)",
         )
         if self.notification_email and not re.fullmatch(
             r"[^@\s]+@[^@\s]+\.[^@\s]+", self.notification_email

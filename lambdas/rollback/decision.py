@@ -125,7 +125,7 @@ def decide(
     if not ordered:
         return _skip(
             "alarm not correlated with a recent deployment: the group has no deployment "
-            "in the lookback window",
+            "in the lookback window (Auto Scaling launches aside: they are not releases)",
             notify=True,
         )
     newest = ordered[-1]

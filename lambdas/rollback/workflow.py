@@ -115,6 +115,13 @@ def run_deployment_event(
         skipped["trigger"] = trigger
         return skipped
     ended = Deployment.from_info(infos[0])
+    if ended.creator == ROLLBACK_CREATOR and ended.is_running:
+        # The event says it ended but the read does not show it yet: decide on a later
+        # attempt rather than drop the only notice the function gets of this ending.
+        raise RetryLater(
+            f"rollback {ended.deployment_id} ended {event.state} by its event but reads "
+            f"{ended.status}"
+        )
     if ended.creator != ROLLBACK_CREATOR or ended.status not in FINAL_FAILED:
         # A release or a launch that failed: CodeDeploy's own rollback covers it, and the
         # deployment-failed rule has paged; the kit's own redeploys are never retried.

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from drill import codedeploy_gaps
+from rollback.aws import RetryLater
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import World, alarm_event, deployment_event, revision_key
@@ -168,3 +169,22 @@ def test_dry_run_reports_the_retry_and_creates_nothing(
 
     assert (result["action"], calls) == ("would-redeploy", [BATCH, LIST, BATCH, METRICS, PUBLISH])
     assert _created_after(world, rollback["deploymentId"]) == []
+
+
+def test_rollback_ending_not_yet_visible_in_the_read_is_retried_later(
+    world: World, calls: list[str], lambda_context: Any
+) -> None:
+    # Given: CodeDeploy's STOP event for its rollback arrives while the read shows it running
+    _running(world)
+    lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
+    (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
+    world.notifications()
+    calls.clear()
+
+    with pytest.raises(RetryLater, match="reads Created"):
+        lambda_handler(deployment_event(rollback["deploymentId"], "STOP"), lambda_context)
+
+    # Then: nothing created, no page; Lambda's retry decides once the ending is visible
+    assert calls == [BATCH]
+    assert _created_after(world, rollback["deploymentId"]) == []
+    assert world.notifications() == []

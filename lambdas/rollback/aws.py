@@ -6,7 +6,8 @@ so the number of calls per decision is exact and visible. A ``Gateway`` lives fo
 invocation and lists every call it made (``calls``), which the decision log line carries.
 
 Retryable: throttling (ThrottlingException, Throttling, RequestLimitExceeded, ...),
-ServiceUnavailable, InternalFailure, any HTTP 5xx and connection/timeout errors; they are
+ServiceUnavailable, InternalFailure, any HTTP 5xx, connection/timeout errors and the kit's own
+``RetryLater`` (raised, never retried here, when the group is not ready for it); they are
 retried with capped exponential backoff and full jitter (AWS Architecture Blog, "Exponential
 Backoff And Jitter"), then re-raised so Lambda's asynchronous retries and the DLQ keep the
 event. Anything else is raised at once.

@@ -187,22 +187,21 @@ def _initial_release(template: Template) -> dict[str, Any]:
     return releases[0]
 
 
-def _create_call(resource: dict[str, Any]) -> dict[str, Any]:
+def _create_call(resource: dict[str, Any]) -> str:
     """The SDK call of the custom resource, with the asset's bucket and key left as tokens."""
     joined = resource["Properties"]["Create"]["Fn::Join"][1]
-    text = "".join(part if isinstance(part, str) else json.dumps(part) for part in joined)
-    return {"text": text, "parts": joined}
+    return "".join(part if isinstance(part, str) else json.dumps(part) for part in joined)
 
 
 def test_fresh_stack_deploys_the_good_release_once_on_creation(default_template: Template) -> None:
     resource = _initial_release(default_template)
     call = _create_call(resource)
 
-    assert '"service":"CodeDeploy"' in call["text"]
-    assert '"action":"createDeployment"' in call["text"]
-    assert '"revisionType":"S3"' in call["text"]
-    assert '.zip","bundleType":"zip"' in call["text"]
-    assert INITIAL_RELEASE_DESCRIPTION in call["text"]
+    assert '"service":"CodeDeploy"' in call
+    assert '"action":"createDeployment"' in call
+    assert '"revisionType":"S3"' in call
+    assert '.zip","bundleType":"zip"' in call
+    assert INITIAL_RELEASE_DESCRIPTION in call
     # Creation only: a stack update never redeploys the sample over a newer release.
     assert "Update" not in resource["Properties"]
     assert "Delete" not in resource["Properties"]

@@ -76,6 +76,17 @@ def _service(svc: HealthCheckedService) -> None:
 
 def _auto_rollback(rb: AutoRollback) -> None:
     acknowledge(
+        rb.idempotency_table,
+        [
+            (
+                "AwsSolutions-DDB3",
+                "Idempotency records of the rollback function: each expires by TTL within two "
+                "days and only deduplicates concurrent invocations; a restore would bring back "
+                "nothing anyone needs.",
+            )
+        ],
+    )
+    acknowledge(
         rb.dead_letter_queue,
         [
             (
@@ -110,6 +121,19 @@ def _deployment(dep: InPlaceDeployment) -> None:
             )
         ],
     )
+    if dep.initial_release_role is not None:
+        acknowledge(
+            dep.initial_release_role,
+            [
+                (
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    "Role of CDK's AwsCustomResource provider function: the AWS-managed minimum "
+                    "for a function to write its own logs. Beyond that it may only create the "
+                    "initial deployment in this one deployment group.",
+                )
+            ],
+        )
 
 
 def _logical_id_token(construct: IConstruct) -> str:

@@ -152,6 +152,16 @@ class ServiceConfig:
     certificate_arn: str = ""
     enable_waf: bool = False
     access_logs: bool = True
+    # The stack deploys the sample's good revision (2.3.1, uploaded as an asset) once, when
+    # it is created, so a new sandbox serves with no manual push. Off: bring your own.
+    initial_release: bool = True
+    # Auto Scaling also replaces instances the target group calls unhealthy. Off by
+    # default: nothing answers /health until a release is installed, and no deployment is
+    # guaranteed to finish within the 5-minute grace period of instances launched with the
+    # stack, so they would be terminated mid-install. Turn on once every launch installs a
+    # revision before it is in service (CodeDeploy's Auto Scaling lifecycle hook does, for
+    # instances launched after the deployment group exists).
+    elb_health_check: bool = False
 
     def validate(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", self.service_name or ""):
@@ -260,6 +270,11 @@ class RollbackConfig:
     # fix while the alarm still fires; unset it again afterwards.
     ignore_alarm_configuration: bool = False
     notification_email: str = ""
+    # Reserved concurrency of the rollback function; 0 = none. A new account's concurrency
+    # quota can be 10 and Lambda keeps 10 unreserved, so any reservation fails its deploy.
+    # Exactly one rollback holds without it (the idempotency record and CodeDeploy's
+    # one-active-deployment rule).
+    reserved_concurrency: int = 0
 
     def validate(self) -> None:
         _check_range(
@@ -321,6 +336,14 @@ class RollbackConfig:
         )
         _check_range("rollback.bake_minutes", self.bake_minutes, 1, 1440, "1..1440 minutes")
         _check_range("rollback.max_rollbacks_per_hour", self.max_rollbacks_per_hour, 1, 10, "1..10")
+        _check_range(
+            "rollback.reserved_concurrency",
+            self.reserved_concurrency,
+            0,
+            1000,
+            "0 = no reservation; a reservation must leave the account's unreserved minimum "
+            "free (Lambda Developer Guide, configuring reserved concurrency)",
+        )
         if self.notification_email and not re.fullmatch(
             r"[^@\s]+@[^@\s]+\.[^@\s]+", self.notification_email
         ):

@@ -18,9 +18,10 @@ from stacks.constructs.auto_rollback import AutoRollback
 from stacks.constructs.buckets import ServiceBuckets
 from stacks.constructs.chat import SlackChannel
 from stacks.constructs.dashboard import ServiceDashboard
-from stacks.constructs.deployment import InPlaceDeployment
+from stacks.constructs.deployment import InPlaceDeployment, S3Revision
 from stacks.constructs.health_checked_service import HealthCheckedService
 from stacks.constructs.network import Network
+from stacks.constructs.sample_release import good_release_asset
 from stacks.constructs.severity_alarms import SeverityAlarms
 from stacks.constructs.topics import AlarmTopic
 from stacks.edge_stack import EdgeStack
@@ -88,6 +89,20 @@ class ServiceStack(cdk.Stack):
             else None
         )
         edge = self.edge_stack.edge if self.edge_stack else None
+        # The sample's good release, uploaded with the stack and deployed when it is created.
+        self.initial_release_bundle = (
+            good_release_asset(self, "InitialReleaseBundle", svc) if svc.initial_release else None
+        )
+        bundle = self.initial_release_bundle
+        if bundle is not None:
+            self.service.instance_role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[
+                        f"arn:{self.partition}:s3:::{bundle.s3_bucket_name}/{bundle.s3_object_key}"
+                    ],
+                )
+            )
         self.deployment = InPlaceDeployment(
             self,
             "Deployment",
@@ -95,6 +110,12 @@ class ServiceStack(cdk.Stack):
             target_group=self.service.target_group,
             deployment_config_name=svc.deployment_config_name,
             ignore_alarm_configuration=config.rollback.ignore_alarm_configuration,
+            initial_revision=(
+                S3Revision(bucket=bundle.s3_bucket_name, key=bundle.s3_object_key)
+                if bundle
+                else None
+            ),
+            initial_release_after=(self.service.instance_role,),
         )
         # P1 pages on-call (the rollback notifications go there too); P2/P3 wait for
         # working hours.

@@ -32,6 +32,7 @@ _MIN_SERVICE_CHARS = 10
 # -> "REDEPLOY RETRIED"). A skip moved nothing: its subject names only the newest version.
 _HEADLINES = {
     "redeployed": "ROLLED BACK",
+    "retried": "ROLLBACK RETRIED",
     "stopped": "STOPPED, ROLLING BACK",
     "would-redeploy": "DRY RUN would roll back",
     "would-stop": "DRY RUN would stop",
@@ -100,7 +101,12 @@ def message(
     lines += [
         "",
         "Alarm",
-        f"  {result.get('alarmName')} went to ALARM at {result.get('alarmTime')}.",
+        # A page caused by a CodeDeploy state change (a failed rollback) says so instead.
+        "  "
+        + (
+            result.get("trigger")
+            or f"{result.get('alarmName')} went to ALARM at {result.get('alarmTime')}."
+        ),
     ]
     if alarm_reason:
         lines.append(f"  CloudWatch said: {alarm_reason}")
@@ -124,6 +130,11 @@ def _did(result: Mapping[str, Any]) -> str:
         return (
             f"Created rollback deployment {result.get('rollbackDeploymentId')}, redeploying "
             f"the revision before {result.get('deploymentId')}."
+        )
+    if action == "retried":
+        return (
+            f"Created deployment {result.get('rollbackDeploymentId')}, redeploying the revision "
+            f"of rollback {result.get('deploymentId')} once, alarms ignored, no auto-rollback."
         )
     if action in {"would-stop", "would-redeploy"}:
         return f"Nothing (DRY_RUN=true). It would have: {action.removeprefix('would-')}."

@@ -20,6 +20,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -32,6 +33,7 @@ from constructs import Construct
 
 from stacks.config import RollbackConfig
 from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_alarm
+from stacks.constructs.deployment import deploy_permissions
 from stacks.constructs.lambda_code import function_code
 from stacks.constructs.rates import elb_5xx_count, error_rate
 from stacks.constructs.topics import AlarmTopic
@@ -46,8 +48,9 @@ class AutoRollback(Construct):
     """Rollback alarms, the EventBridge rule, the rollback function and its safety nets.
 
     Attributes: ``elb_5xx_count_alarm``, ``elb_5xx_rate_alarm``, ``target_5xx_rate_alarm``,
-    ``rollback_alarms`` (the ones that trigger a rollback), ``rule``, ``function``,
-    ``dead_letter_queue``, ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``.
+    ``rollback_alarms`` (the ones that trigger a rollback), ``rule``,
+    ``deployment_failed_rule``, ``function``, ``idempotency_table``, ``dead_letter_queue``,
+    ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``.
     """
 
     def __init__(
@@ -176,7 +179,9 @@ class AutoRollback(Construct):
         )
 
         # A rollback deployment that fails (or any deployment of the group) raises no new
-        # alarm transition, so the function would never hear of it: page directly.
+        # alarm transition, so the function would never hear of it: page directly, and let
+        # the function retry a CodeDeploy rollback that ended Stopped or Failed (the same
+        # alarms may stop it; AWS does not document whether they do).
         # Event shape: CodeDeploy User Guide, "Monitoring deployments with EventBridge".
         self.deployment_failed_rule = events.Rule(
             self,
@@ -200,11 +205,22 @@ class AutoRollback(Construct):
                         f"{events.EventField.from_path('$.detail.application')}/"
                         f"{events.EventField.from_path('$.detail.deploymentGroup')} ended "
                         f"{events.EventField.from_path('$.detail.state')} at "
-                        f"{events.EventField.time}. If it was a rollback, the bad release may "
-                        "still be serving: check the group and the rollback function's log now."
+                        f"{events.EventField.time}. Nothing was rolled back automatically "
+                        "if it was the kit's own redeploy ([alarm-rollback-kit] in its "
+                        "description): the kit turns CodeDeploy's rollback off for it, since "
+                        "that would reinstall the bad release. If it was CodeDeploy's "
+                        "rollback, the function redeploys the good revision once and pages. "
+                        "Either way the bad release may still be serving: check the group and "
+                        "the rollback function's log now."
                     ),
                     dead_letter_queue=self.dead_letter_queue,
-                )
+                ),
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=4,
+                    max_event_age=Duration.hours(1),
+                ),
             ],
         )
 
@@ -215,7 +231,9 @@ class AutoRollback(Construct):
             queue=self.dead_letter_queue,
             description=(
                 "An alarm event the rollback function could not handle is waiting in the "
-                "dead-letter queue: a rollback may not have happened. Read the message."
+                "dead-letter queue: a rollback may not have happened. Read the message. "
+                "This includes a rollback that stayed blocked by an Auto Scaling launch's "
+                "deployment through all of Lambda's retries: roll back by hand."
             ),
         )
         self.function_errors_alarm = cw.Alarm(
@@ -265,6 +283,17 @@ class AutoRollback(Construct):
             # The decision log is the audit trail of every rollback: keep it.
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # One item per rollback the function makes, written with a condition so that of
+        # concurrent invocations exactly one acts. Records expire by TTL after two days and
+        # hold nothing worth keeping, so the table goes with the stack.
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyRecords",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expiresAt",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
         # every log group in the account.
         role = iam.Role(
@@ -292,9 +321,10 @@ class AutoRollback(Construct):
             # Well under a minute: an invocation cut short by a hung call is retried by
             # Lambda (twice) and then kept in the dead-letter queue; no decision is lost.
             timeout=Duration.seconds(30),
-            # One invocation at a time: duplicate deliveries and two alarms firing together
-            # are decided one after the other, and the second sees the first's rollback.
-            reserved_concurrent_executions=1,
+            # None by default: a reservation fails the deploy in an account whose quota is
+            # still the new-account 10 (Lambda keeps 10 unreserved). Concurrent deliveries
+            # end in one rollback through the idempotency record instead.
+            reserved_concurrent_executions=config.reserved_concurrency or None,
             log_group=log_group,
             retry_attempts=2,
             max_event_age=Duration.hours(1),
@@ -314,7 +344,15 @@ class AutoRollback(Construct):
                 "DIAGNOSIS_MINUTES": "5",
                 "DISTRIBUTION_ID": distribution_id or "",
                 "INVALIDATION_PATHS": ",".join(invalidation_paths),
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
             },
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                # Claim a record before CreateDeployment, give it back if that fails.
+                actions=["dynamodb:PutItem", "dynamodb:DeleteItem"],
+                resources=[self.idempotency_table.table_arn],
+            )
         )
         # Scoped to this application, group and configuration (CodeDeploy's
         # service-authorization reference lists the resource type for each action).
@@ -324,7 +362,6 @@ class AutoRollback(Construct):
                     "codedeploy:ListDeployments",
                     "codedeploy:BatchGetDeployments",
                     "codedeploy:StopDeployment",
-                    "codedeploy:CreateDeployment",
                     # The rollback redeploy overrides the group's alarm configuration (the
                     # alarm that triggered it is still in ALARM), which CodeDeploy
                     # authorizes as UpdateDeploymentGroup (API Reference, CreateDeployment).
@@ -333,34 +370,8 @@ class AutoRollback(Construct):
                 resources=[deployment_group.deployment_group_arn],
             )
         )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                # CreateDeployment reads the revision and the deployment configuration.
-                # CodeDeploy authorizes CreateDeployment's revision against the application
-                # (the same pair CDK's CodeDeployServerDeployAction grants).
-                actions=[
-                    "codedeploy:GetApplicationRevision",
-                    "codedeploy:RegisterApplicationRevision",
-                ],
-                resources=[
-                    cdk.Arn.format(
-                        cdk.ArnComponents(
-                            service="codedeploy",
-                            resource="application",
-                            resource_name=deployment_group.application.application_name,
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        ),
-                        cdk.Stack.of(self),
-                    )
-                ],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["codedeploy:GetDeploymentConfig"],
-                resources=[deployment_group.deployment_config.deployment_config_arn],
-            )
-        )
+        for statement in deploy_permissions(deployment_group):
+            function.add_to_role_policy(statement)
         function.add_to_role_policy(
             iam.PolicyStatement(
                 # GetMetricData has no resource-level permissions (CloudWatch service

@@ -102,10 +102,7 @@ class HealthCheckedService(Construct):
             launch_template=self._launch_template(config),
             min_capacity=config.min_capacity,
             max_capacity=config.max_capacity,
-            health_checks=autoscaling.HealthChecks.with_additional_checks(
-                additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
-                grace_period=Duration.minutes(5),
-            ),
+            health_checks=self._health_checks(config),
         )
 
         hc = config.health_check
@@ -133,6 +130,21 @@ class HealthCheckedService(Construct):
 
         self.listener = self._listener(config, listener_port, origin_verify_secret)
         self.web_acl = self._web_acl() if config.enable_waf else None
+
+    @staticmethod
+    def _health_checks(config: ServiceConfig) -> autoscaling.HealthChecks:
+        # EC2 status checks only, by default: instances launched with the stack have no
+        # release until CodeDeploy's first deployment has reached them, which nothing
+        # guarantees within the grace period, and with ELB checks Auto Scaling would
+        # terminate them mid-install (EC2 Auto Scaling User Guide, health checks and the
+        # health check grace period). The ALB still routes only to healthy targets.
+        grace = Duration.minutes(5)
+        if config.elb_health_check:
+            return autoscaling.HealthChecks.with_additional_checks(
+                additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
+                grace_period=grace,
+            )
+        return autoscaling.HealthChecks.ec2(grace_period=grace)
 
     def _launch_template(self, config: ServiceConfig) -> ec2.LaunchTemplate:
         instance_type = ec2.InstanceType(config.instance_type)

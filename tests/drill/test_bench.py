@@ -10,6 +10,7 @@ import pytest
 from drill import bench
 from drill.template import load_assembly
 from tests.drill.synthesized import synthesize
+from tests.lambdas.rollback.test_call_counts import CLAIM, RELEASE
 
 LIST = "codedeploy:ListDeployments"
 BATCH = "codedeploy:BatchGetDeployments"
@@ -32,12 +33,12 @@ def test_each_decision_kind_makes_the_aws_calls_the_workflow_documents(cdk_out: 
         f.action if f.name != "skip: duplicate delivery" else "duplicate": f.calls for f in figures
     }
     assert calls == {
-        "redeployed": (LIST, BATCH, CREATE, INVALIDATE, METRICS, PUBLISH),
+        "redeployed": (LIST, BATCH, CLAIM, CREATE, INVALIDATE, METRICS, PUBLISH),
         "stopped": (LIST, BATCH, STOP, INVALIDATE, METRICS, PUBLISH),
         "skipped": (LIST, METRICS, PUBLISH),
         "duplicate": (LIST, BATCH),
         "would-redeploy": (LIST, BATCH, METRICS, PUBLISH),
-        "failed": (LIST, BATCH, CREATE, PUBLISH),
+        "failed": (LIST, BATCH, CLAIM, CREATE, RELEASE, PUBLISH),
     }
 
 

@@ -116,13 +116,13 @@ def test_launch_template_requires_imdsv2_and_encrypts_volumes(default_template: 
     assert "./install auto" in user_data
 
 
-def test_auto_scaling_group_uses_a_launch_template_and_elb_health(
+def test_auto_scaling_group_uses_a_launch_template(
     default_template: Template,
 ) -> None:
+    # Health-check type: tests/infra/test_deployability.py (EC2 until opted in).
     asg = only_resource(default_template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
     assert "LaunchTemplate" in asg
     assert "LaunchConfigurationName" not in asg
-    assert asg["HealthCheckType"] == "ELB"
     assert (asg["MinSize"], asg["MaxSize"]) == ("2", "2")
 
 

@@ -124,7 +124,9 @@ def write_png(report: DrillReport, path: Path) -> Path:
         mdates.MinuteLocator(byminute=range(0, 60, 5))  # type: ignore[no-untyped-call]
     )
     states.xaxis.set_minor_locator(mdates.MinuteLocator())  # type: ignore[no-untyped-call]
-    states.set_xlabel("UTC (alarm states on the wall clock: datapoint + 60 s + metric delay)")
+    states.set_xlabel(
+        f"UTC (alarm states on the wall clock; metric delay {report.options.metric_delay_s} s)"
+    )
     if minutes:
         states.set_xlim(minutes[0], minutes[-1] + timedelta(minutes=1))
     figure.tight_layout(rect=(0, 0, 1, 0.93))
@@ -161,7 +163,7 @@ def _spans(
     spans: list[tuple[datetime, datetime, str]] = []
     state, since = OK, start
     for transition in report.replays[logical_id].transitions:
-        moment = transition.at + report.metric_delay
+        moment = transition.at
         if moment >= end:
             break
         if moment > since:

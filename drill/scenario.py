@@ -2,12 +2,12 @@
 
 A scenario is the minute-by-minute world the kit's alarms would have seen (ALB metrics),
 the deployment history the rollback function would have found, and the outcome the drill
-must reproduce. The seed's Section 12 incident ships as ``scenarios/seed-incident.json``;
+must reproduce. The seed's Section 12 incident ships as ``scenarios/bad-release-502.json``;
 the other bundled files cover the cases that tell a good alarm from a bad one. The format
 is documented here and in ``drill/scenarios/README.md``::
 
     {
-      "name": "seed-incident",                 # required; lower-case, digits and dashes
+      "name": "bad-release-502",                 # required; lower-case, digits and dashes
       "description": "What happens and why.",  # required
       "start": "2026-11-24T14:30:00Z",         # required; ISO 8601 UTC, on a minute
       "period": 60,                            # optional; ALB publishes per minute: only 60
@@ -73,7 +73,7 @@ from typing import Any
 from drill.evaluator import SeriesStore
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
-DEFAULT_SCENARIO = "seed-incident"
+DEFAULT_SCENARIO = "bad-release-502"
 NAMESPACE = "AWS/ApplicationELB"
 
 # AWS/ApplicationELB metrics a scenario may describe (ELB User Guide, ALB metrics).

@@ -1,11 +1,14 @@
 """Roll a CodeDeploy release back when the ALB starts generating 5xx: alarm, event, Lambda.
 
-The seed's post-mortem alarm (``HTTPCode_ELB_5XX_Count``, one minute, > 50) plus a rate
-alarm (ELB 5xx / requests, with a minimum-traffic guard) go to the deployment group, so
+A count alarm (``HTTPCode_ELB_5XX_Count``, one minute, > 50, with a noise floor) plus a
+rate alarm (ELB 5xx / requests, with a minimum-traffic guard) go to the deployment group, so
 CodeDeploy stops a deployment that is still running, and to EventBridge, whose rule
 invokes the rollback function. The function also handles what CodeDeploy cannot: a
-release that has already *succeeded* when the errors begin (the seed's incident: deploy
-at 14:44, 502s from 14:45). Every event the function cannot handle lands in an encrypted
+release that has already *succeeded* when the errors begin (the reference 502 incident:
+deploy at 14:44, 502s from 14:45). The alarm expressions leave a minute the ALB has not
+published yet without a datapoint, so it cannot hold them in OK (``rates.py``); detection
+is the errored minute plus the metric delay, 2-5 minutes at the 60-240 s the kit assumes
+(``stacks/timing.py``, docs/aws-behaviours.md). Every event the function cannot handle lands in an encrypted
 dead-letter queue that pages a human, and so do the function's own errors.
 
 Drop it into any stack that has an ALB, its target group and a server deployment group:
@@ -91,8 +94,11 @@ class AutoRollback(Construct):
             ),
             threshold=config.elb_5xx_threshold,
             description=(
-                "ALB-generated 5xx (not target 5xx) per minute above the seed's threshold: "
-                "a bad release answering with broken responses. Triggers auto-rollback."
+                f"ALB-generated 5xx (not target 5xx) above {config.elb_5xx_threshold} in a "
+                "minute, ignoring minutes under "
+                f"{config.elb_5xx_count_min_rate_percent:g} % of requests: a bad release "
+                "answering with broken responses. Triggers auto-rollback. An unpublished "
+                "minute has no datapoint (no FILL), so it cannot hold this alarm in OK."
             ),
         )
         self.elb_5xx_rate_alarm = self._alarm(
@@ -109,8 +115,8 @@ class AutoRollback(Construct):
             threshold=config.elb_5xx_rate_percent,
             description=(
                 f"ALB-generated 5xx above {config.elb_5xx_rate_percent} % of requests "
-                f"(P1 in the seed's Table 4) with at least {min_requests} requests. "
-                "Triggers auto-rollback."
+                f"(P1) in minutes with at least {min_requests} requests and a published "
+                "error count. Triggers auto-rollback."
             ),
         )
         self.target_5xx_rate_alarm = self._alarm(

@@ -46,7 +46,7 @@ def test_bundled_scenario_loads_under_its_file_name(name: str) -> None:
 
 
 def test_seed_incident_reproduces_the_seed_dashboard() -> None:
-    seed = scenario.load("seed-incident")
+    seed = scenario.load("bad-release-502")
     i = seed.timestamps().index(SEED_ONSET)
     five = slice(i, i + 5)
 
@@ -56,7 +56,7 @@ def test_seed_incident_reproduces_the_seed_dashboard() -> None:
 
 
 def test_seed_incident_publishes_no_target_5xx_datapoints() -> None:
-    source = scenario.load("seed-incident").metric_source()
+    source = scenario.load("bad-release-502").metric_source()
 
     assert source.get((NAMESPACE, "HTTPCode_Target_5XX_Count", "Sum")) == {}
 
@@ -76,7 +76,7 @@ def _kit_alarm(alarms: dict[str, dict[str, Any]], fragment: str) -> AlarmSpec:
 def test_seed_post_mortem_alarm_fires_when_the_first_bad_minute_closes(
     kit_alarms: dict[str, dict[str, Any]],
 ) -> None:
-    seed = scenario.load("seed-incident")
+    seed = scenario.load("bad-release-502")
     alarm = _kit_alarm(kit_alarms, "Elb5xxCount")
 
     result = replay(alarm, seed.metric_source(), start=seed.start, end=seed.end)
@@ -113,7 +113,7 @@ def test_load_accepts_a_path(tmp_path: Path) -> None:
 
 
 def test_unknown_scenario_name_lists_the_bundled_ones() -> None:
-    with pytest.raises(ScenarioError, match=r"bundled: .*seed-incident"):
+    with pytest.raises(ScenarioError, match=r"bundled: .*bad-release-502"):
         scenario.load("seed-incidnet")
 
 

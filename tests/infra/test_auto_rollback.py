@@ -67,9 +67,9 @@ def test_count_alarm_ignores_background_noise_below_the_rate_floor_by_default(
     props = _alarm(default_template, "AutoRollbackElb5xxCount")
     queries = {q["Id"]: q for q in props["Metrics"]}
     expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
-    assert expression == (
-        "IF(100 * FILL(errors, 0) >= 0.1 * FILL(requests, 0), FILL(errors, 0), 0)"
-    )
+    # No FILL and no else branch: an unpublished minute yields no datapoint
+    # (tests/drill/test_stuck_alarm.py shows the FILL version stuck in OK).
+    assert expression == "IF(100 * errors >= 0.1 * requests, errors)"
     errors = queries["errors"]["MetricStat"]
     assert errors["Metric"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert [d["Name"] for d in errors["Metric"]["Dimensions"]] == ["LoadBalancer"]
@@ -93,7 +93,7 @@ def test_rate_alarm_divides_elb_5xx_by_requests_behind_a_traffic_guard(
     props = _alarm(default_template, "AutoRollbackElb5xxRate")
     queries = {q["Id"]: q for q in props["Metrics"]}
     expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
-    assert expression == "IF(requests >= 20, 100 * FILL(errors, 0) / requests, 0)"
+    assert expression == "IF(errors >= 0 AND requests >= 20, 100 * errors / requests)"
     assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert queries["requests"]["MetricStat"]["Metric"]["MetricName"] == "RequestCount"
     assert props["Threshold"] == 1

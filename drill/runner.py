@@ -16,7 +16,8 @@ The flow, minute by minute on the scenario's clock:
 4. Once a rollback starts, recovery is modelled: errors continue until the restore model
    (``stacks/timing.py``, fed from the template) says the fleet runs the old revision;
    from the first minute that starts after that, every series except ``RequestCount``
-   drops to its pre-onset baseline (the median of the minutes before onset; a metric
+   (which only gets its baseline back where it had no datapoint) drops to its pre-onset
+   baseline (the median of the minutes before onset; a metric
    published in fewer than half of them stays unpublished). The minute in which the
    restore ends keeps its errors. The alarms are replayed again over the new series.
 
@@ -60,7 +61,9 @@ DEFAULT_DELAY_RANGE_S = (60, 240)
 # two minutes before the third.
 RETRY_DELAYS_S = (60, 120)
 ROLLBACK_ACTIONS = ("redeployed", "stopped", "would-redeploy", "would-stop")
-# Traffic is not what a bad release changes, so recovery leaves it as the scenario gives it.
+# Traffic is not what a bad release changes, so recovery leaves it as the scenario gives it,
+# except where it had no datapoint: the ALB leaves requests it could not route to a target
+# out of RequestCount (ELB User Guide, CloudWatch metrics), and the restore ends that.
 UNCHANGED_BY_RECOVERY = ("RequestCount",)
 SNS_SUBJECT_LIMIT = 99
 
@@ -214,7 +217,8 @@ class DrillReport:
 
     @property
     def errors_until_end(self) -> bool:
-        return self.recovery_from is None
+        """True when errors were served and no recovery ended them within the scenario."""
+        return self.recovery_from is None and bool(self.errors_served)
 
 
 def decision_of(invocation: KitInvocation) -> str:
@@ -360,10 +364,10 @@ def recovered(
     series: dict[str, tuple[float | None, ...]] = {}
     for key, values in scenario.series.items():
         name = key.partition(":")[0]
-        if name in UNCHANGED_BY_RECOVERY:
-            series[key] = values
-            continue
         level = _baseline([values[i] for i in window], count=name.endswith("Count"))
+        if name in UNCHANGED_BY_RECOVERY:
+            series[key] = values[:first] + tuple(level if v is None else v for v in values[first:])
+            continue
         series[key] = values[:first] + (level,) * (len(values) - first)
     return replace(scenario, series=series), times[first]
 

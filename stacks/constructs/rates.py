@@ -60,9 +60,7 @@ def error_rate(
     until they leave its evaluation range, so it returns to OK minutes later.
     """
     return cw.MathExpression(
-        expression=(
-            f"IF(errors >= 0 AND requests >= {min_requests}, 100 * errors / requests)"
-        ),
+        expression=(f"IF(errors >= 0 AND requests >= {min_requests}, 100 * errors / requests)"),
         using_metrics={"errors": errors, "requests": requests},
         label=label,
         period=period,

@@ -242,6 +242,36 @@ def test_running_deployment_is_stopped_and_codedeploy_rolls_back(drill: Drill) -
     assert first.created[0]["creator"] == "codeDeployRollback"
 
 
+def test_no_registered_targets_503_fires_the_count_alarm_without_a_request_count(
+    drill: Drill,
+) -> None:
+    report = drill("no-healthy-targets-503")
+    onset = report.scenario.onset
+    assert onset is not None
+    outage = [row for row in report.rows if row.minute >= onset and not row.modelled]
+
+    fired = {a.label: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
+
+    assert all(row.requests is None for row in outage)
+    assert fired == {"Elb5xxCount": True, "Elb5xxRate": False, "Target5xxRate": False}
+    assert report.diagnosis is not None
+    assert "no registered targets" in report.diagnosis
+    # Once the instances are registered again the ALB counts requests again.
+    assert all(row.requests for row in report.rows if row.modelled)
+
+
+def test_all_unhealthy_targets_fail_open_and_nothing_rolls_back(drill: Drill) -> None:
+    report = drill("all-unhealthy-fail-open")
+    onset = report.scenario.onset
+    assert onset is not None
+    after = [row for row in report.rows if row.minute >= onset]
+
+    assert all(row.healthy == 0 for row in after)
+    assert all(row.requests and row.elb_5xx is None for row in after)
+    assert report.invocations == []
+    assert report.errors_served == 0
+
+
 def test_target_5xx_alarm_fires_but_the_rule_does_not_invoke_the_function(drill: Drill) -> None:
     report = drill("target-500s")
 

@@ -54,9 +54,8 @@ from drill.world import KitInvocation, World
 from stacks import timing
 
 # Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
-# evaluation: no AWS figure exists, field reports put a 1-minute ELB 5xx alarm in ALARM
-# about 4 minutes after the errored minute began (docs/aws-behaviours.md).
-DEFAULT_DELAY_RANGE_S = (60, 240)
+# evaluation (stacks/timing.py says why it is a range).
+DEFAULT_DELAY_RANGE_S = timing.METRIC_DELAY_RANGE_S
 # AWS Lambda Developer Guide, asynchronous invocation: one minute before the second attempt,
 # two minutes before the third.
 RETRY_DELAYS_S = (60, 120)

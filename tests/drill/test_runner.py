@@ -22,6 +22,7 @@ from drill.__main__ import main
 from drill.evaluator import ALARM, OK, Transition
 from drill.runner import DelaySweep, DrillReport
 from drill.template import load_assembly
+from stacks import timing
 from tests.conftest import load_event
 from tests.drill.synthesized import resource, synthesize, variant
 
@@ -115,6 +116,15 @@ def test_reference_incident_detection_and_errors_served_grow_with_the_delay(
     served = [r.errors_served or 0.0 for r in runs]
 
     assert rollback == [timedelta(minutes=2), timedelta(minutes=4), timedelta(minutes=5)]
+    # The same figures as the detection model README and synth rely on.
+    assert rollback == [
+        timedelta(
+            seconds=timing.detection_seconds(
+                period_s=60, datapoints_to_alarm=1, delay_s=r.options.metric_delay_s
+            )
+        )
+        for r in runs
+    ]
     # Restore is the same model each time, so only detection moves the restored time.
     restore = timedelta(seconds=runs[0].restore.kit.total_s)
     assert restored == [r + restore for r in rollback if r is not None]

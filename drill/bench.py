@@ -274,13 +274,13 @@ def collect(
         }
         for label, report in sweep.runs
     ]
-    seed = sweep.worst
+    reference = sweep.worst
     figures["restore"] = {
-        "kitSeconds": seed.restore.kit.total_s,
-        "kitFormula": seed.restore.kit.formula,
-        "awsDefaultSeconds": seed.restore.aws_defaults.total_s,
-        "awsDefaultFormula": seed.restore.aws_defaults.formula,
-        "ratio": round(seed.restore.ratio, 2),
+        "kitSeconds": reference.restore.kit.total_s,
+        "kitFormula": reference.restore.kit.formula,
+        "awsDefaultSeconds": reference.restore.aws_defaults.total_s,
+        "awsDefaultFormula": reference.restore.aws_defaults.formula,
+        "ratio": round(reference.restore.ratio, 2),
     }
     return figures
 

@@ -79,7 +79,7 @@ def write_png(report: DrillReport, path: Path) -> Path:
     elb = _values([r.elb_5xx for r in rows])
     target = _values([r.target_5xx for r in rows])
     errors.bar(minutes, elb, width=width * 0.9, align="edge", color=ELB_COLOUR, label="ELB 5xx")
-    # A line, not bars, so that the seed's signature "target 5xx = 0" stays visible.
+    # A line, not bars, so that the 502 signature "target 5xx = 0" stays visible.
     errors.plot(
         [m + timedelta(seconds=30) for m in minutes],
         target,

@@ -2,7 +2,8 @@
 
 A scenario is the minute-by-minute world the kit's alarms would have seen (ALB metrics),
 the deployment history the rollback function would have found, and the outcome the drill
-must reproduce. The seed's Section 12 incident ships as ``scenarios/bad-release-502.json``;
+must reproduce. The reference incident (the 502 incident the kit exists for) ships as
+``scenarios/bad-release-502.json``;
 the other bundled files cover the cases that tell a good alarm from a bad one. The format
 is documented here and in ``drill/scenarios/README.md``::
 

@@ -428,7 +428,7 @@ def test_cli_exits_non_zero_when_the_expectation_is_not_met(
 def test_cli_prints_the_timeline_and_writes_a_png(
     cli: Callable[..., tuple[int, str]], tmp_path: Path
 ) -> None:
-    png = tmp_path / "seed.png"
+    png = tmp_path / "incident.png"
 
     code, out = cli("--png", str(png))
 

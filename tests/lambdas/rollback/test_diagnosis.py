@@ -15,7 +15,7 @@ def _results(**series: list[float]) -> list[dict[str, Any]]:
     ]
 
 
-def test_seed_signature_502_with_healthy_targets_means_malformed_responses() -> None:
+def test_502_with_healthy_targets_and_no_target_5xx_means_malformed_responses() -> None:
     # Section 12: 1,847 ELB 5xx, 0 target 5xx, 22,104 requests, 6 healthy hosts
     results = _results(
         elb5xx=[600, 647, 600],

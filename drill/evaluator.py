@@ -566,6 +566,15 @@ Delay = Callable[[MetricRef, datetime], float]
 EVALUATION_INTERVAL = timedelta(minutes=1)
 
 
+# How a period longer than the data's resolution is aggregated from it, per statistic.
+_AGGREGATES: dict[str, Callable[[list[float]], float]] = {
+    "Sum": lambda values: float(sum(values)),
+    "SampleCount": lambda values: float(sum(values)),
+    "Minimum": min,
+    "Maximum": max,
+}
+
+
 def evaluation_range_for(evaluation_periods: int, period: int, max_delay_s: float) -> int:
     """The evaluation range the drill assumes: N + 2, plus one period per period of delay.
 
@@ -588,6 +597,7 @@ def replay(
     initial_state: str = INSUFFICIENT_DATA,
     evaluation_range: int | None = None,
     delay_s: float | Delay = 0.0,
+    source_period: int | None = None,
 ) -> Replay:
     """Evaluate ``alarm`` every wall-clock minute from ``start`` until ``end``, as CloudWatch does.
 
@@ -598,6 +608,11 @@ def replay(
     the range has no data yet, which is what the guide's FILL caveat is about. Datapoints
     before ``start`` count too if the source has them. The alarm starts in
     ``initial_state`` (a new alarm is INSUFFICIENT_DATA).
+
+    ``source_period`` (default: the alarm's period) is the resolution of the source's
+    datapoints. An alarm with a longer period reads them aggregated into periods that end
+    at the evaluation minute ("at the end of minute 6, the alarm is evaluated based on
+    the data from minutes 2 to 6", "Evaluating an alarm"), from the landed ones only.
     """
     if initial_state not in STATES:
         raise ValueError(f"initial_state={initial_state!r} is not one of {STATES}")
@@ -613,25 +628,48 @@ def replay(
     )
     data = {id_: source(ref) for id_, ref in refs.items()}
 
+    resolution = timedelta(seconds=source_period or alarm.period)
+    if period % resolution:
+        raise AlarmDefinitionError(
+            f"alarm {alarm.name}: Period {alarm.period} s is not a multiple of the data's "
+            f"{resolution.total_seconds():.0f} s"
+        )
+    slots = period // resolution
+    if slots > 1:
+        for ref in refs.values():
+            if ref.stat not in _AGGREGATES:
+                raise AlarmDefinitionError(
+                    f"alarm {alarm.name}: {ref} over {alarm.period} s from per-"
+                    f"{resolution.total_seconds():.0f} s data needs one of "
+                    f"{', '.join(_AGGREGATES)}"
+                )
+
     def delay_of(ref: MetricRef, t: datetime) -> timedelta:
         return timedelta(seconds=delay_s(ref, t) if callable(delay_s) else delay_s)
+
+    def landed(id_: str, grid: Sequence[datetime], at: datetime) -> dict[datetime, float]:
+        points, ref = data[id_], refs[id_]
+        out: dict[datetime, float] = {}
+        for t in grid:
+            parts = [
+                points[s]
+                for s in (t + resolution * k for k in range(slots))
+                if s in points and s + resolution + delay_of(ref, s) <= at
+            ]
+            if parts:
+                out[t] = parts[0] if slots == 1 else _AGGREGATES[ref.stat](parts)
+        return out
 
     state = initial_state
     steps: list[Step] = []
     transitions: list[Transition] = []
-    evaluated_at = align(start, alarm.period) + period
+    evaluated_at = align(start, int(resolution.total_seconds())) + period
     while evaluated_at - period < end:
-        newest = align(evaluated_at - period, alarm.period)
+        # Periods end at the evaluation minute; with data at the alarm's own period they
+        # are the aligned periods the source holds.
+        newest = evaluated_at - period if slots > 1 else align(evaluated_at - period, alarm.period)
         grid = [newest - period * (width - 1 - i) for i in range(width)]
-        landed = {
-            id_: {
-                t: points[t]
-                for t in grid
-                if t in points and t + period + delay_of(refs[id_], t) <= evaluated_at
-            }
-            for id_, points in data.items()
-        }
-        values = alarm.values(grid, landed)
+        values = alarm.values(grid, {id_: landed(id_, grid, evaluated_at) for id_ in data})
         flags = [None if v is None else alarm.breaches(v) for v in values]
         outcome = evaluate_window(
             flags,

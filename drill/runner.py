@@ -411,6 +411,7 @@ class _Run:
                 end=scenario.end + self.delay,
                 initial_state=OK,
                 delay_s=self.options.metric_delay_s,
+                source_period=scenario.period,
                 evaluation_range=evaluation_range_for(
                     alarm.spec.evaluation_periods, alarm.spec.period, longest
                 ),

@@ -48,7 +48,8 @@ ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
 class AutoRollback(Construct):
     """Rollback alarms, the EventBridge rule, the rollback function and its safety nets.
 
-    Attributes: ``elb_5xx_count_alarm``, ``elb_5xx_rate_alarm``, ``target_5xx_rate_alarm``,
+    Attributes: ``elb_5xx_count_alarm``, ``elb_5xx_rate_alarm``, ``low_traffic_rate_alarm``
+    (None when ``low_traffic_window_minutes`` is 0), ``target_5xx_rate_alarm``,
     ``rollback_alarms`` (the ones that trigger a rollback), ``rule``, ``function``,
     ``dead_letter_queue``, ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``.
     """
@@ -119,6 +120,35 @@ class AutoRollback(Construct):
                 "error count. Triggers auto-rollback."
             ),
         )
+        # Low-traffic tier: the same guarded rate over a longer period, so a service below
+        # min_requests_per_minute is still caught when it fails for minutes on end.
+        self.low_traffic_rate_alarm: cw.Alarm | None = None
+        if config.low_traffic_window_minutes:
+            window = Duration.minutes(config.low_traffic_window_minutes)
+            self.low_traffic_rate_alarm = self._alarm(
+                "LowTraffic5xxRate",
+                error_rate(
+                    metrics.http_code_elb(
+                        elbv2.HttpCodeElb.ELB_5XX_COUNT, period=window, statistic="Sum"
+                    ),
+                    metrics.request_count(period=window, statistic="Sum"),
+                    min_requests=config.low_traffic_min_requests,
+                    label=f"ELB 5xx % of requests over {config.low_traffic_window_minutes} min",
+                    period=window,
+                ),
+                threshold=config.low_traffic_rate_percent,
+                description=(
+                    f"Low-traffic tier: ALB-generated 5xx above "
+                    f"{config.low_traffic_rate_percent:g} % of requests summed over "
+                    f"{config.low_traffic_window_minutes} minutes, with at least "
+                    f"{config.low_traffic_min_requests} requests in them. Catches a release "
+                    "failing a quiet service, below the 1-minute alarms' guards. Triggers "
+                    "auto-rollback."
+                ),
+                # One period is already several minutes; CloudWatch evaluates it every minute.
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+            )
         self.target_5xx_rate_alarm = self._alarm(
             "Target5xxRate",
             error_rate(
@@ -141,6 +171,8 @@ class AutoRollback(Construct):
             ),
         )
         self.rollback_alarms = [self.elb_5xx_count_alarm, self.elb_5xx_rate_alarm]
+        if self.low_traffic_rate_alarm is not None:
+            self.rollback_alarms.append(self.low_traffic_rate_alarm)
         if config.target_5xx_triggers_rollback:
             self.rollback_alarms.append(self.target_5xx_rate_alarm)
         else:
@@ -238,7 +270,14 @@ class AutoRollback(Construct):
             alarm.add_alarm_action(notify)
 
     def _alarm(
-        self, id_: str, metric: cw.IMetric, *, threshold: float, description: str
+        self,
+        id_: str,
+        metric: cw.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        evaluation_periods: int | None = None,
+        datapoints_to_alarm: int | None = None,
     ) -> cw.Alarm:
         cfg = self.config
         return cw.Alarm(
@@ -247,8 +286,8 @@ class AutoRollback(Construct):
             metric=metric,
             threshold=threshold,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=cfg.evaluation_periods,
-            datapoints_to_alarm=cfg.datapoints_to_alarm,
+            evaluation_periods=evaluation_periods or cfg.evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm or cfg.datapoints_to_alarm,
             # ALB publishes error counts only when they are non-zero (ELB User Guide), so
             # a missing datapoint means "no errors".
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,

@@ -532,3 +532,28 @@ def test_evaluation_range_grows_with_the_longest_modelled_delay() -> None:
     assert evaluation_range_for(1, 60, 0) == 3
     assert evaluation_range_for(1, 60, 240) == 7
     assert evaluation_range_for(3, 300, 240) == 6
+
+
+def test_five_minute_period_sums_the_landed_minutes_ending_at_each_evaluation() -> None:
+    # "If the Period is 5 minutes ... at the end of minute 6, the alarm is evaluated based
+    # on the data from minutes 2 to 6" (CloudWatch User Guide, "Evaluating an alarm").
+    alarm = AlarmSpec.from_properties(count_alarm(Period=300, Threshold=25))
+    source = store(HTTPCode_ELB_5XX_Count=[5.0, 6.0, 7.0, 8.0, 9.0, 10.0])
+
+    result = replay(alarm, source, start=T0, end=minute(6), source_period=60, delay_s=60)
+
+    sums = {s.evaluated_at: s.window[-1][1] for s in result.steps}
+    # At 14:36 the newest period is 14:31-14:35; 14:35 has not landed (60 s delay).
+    assert sums[minute(6)] == 6.0 + 7.0 + 8.0 + 9.0
+    assert sums[minute(5)] == 5.0 + 6.0 + 7.0 + 8.0
+    assert result.first_alarm is not None
+    assert result.first_alarm.at == minute(5)
+
+
+def test_longer_period_from_percentiles_is_refused_by_name() -> None:
+    props = count_alarm(MetricName="TargetResponseTime", ExtendedStatistic="p99", Period=300)
+    del props["Statistic"]
+    alarm = AlarmSpec.from_properties(props)
+
+    with pytest.raises(AlarmDefinitionError, match="p99 over 300 s"):
+        replay(alarm, SeriesStore(), start=T0, end=minute(5), source_period=60)

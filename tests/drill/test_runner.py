@@ -263,7 +263,13 @@ def test_no_registered_targets_503_fires_the_count_alarm_without_a_request_count
     fired = {a.label: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
 
     assert all(row.requests is None for row in outage)
-    assert fired == {"Elb5xxCount": True, "Elb5xxRate": False, "Target5xxRate": False}
+    # The 1-minute rate has no RequestCount to divide by; the count alarm fires. (The
+    # 5-minute low-traffic rate may fire too, from windows that still hold routed minutes.)
+    assert (fired["Elb5xxCount"], fired["Elb5xxRate"], fired["Target5xxRate"]) == (
+        True,
+        False,
+        False,
+    )
     assert report.diagnosis is not None
     assert "no registered targets" in report.diagnosis
     # Once the instances are registered again the ALB counts requests again.

@@ -100,7 +100,13 @@ def test_scenario_alarm_expectation_matches_the_synthesized_alarm(
     loaded = scenario.load(name)
     alarm = _kit_alarm(kit_alarms, fragment)
 
-    result = replay(alarm, loaded.metric_source(), start=loaded.start, end=loaded.end)
+    result = replay(
+        alarm,
+        loaded.metric_source(),
+        start=loaded.start,
+        end=loaded.end,
+        source_period=loaded.period,
+    )
 
     assert bool(result.alarms) is fires
 

@@ -197,11 +197,12 @@ def _served(report: DrillReport) -> str:
     errors = report.errors_served
     if errors is None:
         return "errors served: - (the scenario has no onset)"
-    until = (
-        "until the scenario's last minute (not recovered; more follow)"
-        if report.errors_until_end
-        else f"until recovery {report.recovery_from:%H:%M}"
-    )
+    if report.errors_until_end:
+        until = "until the scenario's last minute (not recovered; more follow)"
+    elif report.recovery_from is not None:
+        until = f"until recovery {report.recovery_from:%H:%M}"
+    else:
+        until = "until they stopped by themselves"
     text = f"errors served (ELB 5xx from onset {until}): {errors:,.0f}"
     if restored is not None:
         text = f"onset -> restored = {_seconds(restored)}; " + text
@@ -230,7 +231,7 @@ def render_sweep(sweep: DelaySweep) -> str:
             f"{_minutes(report.onset_to_rollback):>16} {_minutes(report.onset_to_restored):>16} "
             f"{served:>14}  {'PASS' if report.passed else 'FAIL'}"
         )
-    lines.append("  ('+': not recovered within the scenario, so more errors follow)")
+    lines.append("  ('+': still failing at the scenario's last minute, so more errors follow)")
     return "\n".join(lines)
 
 

@@ -216,8 +216,9 @@ class DrillReport:
 
     @property
     def errors_until_end(self) -> bool:
-        """True when errors were served and no recovery ended them within the scenario."""
-        return self.recovery_from is None and bool(self.errors_served)
+        """True when the scenario's last minute still serves errors and no recovery ended
+        them: the true count is higher than ``errors_served``."""
+        return self.recovery_from is None and bool(self.rows and self.rows[-1].elb_5xx)
 
 
 def decision_of(invocation: KitInvocation) -> str:
@@ -869,7 +870,8 @@ def diagnosis_text(message: str) -> str | None:
 
 def expectations(report: DrillReport) -> list[Check]:
     """Compare the run with the scenario's ``expect`` block, one check per field."""
-    expect = report.scenario.expect
+    count = report.kit.rollback_alarms[0].spec
+    expect = report.scenario.expectation_for(count.datapoints_to_alarm, count.evaluation_periods)
     fired = {a.logical_id: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
     rollback_fired = any(fired[a.logical_id] for a in report.alarms if a.rollback)
     checks = [
@@ -922,7 +924,9 @@ def expectations(report: DrillReport) -> list[Check]:
 
 
 def _kit_for(scenario: Scenario, assembly: Assembly) -> Kit:
-    return find_kit(assembly, alarm_fragments=tuple((scenario.expect.alarms or {}).keys()))
+    expectations = [scenario.expect, *scenario.expect_by_m_of_n.values()]
+    fragments = {fragment for e in expectations for fragment in (e.alarms or {})}
+    return find_kit(assembly, alarm_fragments=tuple(sorted(fragments)))
 
 
 def run(scenario: Scenario, assembly: Assembly, options: DrillOptions | None = None) -> DrillReport:

@@ -24,7 +24,7 @@ from drill.runner import DelaySweep, DrillReport
 from drill.template import load_assembly
 from stacks import timing
 from tests.conftest import load_event
-from tests.drill.synthesized import resource, synthesize, variant
+from tests.drill.synthesized import resource, synthesize, synthesize_with, variant
 
 REFERENCE = "bad-release-502"
 CREATE = "codedeploy:CreateDeployment"
@@ -227,6 +227,44 @@ def test_drill_runs_the_asset_code_from_cdk_out_and_restores_sys_modules(
     assert Path(report.source_file).is_relative_to(cdk_out.resolve())
     assert sys.modules["rollback"] is rollback
     assert not list(cdk_out.glob("asset.*/rollback/__pycache__"))
+
+
+# --- Blip or incident: 1 of 1 against 2 of 3 ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_of_three(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
+    """The kit synthesized with -c rollback.evaluation_periods=3 -c ...datapoints_to_alarm=2."""
+    cdk_out = synthesize_with(
+        tmp_path_factory.mktemp("cdk.out-2of3"),
+        {"rollback.evaluation_periods": "3", "rollback.datapoints_to_alarm": "2"},
+    )
+    assembly = load_assembly(cdk_out)
+    return lambda name: runner.run_range(scenario.load(name), assembly)
+
+
+def test_two_of_three_rides_out_the_blip_that_one_of_one_rolls_back(
+    sweep: Sweep, two_of_three: Sweep
+) -> None:
+    one, two = sweep("one-minute-blip"), two_of_three("one-minute-blip")
+
+    assert all(r.decision == "rollback" for _, r in one.runs)
+    assert all(r.invocations == [] for _, r in two.runs)
+    # The 2/3 expectations of the scenario apply and hold at every delay.
+    assert two.passed
+    assert all(r.errors_served == 140 for _, r in two.runs)
+
+
+def test_two_of_three_costs_one_minute_and_a_minute_of_errors_in_the_incident(
+    sweep: Sweep, two_of_three: Sweep
+) -> None:
+    one, two = sweep(REFERENCE), two_of_three(REFERENCE)
+
+    assert two.passed
+    for (_, fast), (_, slow) in zip(one.runs, two.runs, strict=True):
+        assert fast.onset_to_rollback is not None
+        assert slow.onset_to_rollback == fast.onset_to_rollback + timedelta(minutes=1)
+        assert (slow.errors_served or 0) - (fast.errors_served or 0) == pytest.approx(369, abs=1)
 
 
 # --- Other scenarios ------------------------------------------------------------------------

@@ -297,3 +297,20 @@ def test_rollback_success_defaults_from_the_rollback_fails_flag() -> None:
     )
 
     assert parse(doc).expect.rollback_succeeds is False
+
+
+def test_expectation_for_another_m_of_n_is_chosen_by_its_key() -> None:
+    blip = scenario.load("one-minute-blip")
+
+    assert blip.expectation_for(1, 1) is blip.expect
+    assert blip.expectation_for(2, 3).alarm_fires is False
+    assert blip.expectation_for(3, 3) is blip.expect
+
+
+@pytest.mark.parametrize("key", ["4/3", "2-3", "0/1"])
+def test_expect_by_m_of_n_key_must_be_m_of_n(key: str) -> None:
+    data = minimal()
+    data["expect_by_m_of_n"] = {key: data["expect"]}
+
+    with pytest.raises(ScenarioError, match="expect_by_m_of_n"):
+        scenario.parse(data)

@@ -253,6 +253,14 @@ class RollbackConfig:
     # is 33 % but not an outage. 20 still catches a quiet service failing 30 % of 40
     # requests a minute.
     min_requests_per_minute: int = 20
+    # Low-traffic tier: below min_requests_per_minute the rate alarm is guarded off and
+    # the count alarm needs > 50 errors a minute, so a service at 10 requests a minute can
+    # fail every request unseen. A second rate alarm sums ELB 5xx and requests over a
+    # longer period (CloudWatch still evaluates it every minute, over the period ending
+    # then) with its own guard and a higher threshold. 0 minutes turns it off.
+    low_traffic_window_minutes: int = 5
+    low_traffic_min_requests: int = 20
+    low_traffic_rate_percent: float = 25.0
     # Errors the application itself returns. Notify-only by default: a buggy endpoint is
     # not always a bad release, and CodeDeploy cannot fix a dependency outage.
     target_5xx_rate_percent: float = 5.0
@@ -304,6 +312,28 @@ class RollbackConfig:
             1,
             10_000_000,
             "1..10000000",
+        )
+        if self.low_traffic_window_minutes:
+            _check_range(
+                "rollback.low_traffic_window_minutes",
+                self.low_traffic_window_minutes,
+                2,
+                15,
+                "minutes, or 0 to turn the tier off; 1 minute is the rate alarm itself",
+            )
+        _check_range(
+            "rollback.low_traffic_min_requests",
+            self.low_traffic_min_requests,
+            1,
+            1_000_000,
+            "requests per low-traffic window",
+        )
+        _check_range(
+            "rollback.low_traffic_rate_percent",
+            self.low_traffic_rate_percent,
+            1,
+            100,
+            "percent of the window's requests",
         )
         _check_range(
             "rollback.target_5xx_rate_percent",

@@ -1,11 +1,14 @@
 """Roll a CodeDeploy release back when the ALB starts generating 5xx: alarm, event, Lambda.
 
-The seed's post-mortem alarm (``HTTPCode_ELB_5XX_Count``, one minute, > 50) plus a rate
-alarm (ELB 5xx / requests, with a minimum-traffic guard) go to the deployment group, so
+A count alarm (``HTTPCode_ELB_5XX_Count``, one minute, > 50, with a noise floor) plus a
+rate alarm (ELB 5xx / requests, with a minimum-traffic guard) go to the deployment group, so
 CodeDeploy stops a deployment that is still running, and to EventBridge, whose rule
 invokes the rollback function. The function also handles what CodeDeploy cannot: a
-release that has already *succeeded* when the errors begin (the seed's incident: deploy
-at 14:44, 502s from 14:45). Every event the function cannot handle lands in an encrypted
+release that has already *succeeded* when the errors begin (the reference 502 incident:
+deploy at 14:44, 502s from 14:45). The alarm expressions leave a minute the ALB has not
+published yet without a datapoint, so it cannot hold them in OK (``rates.py``); detection
+is the errored minute plus the metric delay, 2-5 minutes at the 60-240 s the kit assumes
+(``stacks/timing.py``, docs/aws-behaviours.md). Every event the function cannot handle lands in an encrypted
 dead-letter queue that pages a human, and so do the function's own errors.
 
 Drop it into any stack that has an ALB, its target group and a server deployment group:
@@ -47,7 +50,8 @@ ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
 class AutoRollback(Construct):
     """Rollback alarms, the EventBridge rule, the rollback function and its safety nets.
 
-    Attributes: ``elb_5xx_count_alarm``, ``elb_5xx_rate_alarm``, ``target_5xx_rate_alarm``,
+    Attributes: ``elb_5xx_count_alarm``, ``elb_5xx_rate_alarm``, ``low_traffic_rate_alarm``
+    (None when ``low_traffic_window_minutes`` is 0), ``target_5xx_rate_alarm``,
     ``rollback_alarms`` (the ones that trigger a rollback), ``rule``,
     ``deployment_failed_rule``, ``function``, ``idempotency_table``, ``dead_letter_queue``,
     ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``.
@@ -94,8 +98,11 @@ class AutoRollback(Construct):
             ),
             threshold=config.elb_5xx_threshold,
             description=(
-                "ALB-generated 5xx (not target 5xx) per minute above the seed's threshold: "
-                "a bad release answering with broken responses. Triggers auto-rollback."
+                f"ALB-generated 5xx (not target 5xx) above {config.elb_5xx_threshold} in a "
+                "minute, ignoring minutes under "
+                f"{config.elb_5xx_count_min_rate_percent:g} % of requests: a bad release "
+                "answering with broken responses. Triggers auto-rollback. An unpublished "
+                "minute has no datapoint (no FILL), so it cannot hold this alarm in OK."
             ),
         )
         self.elb_5xx_rate_alarm = self._alarm(
@@ -112,10 +119,39 @@ class AutoRollback(Construct):
             threshold=config.elb_5xx_rate_percent,
             description=(
                 f"ALB-generated 5xx above {config.elb_5xx_rate_percent} % of requests "
-                f"(P1 in the seed's Table 4) with at least {min_requests} requests. "
-                "Triggers auto-rollback."
+                f"(P1) in minutes with at least {min_requests} requests and a published "
+                "error count. Triggers auto-rollback."
             ),
         )
+        # Low-traffic tier: the same guarded rate over a longer period, so a service below
+        # min_requests_per_minute is still caught when it fails for minutes on end.
+        self.low_traffic_rate_alarm: cw.Alarm | None = None
+        if config.low_traffic_window_minutes:
+            window = Duration.minutes(config.low_traffic_window_minutes)
+            self.low_traffic_rate_alarm = self._alarm(
+                "LowTraffic5xxRate",
+                error_rate(
+                    metrics.http_code_elb(
+                        elbv2.HttpCodeElb.ELB_5XX_COUNT, period=window, statistic="Sum"
+                    ),
+                    metrics.request_count(period=window, statistic="Sum"),
+                    min_requests=config.low_traffic_min_requests,
+                    label=f"ELB 5xx % of requests over {config.low_traffic_window_minutes} min",
+                    period=window,
+                ),
+                threshold=config.low_traffic_rate_percent,
+                description=(
+                    f"Low-traffic tier: ALB-generated 5xx above "
+                    f"{config.low_traffic_rate_percent:g} % of requests summed over "
+                    f"{config.low_traffic_window_minutes} minutes, with at least "
+                    f"{config.low_traffic_min_requests} requests in them. Catches a release "
+                    "failing a quiet service, below the 1-minute alarms' guards. Triggers "
+                    "auto-rollback."
+                ),
+                # One period is already several minutes; CloudWatch evaluates it every minute.
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+            )
         self.target_5xx_rate_alarm = self._alarm(
             "Target5xxRate",
             error_rate(
@@ -138,6 +174,8 @@ class AutoRollback(Construct):
             ),
         )
         self.rollback_alarms = [self.elb_5xx_count_alarm, self.elb_5xx_rate_alarm]
+        if self.low_traffic_rate_alarm is not None:
+            self.rollback_alarms.append(self.low_traffic_rate_alarm)
         if config.target_5xx_triggers_rollback:
             self.rollback_alarms.append(self.target_5xx_rate_alarm)
         else:
@@ -250,7 +288,14 @@ class AutoRollback(Construct):
             alarm.add_alarm_action(notify)
 
     def _alarm(
-        self, id_: str, metric: cw.IMetric, *, threshold: float, description: str
+        self,
+        id_: str,
+        metric: cw.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        evaluation_periods: int | None = None,
+        datapoints_to_alarm: int | None = None,
     ) -> cw.Alarm:
         cfg = self.config
         return cw.Alarm(
@@ -259,8 +304,8 @@ class AutoRollback(Construct):
             metric=metric,
             threshold=threshold,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=cfg.evaluation_periods,
-            datapoints_to_alarm=cfg.datapoints_to_alarm,
+            evaluation_periods=evaluation_periods or cfg.evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm or cfg.datapoints_to_alarm,
             # ALB publishes error counts only when they are non-zero (ELB User Guide), so
             # a missing datapoint means "no errors".
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,

@@ -61,8 +61,22 @@ def test_report_names_the_machine_and_the_skipped_make_figures() -> None:
         "freshSynthSeconds": None,
         "warmSynthSeconds": 7.5,
         "warmTestSeconds": None,
-        "seedOnsetToRollbackSeconds": 120.0,
-        "metricDelaySeconds": 60,
+        "referenceIncident": [
+            {
+                "case": "best",
+                "metricDelaySeconds": 60,
+                "onsetToRollbackSeconds": 180.0,
+                "onsetToRestoredSeconds": 340.0,
+                "errorsServed": 2214.0,
+            },
+            {
+                "case": "worst",
+                "metricDelaySeconds": 240,
+                "onsetToRollbackSeconds": 360.0,
+                "onsetToRestoredSeconds": 520.0,
+                "errorsServed": 3321.0,
+            },
+        ],
         "restore": {
             "kitSeconds": 160,
             "kitFormula": "2 batches x (...) = 160 s",
@@ -79,3 +93,8 @@ def test_report_names_the_machine_and_the_skipped_make_figures() -> None:
     assert "skipped (--skip-fresh)" in text
     assert "skipped (--skip-test)" in text
     assert "6.0x" in text
+    # The detection time is quoted per metric delay, never as one number.
+    assert "delay 60 s (best)" in text
+    assert "onset -> rollback 180 s" in text
+    assert "delay 240 s (worst)" in text
+    assert "errors served 3,321" in text

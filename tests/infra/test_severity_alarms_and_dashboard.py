@@ -49,7 +49,8 @@ def test_5xx_rate_tiers_use_the_seeds_thresholds(default_template: Template) -> 
     assert _tiered(default_template, "FiveXxRateWarning")["Threshold"] == 0.1
     assert _tiered(default_template, "FiveXxRateCritical")["Threshold"] == 1
     expression = _expression(_tiered(default_template, "FiveXxRateCritical"))
-    assert "FILL(elb5xx, 0) + FILL(target5xx, 0)" in expression
+    assert "100 * (elb5xx + target5xx) / requests" in expression
+    assert "FILL" not in expression
     assert expression.startswith("IF(requests >= 20,")
 
 

@@ -160,7 +160,8 @@ def signature(diagnosis: Mapping[str, Any] | None) -> str:
         "malformed-response": f"ELB 502{_share(facts, 'elb502')}, targets healthy",
         "502-unhealthy-targets": f"ELB 502{_share(facts, 'elb502')}, {unhealthy} unhealthy",
         "elb-502": f"ELB 502{_share(facts, 'elb502')}",
-        "no-healthy-targets": f"ELB 503{_share(facts, 'elb503')}, no healthy targets",
+        "no-registered-targets": f"ELB 503{_share(facts, 'elb503')}, no registered targets",
+        "503-all-unhealthy": f"ELB 503{_share(facts, 'elb503')}, all targets unhealthy",
         "elb-503": f"ELB 503{_share(facts, 'elb503')}, targets healthy",
         "target-timeout": f"ELB 504{_share(facts, 'elb504')}",
         "application-5xx": f"target 5xx{_share(facts, 'target5xx')}",
@@ -204,13 +205,19 @@ _NEXT_STEPS: dict[str, tuple[str, str]] = {
         "Targets closed connections or sent invalid responses. Open the dashboard for target "
         "health, then the ALB access logs (target_status_code '-').",
     ),
-    "no-healthy-targets": (
-        "503 with no healthy targets",
+    "no-registered-targets": (
+        "503 with no registered targets",
         "The ALB answers 503 when its target group has no registered targets. Targets that "
         "are all registered but unhealthy still get traffic (the ALB fails open), so look "
         "for deregistered ones: Auto Scaling replacing instances that fail the ELB health "
         "check, or a deployment draining too many at once. Then check the health-check path "
         "and success codes against what the release answers.",
+    ),
+    "503-all-unhealthy": (
+        "503 while every target is unhealthy",
+        "Unhealthy targets still get traffic (the ALB fails open), so these 503s come from "
+        "targets leaving the group during the window: check the Auto Scaling group's "
+        "activity for replacements, then the health-check path and success codes.",
     ),
     "elb-503": (
         "503 while targets report healthy",

@@ -282,7 +282,7 @@ def test_rollback_fails_notifies_retries_and_dead_letters_the_event(drill: Drill
 
 
 def test_running_deployment_is_stopped_and_codedeploy_rolls_back(drill: Drill) -> None:
-    report = drill("no-healthy-targets-503")
+    report = drill("no-registered-targets-503")
     first = report.invocations[0]
 
     assert first.action == "stopped"
@@ -293,7 +293,7 @@ def test_running_deployment_is_stopped_and_codedeploy_rolls_back(drill: Drill) -
 def test_no_registered_targets_503_fires_the_count_alarm_without_a_request_count(
     drill: Drill,
 ) -> None:
-    report = drill("no-healthy-targets-503")
+    report = drill("no-registered-targets-503")
     onset = report.scenario.onset
     assert onset is not None
     outage = [row for row in report.rows if row.minute >= onset and not row.modelled]

@@ -157,7 +157,8 @@ def test_page_without_dashboard_or_log_group_leaves_those_links_out() -> None:
         ("malformed-response", "502 with every target healthy", "pre-traffic checks"),
         ("502-unhealthy-targets", "502 with unhealthy targets", "keep-alive"),
         ("elb-502", "502, target health unknown", "access logs"),
-        ("no-healthy-targets", "503 with no healthy targets", "fails open"),
+        ("no-registered-targets", "503 with no registered targets", "fails open"),
+        ("503-all-unhealthy", "503 while every target is unhealthy", "fails open"),
         ("elb-503", "503 while targets report healthy", "registered targets"),
         ("target-timeout", "504 from the ALB", "Do not replay failed requests blindly"),
         ("application-5xx", "target 5xx", "error logs"),
@@ -175,9 +176,9 @@ def test_next_step_matches_the_diagnosed_signature(verdict: str, heading: str, p
 
 
 def test_503_step_explains_that_all_unhealthy_targets_fail_open() -> None:
-    text = message(decision_result("redeployed", ACTIONS[0][1], "no-healthy-targets"))
+    text = message(decision_result("redeployed", ACTIONS[0][1], "no-registered-targets"))
 
-    [step] = section(text, "Next step (503 with no healthy targets)")
+    [step] = section(text, "Next step (503 with no registered targets)")
     assert "no registered targets" in step
     assert "still get traffic" in step
 

@@ -237,6 +237,16 @@ def _edge(edge: Edge) -> None:
                 "HTTPS-only with TLSv1.2.",
             )
         )
+    if edge.log_bucket is None:
+        distribution.append(
+            (
+                "AwsSolutions-CFR3",
+                "edge.standard_logging=false: CloudFront delivers no standard logs (legacy) to "
+                "buckets in some opt-in Regions, and the stage turned them off rather than keep "
+                "a bucket that stays empty. The ALB's access logs still record every request "
+                "that reaches the origin.",
+            )
+        )
     if not cfg.geo_allow_countries:
         distribution.append(
             (
@@ -255,16 +265,17 @@ def _edge(edge: Edge) -> None:
         )
     if distribution:
         acknowledge(edge.distribution, distribution)
-    acknowledge(
-        edge.log_bucket,
-        [
-            (
-                "AwsSolutions-S1",
-                "This bucket is itself a log bucket (CloudFront standard logs); its server access "
-                "logs would need yet another bucket and would record only CloudFront's deliveries.",
-            )
-        ],
-    )
+    if edge.log_bucket is not None:
+        acknowledge(
+            edge.log_bucket,
+            [
+                (
+                    "AwsSolutions-S1",
+                    "This bucket is itself a log bucket (CloudFront standard logs); its server access "
+                    "logs would need yet another bucket and would record only CloudFront's deliveries.",
+                )
+            ],
+        )
     acknowledge(
         edge.prefix_list_lookup_policy,
         [

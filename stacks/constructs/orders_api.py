@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -45,6 +45,7 @@ from constructs import Construct
 
 from stacks.config import ApiConfig
 from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_alarm
+from stacks.constructs.keys import LogsKey
 from stacks.constructs.lambda_code import function_code
 
 SERVICE_NAME = "order-api"
@@ -266,10 +267,13 @@ class OrdersApi(Construct):
     """REST API, handler and worker functions, orders table, export queue and alarms.
 
     ``alarm_topic``: alarm and OK notifications go there when given.
-    ``manage_account_cloudwatch_role``: API Gateway writes execution and access logs
-    through one role per account and region (``AWS::ApiGateway::Account``); the
-    construct sets it and retains it on delete, because other APIs in the account log
-    through it too. Pass False where the account already has it set.
+    ``manage_account_cloudwatch_role`` (default ``config.manage_account_cloudwatch_role``):
+    API Gateway writes a REST stage's execution and access logs through one role per
+    account and Region, set in its account settings (``AWS::ApiGateway::Account``), and
+    refuses a stage with logging while none is set (API Gateway Developer Guide, "Set up
+    CloudWatch logging for REST APIs in API Gateway"). With True the construct creates a
+    role and sets it, replacing whatever role the Region had, and retains it on delete
+    because other APIs log through it too. Pass False where the account already has one.
     """
 
     def __init__(
@@ -279,11 +283,17 @@ class OrdersApi(Construct):
         *,
         config: ApiConfig,
         alarm_topic: sns.ITopic | None = None,
-        manage_account_cloudwatch_role: bool = True,
+        manage_account_cloudwatch_role: bool | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.config = config
         log_retention = retention(config.log_retention_days)
+        if manage_account_cloudwatch_role is None:
+            manage_account_cloudwatch_role = config.manage_account_cloudwatch_role
+        # Access logs carry client addresses; every log group of the API shares one key.
+        self.logs_key = LogsKey(
+            self, "LogsKey", description="Encrypts the order-api's log groups"
+        ).key
 
         # Orders and export jobs. AWS managed key: encryption at rest with every use of
         # the key in CloudTrail, no key policy to keep right and no monthly key charge; a
@@ -301,10 +311,26 @@ class OrdersApi(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        self.dead_letter_queue = dead_letter_queue(self, "ExportDeadLetters")
+        # Only the export queue may redrive into its DLQ. Naming the queue (unique per
+        # construct path, like the API's name) lets the DLQ name its ARN without a
+        # reference back to the queue, which already references the DLQ: a cycle.
+        export_queue_name = Names.unique_resource_name(self, max_length=72, separator="-")
+        export_queue_name = f"{export_queue_name}-export"
+        self.dead_letter_queue = dead_letter_queue(
+            self,
+            "ExportDeadLetters",
+            source_queue_arns=[
+                Stack.of(self).format_arn(
+                    service="sqs",
+                    resource=export_queue_name,
+                    arn_format=ArnFormat.NO_RESOURCE_NAME,
+                )
+            ],
+        )
         self.queue = sqs.Queue(
             self,
             "ExportQueue",
+            queue_name=export_queue_name,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=Duration.seconds(WORKER_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR),
@@ -346,6 +372,11 @@ class OrdersApi(Construct):
                 # whole batch would be retried for one failure (Lambda Developer Guide,
                 # "Handling errors for an SQS event source").
                 report_batch_item_failures=True,
+                # Caps the worker's share of the account's concurrency; without it a burst
+                # of exports scales the poller up to 1,250 concurrent invocations (Lambda
+                # Developer Guide, "Configuring maximum concurrency for Amazon SQS event
+                # sources").
+                max_concurrency=config.worker_max_concurrency,
             )
         )
 
@@ -353,6 +384,7 @@ class OrdersApi(Construct):
             self,
             "AccessLogs",
             retention=log_retention,
+            encryption_key=self.logs_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.rest_api = self._rest_api(config, manage_account_cloudwatch_role)
@@ -406,6 +438,7 @@ class OrdersApi(Construct):
             self,
             f"{id_}Logs",
             retention=log_retention,
+            encryption_key=self.logs_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
@@ -510,6 +543,7 @@ class OrdersApi(Construct):
                 f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.stage_name}"
             ),
             retention=log_retention,
+            encryption_key=self.logs_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.rest_api.deployment_stage.node.add_dependency(group)

@@ -1,6 +1,6 @@
 """order-api: the sample HTTP service the kit deploys, as a good and a bad release of one code base.
 
-The kit's drill needs a release that reproduces the seed's Section 12 incident: the load
+The kit's drill needs a release that reproduces the reference incident: the load
 balancer answers ``POST /orders`` with a 502 of its own (``HTTPCode_ELB_5XX_Count``) while
 ``/health`` never touches that code path and keeps passing, and the target never sends a
 5xx (``HTTPCode_Target_5XX_Count`` stays 0). The bad release has two ways to break, chosen
@@ -12,7 +12,7 @@ by ``bad_mode``:
   and for a malformed response (ELB User Guide, "Troubleshoot your Application Load
   Balancers", HTTP 502), and every reverse proxy answers an unfinished header block with
   its own 502 (nginx and HAProxy: ``tests/sample_app/test_behind_proxy.py``).
-- ``truncated-body``: the seed's double-end bug, a ``200`` status line and headers
+- ``truncated-body``: the incident's double-end bug, a ``200`` status line and headers
   announcing the full body, half a body, then close. A proxy that streams the headers on
   at once (nginx and HAProxy do) has nothing left to replace and forwards a truncated
   200; what the ALB does once headers arrived is not documented. Use it to see that gap.
@@ -61,7 +61,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 # ALB idle_timeout.timeout_seconds defaults to 60 s, and a backend keep-alive shorter than
 # the ALB idle timeout causes intermittent 502s: the ALB reuses a connection the target
-# has just closed (ELB API Reference, LoadBalancerAttribute; AWS-FACTS). 75 s keeps a
+# has just closed (ELB API Reference, LoadBalancerAttribute). 75 s keeps a
 # margin over the default.
 ALB_DEFAULT_IDLE_TIMEOUT_SECONDS = 60.0
 DEFAULT_KEEP_ALIVE_SECONDS = 75.0
@@ -375,7 +375,7 @@ class OrderApiHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _send_truncated(self, payload: dict[str, Any]) -> None:
-        """The seed's double-end bug: 200 and a full Content-Length, half a body, then close."""
+        """The incident's double-end bug: 200 and a full Content-Length, half a body, then close."""
         body = (json.dumps(payload, separators=(",", ":")) + "\n").encode("utf-8")
         sent = body[: len(body) // 2]
         self.send_response(HTTPStatus.OK)

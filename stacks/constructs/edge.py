@@ -1,7 +1,7 @@
 """CloudFront in front of the service's ALB, with error caching that cannot outlive a rollback.
 
-The seed's trap 2: CloudFront caches an origin's 4xx/5xx answers, so a release that was
-rolled back can keep being served as cached 502s. Every code CloudFront lets you tune gets
+Trap 2 of the reference incident: CloudFront caches an origin's 4xx/5xx answers, so a
+release that was rolled back can keep being served as cached 502s. Every code CloudFront lets you tune gets
 its own ``ErrorCachingMinTTL`` from ``EdgeConfig`` (whose validation keeps 5xx TTLs inside
 the kit's detection-plus-restore window), and no error is masked: there is no response
 page and no response code, so the viewer sees the origin's own status and body. The API

@@ -1,9 +1,10 @@
 """The order-api on API Gateway (REST) + Lambda, built so a failure is never a bare 502.
 
-The seed's trap 3: an uncaught exception, a timeout or a malformed answer from a Lambda
-proxy integration reaches the client as API Gateway's 502, which tells neither the client
-nor the on-call what happened (AWS-FACTS.md, API Gateway and Lambda). This construct
-keeps that case rare and visible:
+Trap 3 of the reference incident: an uncaught exception, a timeout or a malformed answer
+from a Lambda proxy integration reaches the client as API Gateway's 502, which tells
+neither the client nor the on-call what happened (API Gateway Developer Guide, "Set up
+Lambda proxy integrations in API Gateway"). This construct keeps that case rare and
+visible:
 
 * the handler times out before the 29 s integration timeout (``ApiConfig`` checks it), so
   a slow request gets the handler's own answer, not a gateway 504;
@@ -185,7 +186,7 @@ def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
     """Every API Gateway error type the kit shapes, with its status and extra headers."""
     gateway_type = "($context.error.responseType)"
     return (
-        # Seed Section 11, key point 8: 429 demands Retry-After.
+        # 429 tells the client when to retry with Retry-After (RFC 6585, section 4).
         GatewayProblem(
             "THROTTLED",
             429,
@@ -193,7 +194,7 @@ def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
             "The request rate is over this API's limit; retry after the delay in Retry-After.",
             {"Retry-After": str(config.retry_after_seconds)},
         ),
-        # Seed Section 11, key point 3: 401 requires WWW-Authenticate.
+        # A 401 must carry WWW-Authenticate (RFC 9110, section 15.5.2).
         GatewayProblem(
             "UNAUTHORIZED",
             401,
@@ -224,7 +225,7 @@ def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
             "The request is larger than API Gateway accepts.",
         ),
         # 504: the handler did not answer within the integration timeout. The request may
-        # still have been processed (seed Section 11, key point 6).
+        # still have been processed: a 504 says nothing of the origin (RFC 9110, section 15.6.5).
         GatewayProblem(
             "INTEGRATION_TIMEOUT",
             504,
@@ -460,7 +461,7 @@ class OrdersApi(Construct):
             id_,
             role=role,
             description=description,
-            # AWS-FACTS.md, tooling: PYTHON_3_13 triggers cdk-nag AwsSolutions-L1.
+            # cdk-nag's AwsSolutions-L1 flags PYTHON_3_13 as not the latest runtime; 3.14 is.
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             code=function_code("api", vendored=VENDORED_DISTRIBUTIONS),

@@ -162,6 +162,9 @@ class ServiceConfig:
     # revision before it is in service (CodeDeploy's Auto Scaling lifecycle hook does, for
     # instances launched after the deployment group exists).
     elb_health_check: bool = False
+    # ALB deletion protection. None: on for every stage but sandbox (StageConfig resolves
+    # it); a ServiceConfig used on its own treats None as off.
+    deletion_protection: bool | None = None
 
     def validate(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", self.service_name or ""):
@@ -397,14 +400,35 @@ ORIGIN_KEEPALIVE_SECONDS = 5
 # Codes CloudFront lets you customize. Source: CloudFront Developer Guide, "Creating a
 # custom error page for specific HTTP status codes".
 CLOUDFRONT_CUSTOMIZABLE_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
+# Customizable, but never cached (same guide, "Control how long CloudFront caches
+# errors"): an ErrorCachingMinTTL for it has no effect, so the kit refuses one.
+CLOUDFRONT_NEVER_CACHED_CODES = (416,)
+
+# Regions CloudFront does not deliver standard logs (legacy) to: a log bucket there gets
+# nothing (CloudFront Developer Guide, "Configure standard logging (legacy)", choosing an
+# S3 bucket). Opt-in Regions added after this list was taken may belong here too.
+CLOUDFRONT_NO_STANDARD_LOG_REGIONS = (
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+)
 
 
 def _default_error_ttls() -> dict[int, int]:
     # 5xx: a few seconds, so a recovered origin shows within seconds even without an
     # invalidation (the seed recommends 5-10 s for frequently changing health).
     # 404/405/414: stable answers, cache a minute to shield the origin.
-    # 416: CloudFront never caches it; 0 says so honestly.
-    ttls = {400: 10, 403: 10, 404: 60, 405: 60, 414: 60, 416: 0}
+    # 416 is absent: CloudFront never caches it, so a TTL for it would change nothing.
+    ttls = {400: 10, 403: 10, 404: 60, 405: 60, 414: 60}
     ttls.update({code: 5 for code in (500, 501, 502, 503, 504)})
     return ttls
 
@@ -429,6 +453,9 @@ class EdgeConfig:
     geo_allow_countries: tuple[str, ...] = ()
     web_acl_arn: str = ""
     price_class: str = "PriceClass_100"
+    # CloudFront standard logs (legacy) to a bucket in the stack's Region; off where
+    # CloudFront cannot deliver them (CLOUDFRONT_NO_STANDARD_LOG_REGIONS).
+    standard_logging: bool = True
 
     def validate(
         self,
@@ -459,6 +486,13 @@ class EdgeConfig:
                     "one of "
                     + ", ".join(map(str, CLOUDFRONT_CUSTOMIZABLE_CODES))
                     + " (CloudFront Developer Guide)",
+                )
+            if code in CLOUDFRONT_NEVER_CACHED_CODES:
+                raise ConfigError(
+                    name,
+                    ttl,
+                    "no entry: CloudFront never caches a 416, so a TTL for it has no effect "
+                    "(CloudFront Developer Guide, controlling how long errors are cached)",
                 )
             if not isinstance(ttl, int) or ttl < 0:
                 raise ConfigError(name, ttl, "an integer number of seconds >= 0")
@@ -547,6 +581,12 @@ class ApiConfig:
     # per minute.
     http_5xx_alarm_threshold: int = 5
     log_retention_days: int = 30
+    # Most export-worker invocations the SQS event source runs at once (Lambda: 2-1000).
+    worker_max_concurrency: int = 5
+    # Set the Region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account). The
+    # stage's access and execution logs need one; turn this off where the account
+    # already has one, since the kit's replaces it for every REST API in the Region.
+    manage_account_cloudwatch_role: bool = True
 
     def validate(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", self.stage_name or ""):
@@ -577,6 +617,13 @@ class ApiConfig:
             "api.throttle_burst", self.throttle_burst, 1, 5000, "1..5000 (account default burst)"
         )
         _check_range("api.retry_after_seconds", self.retry_after_seconds, 1, 3600, "1..3600")
+        _check_range(
+            "api.worker_max_concurrency",
+            self.worker_max_concurrency,
+            2,
+            1000,
+            "Lambda Developer Guide, maximum concurrency for Amazon SQS event sources",
+        )
         _check_range(
             "api.http_5xx_alarm_threshold", self.http_5xx_alarm_threshold, 1, 100000, "1..100000"
         )
@@ -699,6 +746,9 @@ class ChatConfig:
 # --- Stage ---------------------------------------------------------------------------------
 
 
+SANDBOX_STAGE = "sandbox"
+
+
 @dataclass(frozen=True, kw_only=True)
 class StageConfig:
     """Everything one stage deploys. ``account``/``region`` empty = environment-agnostic."""
@@ -715,6 +765,15 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+        if self.service.deletion_protection is None:
+            # Frozen: resolve the stage default once, so constructs read a plain bool.
+            resolved = dataclasses.replace(self.service, deletion_protection=not self.sandbox)
+            object.__setattr__(self, "service", resolved)
+
+    @property
+    def sandbox(self) -> bool:
+        """The one stage allowed the cheap, less protected defaults."""
+        return self.stage == SANDBOX_STAGE
 
     def validate(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", self.stage or ""):
@@ -741,6 +800,29 @@ class StageConfig:
         self.api.validate()
         self.alarms.validate()
         self.chat.validate()
+        self._validate_edge_for_stage()
+
+    def _validate_edge_for_stage(self) -> None:
+        if not self.edge.enabled:
+            return
+        if not self.sandbox and not self.service.certificate_arn:
+            # Without an ALB certificate CloudFront reaches the ALB over http-only, and the
+            # X-Origin-Verify secret crosses the internet in clear text on every request.
+            raise ConfigError(
+                "service.certificate_arn",
+                self.service.certificate_arn,
+                f"an ACM certificate ARN for the ALB when stage={self.stage!r}: outside the "
+                f"'{SANDBOX_STAGE}' stage CloudFront must reach the ALB over HTTPS (with "
+                "edge.origin_domain_name), or the origin-verify header travels in clear text",
+            )
+        if self.edge.standard_logging and self.region in CLOUDFRONT_NO_STANDARD_LOG_REGIONS:
+            raise ConfigError(
+                "edge.standard_logging",
+                self.edge.standard_logging,
+                f"false in region {self.region}: CloudFront delivers no standard logs to "
+                "buckets in " + ", ".join(CLOUDFRONT_NO_STANDARD_LOG_REGIONS) + " (CloudFront "
+                "Developer Guide, standard logging (legacy))",
+            )
 
     @property
     def rollback_window_seconds(self) -> int:
@@ -764,6 +846,10 @@ _SCALARS = {"stage", "account", "region"}
 def _coerce(name: str, raw: object, annotation: Any) -> Any:
     """Turn a context value (JSON from cdk.json, or a string from ``-c``) into ``annotation``."""
     origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        # ``bool | None``: None is the unset default, a context value is always the type.
+        (inner,) = (arg for arg in typing.get_args(annotation) if arg is not type(None))
+        return _coerce(name, raw, inner)
     try:
         if annotation is bool:
             if isinstance(raw, bool):

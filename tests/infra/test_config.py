@@ -109,7 +109,13 @@ def test_stage_overrides_from_cdk_json_apply_beneath_command_line() -> None:
         "kit": {
             "stages": {
                 "prod": {
-                    "service": {"min_capacity": 4, "max_capacity": 8},
+                    # Outside the sandbox the edge needs HTTPS to the ALB.
+                    "service": {
+                        "min_capacity": 4,
+                        "max_capacity": 8,
+                        "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/alb",
+                    },
+                    "edge": {"origin_domain_name": "origin.example.com"},
                     "rollback": {"bake_minutes": 60},
                 }
             }
@@ -150,13 +156,12 @@ def test_restore_estimate_uses_batches_draining_lifecycle_and_health_checks() ->
 
 def test_default_error_ttls_cover_every_customizable_code_as_the_issue_asks() -> None:
     ttls = StageConfig().edge.error_caching_min_ttl
-    assert set(ttls) == {400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504}
+    # Every customizable code but 416, which CloudFront never caches.
+    assert set(ttls) == {400, 403, 404, 405, 414, 500, 501, 502, 503, 504}
     five_xx = [ttls[c] for c in (500, 501, 502, 503, 504)]
-    # 5xx a few seconds (the seed: 5-10 s for frequently changing health), 404 longer,
-    # 416 never cached.
+    # 5xx a few seconds (the seed: 5-10 s for frequently changing health), 404 longer.
     assert all(0 < ttl <= 10 for ttl in five_xx)
     assert ttls[404] > max(five_xx)
-    assert ttls[416] == 0
 
 
 def test_a_5xx_ttl_beyond_detection_plus_restore_fails_unless_overridden() -> None:

@@ -568,6 +568,24 @@ def _guard_service(svc: HealthCheckedService) -> None:
     acknowledge(launch_template, findings)
 
 
+def _guard_health_check_type(svc: HealthCheckedService) -> None:
+    if svc.config.elb_health_check:
+        return
+    acknowledge(
+        svc.auto_scaling_group,
+        [
+            control_tower(
+                "autoscaling_group_elb_healthcheck_required_check",
+                "CT.AUTOSCALING.PR.4: service.elb_health_check=false (the default). Instances "
+                "launched with the stack answer /health only once the first release reaches "
+                "them, and no deployment is sure to finish within the grace period, so ELB "
+                "health checks would replace them mid-install. The target group still routes "
+                "only to healthy targets; set it true once every launch installs a revision.",
+            )
+        ],
+    )
+
+
 def _guard_network(network: Network) -> None:
     acknowledge(
         network.vpc,
@@ -636,6 +654,44 @@ def _guard_auto_rollback(rb: AutoRollback) -> None:
                 "CT.CLOUDWATCH.PR.3: holds the rollback decisions (deployment ids, alarm "
                 "names, metric figures), no client data; CloudWatch Logs encrypts it at rest "
                 "with its own key.",
+            ),
+        ],
+    )
+
+
+def _guard_idempotency_table(rb: AutoRollback) -> None:
+    acknowledge(
+        rb.idempotency_table,
+        [
+            control_tower(
+                "dynamodb_table_pitr_enabled_check",
+                "CT.DYNAMODB.PR.1: claim records that expire after two days (TTL) and only "
+                "stop a second rollback of the same release; losing them costs nothing a "
+                "restore would bring back.",
+            ),
+            control_tower(
+                "dynamodb_table_encrypted_kms_check",
+                "CT.DYNAMODB.PR.2: holds deployment ids, alarm ARNs and times, no client data; "
+                "DynamoDB encrypts it at rest with an AWS owned key.",
+            ),
+        ],
+    )
+
+
+def _guard_deployment(dep: InPlaceDeployment) -> None:
+    if dep.initial_release_role is None:
+        return
+    # The provider function of CDK's AwsCustomResource (one per stack) and its log group.
+    provider = dep.initial_release_role.node.scope
+    assert provider is not None
+    acknowledge(
+        provider,
+        [
+            _NOT_IN_VPC,
+            control_tower(
+                "cloudwatch_log_group_encrypted_check",
+                "CT.CLOUDWATCH.PR.3: CDK's custom-resource provider log, which records the "
+                "initial release's CreateDeployment call and no client data.",
             ),
         ],
     )
@@ -756,6 +812,9 @@ _BY_TYPE: list[tuple[type, Callable[..., None]]] = [
     (Network, _guard_network),
     (ServiceBuckets, _guard_buckets),
     (AutoRollback, _guard_auto_rollback),
+    (AutoRollback, _guard_idempotency_table),
+    (InPlaceDeployment, _guard_deployment),
+    (HealthCheckedService, _guard_health_check_type),
     (OrdersApi, _guard_orders_api),
     (Edge, _guard_edge),
 ]

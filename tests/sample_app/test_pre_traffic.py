@@ -75,13 +75,22 @@ def test_good_release_passes_every_bundled_check(start_server: StartServer) -> N
     assert len(outcomes) == len(bundled_checks())
 
 
-def test_bad_release_fails_the_create_order_check_as_truncated(start_server: StartServer) -> None:
-    server = start_server("bad")
+@pytest.mark.parametrize(
+    ("bad_mode", "why"),
+    [
+        ("broken-headers", "incomplete headers"),
+        ("truncated-body", "body shorter than Content-Length"),
+    ],
+)
+def test_bad_release_fails_the_create_order_check_in_either_bad_mode(
+    start_server: StartServer, bad_mode: str, why: str
+) -> None:
+    server = start_server("bad", bad_mode=bad_mode)
 
     failed = failures(pre_traffic.run_checks(bundled_checks(), server.server_port))
 
     assert list(failed) == ["create order through the real handler (synthetic, not kept)"]
-    assert "body shorter than Content-Length" in next(iter(failed.values()))
+    assert why in next(iter(failed.values()))
 
 
 def test_bundled_checks_post_orders_with_the_synthetic_marker() -> None:

@@ -1,7 +1,7 @@
 """Typed, validated configuration for one stage of the kit.
 
 Every stage is one frozen ``StageConfig`` built from embedded defaults (a cheap sandbox of
-the seed's ``order-api``) plus overrides from ``cdk.json`` context or ``cdk synth -c``.
+the reference incident's ``order-api``, docs/incident.md) plus overrides from ``cdk.json`` context or ``cdk synth -c``.
 Every value with an AWS limit is checked here, before any construct exists, and a bad one
 raises ``ConfigError`` naming the field, the value and the allowed range, so a typo fails
 at synth with a readable message instead of as a CloudFormation rollback twenty minutes
@@ -81,7 +81,7 @@ class HealthCheckConfig:
 
     path: str = "/health"
     # The sample app's /health answers 204 No Content; the AWS default matcher "200" would
-    # mark every instance unhealthy (the seed's trap 4), so the default accepts both.
+    # mark every instance unhealthy (docs/incident.md), so the default accepts both.
     success_codes: str = "200,204"
     interval_seconds: int = 10
     timeout_seconds: int = 5
@@ -242,15 +242,15 @@ class ServiceConfig:
 class RollbackConfig:
     """Alarms that roll a release back, and the guard rails on the rollback function."""
 
-    # The seed's post-mortem alarm: HTTPCode_ELB_5XX_Count, 1 minute, > 50.
+    # The reference incident's post-mortem alarm: HTTPCode_ELB_5XX_Count, 1 minute, > 50.
     elb_5xx_threshold: int = 50
     # A fixed count does not scale with traffic: at 1,000,000 requests a minute, 0.01 %
     # background 502s (keep-alive races) are 100 a minute and would page, block every
     # deployment and roll back healthy releases. The count alarm ignores minutes whose
-    # ELB 5xx stay below this share of requests (the seed's P2 line, 0.1 %). 0 gives the
-    # seed's plain alarm.
+    # ELB 5xx stay below this share of requests (the P2 line of the severity tiers,
+    # 0.1 %). 0 gives a plain count alarm.
     elb_5xx_count_min_rate_percent: float = 0.1
-    # The seed's Table 4: 5xx > 1 % is P1. Evaluated as ELB 5xx / RequestCount.
+    # Severity tiers (docs/incident.md): 5xx > 1 % is P1. Evaluated as ELB 5xx / RequestCount.
     elb_5xx_rate_percent: float = 1.0
     # Below this many requests a minute the rate alarms stay quiet: 1 error in 3 requests
     # is 33 % but not an outage. 20 still catches a quiet service failing 30 % of 40
@@ -300,7 +300,7 @@ class RollbackConfig:
             self.elb_5xx_count_min_rate_percent,
             0,
             100,
-            "0..100 percent (0 = the seed's plain count alarm)",
+            "0..100 percent (0 = a plain count alarm)",
         )
         _check_range(
             "rollback.elb_5xx_rate_percent",
@@ -425,7 +425,8 @@ CLOUDFRONT_NO_STANDARD_LOG_REGIONS = (
 
 def _default_error_ttls() -> dict[int, int]:
     # 5xx: a few seconds, so a recovered origin shows within seconds even without an
-    # invalidation (the seed recommends 5-10 s for frequently changing health).
+    # invalidation (CloudFront's default is 10 s; CloudFront Developer Guide, "Control how long
+    # CloudFront caches errors").
     # 404/405/414: stable answers, cache a minute to shield the origin.
     # 416 is absent: CloudFront never caches it, so a TTL for it would change nothing.
     ttls = {400: 10, 403: 10, 404: 60, 405: 60, 414: 60}
@@ -664,7 +665,7 @@ class ApiConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SeverityAlarmsConfig:
-    """The seed's Table 4 as alarms; P1 pages, P2 and P3 go to a low-priority topic."""
+    """The severity tiers of docs/incident.md as alarms; P1 pages, P2 and P3 go to a low-priority topic."""
 
     five_xx_rate_p2_percent: float = 0.1
     five_xx_rate_p1_percent: float = 1.0

@@ -1,4 +1,4 @@
-"""A CloudWatch dashboard that puts the seed's diagnostic signature on one screen.
+"""A CloudWatch dashboard that puts the 502 diagnostic signature on one screen.
 
 ELB-generated 5xx beside target 5xx first (502 from the ALB with target 5xx at 0 and all
 hosts healthy is the Section 12 signature), then 502/503/504 split, traffic, host health,

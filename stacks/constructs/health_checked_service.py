@@ -2,7 +2,7 @@
 
 The health check's path and success codes come from config so they match what ``/health``
 really returns (a ``/health`` that answers 204 fails AWS's default matcher ``200``: the
-incident's trap 4), and its interval, thresholds and the deregistration delay are tuned for
+incident's health-check lesson, docs/incident.md), and its interval, thresholds and the deregistration delay are tuned for
 fast in-place deploys and rollbacks. Instances run a launch template with IMDSv2
 required and encrypted volumes, and install the CodeDeploy agent at boot. The ALB writes
 access logs, whose ``target_status_code`` of ``-`` is how one tells an ALB-generated 502

@@ -1,4 +1,4 @@
-"""Synth-and-assert for ApiStack and the OrdersApi construct (trap 3 of the reference incident).
+"""Synth-and-assert for ApiStack and the OrdersApi construct (a Lambda that throws is API Gateway's 502).
 
 The stack is synthesized once per module from non-default ``api.*`` settings passed the
 way ``cdk synth -c`` passes them, so every assertion on a configured value proves the

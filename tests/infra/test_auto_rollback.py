@@ -47,7 +47,7 @@ def _event_for(alarm_logical_id: str, state_file: str) -> dict[str, Any]:
     return event
 
 
-def test_count_alarm_is_the_seeds_elb_5xx_alarm_when_the_noise_floor_is_off() -> None:
+def test_count_alarm_is_the_plain_elb_5xx_alarm_when_the_noise_floor_is_off() -> None:
     template = service_template({"rollback.elb_5xx_count_min_rate_percent": "0"})
     props = _alarm(template, "AutoRollbackElb5xxCount")
     assert props["Namespace"] == "AWS/ApplicationELB"

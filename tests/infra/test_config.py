@@ -142,7 +142,7 @@ def test_health_check_matcher_expands_lists_and_ranges() -> None:
 
 
 def test_aws_default_matcher_would_mark_a_204_health_endpoint_unhealthy() -> None:
-    # The seed's trap 4: /health answers 204 and the default matcher is "200".
+    # /health answers 204 and the default matcher is "200".
     assert 204 not in parse_success_codes("200")
     assert 204 in HealthCheckConfig().accepted_codes
 
@@ -159,7 +159,7 @@ def test_default_error_ttls_cover_every_customizable_code_as_the_issue_asks() ->
     # Every customizable code but 416, which CloudFront never caches.
     assert set(ttls) == {400, 403, 404, 405, 414, 500, 501, 502, 503, 504}
     five_xx = [ttls[c] for c in (500, 501, 502, 503, 504)]
-    # 5xx a few seconds (the seed: 5-10 s for frequently changing health), 404 longer.
+    # 5xx a few seconds (CloudFront's default is 10 s), 404 longer.
     assert all(0 < ttl <= 10 for ttl in five_xx)
     assert ttls[404] > max(five_xx)
 

@@ -160,7 +160,7 @@ def _only(template: Template, type_: str) -> tuple[str, dict[str, Any]]:
     return logical_id, resource
 
 
-# --- Error caching (trap 2) ------------------------------------------------------------------
+# --- Error caching --------------------------------------------------------------------------
 
 
 CACHEABLE_CODES = [

@@ -14,8 +14,9 @@ release must also end in one rollback, and a rollback that *ends* between anothe
 invocation's read and its CreateDeployment slips past the one-active-deployment rule.
 
 Races end in one rollback: a second delivery finds the first one's rollback as the newest
-deployment and skips; CreateDeployment refused with DeploymentLimitExceededException ("the
-group already has an active deployment", CodeDeploy API Reference, CreateDeployment) is read
+deployment and skips; CreateDeployment refused with DeploymentLimitExceededException (a group runs one
+deployment at a time: CodeDeploy User Guide, "Quotas"; the API Reference's wording is "the
+number of allowed deployments was exceeded") is read
 again (ListDeployments, BatchGetDeployments): a skip when the active deployment is a release
 or a rollback, a ``RetryLater`` when it is an Auto Scaling launch, because the rollback is
 still needed once the launch ends; StopDeployment refused with

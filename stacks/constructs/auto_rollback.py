@@ -209,8 +209,11 @@ class AutoRollback(Construct):
                     self.function,
                     dead_letter_queue=self.dead_letter_queue,
                     retry_attempts=4,
-                    # A rollback decided an hour late is a different decision; a human takes
-                    # it from the dead-letter queue instead.
+                    # These cover delivery to Lambda only; the function's own errors get
+                    # Lambda's asynchronous retries (two, one and two minutes apart; Lambda
+                    # Developer Guide, "Error handling and automatic retries"), then the
+                    # on-failure destination. An event older than an hour is a different
+                    # decision; a human takes it from the dead-letter queue instead.
                     max_event_age=Duration.hours(1),
                 )
             ],

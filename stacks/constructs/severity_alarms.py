@@ -54,7 +54,7 @@ class SeverityAlarms(Construct):
         requests = lb.request_count(period=PERIOD, statistic="Sum")
 
         def rate(
-            label: str, numerator: str, quiet: int = 0, **counts: cw.IMetric
+            label: str, numerator: str, landed: str | None = None, **counts: cw.IMetric
         ) -> cw.MathExpression:
             return share_of_requests(
                 requests=requests,
@@ -63,7 +63,7 @@ class SeverityAlarms(Construct):
                 min_requests=min_requests_per_minute,
                 label=label,
                 period=PERIOD,
-                quiet=quiet,
+                landed=landed,
             )
 
         all_5xx = rate(
@@ -98,9 +98,23 @@ class SeverityAlarms(Construct):
             rate(
                 "2xx % of requests",
                 "target2xx",
-                quiet=100,
+                # A minute counts once any response count of it has landed: in a total
+                # outage the 2xx count is missing while the 5xx are there (0 % 2xx, a page).
+                landed="(target2xx + target4xx + target5xx + elb4xx + elb5xx)",
                 target2xx=lb.http_code_target(
                     elbv2.HttpCodeTarget.TARGET_2XX_COUNT, period=PERIOD, statistic="Sum"
+                ),
+                target4xx=lb.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=PERIOD, statistic="Sum"
+                ),
+                target5xx=lb.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD, statistic="Sum"
+                ),
+                elb4xx=lb.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_4XX_COUNT, period=PERIOD, statistic="Sum"
+                ),
+                elb5xx=lb.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"
                 ),
             ),
             config.two_xx_floor_percent,

@@ -16,7 +16,7 @@ LB_DIMENSION = {
     "Name": "LoadBalancer",
     "Value": {"Fn::GetAtt": ["ServiceLoadBalancer31A7DB79", "LoadBalancerFullName"]},
 }
-RATE_EXPRESSION = "IF(errors >= 0 AND requests >= 50, 100 * errors / requests)"
+RATE_EXPRESSION = "IF(errors > 0 AND requests >= 50, 100 * errors / requests)"
 
 
 def _metric_stat(id_: str, name: str) -> dict[str, Any]:

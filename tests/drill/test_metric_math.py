@@ -170,7 +170,7 @@ def test_kit_rate_expression_has_points_only_where_both_counts_landed() -> None:
     requests = ts(4420, None, 4420, 10, 100)
 
     values = run(
-        "IF(errors >= 0 AND requests >= 20, 100 * errors / requests)",
+        "IF(errors > 0 AND requests >= 20, 100 * errors / requests)",
         errors=errors,
         requests=requests,
     )

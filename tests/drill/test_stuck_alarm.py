@@ -15,6 +15,7 @@ a RequestCount.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -144,7 +145,11 @@ def test_kit_alarms_fire_in_the_same_outage_once_the_errored_minute_lands(
 
     result = run(alarm, delay_s)
 
-    assert "FILL" not in json.dumps([q.expression for q in alarm.queries])
+    # No FILL with a constant: a made-up value for the newest minute is what held the old
+    # alarm in OK. (FILL(requests, REPEAT) repeats a real count; see the test below.)
+    assert not re.search(
+        r"FILL\([^)]*, *-?[0-9]", json.dumps([q.expression for q in alarm.queries])
+    )
     assert result.first_alarm is not None
     # M consecutive errored minutes, each judged once it has landed.
     newest_needed = ONSET + timedelta(minutes=alarm.datapoints_to_alarm - 1)
@@ -191,6 +196,35 @@ def test_kit_count_alarm_keeps_its_noise_floor_at_a_million_requests(
     assert {step.value for step in result.steps} == {None}
 
 
+def test_kit_count_alarm_keeps_its_noise_floor_when_error_counts_land_before_request_counts(
+    kit_alarms: dict[str, AlarmSpec],
+) -> None:
+    # AWS does not say a minute's metrics land together. If the newest minute's error count
+    # landed before its request count, "requests missing = 0" would put 100 background 502s
+    # above the 0.1 % floor of a million requests and roll a healthy release back; the
+    # kit's FILL(requests, REPEAT) judges that minute against the last request count that
+    # landed instead.
+    store = SeriesStore()
+    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
+    store.add(ELB, "RequestCount", "Sum", dict.fromkeys(minutes, 1_000_000.0))
+    store.add(ELB, "HTTPCode_ELB_5XX_Count", "Sum", {t: 100.0 for t in minutes if t >= ONSET})
+
+    def early_errors(ref: MetricRef, _t: datetime) -> float:
+        return 60.0 if ref.metric_name == "HTTPCode_ELB_5XX_Count" else 240.0
+
+    result = replay(
+        kit_alarm(kit_alarms, "AutoRollbackElb5xxCount"),
+        store,
+        start=T0,
+        end=T0 + timedelta(minutes=MINUTES),
+        initial_state=OK,
+        delay_s=early_errors,
+        evaluation_range=evaluation_range_for(1, 60, 240),
+    )
+
+    assert result.transitions == ()
+
+
 def test_kit_count_alarm_breaches_a_503_outage_without_a_request_count(
     kit_alarms: dict[str, AlarmSpec],
 ) -> None:
@@ -222,3 +256,40 @@ def test_kit_count_alarm_breaches_a_503_outage_without_a_request_count(
     assert count.first_alarm.reason_data["recentDatapoints"] == [4400.0]
     # The rate alarm has nothing to divide by: it cannot fire here, the count alarm must.
     assert rate.transitions == ()
+
+
+def _counts_lag_requests(ref: MetricRef, _t: datetime) -> float:
+    # The worse order for a share of requests: RequestCount lands first, the counts late.
+    return 60.0 if ref.metric_name == "RequestCount" else 240.0
+
+
+def test_p1_5xx_share_fires_when_the_counts_land_after_the_request_count(
+    kit_alarms: dict[str, AlarmSpec],
+) -> None:
+    # A share that read "5xx missing = 0" would judge 0 % for every minute whose 5xx count
+    # is still on its way, and a 2-of-3 alarm would never see two breaching minutes.
+    result = run(kit_alarm(kit_alarms, "FiveXxRateCritical"), _counts_lag_requests)
+
+    assert result.first_alarm is not None
+
+
+def test_p1_2xx_drop_stays_quiet_when_the_2xx_count_lands_after_the_request_count(
+    kit_alarms: dict[str, AlarmSpec],
+) -> None:
+    # A healthy service: every request a 2xx, no errors at all.
+    store = SeriesStore()
+    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
+    store.add(ELB, "RequestCount", "Sum", dict.fromkeys(minutes, 4420.0))
+    store.add(ELB, "HTTPCode_Target_2XX_Count", "Sum", dict.fromkeys(minutes, 4420.0))
+
+    result = replay(
+        kit_alarm(kit_alarms, "TwoXxDrop"),
+        store,
+        start=T0,
+        end=T0 + timedelta(minutes=MINUTES),
+        initial_state=OK,
+        delay_s=_counts_lag_requests,
+        evaluation_range=evaluation_range_for(3, 60, 240),
+    )
+
+    assert result.transitions == ()

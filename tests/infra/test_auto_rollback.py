@@ -67,9 +67,10 @@ def test_count_alarm_ignores_background_noise_below_the_rate_floor_by_default(
     props = _alarm(default_template, "AutoRollbackElb5xxCount")
     queries = {q["Id"]: q for q in props["Metrics"]}
     expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
-    # No FILL and no else branch: an unpublished minute yields no datapoint
-    # (tests/drill/test_stuck_alarm.py shows the FILL version stuck in OK).
-    assert expression == "IF(100 * errors >= 0.1 * requests, errors)"
+    # No FILL on the judged errors and no else branch: an unpublished minute yields no
+    # datapoint (tests/drill/test_stuck_alarm.py shows the FILL-0 version stuck in OK);
+    # requests repeat the last landed count so early error counts keep the floor.
+    assert expression == "IF(100 * errors >= 0.1 * FILL(requests, REPEAT), errors)"
     errors = queries["errors"]["MetricStat"]
     assert errors["Metric"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert [d["Name"] for d in errors["Metric"]["Dimensions"]] == ["LoadBalancer"]
@@ -93,7 +94,7 @@ def test_rate_alarm_divides_elb_5xx_by_requests_behind_a_traffic_guard(
     props = _alarm(default_template, "AutoRollbackElb5xxRate")
     queries = {q["Id"]: q for q in props["Metrics"]}
     expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
-    assert expression == "IF(errors >= 0 AND requests >= 20, 100 * errors / requests)"
+    assert expression == "IF(errors > 0 AND requests >= 20, 100 * errors / requests)"
     assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert queries["requests"]["MetricStat"]["Metric"]["MetricName"] == "RequestCount"
     assert props["Threshold"] == 1
@@ -107,7 +108,7 @@ def test_low_traffic_tier_sums_five_minutes_behind_its_own_guard_and_rolls_back(
     queries = {q["Id"]: q for q in props["Metrics"]}
     expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
 
-    assert expression == "IF(errors >= 0 AND requests >= 20, 100 * errors / requests)"
+    assert expression == "IF(errors > 0 AND requests >= 20, 100 * errors / requests)"
     assert {q["MetricStat"]["Period"] for q in queries.values() if "MetricStat" in q} == {300}
     assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert (props["Threshold"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (

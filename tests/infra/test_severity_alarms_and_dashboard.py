@@ -51,14 +51,21 @@ def test_5xx_rate_tiers_use_the_severity_thresholds(default_template: Template) 
     expression = _expression(_tiered(default_template, "FiveXxRateCritical"))
     assert "100 * (elb5xx + target5xx) / requests" in expression
     assert "FILL" not in expression
-    assert expression.startswith("IF(requests >= 20,")
+    # Only minutes whose 5xx counts have landed, with at least 20 requests, get a point.
+    assert expression.startswith("IF((elb5xx + target5xx) > 0 AND requests >= 20,")
 
 
 def test_2xx_drop_stays_quiet_below_the_traffic_guard(default_template: Template) -> None:
     props = _tiered(default_template, "TwoXxDrop")
     assert props["ComparisonOperator"] == "LessThanThreshold"
-    # A quiet minute evaluates to 100 %, which cannot be below the floor.
-    assert _expression(props).endswith(", 100)")
+    assert props["TreatMissingData"] == "notBreaching"
+    # A quiet minute, or one whose response counts have not landed, gives no point (no
+    # false branch), and a missing point is not breaching.
+    expression = _expression(props)
+    assert expression.startswith(
+        "IF((target2xx + target4xx + target5xx + elb4xx + elb5xx) > 0 AND requests >= 20,"
+    )
+    assert expression.endswith("100 * target2xx / requests)")
 
 
 def test_503_and_504_alarms_watch_alb_generated_codes(default_template: Template) -> None:

@@ -47,7 +47,7 @@ format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy stacks lambdas drill sample_app tools app.py
+	$(BIN)/mypy alarm_rollback_kit stacks lambdas drill sample_app tools app.py
 
 unit: setup
 	$(BIN)/pytest -n 2 -q

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,18 +48,21 @@ class InstalledKit:
     wheel: Path
     target: Path
 
-    def run(self, code: str, *, cwd: Path) -> subprocess.CompletedProcess[str]:
-        """Run ``python -c code`` with only the installed copy added to the import path."""
-        env = {
+    def run(
+        self, *args: str, cwd: Path, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run this interpreter with ``args``, only the installed copy added to its path."""
+        environ = {
             **os.environ,
+            **(env or {}),
             "PYTHONPATH": str(self.target),
             # Node 24 from the venv for jsii, as the Makefile and tests/conftest.py set it.
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
         }
         return subprocess.run(  # noqa: S603 - our interpreter, our code
-            [sys.executable, "-c", code],
+            [sys.executable, *args],
             cwd=cwd,
-            env=env,
+            env=environ,
             capture_output=True,
             text=True,
             check=False,
@@ -86,8 +90,10 @@ def _build_and_install(root: Path) -> InstalledKit:
 
 @pytest.fixture(scope="session")
 def installed_kit(tmp_path_factory: pytest.TempPathFactory) -> InstalledKit:
-    # The parent of the per-worker base temp is shared by every xdist worker of the run.
-    shared = tmp_path_factory.getbasetemp().parent / "installed-kit"
+    # Under xdist each worker's base temp lies in one directory per run, shared by the
+    # workers; without xdist the base temp is the run's own (its parent holds old runs).
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "installed-kit"
     shared.mkdir(exist_ok=True)
     with (shared / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

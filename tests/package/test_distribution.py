@@ -32,6 +32,7 @@ def test_installed_copy_is_imported_from_the_target_not_the_repository(
     installed_kit: InstalledKit, tmp_path: Path
 ) -> None:
     result = installed_kit.run(
+        "-c",
         "import alarm_rollback_kit, importlib.util\n"
         "print(alarm_rollback_kit.__file__)\n"
         "print(importlib.util.find_spec('stacks'))\n",

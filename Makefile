@@ -55,7 +55,7 @@ unit: setup
 cfn-lint: synth
 	$(BIN)/cfn-lint --config-file .cfnlintrc.yaml
 
-## nag: only the cdk-nag compliance test (it is also part of `make unit`)
+## nag: only the compliance gates, cdk-nag and the Control Tower controls (also part of `make unit`)
 nag: setup
 	$(BIN)/pytest -q -m nag
 

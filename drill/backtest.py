@@ -333,19 +333,24 @@ def replay_alarm(
     except AlarmDefinitionError as err:
         return AlarmReport(stack, logical_id, error=str(err))
     description = alarm.description
-    if alarm.period != data.period:
+    # A longer period is summed from the file's periods (evaluated every minute, as
+    # CloudWatch does); a shorter or uneven one cannot be built from them.
+    if alarm.period % data.period:
         return AlarmReport(
             stack,
             logical_id,
             description,
             error=(
-                f"alarm period {alarm.period} s differs from the metrics file's {data.period} s"
+                f"alarm period {alarm.period} s is not a multiple of the metrics file's "
+                f"{data.period} s"
             ),
         )
     wanted = {ref.key for ref in alarm.metric_refs()}
     missing = tuple(" ".join(key) for key in sorted(wanted - set(data.store.keys())))
     try:
-        result = replay(alarm, data.store, start=data.start, end=data.end)
+        result = replay(
+            alarm, data.store, start=data.start, end=data.end, source_period=data.period
+        )
     except MathEvaluationError as err:
         return AlarmReport(stack, logical_id, description, error=str(err))
     episodes = _episodes(result)
@@ -486,7 +491,11 @@ def fetch_queries(
     queries: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
     skipped: list[str] = []
-    for ref in (ref for alarm in alarms for ref in alarm.metric_refs()):
+    refs = [ref for alarm in alarms for ref in alarm.metric_refs()]
+    # One file, one period: the finest any alarm reads; longer alarm periods are summed
+    # from it at replay.
+    finest = min((ref.period for ref in refs), default=60)
+    for ref in refs:
         if ref.key in seen:
             continue
         seen.add(ref.key)
@@ -495,11 +504,15 @@ def fetch_queries(
         if unknown:
             skipped.append(f"{ref}: dimension {', '.join(unknown)} not given on the command line")
             continue
-        queries.append(_query(f"m{len(queries)}", ref, {n: values[n] for n in names}))
+        queries.append(
+            _query(f"m{len(queries)}", ref, {n: values[n] for n in names}, period=finest)
+        )
     return queries, skipped
 
 
-def _query(id_: str, ref: MetricRef, dimensions: Mapping[str, str]) -> dict[str, Any]:
+def _query(
+    id_: str, ref: MetricRef, dimensions: Mapping[str, str], *, period: int
+) -> dict[str, Any]:
     label = f"{ref.namespace} {ref.metric_name} {ref.stat}"
     return {
         "Id": id_,
@@ -510,7 +523,7 @@ def _query(id_: str, ref: MetricRef, dimensions: Mapping[str, str]) -> dict[str,
                 "MetricName": ref.metric_name,
                 "Dimensions": [{"Name": n, "Value": v} for n, v in dimensions.items()],
             },
-            "Period": ref.period,
+            "Period": period,
             "Stat": ref.stat,
         },
         "ReturnData": True,

@@ -11,7 +11,8 @@ Python version):
   p50/p95 of its run time under moto (``--runs`` times each, default 30; the code is the
   cdk.out asset the drill runs, with warm clients as in a warm Lambda container; the first
   run of each kind is a warm-up and not counted);
-* the drill's onset-to-rollback-start time for the seed incident;
+* the drill's onset-to-rollback, onset-to-restored and errors served for the reference
+  incident at the best, typical and worst metric delay of the modelled range;
 * the modelled restore time for the kit's template and for AWS defaults, and their ratio.
 
 These are figures from one run, not assertions: they move with the machine and the load.
@@ -175,13 +176,19 @@ def _one_decision(
     kit = find_kit(assembly)
     drill = replace(base, deployments=case.deployments(base))
     function = asset_function.load(kit.asset_dir, kit.handler)
-    delay = timedelta(seconds=runner.DEFAULT_METRIC_DELAY_S)
+    # The decision is timed, not the detection: the shortest modelled delay will do.
+    delay = timedelta(seconds=runner.DEFAULT_DELAY_RANGE_S[0])
     alarm = kit.rollback_alarms[0]
     history = replay_alarm(
-        alarm.spec, drill.metric_source(), start=drill.start, end=drill.end, initial_state=OK
+        alarm.spec,
+        drill.metric_source(),
+        start=drill.start,
+        end=drill.end + delay,
+        initial_state=OK,
+        delay_s=delay.total_seconds(),
     )
     transition = history.alarms[0]
-    at = transition.at + delay
+    at = transition.at
     with World(
         kit, drill, function, metric_delay=delay, environment_overrides=case.environment
     ) as world:
@@ -256,18 +263,49 @@ def collect(
         }
         for f in decision_benchmark(assembly, runs=runs)
     ]
-    seed = runner.run(scenario.load(scenario.DEFAULT_SCENARIO), assembly)
-    elapsed = seed.onset_to_rollback
-    figures["seedOnsetToRollbackSeconds"] = elapsed.total_seconds() if elapsed else None
-    figures["metricDelaySeconds"] = seed.options.metric_delay_s
+    sweep = runner.run_range(scenario.load(scenario.DEFAULT_SCENARIO), assembly)
+    figures["referenceIncident"] = [
+        {
+            "case": label,
+            "metricDelaySeconds": report.options.metric_delay_s,
+            "onsetToRollbackSeconds": _total(report.onset_to_rollback),
+            "onsetToRestoredSeconds": _total(report.onset_to_restored),
+            "errorsServed": report.errors_served,
+        }
+        for label, report in sweep.runs
+    ]
+    reference = sweep.worst
     figures["restore"] = {
-        "kitSeconds": seed.restore.kit.total_s,
-        "kitFormula": seed.restore.kit.formula,
-        "awsDefaultSeconds": seed.restore.aws_defaults.total_s,
-        "awsDefaultFormula": seed.restore.aws_defaults.formula,
-        "ratio": round(seed.restore.ratio, 2),
+        "kitSeconds": reference.restore.kit.total_s,
+        "kitFormula": reference.restore.kit.formula,
+        "awsDefaultSeconds": reference.restore.aws_defaults.total_s,
+        "awsDefaultFormula": reference.restore.aws_defaults.formula,
+        "ratio": round(reference.restore.ratio, 2),
     }
     return figures
+
+
+def _total(delta: timedelta | None) -> float | None:
+    return None if delta is None else delta.total_seconds()
+
+
+def _incident_lines(cases: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per metric delay: the reference incident's times and errors served."""
+    lines = []
+    for case in cases:
+        title = f"drill, reference incident, delay {case['metricDelaySeconds']} s ({case['case']})"
+        rollback = case["onsetToRollbackSeconds"]
+        restored = case["onsetToRestoredSeconds"]
+        errors = case["errorsServed"]
+        lines.append(
+            f"{title:<46} onset -> rollback "
+            + ("-" if rollback is None else f"{rollback:.0f} s")
+            + ", -> restored "
+            + ("-" if restored is None else f"{restored:.0f} s")
+            + ", errors served "
+            + ("-" if errors is None else f"{errors:,.0f}")
+        )
+    return lines
 
 
 def _seconds(value: float | None, skipped: str) -> str:
@@ -286,9 +324,7 @@ def render(figures: Mapping[str, Any]) -> str:
         + _seconds(figures["freshSynthSeconds"], "skipped (--skip-fresh)"),
         f"{'make synth, warm':<46} " + _seconds(figures["warmSynthSeconds"], "-"),
         f"{'make test, warm':<46} " + _seconds(figures["warmTestSeconds"], "skipped (--skip-test)"),
-        f"{'drill: seed incident onset -> rollback start':<46} "
-        f"{figures['seedOnsetToRollbackSeconds']:.0f} s (metric delay "
-        f"{figures['metricDelaySeconds']} s, stated)",
+        *_incident_lines(figures["referenceIncident"]),
         f"{'restore, kit template (modelled)':<46} {figures['restore']['kitSeconds']} s = "
         f"{figures['restore']['kitFormula']}",
         f"{'restore, AWS defaults (modelled)':<46} {figures['restore']['awsDefaultSeconds']} s = "

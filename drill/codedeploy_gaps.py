@@ -19,6 +19,15 @@ behave as documented, so this one module adds them on top of moto (and nothing e
   DeploymentInfo status values).
 * ``previousRevision`` (API Reference, DeploymentInfo): the revision the group had
   successfully deployed before this deployment was created.
+* Automatic rollback of a failed deployment (User Guide, "Redeploy and roll back a
+  deployment with CodeDeploy"; API Reference, CreateDeployment ``autoRollbackConfiguration``):
+  when a deployment ends ``Failed`` and its own auto-rollback setting (or, without one, the
+  group's) is enabled for ``DEPLOYMENT_FAILURE``, CodeDeploy redeploys the group's last
+  *successful* revision as a ``codeDeployRollback`` deployment. After a bad release has
+  succeeded, that revision is the bad release; the kit's tests depend on this being modelled.
+* Deployments CodeDeploy creates for Auto Scaling launches (``creator`` ``autoscaling``,
+  API Reference, DeploymentInfo): ``launch_deployment`` adds one, and it counts as active for
+  the one-active-deployment rule like any other.
 * Status transitions, which real CodeDeploy drives from the agents: helpers below move a
   deployment to a running or final status with the times a scenario needs.
 
@@ -29,6 +38,9 @@ Usage (tests and ``drill``)::
         codedeploy_gaps.complete_deployment(dep_id, "Succeeded", at=when)
         codedeploy_gaps.set_create_time(dep_id, when - timedelta(minutes=10))
         codedeploy_gaps.set_status(dep_id, "InProgress")
+
+moto's backend is not thread-safe: the patched create, stop, list and batch-get all run
+under one lock, so tests may invoke the handler from several threads at once.
 
 The patches live only inside ``install()``; the helpers work on moto's in-memory backend of
 the given account and region (moto's default account, ``us-east-1``, unless told).
@@ -70,6 +82,8 @@ _PREVIOUS_REVISION = "_gaps_previous_revision"
 _LOCK = threading.RLock()
 
 _original_create_deployment = CodeDeployBackend.create_deployment
+_original_list_deployments = CodeDeployBackend.list_deployments
+_original_batch_get_deployments = CodeDeployBackend.batch_get_deployments
 _original_deployment_info = cd_responses._deployment_info
 
 
@@ -157,37 +171,76 @@ def _stop_deployment(
                 {"rollbackMessage": "No last known good revision to roll back to."},
             )
             return {"status": "Succeeded", "statusMessage": "Deployment stopped; no rollback."}
-        rollback = DeploymentInfo(
-            stopped.application,
-            stopped.deployment_group,
-            dict(good.revision),
-            stopped.deployment_config_name,
-            None,
-            stopped.ignore_application_stop_failures,
-            stopped.target_instances,
-            stopped.auto_rollback_configuration,
-            stopped.update_outdated_instances_only,
-            stopped.file_exists_behavior,
-            None,
-            ROLLBACK_CREATOR,
-        )
-        setattr(rollback, _PREVIOUS_REVISION, dict(good.revision))
-        setattr(rollback, _ROLLBACK_INFO, {"rollbackTriggeringDeploymentId": deployment_id})
-        setattr(
-            stopped,
-            _ROLLBACK_INFO,
-            {
-                "rollbackDeploymentId": rollback.deployment_id,
-                "rollbackMessage": (
-                    f"Deployment stopped; rolling back to the revision of {good.deployment_id}."
-                ),
-            },
-        )
-        self.deployments[rollback.deployment_id] = rollback
+        rollback = _roll_back(self, stopped, good, why="Deployment stopped")
         return {
             "status": "Succeeded",
             "statusMessage": f"Deployment stopped; rollback {rollback.deployment_id} created.",
         }
+
+
+def _new_deployment(
+    backend_: CodeDeployBackend,
+    like: DeploymentInfo,
+    revision: dict[str, Any],
+    creator: str,
+    description: str | None = None,
+) -> DeploymentInfo:
+    """A deployment CodeDeploy creates by itself, in the group of ``like``, stored at once."""
+    created = DeploymentInfo(
+        like.application,
+        like.deployment_group,
+        dict(revision),
+        like.deployment_config_name,
+        description,
+        like.ignore_application_stop_failures,
+        like.target_instances,
+        like.auto_rollback_configuration,
+        like.update_outdated_instances_only,
+        like.file_exists_behavior,
+        None,
+        creator,
+    )
+    backend_.deployments[created.deployment_id] = created
+    return created
+
+
+def _roll_back(
+    backend_: CodeDeployBackend, undone: DeploymentInfo, good: DeploymentInfo, *, why: str
+) -> DeploymentInfo:
+    """CodeDeploy's rollback of ``undone`` to ``good``'s revision, linked both ways."""
+    rollback = _new_deployment(backend_, undone, dict(good.revision), ROLLBACK_CREATOR)
+    setattr(rollback, _PREVIOUS_REVISION, dict(good.revision))
+    setattr(rollback, _ROLLBACK_INFO, {"rollbackTriggeringDeploymentId": undone.deployment_id})
+    setattr(
+        undone,
+        _ROLLBACK_INFO,
+        {
+            "rollbackDeploymentId": rollback.deployment_id,
+            "rollbackMessage": f"{why}; rolling back to the revision of {good.deployment_id}.",
+        },
+    )
+    return rollback
+
+
+def _rolls_back_on_failure(deployment: DeploymentInfo) -> bool:
+    """The deployment's own auto-rollback setting, else its group's (API Reference,
+    CreateDeployment: the deployment's setting is used instead of the group's)."""
+    own = deployment.auto_rollback_configuration
+    setting = own if own else deployment.deployment_group.auto_rollback_configuration
+    if not setting or not setting.get("enabled"):
+        return False
+    return "DEPLOYMENT_FAILURE" in (setting.get("events") or [])
+
+
+def _list_deployments(self: CodeDeployBackend, *args: Any, **kwargs: Any) -> list[str]:
+    with _LOCK:
+        found: list[str] = _original_list_deployments(self, *args, **kwargs)
+        return found
+
+
+def _batch_get_deployments(self: CodeDeployBackend, *args: Any, **kwargs: Any) -> Any:
+    with _LOCK:
+        return _original_batch_get_deployments(self, *args, **kwargs)
 
 
 def _stop_deployment_response(self: Any) -> ActionResult:
@@ -224,6 +277,11 @@ def install() -> Iterator[None]:
                 create=True,
             )
         )
+        for name, patched in (
+            ("list_deployments", _list_deployments),
+            ("batch_get_deployments", _batch_get_deployments),
+        ):
+            stack.enter_context(mock.patch.object(CodeDeployBackend, name, patched))
         stack.enter_context(mock.patch.object(cd_responses, "_deployment_info", _deployment_info))
         yield
 
@@ -282,7 +340,9 @@ def complete_deployment(
     """End a deployment as Succeeded, Failed or Stopped with completeTime ``at`` (default now).
 
     The start time becomes the create time when none was recorded, so the deployment reads
-    like one that ran from creation to ``at``.
+    like one that ran from creation to ``at``. A deployment that ends Failed with automatic
+    rollback on failure enabled (its own setting, else the group's) gets CodeDeploy's
+    rollback to the group's last successful revision, as a new running deployment.
     """
     if status not in FINAL_STATUSES:
         raise ValueError(
@@ -299,6 +359,14 @@ def complete_deployment(
         deployment.status = status
         deployment.start_time = deployment.start_time or deployment.create_time
         deployment.complete_time = complete
+        if status == "Failed" and _rolls_back_on_failure(deployment):
+            store = backend(account_id, region_name)
+            siblings = _group_deployments(
+                store, deployment.application_name, deployment.deployment_group_name
+            )
+            good = _last_good([d for d in siblings if d is not deployment])
+            if good is not None:
+                _roll_back(store, deployment, good, why="Deployment failed")
 
 
 def set_create_time(
@@ -314,3 +382,29 @@ def set_create_time(
         deployment.create_time = _naive_utc(at)
         if deployment.start_time is not None and deployment.start_time < deployment.create_time:
             deployment.start_time = deployment.create_time
+
+
+def launch_deployment(
+    application_name: str,
+    group_name: str,
+    *,
+    creator: str = "autoscaling",
+    status: str = "InProgress",
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    region_name: str = DEFAULT_REGION,
+) -> str:
+    """What CodeDeploy does when Auto Scaling launches an instance into the group: a
+    deployment of the group's last successful revision whose ``creator`` is ``autoscaling``
+    (or ``CodeDeployAutoUpdate``), left running in ``status``. Returns its id."""
+    if creator not in {"autoscaling", "CodeDeployAutoUpdate"}:
+        raise ValueError(f"creator={creator!r}: expected 'autoscaling' or 'CodeDeployAutoUpdate'")
+    with _LOCK:
+        store = backend(account_id, region_name)
+        siblings = _group_deployments(store, application_name, group_name)
+        good = _last_good(siblings)
+        if good is None:
+            raise ValueError(f"group {group_name!r} has no successful revision to install")
+        launched = _new_deployment(store, good, dict(good.revision), creator)
+        setattr(launched, _PREVIOUS_REVISION, dict(good.revision))
+    set_status(launched.deployment_id, status, account_id=account_id, region_name=region_name)
+    return launched.deployment_id

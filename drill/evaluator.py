@@ -30,17 +30,25 @@ missing"):
   current state" (``ignore``), except that ``missing`` answers ALARM when the lone real
   point is the oldest of the range (its row "X - - - -"); that row is encoded as written.
 
-Time: datapoints are keyed by the start of their period (as GetMetricData returns them);
-the evaluation that first sees the datapoint of period ``t`` happens at ``t + Period``,
-the earliest moment CloudWatch could evaluate it (real alarms also wait for the metric's
-publishing delay). Anomaly-detection alarms (``ThresholdMetricId``, the band operators)
-and percentile low-sample handling are not modelled and are rejected or ignored by name.
+Time (CloudWatch User Guide, "Evaluating an alarm": an alarm with a period of a minute or
+more "is evaluated every minute", over the window that ends then): ``replay`` evaluates
+once per wall-clock minute, and each query range ends with the period that ends at that
+minute. A datapoint is keyed by the start of its period (as GetMetricData returns it) and
+is in the range only once it has landed, a stated delay after its period ends (per
+datapoint if the caller wants). AWS publishes no ingestion delay for ALB metrics, so the
+drill runs a range of delays (``drill.runner``); with any delay the newest minute of a
+range is still empty, and an expression that fills it (``FILL(m, 0)``) judges a made-up
+value there: the guide's FILL caveat ("Using metric math"), reproduced in
+``tests/drill/test_stuck_alarm.py``. Anomaly-detection alarms (``ThresholdMetricId``, the
+band operators) and percentile low-sample handling are not modelled and are rejected or
+ignored by name.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -485,9 +493,10 @@ def evaluate_window(
 class Step:
     """The alarm after one evaluation.
 
-    ``timestamp`` is the period start of the newest datapoint in the range and
-    ``evaluated_at`` the earliest time CloudWatch could evaluate it (``timestamp + Period``);
-    ``window`` holds the range's (period start, value or None), oldest first.
+    ``timestamp`` is the start of the newest period in the range and ``evaluated_at`` the
+    wall-clock time of the evaluation (when that period ends, or later for a longer
+    period); ``window`` holds the range's (period start, value or None), oldest first, as
+    far as the datapoints had landed by then.
     """
 
     timestamp: datetime
@@ -548,6 +557,37 @@ def align(when: datetime, period: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % period, tz=UTC)
 
 
+# When a datapoint becomes visible to alarm evaluation: seconds after its period ends, for
+# one metric's datapoint of the period starting at the given time.
+Delay = Callable[[MetricRef, datetime], float]
+
+# CloudWatch evaluates an alarm whose period is a minute or longer every minute (CloudWatch
+# User Guide, "Evaluating an alarm").
+EVALUATION_INTERVAL = timedelta(minutes=1)
+
+
+# How a period longer than the data's resolution is aggregated from it, per statistic.
+_AGGREGATES: dict[str, Callable[[list[float]], float]] = {
+    "Sum": lambda values: float(sum(values)),
+    "SampleCount": lambda values: float(sum(values)),
+    "Minimum": min,
+    "Maximum": max,
+}
+
+
+def evaluation_range_for(evaluation_periods: int, period: int, max_delay_s: float) -> int:
+    """The evaluation range the drill assumes: N + 2, plus one period per period of delay.
+
+    CloudWatch retrieves more datapoints than N but does not publish how many for a given
+    period (the guide's example: 5 for N = 3). N + 2 is that example's margin; the extra
+    periods let a datapoint that lands ``max_delay_s`` after its period still fall inside the
+    range, without which a delayed metric could never be seen at all. A longer range keeps
+    an alarm on a sparse count in ALARM longer after the errors stop (the guide's note on
+    re-evaluating the last datapoints), which is the worse outcome for the OK transition.
+    """
+    return evaluation_periods + 2 + math.ceil(max_delay_s / period)
+
+
 def replay(
     alarm: AlarmSpec,
     source: MetricSource,
@@ -556,12 +596,23 @@ def replay(
     end: datetime,
     initial_state: str = INSUFFICIENT_DATA,
     evaluation_range: int | None = None,
+    delay_s: float | Delay = 0.0,
+    source_period: int | None = None,
 ) -> Replay:
-    """Evaluate ``alarm`` once per period for the datapoints from ``start`` up to ``end``.
+    """Evaluate ``alarm`` every wall-clock minute from ``start`` until ``end``, as CloudWatch does.
 
-    The alarm starts in ``initial_state`` (a new alarm is INSUFFICIENT_DATA). Each step's
-    range covers ``evaluation_range`` periods (default N + 2) ending with the period being
-    evaluated, so datapoints before ``start`` count too if the source has them.
+    At each evaluation time W the query range is the ``evaluation_range`` periods (default
+    N + 2) whose newest period ends at W, so it reaches the current minute; a datapoint is
+    in it only once it has landed: ``delay_s`` after its period ends (a number for every
+    datapoint, or a ``Delay`` per metric and period). With any delay the newest minute of
+    the range has no data yet, which is what the guide's FILL caveat is about. Datapoints
+    before ``start`` count too if the source has them. The alarm starts in
+    ``initial_state`` (a new alarm is INSUFFICIENT_DATA).
+
+    ``source_period`` (default: the alarm's period) is the resolution of the source's
+    datapoints. An alarm with a longer period reads them aggregated into periods that end
+    at the evaluation minute ("at the end of minute 6, the alarm is evaluated based on
+    the data from minutes 2 to 6", "Evaluating an alarm"), from the landed ones only.
     """
     if initial_state not in STATES:
         raise ValueError(f"initial_state={initial_state!r} is not one of {STATES}")
@@ -570,27 +621,55 @@ def replay(
     if width < n:
         raise ValueError(f"evaluation_range={width} is shorter than EvaluationPeriods={n}")
     period = timedelta(seconds=alarm.period)
-    if alarm.metric is not None:
-        data: dict[str, Mapping[datetime, float]] = {"m": source(alarm.metric)}
-    else:
-        data = {q.id: source(q.metric) for q in alarm.queries if q.metric is not None}
+    refs = (
+        {"m": alarm.metric}
+        if alarm.metric is not None
+        else {q.id: q.metric for q in alarm.queries if q.metric is not None}
+    )
+    data = {id_: source(ref) for id_, ref in refs.items()}
 
-    first = align(start, alarm.period)
-    # A pointwise expression is evaluated once over every period the replay reads; others
-    # (FILL with REPEAT, aggregates of a series) once per range, as CloudWatch queries them.
-    whole: dict[datetime, float | None] | None = None
-    if alarm.pointwise:
-        count = int((end - first) / period) + width + 1
-        every = [first - period * (width - 1) + period * i for i in range(count)]
-        whole = dict(zip(every, alarm.values(every, data), strict=True))
+    resolution = timedelta(seconds=source_period or alarm.period)
+    if period % resolution:
+        raise AlarmDefinitionError(
+            f"alarm {alarm.name}: Period {alarm.period} s is not a multiple of the data's "
+            f"{resolution.total_seconds():.0f} s"
+        )
+    slots = period // resolution
+    if slots > 1:
+        for ref in refs.values():
+            if ref.stat not in _AGGREGATES:
+                raise AlarmDefinitionError(
+                    f"alarm {alarm.name}: {ref} over {alarm.period} s from per-"
+                    f"{resolution.total_seconds():.0f} s data needs one of "
+                    f"{', '.join(_AGGREGATES)}"
+                )
+
+    def delay_of(ref: MetricRef, t: datetime) -> timedelta:
+        return timedelta(seconds=delay_s(ref, t) if callable(delay_s) else delay_s)
+
+    def landed(id_: str, grid: Sequence[datetime], at: datetime) -> dict[datetime, float]:
+        points, ref = data[id_], refs[id_]
+        out: dict[datetime, float] = {}
+        for t in grid:
+            parts = [
+                points[s]
+                for s in (t + resolution * k for k in range(slots))
+                if s in points and s + resolution + delay_of(ref, s) <= at
+            ]
+            if parts:
+                out[t] = parts[0] if slots == 1 else _AGGREGATES[ref.stat](parts)
+        return out
 
     state = initial_state
     steps: list[Step] = []
     transitions: list[Transition] = []
-    t = first
-    while t < end:
-        grid = [t - period * (width - 1 - i) for i in range(width)]
-        values = [whole.get(g) for g in grid] if whole is not None else alarm.values(grid, data)
+    evaluated_at = align(start, int(resolution.total_seconds())) + period
+    while evaluated_at - period < end:
+        # Periods end at the evaluation minute; with data at the alarm's own period they
+        # are the aligned periods the source holds.
+        newest = evaluated_at - period if slots > 1 else align(evaluated_at - period, alarm.period)
+        grid = [newest - period * (width - 1 - i) for i in range(width)]
+        values = alarm.values(grid, {id_: landed(id_, grid, evaluated_at) for id_ in data})
         flags = [None if v is None else alarm.breaches(v) for v in values]
         outcome = evaluate_window(
             flags,
@@ -601,13 +680,13 @@ def replay(
         )
         window = tuple(zip(grid, values, strict=True))
         reason = _reason(alarm, window, flags, outcome, state)
-        step = Step(t, t + period, outcome.state, window, outcome, reason)
+        step = Step(newest, evaluated_at, outcome.state, window, outcome, reason)
         steps.append(step)
         if outcome.state != state:
             transitions.append(
                 Transition(
-                    at=step.evaluated_at,
-                    timestamp=t,
+                    at=evaluated_at,
+                    timestamp=newest,
                     old_state=state,
                     new_state=outcome.state,
                     reason=reason,
@@ -615,7 +694,7 @@ def replay(
                 )
             )
             state = outcome.state
-        t += period
+        evaluated_at += EVALUATION_INTERVAL
     return Replay(alarm, tuple(steps), tuple(transitions))
 
 

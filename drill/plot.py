@@ -79,7 +79,7 @@ def write_png(report: DrillReport, path: Path) -> Path:
     elb = _values([r.elb_5xx for r in rows])
     target = _values([r.target_5xx for r in rows])
     errors.bar(minutes, elb, width=width * 0.9, align="edge", color=ELB_COLOUR, label="ELB 5xx")
-    # A line, not bars, so that the seed's signature "target 5xx = 0" stays visible.
+    # A line, not bars, so that the 502 signature "target 5xx = 0" stays visible.
     errors.plot(
         [m + timedelta(seconds=30) for m in minutes],
         target,
@@ -124,7 +124,9 @@ def write_png(report: DrillReport, path: Path) -> Path:
         mdates.MinuteLocator(byminute=range(0, 60, 5))  # type: ignore[no-untyped-call]
     )
     states.xaxis.set_minor_locator(mdates.MinuteLocator())  # type: ignore[no-untyped-call]
-    states.set_xlabel("UTC (alarm states on the wall clock: datapoint + 60 s + metric delay)")
+    states.set_xlabel(
+        f"UTC (alarm states on the wall clock; metric delay {report.options.metric_delay_s} s)"
+    )
     if minutes:
         states.set_xlim(minutes[0], minutes[-1] + timedelta(minutes=1))
     figure.tight_layout(rect=(0, 0, 1, 0.93))
@@ -161,7 +163,7 @@ def _spans(
     spans: list[tuple[datetime, datetime, str]] = []
     state, since = OK, start
     for transition in report.replays[logical_id].transitions:
-        moment = transition.at + report.metric_delay
+        moment = transition.at
         if moment >= end:
             break
         if moment > since:

@@ -4,8 +4,10 @@ The text is a minute-by-minute table (requests, ELB 5xx, target 5xx, healthy hos
 replayed alarm's state) with what happened in each minute printed under it: deployments,
 alarm transitions, the EventBridge match, the function's decision and AWS calls, what
 CodeDeploy and CloudFront did, the SNS notifications. Then the diagnosis from the
-notification, the onset-to-rollback time broken into its parts, the restore model for the
-template beside AWS defaults (with the formula), and the scenario's expectations.
+notification, the onset-to-rollback time broken into its parts with onset-to-restored and
+the errors served, the restore model for the template beside AWS defaults (with the
+formula), and the scenario's expectations; ``render_sweep`` adds one line per metric delay
+of the modelled range.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import textwrap
 from datetime import datetime, timedelta
 from typing import Any
 
-from drill.runner import DrillReport, decision_of
+from drill.runner import DelaySweep, DrillReport, decision_of
 from drill.world import KitInvocation
 
 WIDTH = 100
@@ -96,12 +98,15 @@ def _header(report: DrillReport) -> list[str]:
     for name, value in sorted(report.environment.items()):
         lines.append(f"    {name}={value}")
     delay = report.options.metric_delay_s
+    low, high = report.options.delay_range_s
     lines.append("")
     lines += _wrap(
         f"Clock (stated model): ALB publishes each minute's datapoints when the minute ends; "
-        f"they land in CloudWatch {delay} s later and the alarm is evaluated then. "
-        "EventBridge delivery and the function's run take no time on this clock (their "
-        "measured wall time is shown per invocation).",
+        f"in this run they land in CloudWatch {delay} s later (the modelled range is "
+        f"{low}-{high} s: AWS publishes no figure). Every alarm is evaluated every wall-clock "
+        "minute over the datapoints landed by then, the newest minute of its range still "
+        "empty. EventBridge delivery and the function's run take no time on this clock "
+        "(their measured wall time is shown per invocation).",
         "",
     )
     return lines
@@ -169,8 +174,9 @@ def _onset_to_rollback(report: DrillReport) -> list[str]:
     parts = [
         f"{rollback.trigger_alarm}'s first breaching datapoint is the {rollback.trigger_datapoint:%H:%M} "
         f"minute; it closes {_hms(closes)}, lands {_hms(lands)} (metric delay "
-        f"{report.options.metric_delay_s} s, stated); alarm, EventBridge and the function at "
-        f"{_hms(rollback.started_at)} (0 s on the drill's clock; the function itself ran "
+        f"{report.options.metric_delay_s} s, stated); the next minute's evaluation, "
+        f"EventBridge and the function at {_hms(rollback.started_at)} (0 s on the drill's "
+        "clock from evaluation to the call; the function itself ran "
         f"{wall}); {verb} at {_hms(rollback.started_at)}."
     ]
     elapsed = report.onset_to_rollback
@@ -182,7 +188,70 @@ def _onset_to_rollback(report: DrillReport) -> list[str]:
         )
     for part in parts:
         lines += _wrap(part, "  ")
+    lines += _wrap(_served(report), "  ")
     return lines
+
+
+def _served(report: DrillReport) -> str:
+    restored = report.onset_to_restored
+    errors = report.errors_served
+    if errors is None:
+        return "errors served: - (the scenario has no onset)"
+    if report.errors_until_end:
+        until = "until the scenario's last minute (not recovered; more follow)"
+    elif report.recovery_from is not None:
+        until = f"until recovery {report.recovery_from:%H:%M}"
+    else:
+        until = "until they stopped by themselves"
+    text = f"errors served (ELB 5xx from onset {until}): {errors:,.0f}"
+    if restored is not None:
+        text = f"onset -> restored = {_seconds(restored)}; " + text
+    return text + "."
+
+
+def _minutes(delta: timedelta | None) -> str:
+    return "-" if delta is None else f"{delta.total_seconds() / 60:.1f} min"
+
+
+def render_sweep(sweep: DelaySweep) -> str:
+    """One line per delay: onset -> rollback, onset -> restored, errors served, verdict."""
+    lines = [
+        "",
+        "Over the metric-delay range (expectations must hold at every delay)",
+        f"  {'delay':<16} {'onset->rollback':>16} {'onset->restored':>16} "
+        f"{'errors served':>14}  result",
+    ]
+    for label, report in sweep.runs:
+        errors = report.errors_served
+        served = (
+            "-" if errors is None else f"{errors:,.0f}" + ("+" if report.errors_until_end else "")
+        )
+        lines.append(
+            f"  {label + ' ' + str(report.options.metric_delay_s) + ' s':<16} "
+            f"{_minutes(report.onset_to_rollback):>16} {_minutes(report.onset_to_restored):>16} "
+            f"{served:>14}  {'PASS' if report.passed else 'FAIL'}"
+        )
+    lines.append("  ('+': still failing at the scenario's last minute, so more errors follow)")
+    return "\n".join(lines)
+
+
+def sweep_json(sweep: DelaySweep) -> list[dict[str, Any]]:
+    return [
+        {
+            "case": label,
+            "metricDelaySeconds": report.options.metric_delay_s,
+            "onsetToRollbackSeconds": _total(report.onset_to_rollback),
+            "onsetToRestoredSeconds": _total(report.onset_to_restored),
+            "errorsServed": report.errors_served,
+            "errorsUntilEnd": report.errors_until_end,
+            "passed": report.passed,
+        }
+        for label, report in sweep.runs
+    ]
+
+
+def _total(delta: timedelta | None) -> float | None:
+    return None if delta is None else delta.total_seconds()
 
 
 def _decision(report: DrillReport) -> list[str]:
@@ -312,8 +381,12 @@ def as_json(report: DrillReport, *, png: str | None = None) -> dict[str, Any]:
         "onset": _iso(report.scenario.onset),
         "alarmTime": _iso(report.alarm_time),
         "metricDelaySeconds": report.options.metric_delay_s,
+        "metricDelayRangeSeconds": list(report.options.delay_range_s),
         "rollbackStart": _iso(rollback.started_at if rollback else None),
-        "onsetToRollbackSeconds": elapsed.total_seconds() if elapsed is not None else None,
+        "onsetToRollbackSeconds": _total(elapsed),
+        "onsetToRestoredSeconds": _total(report.onset_to_restored),
+        "errorsServed": report.errors_served,
+        "errorsUntilEnd": report.errors_until_end,
         "decision": report.decision,
         "action": first.action if first else None,
         "reason": result.get("reason"),
@@ -379,7 +452,7 @@ def as_json(report: DrillReport, *, png: str | None = None) -> dict[str, Any]:
                 "definition": a.describe(),
                 "transitions": [
                     {
-                        "at": _iso(t.at + report.metric_delay),
+                        "at": _iso(t.at),
                         "from": t.old_state,
                         "to": t.new_state,
                         "datapoint": _iso(t.timestamp),

@@ -16,16 +16,24 @@ The flow, minute by minute on the scenario's clock:
 4. Once a rollback starts, recovery is modelled: errors continue until the restore model
    (``stacks/timing.py``, fed from the template) says the fleet runs the old revision;
    from the first minute that starts after that, every series except ``RequestCount``
-   drops to its pre-onset baseline (the median of the minutes before onset; a metric
+   (which only gets its baseline back where it had no datapoint) drops to its pre-onset
+   baseline (the median of the minutes before onset; a metric
    published in fewer than half of them stays unpublished). The minute in which the
    restore ends keeps its errors. The alarms are replayed again over the new series.
 
 Timing model (stated, not measured): ALB publishes a minute's datapoints when the minute
 ends (ELB User Guide, CloudWatch metrics for your ALB: 60-second intervals) and they land
-in CloudWatch ``metric_delay`` later (default 60 s). The alarm is evaluated as its
-datapoint lands; the EventBridge delivery and the function's run take no time on the
-drill's clock (their real wall time is measured and printed separately). So a rollback
-alarm on a one-minute period sees the onset minute two minutes after the onset began.
+in CloudWatch ``metric_delay_s`` later. AWS publishes no ingestion delay for ALB metrics,
+so the drill runs each scenario at the best, typical and worst delay of a range (default
+60-240 s, ``DEFAULT_DELAY_RANGE_S``; docs/aws-behaviours.md). CloudWatch evaluates every
+alarm every wall-clock minute over the datapoints that have landed by then, the range
+reaching the current minute (``drill.evaluator.replay``), so an expression that fills the
+not-yet-published minute is judged on the fill value, as it would be in AWS. The
+EventBridge delivery and the function's run take no time on the drill's clock (their real
+wall time is measured and printed separately). A scenario's expectations, including
+``max_minutes_onset_to_rollback``, must hold at every delay of the range, so the worst
+delay decides. Errors served counts the ELB 5xx from onset until the first recovered
+minute, so faster detection or faster restore shows in users' terms.
 """
 
 from __future__ import annotations
@@ -39,25 +47,32 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drill import function as asset_function
-from drill.evaluator import ALARM, OK, Replay, Transition, replay
+from drill.evaluator import ALARM, OK, Replay, Transition, evaluation_range_for, replay
 from drill.scenario import Scenario
 from drill.template import ACCOUNT, REGION, Assembly, Kit, WatchedAlarm, find_kit
 from drill.world import KitInvocation, World
 from stacks import timing
 
-DEFAULT_METRIC_DELAY_S = 60
+# Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
+# evaluation (stacks/timing.py says why it is a range).
+DEFAULT_DELAY_RANGE_S = timing.METRIC_DELAY_RANGE_S
 # AWS Lambda Developer Guide, asynchronous invocation: one minute before the second attempt,
 # two minutes before the third.
 RETRY_DELAYS_S = (60, 120)
 ROLLBACK_ACTIONS = ("redeployed", "stopped", "would-redeploy", "would-stop")
-# Traffic is not what a bad release changes, so recovery leaves it as the scenario gives it.
+# Traffic is not what a bad release changes, so recovery leaves it as the scenario gives it,
+# except where it had no datapoint: the ALB leaves requests it could not route to a target
+# out of RequestCount (ELB User Guide, CloudWatch metrics), and the restore ends that.
 UNCHANGED_BY_RECOVERY = ("RequestCount",)
 SNS_SUBJECT_LIMIT = 99
 
 
 @dataclass(frozen=True, kw_only=True)
 class DrillOptions:
-    metric_delay_s: int = DEFAULT_METRIC_DELAY_S
+    # The delay of this run, and the range it belongs to: CloudWatch's evaluation range is
+    # not tied to one run's delay, so the drill sizes it for the longest delay it models.
+    metric_delay_s: int = DEFAULT_DELAY_RANGE_S[1]
+    delay_range_s: tuple[int, int] = DEFAULT_DELAY_RANGE_S
     lifecycle_s: int = timing.DEFAULT_LIFECYCLE_SECONDS
     # Extra environment for the function (e.g. DRY_RUN=true); the template's otherwise.
     environment: Mapping[str, str] = field(default_factory=dict)
@@ -169,12 +184,7 @@ class DrillReport:
     @property
     def alarm_time(self) -> datetime | None:
         """When the first rollback alarm entered ALARM (wall clock)."""
-        times = [
-            t.at + self.metric_delay
-            for a in self.alarms
-            if a.rollback
-            for t in self.replays[a.logical_id].alarms
-        ]
+        times = [t.at for a in self.alarms if a.rollback for t in self.replays[a.logical_id].alarms]
         return min(times, default=None)
 
     @property
@@ -182,6 +192,33 @@ class DrillReport:
         if self.rollback is None or self.scenario.onset is None:
             return None
         return self.rollback.started_at - self.scenario.onset
+
+    @property
+    def onset_to_restored(self) -> timedelta | None:
+        """Onset until the modelled restore ends (None without a successful rollback)."""
+        if self.recovery_from is None or self.rollback is None or self.scenario.onset is None:
+            return None
+        assert self.rollback.restore_end is not None
+        return self.rollback.restore_end - self.scenario.onset
+
+    @property
+    def errors_served(self) -> float | None:
+        """ELB 5xx users received from onset until the first recovered minute (or the end).
+
+        None without an onset. Without a recovery it counts to the scenario's last minute
+        (``errors_until_end`` says so): the true number is higher.
+        """
+        onset = self.scenario.onset
+        if onset is None:
+            return None
+        stop = self.recovery_from or self.scenario.end
+        return float(sum(row.elb_5xx or 0.0 for row in self.rows if onset <= row.minute < stop))
+
+    @property
+    def errors_until_end(self) -> bool:
+        """True when the scenario's last minute still serves errors and no recovery ended
+        them: the true count is higher than ``errors_served``."""
+        return self.recovery_from is None and bool(self.rows and self.rows[-1].elb_5xx)
 
 
 def decision_of(invocation: KitInvocation) -> str:
@@ -327,10 +364,10 @@ def recovered(
     series: dict[str, tuple[float | None, ...]] = {}
     for key, values in scenario.series.items():
         name = key.partition(":")[0]
-        if name in UNCHANGED_BY_RECOVERY:
-            series[key] = values
-            continue
         level = _baseline([values[i] for i in window], count=name.endswith("Count"))
+        if name in UNCHANGED_BY_RECOVERY:
+            series[key] = values[:first] + tuple(level if v is None else v for v in values[first:])
+            continue
         series[key] = values[:first] + (level,) * (len(values) - first)
     return replace(scenario, series=series), times[first]
 
@@ -365,18 +402,26 @@ class _Run:
 
     def _replay(self, scenario: Scenario) -> dict[str, Replay]:
         source = scenario.metric_source()
+        longest = max(self.options.delay_range_s)
         return {
             alarm.logical_id: replay(
-                alarm.spec, source, start=scenario.start, end=scenario.end, initial_state=OK
+                alarm.spec,
+                source,
+                start=scenario.start,
+                # Until the last minute's datapoints have landed and been evaluated.
+                end=scenario.end + self.delay,
+                initial_state=OK,
+                delay_s=self.options.metric_delay_s,
+                source_period=scenario.period,
+                evaluation_range=evaluation_range_for(
+                    alarm.spec.evaluation_periods, alarm.spec.period, longest
+                ),
             )
             for alarm in self.kit.alarms
         }
 
     def event(self, at: datetime, kind: str, text: str, **data: Any) -> None:
         self.events.append(Event(at, kind, text, data))
-
-    def wall(self, transition: Transition) -> datetime:
-        return transition.at + self.delay
 
     def run(self) -> DrillReport:
         with World(
@@ -439,7 +484,7 @@ class _Run:
         best = None
         for index, alarm in enumerate(self.kit.alarms):
             for number, transition in enumerate(self.replays[alarm.logical_id].transitions):
-                key = (self.wall(transition), index, number)
+                key = (transition.at, index, number)
                 if key > cursor and (best is None or key < best[:3]):
                     best = (*key, alarm, transition)
         return best
@@ -782,7 +827,8 @@ class _Run:
                 values = series.get(key)
                 return values[i] if values is not None else None
 
-            moment = minute + timedelta(seconds=self.scenario.period - 1) - self.delay
+            # The state in force at the end of this minute on the wall clock.
+            moment = minute + timedelta(seconds=self.scenario.period - 1)
             states = tuple(
                 self.replays[a.logical_id].state_at(moment) or OK for a in self.kit.alarms
             )
@@ -824,7 +870,8 @@ def diagnosis_text(message: str) -> str | None:
 
 def expectations(report: DrillReport) -> list[Check]:
     """Compare the run with the scenario's ``expect`` block, one check per field."""
-    expect = report.scenario.expect
+    count = report.kit.rollback_alarms[0].spec
+    expect = report.scenario.expectation_for(count.datapoints_to_alarm, count.evaluation_periods)
     fired = {a.logical_id: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
     rollback_fired = any(fired[a.logical_id] for a in report.alarms if a.rollback)
     checks = [
@@ -876,8 +923,49 @@ def expectations(report: DrillReport) -> list[Check]:
     return checks
 
 
+def _kit_for(scenario: Scenario, assembly: Assembly) -> Kit:
+    expectations = [scenario.expect, *scenario.expect_by_m_of_n.values()]
+    fragments = {fragment for e in expectations for fragment in (e.alarms or {})}
+    return find_kit(assembly, alarm_fragments=tuple(sorted(fragments)))
+
+
 def run(scenario: Scenario, assembly: Assembly, options: DrillOptions | None = None) -> DrillReport:
-    """Replay ``scenario`` through the kit synthesized in ``assembly``."""
-    fragments = tuple((scenario.expect.alarms or {}).keys())
-    kit = find_kit(assembly, alarm_fragments=fragments)
-    return _Run(kit, scenario, options or DrillOptions()).run()
+    """Replay ``scenario`` through the kit synthesized in ``assembly``, at one delay."""
+    return _Run(_kit_for(scenario, assembly), scenario, options or DrillOptions()).run()
+
+
+def delay_cases(delay_range_s: tuple[int, int]) -> tuple[tuple[str, int], ...]:
+    """Best, typical (the middle of the range) and worst metric delay."""
+    low, high = delay_range_s
+    if not 0 <= low <= high:
+        raise ValueError(f"delay range {low}-{high} s: need 0 <= low <= high")
+    return (("best", low), ("typical", (low + high) // 2), ("worst", high))
+
+
+@dataclass(frozen=True)
+class DelaySweep:
+    """One scenario replayed at the best, typical and worst delay, in that order."""
+
+    runs: tuple[tuple[str, DrillReport], ...]
+
+    @property
+    def worst(self) -> DrillReport:
+        return self.runs[-1][1]
+
+    @property
+    def passed(self) -> bool:
+        return all(report.passed for _, report in self.runs)
+
+
+def run_range(
+    scenario: Scenario, assembly: Assembly, options: DrillOptions | None = None
+) -> DelaySweep:
+    """Replay ``scenario`` at every delay of ``delay_cases(options.delay_range_s)``."""
+    options = options or DrillOptions()
+    kit = _kit_for(scenario, assembly)
+    return DelaySweep(
+        tuple(
+            (label, _Run(kit, scenario, replace(options, metric_delay_s=delay)).run())
+            for label, delay in delay_cases(options.delay_range_s)
+        )
+    )

@@ -2,12 +2,13 @@
 
 A scenario is the minute-by-minute world the kit's alarms would have seen (ALB metrics),
 the deployment history the rollback function would have found, and the outcome the drill
-must reproduce. The seed's Section 12 incident ships as ``scenarios/seed-incident.json``;
+must reproduce. The reference incident (the 502 incident the kit exists for) ships as
+``scenarios/bad-release-502.json``;
 the other bundled files cover the cases that tell a good alarm from a bad one. The format
 is documented here and in ``drill/scenarios/README.md``::
 
     {
-      "name": "seed-incident",                 # required; lower-case, digits and dashes
+      "name": "bad-release-502",                 # required; lower-case, digits and dashes
       "description": "What happens and why.",  # required
       "start": "2026-11-24T14:30:00Z",         # required; ISO 8601 UTC, on a minute
       "period": 60,                            # optional; ALB publishes per minute: only 60
@@ -65,7 +66,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ from typing import Any
 from drill.evaluator import SeriesStore
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
-DEFAULT_SCENARIO = "seed-incident"
+DEFAULT_SCENARIO = "bad-release-502"
 NAMESPACE = "AWS/ApplicationELB"
 
 # AWS/ApplicationELB metrics a scenario may describe (ELB User Guide, ALB metrics).
@@ -165,6 +166,9 @@ class Scenario:
     series: Mapping[str, tuple[float | None, ...]]
     deployments: tuple[Deployment, ...]
     expect: Expectation
+    # Expectations for kits whose rollback alarms use another M of N, keyed "M/N" (e.g. a
+    # blip that 1 of 1 rolls back and 2 of 3 rides out).
+    expect_by_m_of_n: Mapping[str, Expectation] = field(default_factory=dict)
     onset: datetime | None = None
     load_balancer: str | None = None
     zero_counts_published: bool = False
@@ -193,6 +197,10 @@ class Scenario:
             for each in (stat,) if stat else PLAIN_KEY_STATS:
                 store.add(NAMESPACE, name, each, points)
         return store
+
+    def expectation_for(self, datapoints_to_alarm: int, evaluation_periods: int) -> Expectation:
+        """The expect block for rollback alarms that need M of N datapoints."""
+        return self.expect_by_m_of_n.get(f"{datapoints_to_alarm}/{evaluation_periods}", self.expect)
 
     def deployment(self, version: str) -> Deployment:
         for deployment in self.deployments:
@@ -251,6 +259,7 @@ def parse(data: Any, *, source: str = "scenario") -> Scenario:
         "series",
         "deployments",
         "expect",
+        "expect_by_m_of_n",
     }
     for key in data:
         if key not in known:
@@ -296,6 +305,17 @@ def parse(data: Any, *, source: str = "scenario") -> Scenario:
         raise ScenarioError(source, "zero_counts_published", zero, "must be true or false")
     deployments = _deployments(source, data.get("deployments"), end)
     expect = _expect(source, data.get("expect"), deployments, onset)
+    by_m_of_n = data.get("expect_by_m_of_n", {})
+    if not isinstance(by_m_of_n, dict):
+        raise ScenarioError(source, "expect_by_m_of_n", by_m_of_n, 'an object of "M/N" -> expect')
+    alternatives = {}
+    for key, raw in by_m_of_n.items():
+        found = re.fullmatch(r"([1-5])/([1-5])", str(key))
+        if found is None or int(found[1]) > int(found[2]):
+            raise ScenarioError(
+                source, "expect_by_m_of_n", key, 'keys are "M/N" with 1 <= M <= N <= 5'
+            )
+        alternatives[key] = _expect(source, raw, deployments, onset)
     return Scenario(
         name=name,
         description=description.strip(),
@@ -305,6 +325,7 @@ def parse(data: Any, *, source: str = "scenario") -> Scenario:
         series=series,
         deployments=deployments,
         expect=expect,
+        expect_by_m_of_n=alternatives,
         onset=onset,
         load_balancer=load_balancer,
         zero_counts_published=zero,

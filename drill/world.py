@@ -61,7 +61,7 @@ from drill.template import (
     physical_name,
 )
 
-SERVICES = ("codedeploy", "cloudwatch", "cloudfront", "events", "sns", "sqs")
+SERVICES = ("codedeploy", "cloudwatch", "cloudfront", "dynamodb", "events", "sns", "sqs")
 HOST_COUNTS = ("HealthyHostCount", "UnHealthyHostCount")
 PUBLISHED_STATS = ("Sum", "Average", "Minimum", "Maximum")
 ROLLBACK_REFUSAL = "RevisionDoesNotExistException"
@@ -239,6 +239,14 @@ class World:
             name: str(self.resolver.resolve(value, tpl)) for name, value in kit.environment.items()
         }
         self.environment.update(self._overrides)
+        if self.environment.get("IDEMPOTENCY_TABLE"):
+            # The rollback function's idempotency table, keyed as the template declares it.
+            self.clients["dynamodb"].create_table(
+                TableName=self.environment["IDEMPOTENCY_TABLE"],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
         self.pattern = self.resolver.resolve(dict(kit.rule_pattern), tpl)
         self._create_alarms()
         self._create_rule()

@@ -1,16 +1,30 @@
 """order-api: the sample HTTP service the kit deploys, as a good and a bad release of one code base.
 
-The kit's drill needs a release that reproduces the seed's Section 12 incident. In the bad
-release ``POST /orders`` creates the order, sends a ``200`` status line and headers
-announcing the full body, writes only part of it and closes the connection. An ALB answers
-such a truncated response with a 502 of its own (``HTTPCode_ELB_5XX_Count``), while
+The kit's drill needs a release that reproduces the reference incident: the load
+balancer answers ``POST /orders`` with a 502 of its own (``HTTPCode_ELB_5XX_Count``) while
 ``/health`` never touches that code path and keeps passing, and the target never sends a
-5xx (``HTTPCode_Target_5XX_Count`` stays 0; AWS-FACTS, ALB section). The good release
-answers ``201`` with a ``Location`` and ``{"orderId": ...}``. Which release runs comes from
-the bundle's ``release.json`` or the ``--variant`` flag. ``GET /health`` answers ``204 No
-Content`` on purpose: the ALB's default matcher ``200`` would call it unhealthy, so the
-kit's target group accepts ``200,204``. Standard library only and Python 3.9 syntax,
-because the instances run Amazon Linux 2023's system ``python3``.
+5xx (``HTTPCode_Target_5XX_Count`` stays 0). The bad release has two ways to break, chosen
+by ``bad_mode``:
+
+- ``broken-headers`` (the default): the order is created, then the answer stops in the
+  middle of its header block and the connection closes. The ALB documents a 502 for a
+  target that closes the connection "while the load balancer had an outstanding request"
+  and for a malformed response (ELB User Guide, "Troubleshoot your Application Load
+  Balancers", HTTP 502), and every reverse proxy answers an unfinished header block with
+  its own 502 (nginx and HAProxy: ``tests/sample_app/test_behind_proxy.py``).
+- ``truncated-body``: the incident's double-end bug, a ``200`` status line and headers
+  announcing the full body, half a body, then close. A proxy that streams the headers on
+  at once (nginx and HAProxy do) has nothing left to replace and forwards a truncated
+  200; what the ALB does once headers arrived is not documented. Use it to see that gap.
+
+The mode comes from ``--bad-mode``, else the ``ORDER_API_BAD_MODE`` environment variable
+(the systemd unit reads ``/etc/order-api/order-api.env``), else ``release.json``'s
+optional ``bad_mode``. The good release answers ``201`` with a ``Location`` and
+``{"orderId": ...}``. Which release runs comes from the bundle's ``release.json`` or the
+``--variant`` flag. ``GET /health`` answers ``204 No Content`` on purpose: the ALB's
+default matcher ``200`` would call it unhealthy, so the kit's target group accepts
+``200,204``. Standard library only and Python 3.9 syntax, because the instances run Amazon
+Linux 2023's system ``python3``.
 
 Run locally: ``python -m sample_app.order_api --variant bad --port 8080``.
 """
@@ -19,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import socketserver
@@ -27,7 +42,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,13 +51,17 @@ from types import FrameType
 from typing import Any, cast
 
 VARIANTS = ("good", "bad")
+# How the bad release breaks POST /orders (see the module docstring); the first is the default.
+BAD_MODES = ("broken-headers", "truncated-body")
+DEFAULT_BAD_MODE = BAD_MODES[0]
+BAD_MODE_ENV = "ORDER_API_BAD_MODE"
 DEFAULT_HOST = "127.0.0.1"
 # The target group's port (stacks/config.py ServiceConfig.app_port); above 1024 so the
 # service runs as an unprivileged user.
 DEFAULT_PORT = 8080
 # ALB idle_timeout.timeout_seconds defaults to 60 s, and a backend keep-alive shorter than
 # the ALB idle timeout causes intermittent 502s: the ALB reuses a connection the target
-# has just closed (ELB API Reference, LoadBalancerAttribute; AWS-FACTS). 75 s keeps a
+# has just closed (ELB API Reference, LoadBalancerAttribute). 75 s keeps a
 # margin over the default.
 ALB_DEFAULT_IDLE_TIMEOUT_SECONDS = 60.0
 DEFAULT_KEEP_ALIVE_SECONDS = 75.0
@@ -55,20 +74,31 @@ MAX_ORDERS = 10_000
 # Next to the package in the installed bundle: /opt/order-api/release.json.
 DEFAULT_RELEASE_FILE = Path(__file__).resolve().parent.parent / "release.json"
 
+# Synthetic-request marker: the bundle's pre-traffic check sends it so a validation POST
+# /orders runs the whole handler without keeping the order. Honoured only from loopback,
+# where the check runs on the instance itself; the ALB never connects from there, so a
+# viewer cannot make orders vanish.
+SYNTHETIC_HEADER = "X-Synthetic-Check"
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
 _VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}")
 _ORDER_PATH_RE = re.compile(r"/orders/([0-9a-f]{32})")
 
 
 @dataclass(frozen=True)
 class Release:
-    """What ``release.json`` says: the version string and which behaviour ships."""
+    """What ``release.json`` says: the version string, which behaviour ships and, for the
+    bad release, how it breaks."""
 
     version: str
     variant: str
+    bad_mode: str = DEFAULT_BAD_MODE
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"release variant {self.variant!r}: expected one of {VARIANTS}")
+        if self.bad_mode not in BAD_MODES:
+            raise ValueError(f"release bad_mode {self.bad_mode!r}: expected one of {BAD_MODES}")
         if not isinstance(self.version, str) or not _VERSION_RE.fullmatch(self.version):
             raise ValueError(
                 f"release version {self.version!r}: expected 1-64 characters of letters, "
@@ -76,7 +106,11 @@ class Release:
             )
 
     def as_dict(self) -> dict[str, str]:
-        return {"version": self.version, "variant": self.variant}
+        # The default mode is left out, so release.json and /version keep their shape.
+        data = {"version": self.version, "variant": self.variant}
+        if self.bad_mode != DEFAULT_BAD_MODE:
+            data["bad_mode"] = self.bad_mode
+        return data
 
 
 DEV_RELEASE = Release(version="0.0.0-dev", variant="good")
@@ -86,7 +120,11 @@ def parse_release(data: Any) -> Release:
     """Build a ``Release`` from the decoded ``release.json`` object, rejecting other shapes."""
     if not isinstance(data, dict):
         raise ValueError(f"release.json: expected an object, got {type(data).__name__}")
-    return Release(version=data.get("version", ""), variant=data.get("variant", ""))
+    return Release(
+        version=data.get("version", ""),
+        variant=data.get("variant", ""),
+        bad_mode=data.get("bad_mode", DEFAULT_BAD_MODE),
+    )
 
 
 def load_release(path: Path) -> Release:
@@ -166,8 +204,10 @@ class OrderStore:
         self._orders: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def create(self, payload: dict[str, Any]) -> str:
+    def create(self, payload: dict[str, Any], *, keep: bool = True) -> str:
         order_id = uuid.uuid4().hex
+        if not keep:
+            return order_id
         with self._lock:
             self._orders[order_id] = {"orderId": order_id, "order": payload}
             while len(self._orders) > self._capacity:
@@ -213,7 +253,7 @@ class OrderApiServer(ThreadingHTTPServer):
 
 
 class OrderApiHandler(BaseHTTPRequestHandler):
-    """Serves the four endpoints; in the bad release ``POST /orders`` truncates its answer."""
+    """Serves the four endpoints; in the bad release ``POST /orders`` breaks its answer."""
 
     protocol_version = "HTTP/1.1"
 
@@ -275,15 +315,22 @@ class OrderApiHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
             return
-        order_id = self.app.store.create(payload)
-        if self.app.config.release.variant == "bad":
+        order_id = self.app.store.create(payload, keep=not self._is_synthetic())
+        release = self.app.config.release
+        if release.variant == "bad" and release.bad_mode == "truncated-body":
             self._send_truncated({"orderId": order_id})
+        elif release.variant == "bad":
+            self._send_broken_headers(order_id)
         else:
             self._send_json(
                 HTTPStatus.CREATED,
                 {"orderId": order_id},
                 headers={"Location": f"/orders/{order_id}"},
             )
+
+    def _is_synthetic(self) -> bool:
+        marked = self.headers.get(SYNTHETIC_HEADER, "").strip() == "1"
+        return marked and self.client_address[0] in _LOOPBACK
 
     def _has_unread_body(self) -> bool:
         """Whether the request announced a body this endpoint will not read."""
@@ -341,7 +388,7 @@ class OrderApiHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _send_truncated(self, payload: dict[str, Any]) -> None:
-        """The seed's double-end bug: 200 and a full Content-Length, half a body, then close."""
+        """The incident's double-end bug: 200 and a full Content-Length, half a body, then close."""
         body = (json.dumps(payload, separators=(",", ":")) + "\n").encode("utf-8")
         sent = body[: len(body) // 2]
         self.send_response(HTTPStatus.OK)
@@ -359,6 +406,22 @@ class OrderApiHandler(BaseHTTPRequestHandler):
             orderId=payload.get("orderId"),
             contentLength=len(body),
             bytesSent=len(sent),
+            **self.app.config.release.as_dict(),
+        )
+
+    def _send_broken_headers(self, order_id: str) -> None:
+        """A status line and half a header block, then close: no proxy can forward it."""
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Len"
+        self.wfile.write(head)
+        self.wfile.flush()
+        # The header block never ends (no blank line), so the peer is still waiting for
+        # headers when socketserver shuts the socket down.
+        self.close_connection = True
+        log_event(
+            "response_headers_broken",
+            path=self.path,
+            orderId=order_id,
+            bytesSent=len(head),
             **self.app.config.release.as_dict(),
         )
 
@@ -414,6 +477,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variant", choices=VARIANTS, help="overrides release.json's variant")
     parser.add_argument("--release-version", help="overrides release.json's version")
     parser.add_argument(
+        "--bad-mode",
+        choices=BAD_MODES,
+        help=f"how the bad release breaks; overrides ${BAD_MODE_ENV} and release.json",
+    )
+    parser.add_argument(
         "--release-file",
         type=Path,
         help=f"release.json to read (default: {DEFAULT_RELEASE_FILE} if it exists)",
@@ -435,8 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    """Combine release.json (explicit, else the bundle's, else a dev release) with flags."""
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> ServerConfig:
+    """Combine release.json (explicit, else the bundle's, else a dev release) with
+    ``$ORDER_API_BAD_MODE`` from ``environ`` (default ``os.environ``) and the flags."""
+    env = os.environ if environ is None else environ
     if args.release_file is not None:
         release = load_release(args.release_file)
     elif DEFAULT_RELEASE_FILE.is_file():
@@ -446,6 +518,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     release = Release(
         version=args.release_version or release.version,
         variant=args.variant or release.variant,
+        bad_mode=args.bad_mode or env.get(BAD_MODE_ENV) or release.bad_mode,
     )
     return ServerConfig(
         release=release,

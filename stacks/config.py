@@ -1,7 +1,7 @@
 """Typed, validated configuration for one stage of the kit.
 
 Every stage is one frozen ``StageConfig`` built from embedded defaults (a cheap sandbox of
-the seed's ``order-api``) plus overrides from ``cdk.json`` context or ``cdk synth -c``.
+the reference incident's ``order-api``, docs/incident.md) plus overrides from ``cdk.json`` context or ``cdk synth -c``.
 Every value with an AWS limit is checked here, before any construct exists, and a bad one
 raises ``ConfigError`` naming the field, the value and the allowed range, so a typo fails
 at synth with a readable message instead of as a CloudFormation rollback twenty minutes
@@ -81,7 +81,7 @@ class HealthCheckConfig:
 
     path: str = "/health"
     # The sample app's /health answers 204 No Content; the AWS default matcher "200" would
-    # mark every instance unhealthy (the seed's trap 4), so the default accepts both.
+    # mark every instance unhealthy (docs/incident.md), so the default accepts both.
     success_codes: str = "200,204"
     interval_seconds: int = 10
     timeout_seconds: int = 5
@@ -152,6 +152,19 @@ class ServiceConfig:
     certificate_arn: str = ""
     enable_waf: bool = False
     access_logs: bool = True
+    # The stack deploys the sample's good revision (2.3.1, uploaded as an asset) once, when
+    # it is created, so a new sandbox serves with no manual push. Off: bring your own.
+    initial_release: bool = True
+    # Auto Scaling also replaces instances the target group calls unhealthy. Off by
+    # default: nothing answers /health until a release is installed, and no deployment is
+    # guaranteed to finish within the 5-minute grace period of instances launched with the
+    # stack, so they would be terminated mid-install. Turn on once every launch installs a
+    # revision before it is in service (CodeDeploy's Auto Scaling lifecycle hook does, for
+    # instances launched after the deployment group exists).
+    elb_health_check: bool = False
+    # ALB deletion protection. None: on for every stage but sandbox (StageConfig resolves
+    # it); a ServiceConfig used on its own treats None as off.
+    deletion_protection: bool | None = None
 
     def validate(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", self.service_name or ""):
@@ -229,20 +242,28 @@ class ServiceConfig:
 class RollbackConfig:
     """Alarms that roll a release back, and the guard rails on the rollback function."""
 
-    # The seed's post-mortem alarm: HTTPCode_ELB_5XX_Count, 1 minute, > 50.
+    # The reference incident's post-mortem alarm: HTTPCode_ELB_5XX_Count, 1 minute, > 50.
     elb_5xx_threshold: int = 50
     # A fixed count does not scale with traffic: at 1,000,000 requests a minute, 0.01 %
     # background 502s (keep-alive races) are 100 a minute and would page, block every
     # deployment and roll back healthy releases. The count alarm ignores minutes whose
-    # ELB 5xx stay below this share of requests (the seed's P2 line, 0.1 %). 0 gives the
-    # seed's plain alarm.
+    # ELB 5xx stay below this share of requests (the P2 line of the severity tiers,
+    # 0.1 %). 0 gives a plain count alarm.
     elb_5xx_count_min_rate_percent: float = 0.1
-    # The seed's Table 4: 5xx > 1 % is P1. Evaluated as ELB 5xx / RequestCount.
+    # Severity tiers (docs/incident.md): 5xx > 1 % is P1. Evaluated as ELB 5xx / RequestCount.
     elb_5xx_rate_percent: float = 1.0
     # Below this many requests a minute the rate alarms stay quiet: 1 error in 3 requests
     # is 33 % but not an outage. 20 still catches a quiet service failing 30 % of 40
     # requests a minute.
     min_requests_per_minute: int = 20
+    # Low-traffic tier: below min_requests_per_minute the rate alarm is guarded off and
+    # the count alarm needs > 50 errors a minute, so a service at 10 requests a minute can
+    # fail every request unseen. A second rate alarm sums ELB 5xx and requests over a
+    # longer period (CloudWatch still evaluates it every minute, over the period ending
+    # then) with its own guard and a higher threshold. 0 minutes turns it off.
+    low_traffic_window_minutes: int = 5
+    low_traffic_min_requests: int = 20
+    low_traffic_rate_percent: float = 25.0
     # Errors the application itself returns. Notify-only by default: a buggy endpoint is
     # not always a bad release, and CodeDeploy cannot fix a dependency outage.
     target_5xx_rate_percent: float = 5.0
@@ -260,6 +281,11 @@ class RollbackConfig:
     # fix while the alarm still fires; unset it again afterwards.
     ignore_alarm_configuration: bool = False
     notification_email: str = ""
+    # Reserved concurrency of the rollback function; 0 = none. A new account's concurrency
+    # quota can be 10 and Lambda keeps 10 unreserved, so any reservation fails its deploy.
+    # Exactly one rollback holds without it (the idempotency record and CodeDeploy's
+    # one-active-deployment rule).
+    reserved_concurrency: int = 0
 
     def validate(self) -> None:
         _check_range(
@@ -274,7 +300,7 @@ class RollbackConfig:
             self.elb_5xx_count_min_rate_percent,
             0,
             100,
-            "0..100 percent (0 = the seed's plain count alarm)",
+            "0..100 percent (0 = a plain count alarm)",
         )
         _check_range(
             "rollback.elb_5xx_rate_percent",
@@ -289,6 +315,28 @@ class RollbackConfig:
             1,
             10_000_000,
             "1..10000000",
+        )
+        if self.low_traffic_window_minutes:
+            _check_range(
+                "rollback.low_traffic_window_minutes",
+                self.low_traffic_window_minutes,
+                2,
+                15,
+                "minutes, or 0 to turn the tier off; 1 minute is the rate alarm itself",
+            )
+        _check_range(
+            "rollback.low_traffic_min_requests",
+            self.low_traffic_min_requests,
+            1,
+            1_000_000,
+            "requests per low-traffic window",
+        )
+        _check_range(
+            "rollback.low_traffic_rate_percent",
+            self.low_traffic_rate_percent,
+            1,
+            100,
+            "percent of the window's requests",
         )
         _check_range(
             "rollback.target_5xx_rate_percent",
@@ -321,6 +369,14 @@ class RollbackConfig:
         )
         _check_range("rollback.bake_minutes", self.bake_minutes, 1, 1440, "1..1440 minutes")
         _check_range("rollback.max_rollbacks_per_hour", self.max_rollbacks_per_hour, 1, 10, "1..10")
+        _check_range(
+            "rollback.reserved_concurrency",
+            self.reserved_concurrency,
+            0,
+            1000,
+            "0 = no reservation; a reservation must leave the account's unreserved minimum "
+            "free (Lambda Developer Guide, configuring reserved concurrency)",
+        )
         if self.notification_email and not re.fullmatch(
             r"[^@\s]+@[^@\s]+\.[^@\s]+", self.notification_email
         ):
@@ -344,14 +400,36 @@ ORIGIN_KEEPALIVE_SECONDS = 5
 # Codes CloudFront lets you customize. Source: CloudFront Developer Guide, "Creating a
 # custom error page for specific HTTP status codes".
 CLOUDFRONT_CUSTOMIZABLE_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
+# Customizable, but never cached (same guide, "Control how long CloudFront caches
+# errors"): an ErrorCachingMinTTL for it has no effect, so the kit refuses one.
+CLOUDFRONT_NEVER_CACHED_CODES = (416,)
+
+# Regions CloudFront does not deliver standard logs (legacy) to: a log bucket there gets
+# nothing (CloudFront Developer Guide, "Configure standard logging (legacy)", choosing an
+# S3 bucket). Opt-in Regions added after this list was taken may belong here too.
+CLOUDFRONT_NO_STANDARD_LOG_REGIONS = (
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+)
 
 
 def _default_error_ttls() -> dict[int, int]:
     # 5xx: a few seconds, so a recovered origin shows within seconds even without an
-    # invalidation (the seed recommends 5-10 s for frequently changing health).
+    # invalidation (CloudFront's default is 10 s; CloudFront Developer Guide, "Control how long
+    # CloudFront caches errors").
     # 404/405/414: stable answers, cache a minute to shield the origin.
-    # 416: CloudFront never caches it; 0 says so honestly.
-    ttls = {400: 10, 403: 10, 404: 60, 405: 60, 414: 60, 416: 0}
+    # 416 is absent: CloudFront never caches it, so a TTL for it would change nothing.
+    ttls = {400: 10, 403: 10, 404: 60, 405: 60, 414: 60}
     ttls.update({code: 5 for code in (500, 501, 502, 503, 504)})
     return ttls
 
@@ -376,6 +454,9 @@ class EdgeConfig:
     geo_allow_countries: tuple[str, ...] = ()
     web_acl_arn: str = ""
     price_class: str = "PriceClass_100"
+    # CloudFront standard logs (legacy) to a bucket in the stack's Region; off where
+    # CloudFront cannot deliver them (CLOUDFRONT_NO_STANDARD_LOG_REGIONS).
+    standard_logging: bool = True
 
     def validate(
         self,
@@ -406,6 +487,13 @@ class EdgeConfig:
                     "one of "
                     + ", ".join(map(str, CLOUDFRONT_CUSTOMIZABLE_CODES))
                     + " (CloudFront Developer Guide)",
+                )
+            if code in CLOUDFRONT_NEVER_CACHED_CODES:
+                raise ConfigError(
+                    name,
+                    ttl,
+                    "no entry: CloudFront never caches a 416, so a TTL for it has no effect "
+                    "(CloudFront Developer Guide, controlling how long errors are cached)",
                 )
             if not isinstance(ttl, int) or ttl < 0:
                 raise ConfigError(name, ttl, "an integer number of seconds >= 0")
@@ -494,6 +582,12 @@ class ApiConfig:
     # per minute.
     http_5xx_alarm_threshold: int = 5
     log_retention_days: int = 30
+    # Most export-worker invocations the SQS event source runs at once (Lambda: 2-1000).
+    worker_max_concurrency: int = 5
+    # Set the Region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account). The
+    # stage's access and execution logs need one; turn this off where the account
+    # already has one, since the kit's replaces it for every REST API in the Region.
+    manage_account_cloudwatch_role: bool = True
 
     def validate(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", self.stage_name or ""):
@@ -524,6 +618,13 @@ class ApiConfig:
             "api.throttle_burst", self.throttle_burst, 1, 5000, "1..5000 (account default burst)"
         )
         _check_range("api.retry_after_seconds", self.retry_after_seconds, 1, 3600, "1..3600")
+        _check_range(
+            "api.worker_max_concurrency",
+            self.worker_max_concurrency,
+            2,
+            1000,
+            "Lambda Developer Guide, maximum concurrency for Amazon SQS event sources",
+        )
         _check_range(
             "api.http_5xx_alarm_threshold", self.http_5xx_alarm_threshold, 1, 100000, "1..100000"
         )
@@ -564,7 +665,7 @@ class ApiConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SeverityAlarmsConfig:
-    """The seed's Table 4 as alarms; P1 pages, P2 and P3 go to a low-priority topic."""
+    """The severity tiers of docs/incident.md as alarms; P1 pages, P2 and P3 go to a low-priority topic."""
 
     five_xx_rate_p2_percent: float = 0.1
     five_xx_rate_p1_percent: float = 1.0
@@ -602,7 +703,51 @@ class SeverityAlarmsConfig:
         )
 
 
+# --- Chat ----------------------------------------------------------------------------------
+
+# AWS::Chatbot::SlackChannelConfiguration (CloudFormation Template Reference): SlackWorkspaceId
+# matches ^[0-9A-Z]{1,255}$ (e.g. T012ABCDEFG, shown in the Amazon Q Developer in chat
+# applications console once the workspace is authorized), SlackChannelId ^[A-Za-z0-9]+$,
+# at most 255 characters (e.g. C0123ABCDEF, the end of the channel's copied link).
+SLACK_WORKSPACE_ID = re.compile(r"[0-9A-Z]{1,255}")
+SLACK_CHANNEL_ID = re.compile(r"[A-Za-z0-9]{1,255}")
+_CHATBOT_SOURCE = "AWS::Chatbot::SlackChannelConfiguration"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatConfig:
+    """An optional Slack channel (AWS Chatbot) that receives what the paging topic gets."""
+
+    slack_workspace_id: str = ""
+    slack_channel_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.slack_workspace_id or self.slack_channel_id)
+
+    def validate(self) -> None:
+        if not self.enabled:
+            return
+        for name, value, pattern, example in (
+            ("chat.slack_workspace_id", self.slack_workspace_id, SLACK_WORKSPACE_ID, "T012ABCDEFG"),
+            ("chat.slack_channel_id", self.slack_channel_id, SLACK_CHANNEL_ID, "C0123ABCDEF"),
+        ):
+            if not pattern.fullmatch(value):
+                raise ConfigError(
+                    name,
+                    value,
+                    f"{pattern.pattern} such as {example!r}, set together with the other "
+                    f"chat id ({_CHATBOT_SOURCE})",
+                )
+
+
 # --- Stage ---------------------------------------------------------------------------------
+
+
+SANDBOX_STAGE = "sandbox"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -617,9 +762,19 @@ class StageConfig:
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     alarms: SeverityAlarmsConfig = field(default_factory=SeverityAlarmsConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
 
     def __post_init__(self) -> None:
         self.validate()
+        if self.service.deletion_protection is None:
+            # Frozen: resolve the stage default once, so constructs read a plain bool.
+            resolved = dataclasses.replace(self.service, deletion_protection=not self.sandbox)
+            object.__setattr__(self, "service", resolved)
+
+    @property
+    def sandbox(self) -> bool:
+        """The one stage allowed the cheap, less protected defaults."""
+        return self.stage == SANDBOX_STAGE
 
     def validate(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", self.stage or ""):
@@ -645,6 +800,30 @@ class StageConfig:
         )
         self.api.validate()
         self.alarms.validate()
+        self.chat.validate()
+        self._validate_edge_for_stage()
+
+    def _validate_edge_for_stage(self) -> None:
+        if not self.edge.enabled:
+            return
+        if not self.sandbox and not self.service.certificate_arn:
+            # Without an ALB certificate CloudFront reaches the ALB over http-only, and the
+            # X-Origin-Verify secret crosses the internet in clear text on every request.
+            raise ConfigError(
+                "service.certificate_arn",
+                self.service.certificate_arn,
+                f"an ACM certificate ARN for the ALB when stage={self.stage!r}: outside the "
+                f"'{SANDBOX_STAGE}' stage CloudFront must reach the ALB over HTTPS (with "
+                "edge.origin_domain_name), or the origin-verify header travels in clear text",
+            )
+        if self.edge.standard_logging and self.region in CLOUDFRONT_NO_STANDARD_LOG_REGIONS:
+            raise ConfigError(
+                "edge.standard_logging",
+                self.edge.standard_logging,
+                f"false in region {self.region}: CloudFront delivers no standard logs to "
+                "buckets in " + ", ".join(CLOUDFRONT_NO_STANDARD_LOG_REGIONS) + " (CloudFront "
+                "Developer Guide, standard logging (legacy))",
+            )
 
     @property
     def rollback_window_seconds(self) -> int:
@@ -660,6 +839,7 @@ SECTIONS: dict[str, type[Any]] = {
     "edge": EdgeConfig,
     "api": ApiConfig,
     "alarms": SeverityAlarmsConfig,
+    "chat": ChatConfig,
 }
 _SCALARS = {"stage", "account", "region"}
 
@@ -667,6 +847,10 @@ _SCALARS = {"stage", "account", "region"}
 def _coerce(name: str, raw: object, annotation: Any) -> Any:
     """Turn a context value (JSON from cdk.json, or a string from ``-c``) into ``annotation``."""
     origin = typing.get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        # ``bool | None``: None is the unset default, a context value is always the type.
+        (inner,) = (arg for arg in typing.get_args(annotation) if arg is not type(None))
+        return _coerce(name, raw, inner)
     try:
         if annotation is bool:
             if isinstance(raw, bool):

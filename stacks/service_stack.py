@@ -16,10 +16,12 @@ from constructs import Construct
 from stacks.config import StageConfig
 from stacks.constructs.auto_rollback import AutoRollback
 from stacks.constructs.buckets import ServiceBuckets
+from stacks.constructs.chat import SlackChannel
 from stacks.constructs.dashboard import ServiceDashboard
-from stacks.constructs.deployment import InPlaceDeployment
+from stacks.constructs.deployment import InPlaceDeployment, S3Revision
 from stacks.constructs.health_checked_service import HealthCheckedService
 from stacks.constructs.network import Network
+from stacks.constructs.sample_release import good_release_asset
 from stacks.constructs.severity_alarms import SeverityAlarms
 from stacks.constructs.topics import AlarmTopic
 from stacks.edge_stack import EdgeStack
@@ -87,6 +89,20 @@ class ServiceStack(cdk.Stack):
             else None
         )
         edge = self.edge_stack.edge if self.edge_stack else None
+        # The sample's good release, uploaded with the stack and deployed when it is created.
+        self.initial_release_bundle = (
+            good_release_asset(self, "InitialReleaseBundle", svc) if svc.initial_release else None
+        )
+        bundle = self.initial_release_bundle
+        if bundle is not None:
+            self.service.instance_role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[
+                        f"arn:{self.partition}:s3:::{bundle.s3_bucket_name}/{bundle.s3_object_key}"
+                    ],
+                )
+            )
         self.deployment = InPlaceDeployment(
             self,
             "Deployment",
@@ -94,6 +110,12 @@ class ServiceStack(cdk.Stack):
             target_group=self.service.target_group,
             deployment_config_name=svc.deployment_config_name,
             ignore_alarm_configuration=config.rollback.ignore_alarm_configuration,
+            initial_revision=(
+                S3Revision(bucket=bundle.s3_bucket_name, key=bundle.s3_object_key)
+                if bundle
+                else None
+            ),
+            initial_release_after=(self.service.instance_role,),
         )
         # P1 pages on-call (the rollback notifications go there too); P2/P3 wait for
         # working hours.
@@ -105,6 +127,11 @@ class ServiceStack(cdk.Stack):
         )
         self.low_priority = AlarmTopic(
             self, "LowPriority", display_name=f"{svc.service_name} P2-P3"
+        )
+        self.chat = (
+            SlackChannel(self, "Chat", config=config.chat, topics=[self.paging.topic])
+            if config.chat.enabled
+            else None
         )
         self.auto_rollback = AutoRollback(
             self,
@@ -126,6 +153,11 @@ class ServiceStack(cdk.Stack):
             low_priority_topic=self.low_priority.topic,
         )
         rb = self.auto_rollback
+        # Named, so the rollback function can link it without a reference to it (the
+        # dashboard already refers to the function: a reference back would be a cycle).
+        # Dashboard names are per account, not per region: the region keeps them apart.
+        dashboard_name = f"{self.stack_name}-{cdk.Aws.REGION}"
+        rb.function.add_environment("DASHBOARD_NAME", dashboard_name)
         self.dashboard = ServiceDashboard(
             self,
             "Dashboard",
@@ -134,6 +166,7 @@ class ServiceStack(cdk.Stack):
             rollback_function=rb.function,
             dead_letter_queue=rb.dead_letter_queue,
             distribution_id=edge.distribution_id if edge else None,
+            dashboard_name=dashboard_name,
             alarms=[
                 *rb.rollback_alarms,
                 rb.target_5xx_rate_alarm,

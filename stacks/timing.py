@@ -1,8 +1,17 @@
-"""Time-to-restore model for an in-place CodeDeploy deployment behind an ALB target group.
+"""Detection and time-to-restore models for an in-place CodeDeploy deployment behind an ALB.
 
-Config validation uses it (a CloudFront error TTL must not outlive detection plus
-restore) and the offline drill prints it for the synthesized config beside AWS defaults.
-It is plain arithmetic on numbers so both callers can feed it from wherever they read them.
+Config validation uses the restore model (a CloudFront error TTL must not outlive
+detection plus restore) and the offline drill prints it for the synthesized config beside
+AWS defaults. It is plain arithmetic on numbers so both callers can feed it from wherever
+they read them.
+
+Detection: ALB publishes a minute's metrics when the minute ends; AWS publishes no figure
+for how long they take to reach CloudWatch alarms, and field reports show a 1-minute ELB
+5xx alarm in ALARM about 4 minutes after the errored minute began. The kit therefore
+models the delay as a range, ``METRIC_DELAY_RANGE_S`` (60-240 s), never as one number;
+CloudWatch evaluates every minute (CloudWatch User Guide, "Evaluating an alarm"), so a
+1-of-1 rollback alarm enters ALARM 2 to 5 minutes after the first errored minute begins
+(``detection_seconds``; the drill shows it per delay; docs/aws-behaviours.md).
 
 With traffic control, CodeDeploy takes each batch of instances out of the target group
 (BlockTraffic waits for the deregistration delay), runs the lifecycle hooks, and puts
@@ -33,9 +42,27 @@ AWS_DEFAULT_HEALTH_CHECK_INTERVAL_S = 30
 AWS_DEFAULT_HEALTHY_THRESHOLD = 5
 AWS_DEFAULT_DEPLOYMENT_CONFIG = "CodeDeployDefault.OneAtATime"
 
+# Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
+# evaluation: best and worst case the kit assumes (stated, not published by AWS).
+METRIC_DELAY_RANGE_S = (60, 240)
+# CloudWatch evaluates alarms with a period of a minute or more once a minute.
+EVALUATION_INTERVAL_S = 60
+
 # Stated, not measured: ApplicationStop + BeforeInstall + ApplicationStart + ValidateService
 # for the sample app on a small instance (download, unzip, restart a systemd unit).
 DEFAULT_LIFECYCLE_SECONDS = 30
+
+
+def detection_seconds(*, period_s: int, datapoints_to_alarm: int, delay_s: int) -> int:
+    """Onset until a rollback alarm enters ALARM when every minute from onset breaches.
+
+    The M-th errored period must end and land (``delay_s`` later); the next once-a-minute
+    evaluation then judges it.
+    """
+    if delay_s < 0:
+        raise ValueError(f"delay_s must be >= 0, got {delay_s}")
+    landed = period_s * datapoints_to_alarm + delay_s
+    return math.ceil(landed / EVALUATION_INTERVAL_S) * EVALUATION_INTERVAL_S
 
 
 def batch_count(instances: int, deployment_config_name: str) -> int:

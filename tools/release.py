@@ -43,6 +43,8 @@ BUNDLE_DIR = APP_DIR / "bundle"
 # The reference incident (docs/incident.md): 2.3.1 was the last good release, 2.3.2
 # shipped the double-end bug.
 DEFAULT_VERSIONS = {"good": "2.3.1", "bad": "2.3.2"}
+# The pre-traffic checks scripts/validate_release.sh runs (bundle/checks/pre_traffic.py).
+VALIDATE_FILE = "config/validate.json"
 # The instance role may read only this prefix (stacks.service_stack.REVISIONS_PREFIX).
 DEFAULT_KEY_PREFIX = "revisions/"
 # Zip cannot store dates before 1980; a fixed stamp makes the bytes independent of mtimes.
@@ -61,6 +63,9 @@ class BundleSpec:
     port: int = DEFAULT_PORT
     keep_alive_seconds: float = DEFAULT_KEEP_ALIVE_SECONDS
     alb_idle_timeout_seconds: float = ALB_DEFAULT_IDLE_TIMEOUT_SECONDS
+    # The ValidateService pre-traffic checks (config/validate.json). Off only to watch the
+    # alarm path catch a bad release that has reached traffic.
+    pre_traffic_checks: bool = True
 
     @property
     def release(self) -> Release:
@@ -129,6 +134,9 @@ def bundle_files(spec: BundleSpec, bundle_dir: Path = BUNDLE_DIR) -> dict[str, b
     release_json = json.dumps(config.release.as_dict(), indent=2, sort_keys=True) + "\n"
     files["release.json"] = release_json.encode("utf-8")
     files["config/order-api.env"] = env_file(config).encode("utf-8")
+    if not spec.pre_traffic_checks:
+        checks = json.loads(files[VALIDATE_FILE])
+        files[VALIDATE_FILE] = (json.dumps({**checks, "enabled": False}, indent=2) + "\n").encode()
     if "appspec.yml" not in files:
         raise FileNotFoundError(f"{bundle_dir}/appspec.yml: the bundle needs it at its root")
     return files
@@ -249,6 +257,12 @@ def _add_bundle_args(parser: argparse.ArgumentParser) -> None:
         default=ALB_DEFAULT_IDLE_TIMEOUT_SECONDS,
         help="the ALB's idle timeout; the keep-alive must exceed it",
     )
+    parser.add_argument(
+        "--no-pre-traffic-checks",
+        dest="pre_traffic_checks",
+        action="store_false",
+        help="ship validate.json disabled: the bad release reaches traffic (the alarm path)",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "dist")
 
 
@@ -282,6 +296,7 @@ def _spec_from_args(args: argparse.Namespace) -> BundleSpec:
         port=args.port,
         keep_alive_seconds=args.keep_alive_timeout,
         alb_idle_timeout_seconds=args.alb_idle_timeout,
+        pre_traffic_checks=args.pre_traffic_checks,
     )
 
 

@@ -6,7 +6,8 @@ so the number of calls per decision is exact and visible. A ``Gateway`` lives fo
 invocation and lists every call it made (``calls``), which the decision log line carries.
 
 Retryable: throttling (ThrottlingException, Throttling, RequestLimitExceeded, ...),
-ServiceUnavailable, InternalFailure, any HTTP 5xx and connection/timeout errors; they are
+ServiceUnavailable, InternalFailure, any HTTP 5xx, connection/timeout errors and the kit's own
+``RetryLater`` (raised, never retried here, when the group is not ready for it); they are
 retried with capped exponential backoff and full jitter (AWS Architecture Blog, "Exponential
 Backoff And Jitter"), then re-raised so Lambda's asynchronous retries and the DLQ keep the
 event. Anything else is raised at once.
@@ -19,7 +20,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,9 @@ RETRYABLE_CODES = frozenset(
 )
 # BatchGetDeployments takes at most 25 ids (CodeDeploy API Reference, BatchGetDeployments).
 BATCH_GET_LIMIT = 25
+# Idempotency records outlive the longest bake window (1440 minutes) plus Lambda's hour of
+# retries; DynamoDB's TTL then deletes them (DynamoDB Developer Guide, Time to Live).
+RECORD_TTL_SECONDS = 2 * 24 * 3600
 
 _CLIENT_LOCK = threading.Lock()
 _BOTO_CONFIG = BotoConfig(
@@ -85,8 +89,14 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
+class RetryLater(Exception):
+    """The kit must act but cannot yet (an Auto Scaling launch holds the group's one active
+    deployment): re-raised untold so Lambda's asynchronous retries, then the dead-letter
+    queue and its alarm, keep the event and finally tell a human."""
+
+
 def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
+    if isinstance(exc, RetryLater | BotoConnectionError | HTTPClientError):
         return True
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -193,8 +203,42 @@ class Gateway:
             # the API Reference (CreateDeployment, overrideAlarmConfiguration) documents
             # turning alarm polling off for exactly this redeploy of a known-good revision.
             overrideAlarmConfiguration={"enabled": False},
+            # Without this the group's auto-rollback applies, and CodeDeploy's rollback of a
+            # failed redeploy installs the group's last *successful* revision: the bad
+            # release (API Reference, CreateDeployment autoRollbackConfiguration).
+            autoRollbackConfiguration={"enabled": False},
         )
         return str(response["deploymentId"])
+
+    # DynamoDB idempotency records ---------------------------------------------------------
+
+    def claim(self, table: str, key: str, attributes: Mapping[str, str]) -> bool:
+        """Write the record ``key`` unless it exists; False when another invocation has it.
+
+        A conditional PutItem is atomic per item (DynamoDB Developer Guide, condition
+        expressions): of two concurrent claims exactly one succeeds.
+        """
+        item: dict[str, Any] = {
+            "pk": {"S": key},
+            "expiresAt": {"N": str(int(time.time()) + RECORD_TTL_SECONDS)},
+        }
+        item.update({name: {"S": value} for name, value in attributes.items()})
+        try:
+            self.call(
+                "dynamodb",
+                "PutItem",
+                TableName=table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, table: str, key: str) -> None:
+        self.call("dynamodb", "DeleteItem", TableName=table, Key={"pk": {"S": key}})
 
     # CloudWatch, SNS, CloudFront ----------------------------------------------------------
 

@@ -33,6 +33,10 @@ class Config:
     diagnosis_minutes: int
     distribution_id: str | None
     invalidation_paths: tuple[str, ...]
+    idempotency_table: str
+    # Only for the page's console links; a missing one leaves its link out.
+    dashboard_name: str | None = None
+    log_group_name: str | None = None
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Config:
@@ -51,6 +55,10 @@ class Config:
             diagnosis_minutes=_integer(env, "DIAGNOSIS_MINUTES", low=1, high=60, default=5),
             distribution_id=env.get("DISTRIBUTION_ID", "").strip() or None,
             invalidation_paths=_paths(env, "INVALIDATION_PATHS"),
+            idempotency_table=_required(env, "IDEMPOTENCY_TABLE"),
+            dashboard_name=env.get("DASHBOARD_NAME", "").strip() or None,
+            # Set by Lambda itself (defined runtime environment variables).
+            log_group_name=env.get("AWS_LAMBDA_LOG_GROUP_NAME", "").strip() or None,
         )
 
 

@@ -11,7 +11,10 @@ StopDeployment; CodeDeploy User Guide, redeploy and roll back):
   StopDeployment with autoRollbackEnabled works only on those;
 - a succeeded deployment is never rolled back by CodeDeploy itself: it takes a new
   CreateDeployment of the previous revision;
-- CodeDeploy's own rollbacks have ``creator`` ``codeDeployRollback``.
+- CodeDeploy's own rollbacks have ``creator`` ``codeDeployRollback``;
+- only ``creator`` ``user`` deployments are releases: ``autoscaling`` and
+  ``CodeDeployAutoUpdate`` ones install the group's current revision on newly launched
+  instances, so they are never stopped, never blamed and never a rollback source.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ from rollback.config import KIT_MARKER, Config
 
 RUNNING_STATUSES = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
 ROLLBACK_CREATOR = "codeDeployRollback"
+LAUNCH_CREATORS = frozenset({"autoscaling", "CodeDeployAutoUpdate"})
+FINAL_FAILED = frozenset({"Stopped", "Failed"})
 BUDGET_WINDOW = timedelta(hours=1)
 # ListDeployments filters on createTime, but the bake window counts from completeTime and an
 # in-place deployment through a load balancer can run for hours (deregistration delay per
 # instance), so the lookback reaches a day further back than the bake window or budget hour.
 DEPLOYMENT_DURATION_ALLOWANCE = timedelta(hours=24)
 
-Action = Literal["stop", "redeploy", "would-stop", "would-redeploy", "skipped"]
+Action = Literal["stop", "redeploy", "retry", "would-stop", "would-redeploy", "skipped"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +72,11 @@ class Deployment:
     @property
     def is_rollback(self) -> bool:
         return self.creator == ROLLBACK_CREATOR or KIT_MARKER in self.description
+
+    @property
+    def is_launch(self) -> bool:
+        """Created for an Auto Scaling launch, not a release (API Reference, DeploymentInfo)."""
+        return self.creator in LAUNCH_CREATORS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,12 +121,11 @@ def decide(
     deployments: Iterable[Deployment],
     now: datetime,
 ) -> Decision:
-    # Newest by createTime: ListDeployments promises no order.
-    ordered = sorted(deployments, key=lambda d: d.create_time)
+    ordered = releases_and_rollbacks(deployments)
     if not ordered:
         return _skip(
             "alarm not correlated with a recent deployment: the group has no deployment "
-            "in the lookback window",
+            "in the lookback window (Auto Scaling launches aside: they are not releases)",
             notify=True,
         )
     newest = ordered[-1]
@@ -207,6 +216,71 @@ def decide(
         revision=revision,
         revision_source_id=source_id,
         description=rollback_description(newest.deployment_id, alarm, source_id),
+    )
+
+
+def releases_and_rollbacks(deployments: Iterable[Deployment]) -> list[Deployment]:
+    """Everything but Auto Scaling launches, oldest first by createTime (ListDeployments
+    promises no order)."""
+    return sorted((d for d in deployments if not d.is_launch), key=lambda d: d.create_time)
+
+
+def active_launches(deployments: Iterable[Deployment]) -> list[Deployment]:
+    """Running deployments CodeDeploy made for Auto Scaling launches."""
+    return [d for d in deployments if d.is_launch and d.is_running]
+
+
+def retry_marker(rollback_id: str) -> str:
+    return f"{KIT_MARKER} retry of rollback {rollback_id}"
+
+
+def decide_after_rollback_ended(
+    *, ended: Deployment, config: Config, deployments: Iterable[Deployment]
+) -> Decision:
+    """CodeDeploy's rollback ``ended`` finished Stopped or Failed: redeploy its revision once.
+
+    The rollback may have been stopped by the very alarms that caused it (whether CodeDeploy
+    polls a rollback deployment's alarms is not documented), so the bad release can still be
+    serving. The kit's retry ignores the alarms and has automatic rollback off, and happens
+    at most once per rollback: a second failure is for a human. The hourly budget does not
+    apply: it already counts ``ended`` itself.
+    """
+    ordered = releases_and_rollbacks(deployments)
+    marker = retry_marker(ended.deployment_id)
+    retried = [d for d in ordered if d.description.startswith(marker)]
+    if retried:
+        return _skip(
+            f"rollback {ended.deployment_id} was already retried once "
+            f"({retried[0].deployment_id}); a human decides now",
+            notify=False,
+            deployment_id=ended.deployment_id,
+        )
+    newer = [d for d in ordered if d.create_time > ended.create_time]
+    if newer:
+        return _skip(
+            f"deployment {newer[-1].deployment_id} was created after rollback "
+            f"{ended.deployment_id} ended {ended.status}: the group has moved on",
+            notify=False,
+            deployment_id=ended.deployment_id,
+        )
+    if not ended.revision:
+        return _skip(
+            f"rollback {ended.deployment_id} names no revision to redeploy",
+            notify=True,
+            deployment_id=ended.deployment_id,
+        )
+    return Decision(
+        action="would-redeploy" if config.dry_run else "retry",
+        reason=(
+            f"CodeDeploy's rollback {ended.deployment_id} ended {ended.status}, so the bad "
+            "release may still be serving: redeploy the rollback's revision once, alarms "
+            "ignored, automatic rollback off"
+        ),
+        notify=True,
+        deployment_id=ended.deployment_id,
+        revision=ended.revision,
+        revision_source_id=ended.deployment_id,
+        description=f"{marker}: it ended {ended.status}; redeploying its revision",
     )
 
 

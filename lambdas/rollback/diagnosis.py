@@ -1,11 +1,15 @@
 """Turns one GetMetricData answer about the ALB into a short, figure-backed explanation.
 
 ``metric_queries`` builds the single GetMetricData request (namespace AWS/ApplicationELB);
-``diagnose`` reads its ``MetricDataResults`` and applies the rules the seed document teaches
-(Section 9 and 12, and the ELB User Guide, CloudWatch metrics for your ALB):
+``diagnose`` reads its ``MetricDataResults`` and applies these rules (ELB User Guide,
+"Troubleshoot your Application Load Balancers" and "CloudWatch metrics for your ALB";
+docs/aws-behaviours.md):
 - ALB-generated 502 with every target healthy and HTTPCode_Target_5XX_Count = 0: targets
   answer with malformed or truncated responses (the post-deploy 502 signature);
-- 503 with no healthy host: nothing to route to, look at the health check;
+- ALB-generated 503: the target group has no *registered* targets. When every registered
+  target is unhealthy the ALB fails open and routes to all of them, so "all unhealthy"
+  alone does not make 503s: look at what deregistered the targets (a deployment blocking
+  traffic, Auto Scaling replacing instances) before the health check;
 - 504: targets slower than the ALB idle timeout;
 - more target 5xx than ALB 5xx: the application itself is failing.
 ALB error counts are only published when non-zero, so a missing count reads as 0 once any
@@ -153,15 +157,24 @@ def _rule(f: Mapping[str, Any]) -> tuple[str, str]:
             "targets closed connections or sent invalid responses; target health is unknown",
         )
     if dominant == "503":
-        if healthy == 0 or (healthy is None and unhealthy):
+        if healthy == 0 and not unhealthy:
             return (
-                "no-healthy-targets",
-                "no healthy targets: check the health-check path and success codes",
+                "no-registered-targets",
+                "the target group has no registered targets: a deployment blocked traffic to "
+                "every instance or Auto Scaling removed them; restore registration and capacity",
+            )
+        if not healthy and unhealthy:
+            return (
+                "503-all-unhealthy",
+                "every registered target is unhealthy, but the load balancer fails open and "
+                "routes to them anyway, so these 503s mean targets were deregistered during "
+                "the window (Auto Scaling replacing them?); check that, then the health-check "
+                "path and success codes",
             )
         return (
             "elb-503",
-            "503 while targets report healthy: targets draining or not registered, check "
-            "capacity and registration",
+            "some requests found no registered target (targets draining, deregistered or "
+            "not yet registered); check capacity and registration",
         )
     return (
         "target-timeout",

@@ -1,58 +1,77 @@
 """Words for on-call: the SNS subject and message for a decision, built from plain data.
 
-The message says what the function saw (the alarm and the ALB figures), what it did, and
-what that means, then repeats the decision as a JSON block for tools. SNS subjects must be
-UTF-8 without line breaks or control characters and less than 100 characters long (Amazon
-SNS API Reference, Publish), so the subject is cleaned and cut to 99.
+The subject leads with what was done, the service and the versions, then the diagnosed
+signature, and the generated alarm name only if it still fits:
+``ROLLED BACK order-api v2.3.2 -> v2.3.1: ELB 502 8.3 %, targets healthy``. Amazon SNS
+accepts a subject of ASCII text that begins with a letter, number or punctuation mark, has
+no line breaks or control characters and is under 100 characters (Amazon SNS API
+Reference, Publish), so every part is reduced to printable ASCII and the whole kept to 99.
+
+The message: what the kit did and why, the next step for the diagnosed signature, the
+diagnosis, a timeline (deploy, onset, alarm, action, invalidation), the versions with their
+S3 keys, console links, the alarm, and the decision as a JSON block for tools. Everything
+is read from the decision's fields, so a new action gets a readable page without code
+here: its name becomes the headline.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from rollback.config import KIT_MARKER
+from rollback import links, oncall
 
 SUBJECT_LIMIT = 99
+# A generated alarm name is cut no shorter than this; below it, it is left out.
+_MIN_ALARM_CHARS = 12
+_MIN_SERVICE_CHARS = 10
 
+# Headline per action; an action not listed is written in capitals ("redeploy-retried"
+# -> "REDEPLOY RETRIED"). A skip moved nothing: its subject names only the newest version.
 _HEADLINES = {
-    "stopped": "stopped deployment {deploymentId}, CodeDeploy rolls back",
-    "redeployed": "rolled back {deploymentId}",
-    "would-stop": "DRY RUN would stop {deploymentId}",
-    "would-redeploy": "DRY RUN would roll back {deploymentId}",
-    "skipped": "no rollback, needs a look",
-    "failed": "rollback FAILED, a human is needed",
+    "redeployed": "ROLLED BACK",
+    "retried": "ROLLBACK RETRIED",
+    "stopped": "STOPPED, ROLLING BACK",
+    "would-redeploy": "DRY RUN would roll back",
+    "would-stop": "DRY RUN would stop",
+    "skipped": "NO ROLLBACK, HUMAN NEEDED",
+    "failed": "ROLLBACK FAILED",
 }
+_NOTHING_MOVED = frozenset({"skipped"})
 
 
 def subject(result: Mapping[str, Any]) -> str:
-    headline = _HEADLINES.get(str(result.get("action")), str(result.get("action")))
-    # What was done comes first: generated alarm names run to ~70 characters and the
-    # subject is cut at SNS's limit, so the alarm name is what may be lost, not the action.
-    text = (
-        f"{KIT_MARKER} "
-        + headline.format_map({"deploymentId": result.get("deploymentId") or "?"})
-        + f" ({result.get('alarmName')})"
+    action = str(result.get("action") or "unknown")
+    headline = _HEADLINES.get(action, action.replace("-", " ").upper())
+    service = _ascii(_service(result))
+    versions = _ascii(_versions(result, both=action not in _NOTHING_MOVED))
+    tail = _ascii(
+        _error_code(result) if action == "failed" else oncall.signature(result.get("diagnosis"))
     )
-    printable = "".join(ch if ch.isprintable() else " " for ch in text)
-    return printable[:SUBJECT_LIMIT]
+    alarm = _ascii(str(result.get("alarmName") or ""))
+
+    def core(name: str) -> str:
+        return f"{headline} {name}{' ' + versions if versions else ''}: {tail}"
+
+    text = core(service)
+    if len(text) > SUBJECT_LIMIT:
+        # A long application name gives way first; the action and versions stay whole.
+        room = max(_MIN_SERVICE_CHARS, len(service) - (len(text) - SUBJECT_LIMIT) - 1)
+        text = core(service[:room] + "~")
+    room = SUBJECT_LIMIT - len(text) - len(" ()")
+    if alarm and room >= min(len(alarm), _MIN_ALARM_CHARS):
+        text += f" ({alarm if len(alarm) <= room else alarm[: room - 1] + '~'})"
+    return text[:SUBJECT_LIMIT]
 
 
-def message(result: Mapping[str, Any], *, alarm_reason: str = "") -> str:
-    lines = [
-        "What happened",
-        f"  Alarm {result.get('alarmName')} went to ALARM at {result.get('alarmTime')}.",
-    ]
-    if alarm_reason:
-        lines.append(f"  CloudWatch said: {alarm_reason}")
-    lines += [
-        f"  Deployment group: {result.get('applicationName')}/{result.get('deploymentGroupName')}",
-        "",
-        "What the kit did",
-        f"  {_did(result)}",
-        f"  Why: {result.get('reason')}",
-    ]
+def message(
+    result: Mapping[str, Any], *, alarm_reason: str = "", console: links.Console | None = None
+) -> str:
+    releases = _releases(result)
+    lines = [subject(result), "", "What the kit did", f"  {_did(result)}"]
+    lines.append(f"  Why: {result.get('reason')}")
     if result.get("invalidationId"):
         lines.append(f"  CloudFront invalidation {result['invalidationId']} created.")
     if result.get("invalidationError"):
@@ -61,9 +80,38 @@ def message(result: Mapping[str, Any], *, alarm_reason: str = "") -> str:
             "may be served until their TTL ends; invalidate by hand."
         )
     diagnosis = result.get("diagnosis")
+    heading, step = oncall.next_step(diagnosis if isinstance(diagnosis, Mapping) else None)
+    lines += ["", f"Next step ({heading})", f"  {step}"]
     if isinstance(diagnosis, Mapping):
         lines += ["", "What it means", f"  {diagnosis.get('summary')}"]
+    lines += ["", "Timeline (UTC)", *_timeline(result, releases)]
+    if releases:
+        lines += ["", "Versions"]
+        # A skip moved nothing: name the releases, blame none.
+        still = result.get("action") in _NOTHING_MOVED
+        labels = ("newest", "last good") if still else ("blamed", "back to")
+        for side, label in zip(("bad", "good"), labels, strict=True):
+            info = releases.get(side) or {}
+            lines.append(
+                f"  {label:9} {info.get('version', '?')}  {info.get('location') or '(location unknown)'}"
+                + (f"  deployment {info['deploymentId']}" if info.get("deploymentId") else "")
+            )
+    if console is not None:
+        lines += ["", "Links", *_links(result, releases, console)]
     lines += [
+        "",
+        "Alarm",
+        # A page caused by a CodeDeploy state change (a failed rollback) says so instead.
+        "  "
+        + (
+            result.get("trigger")
+            or f"{result.get('alarmName')} went to ALARM at {result.get('alarmTime')}."
+        ),
+    ]
+    if alarm_reason:
+        lines.append(f"  CloudWatch said: {alarm_reason}")
+    lines += [
+        f"  Deployment group: {result.get('applicationName')}/{result.get('deploymentGroupName')}",
         "",
         "--- decision (JSON) ---",
         json.dumps(result, indent=2, sort_keys=True, default=str),
@@ -83,8 +131,109 @@ def _did(result: Mapping[str, Any]) -> str:
             f"Created rollback deployment {result.get('rollbackDeploymentId')}, redeploying "
             f"the revision before {result.get('deploymentId')}."
         )
+    if action == "retried":
+        return (
+            f"Created deployment {result.get('rollbackDeploymentId')}, redeploying the revision "
+            f"of rollback {result.get('deploymentId')} once, alarms ignored, no auto-rollback."
+        )
     if action in {"would-stop", "would-redeploy"}:
         return f"Nothing (DRY_RUN=true). It would have: {action.removeprefix('would-')}."
     if action == "failed":
         return f"Tried and failed: {result.get('error')}. Nothing further was done."
-    return "Nothing: no rollback was made."
+    if action == "skipped":
+        return "Nothing: no rollback was made."
+    rollback = result.get("rollbackDeploymentId")
+    return f"{action}" + (f": deployment {rollback}." if rollback else ".")
+
+
+def _releases(result: Mapping[str, Any]) -> Mapping[str, Any]:
+    releases = result.get("releases")
+    return releases if isinstance(releases, Mapping) else {}
+
+
+def _service(result: Mapping[str, Any]) -> str:
+    releases = _releases(result)
+    for side in ("bad", "good"):
+        info = releases.get(side)
+        if isinstance(info, Mapping) and info.get("service"):
+            return str(info["service"])
+    return str(result.get("applicationName") or "service")
+
+
+def _versions(result: Mapping[str, Any], *, both: bool) -> str:
+    releases = _releases(result)
+    bad = (releases.get("bad") or {}).get("version")
+    good = (releases.get("good") or {}).get("version")
+    if not bad:
+        return ""
+    return f"{bad} -> {good or '?'}" if both else str(bad)
+
+
+def _error_code(result: Mapping[str, Any]) -> str:
+    return str(result.get("error") or "error").split(":", 1)[0]
+
+
+def _timeline(result: Mapping[str, Any], releases: Mapping[str, Any]) -> list[str]:
+    bad = releases.get("bad") or {}
+    deployed = bad.get("createTime")
+    entries: list[tuple[str | None, str, str]] = [
+        (
+            deployed,
+            "deploy",
+            f"{bad.get('deploymentId')} ({bad.get('version')}) created"
+            + (
+                f", {bad.get('status')} {_clock(bad['completeTime'])}"
+                if bad.get("completeTime")
+                else ""
+            ),
+        )
+        if bad
+        else (None, "deploy", "no deployment in the lookback window"),
+        (result.get("onsetTime"), "onset", "first minute the alarm saw above its threshold"),
+        (result.get("alarmTime"), "alarm", f"{result.get('alarmName')} went to ALARM"),
+        (result.get("decidedAt"), "action", _did(result)),
+    ]
+    if result.get("invalidationId"):
+        entries.append(
+            (result.get("decidedAt"), "invalidation", f"{result['invalidationId']} created")
+        )
+    return [f"  {_clock(at):19}  {what:12} {text}" for at, what, text in entries]
+
+
+def _links(
+    result: Mapping[str, Any], releases: Mapping[str, Any], console: links.Console
+) -> list[str]:
+    found: list[tuple[str, str | None]] = []
+    bad_id = (releases.get("bad") or {}).get("deploymentId") or result.get("deploymentId")
+    if bad_id:
+        found.append(("blamed deployment", console.deployment(str(bad_id))))
+    if result.get("rollbackDeploymentId"):
+        found.append(
+            ("rollback deployment", console.deployment(str(result["rollbackDeploymentId"])))
+        )
+    if result.get("alarmName"):
+        found.append(("alarm", console.alarm(str(result["alarmName"]))))
+    found.append(("dashboard", console.dashboard()))
+    query = links.decision_query(
+        alarm_name=result.get("alarmName"), deployment_id=result.get("deploymentId")
+    )
+    found.append(("decision log (Logs Insights)", console.insights(query)))
+    return [f"  {label}: {url}" for label, url in found if url]
+
+
+def _clock(raw: object) -> str:
+    if not isinstance(raw, str) or not raw:
+        return "unknown"
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ascii(text: str) -> str:
+    """Printable ASCII only: anything else (line breaks, tabs, arrows, accents) is a space."""
+    cleaned = "".join(ch if " " <= ch <= "~" else " " for ch in text)
+    return " ".join(cleaned.split())

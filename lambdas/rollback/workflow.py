@@ -4,15 +4,28 @@ This is the only module that sequences AWS calls; every choice is delegated to t
 functions in ``decision``, ``diagnosis`` and ``notification``. Calls per decision (each
 counted in ``Gateway.calls``): a skip before any lookup makes none; otherwise ListDeployments
 (one per page) and BatchGetDeployments (one per 25 ids), then at most one StopDeployment or
-CreateDeployment, one CreateInvalidation when acting with a distribution, and, whenever a
-human is told, one GetMetricData and one SNS Publish.
+one DynamoDB PutItem (the idempotency record) and CreateDeployment (plus a DeleteItem that
+gives the record back if CreateDeployment fails), one CreateInvalidation when acting with a
+distribution, and, whenever a human is told, one GetMetricData and one SNS Publish.
+
+The idempotency record is keyed on the action and the deployment it undoes (the bad release,
+or the rollback being retried), not on the alarm: two different alarms about the same
+release must also end in one rollback, and a rollback that *ends* between another
+invocation's read and its CreateDeployment slips past the one-active-deployment rule.
 
 Races end in one rollback: a second delivery finds the first one's rollback as the newest
 deployment and skips; CreateDeployment refused with DeploymentLimitExceededException ("the
-group already has an active deployment", CodeDeploy API Reference, CreateDeployment) is a
-skip; StopDeployment refused with DeploymentAlreadyCompletedException means the deployment
-changed under us, so the decision is taken again once from fresh data (one more
-ListDeployments and BatchGetDeployments).
+group already has an active deployment", CodeDeploy API Reference, CreateDeployment) is read
+again (ListDeployments, BatchGetDeployments): a skip when the active deployment is a release
+or a rollback, a ``RetryLater`` when it is an Auto Scaling launch, because the rollback is
+still needed once the launch ends; StopDeployment refused with
+DeploymentAlreadyCompletedException means the deployment changed under us, so the decision
+is taken again once from fresh data (one more ListDeployments and BatchGetDeployments).
+
+``run_deployment_event`` handles CodeDeploy's FAILURE/STOP notifications: BatchGetDeployments
+of that deployment and, when it is CodeDeploy's rollback, ListDeployments and
+BatchGetDeployments of the group, then at most one CreateDeployment (the retry), and the
+invalidation and page of an acting decision.
 """
 
 from __future__ import annotations
@@ -23,15 +36,28 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rollback import diagnosis as diag
-from rollback import notification
+from rollback import links, notification, oncall
 from rollback.alarm_event import AlarmEvent
-from rollback.aws import Gateway, error_code, is_retryable
+from rollback.aws import Gateway, RetryLater, error_code, is_retryable
 from rollback.config import Config
-from rollback.decision import Decision, Deployment, decide, lookback_start, screen
+from rollback.decision import (
+    DEPLOYMENT_DURATION_ALLOWANCE,
+    FINAL_FAILED,
+    ROLLBACK_CREATOR,
+    Decision,
+    Deployment,
+    active_launches,
+    decide,
+    decide_after_rollback_ended,
+    lookback_start,
+    screen,
+)
+from rollback.deployment_event import DeploymentEvent
 
 LOGGER = logging.getLogger("rollback")
 
-_ACTED = {"stop": "stopped", "redeploy": "redeployed"}
+_ACTED = {"stop": "stopped", "redeploy": "redeployed", "retry": "retried"}
+_ACTING = frozenset(_ACTED.values())
 
 
 class _DeploymentChanged(Exception):
@@ -46,10 +72,12 @@ def run(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> d
         return skipped
 
     result: dict[str, Any] = {}
+    since = lookback_start(alarm, config, now)
     for attempt in (1, 2):
-        decision = _decide(alarm, config, gateway, now)
+        deployments = _read_group(config, gateway, since)
+        decision = decide(alarm=alarm, config=config, deployments=deployments, now=now)
         try:
-            result = _act(alarm, config, gateway, decision)
+            result = _act(alarm, config, gateway, decision, since=since)
             break
         except _DeploymentChanged:
             if attempt == 2:
@@ -64,12 +92,69 @@ def run(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> d
                     ),
                 )
                 result["notify"] = True
+    result.update(
+        oncall.incident_facts(alarm=alarm, deployments=deployments, decision=decision, now=now)
+    )
+    return _finish(config, gateway, result, now, alarm_reason=alarm.reason)
 
-    if result["action"] in {"stopped", "redeployed"} and config.distribution_id:
+
+def run_deployment_event(
+    event: DeploymentEvent, config: Config, gateway: Gateway, now: datetime
+) -> dict[str, Any]:
+    """A deployment of the group ended FAILURE or STOP: retry it if it was a rollback."""
+    trigger = f"CodeDeploy reported deployment {event.deployment_id} ended {event.state}."
+    ours = (event.application, event.deployment_group) == (
+        config.application_name,
+        config.deployment_group_name,
+    )
+    infos = gateway.batch_get_deployments([event.deployment_id]) if ours else []
+    if not infos:
+        why = "not this function's deployment group" if not ours else "deployment not found"
+        skipped = _result(
+            None, config, Decision(action="skipped", reason=why, notify=False), action="skipped"
+        )
+        skipped.pop("notify")
+        skipped["trigger"] = trigger
+        return skipped
+    ended = Deployment.from_info(infos[0])
+    if ended.creator == ROLLBACK_CREATOR and ended.is_running:
+        # The event says it ended but the read does not show it yet: decide on a later
+        # attempt rather than drop the only notice the function gets of this ending.
+        raise RetryLater(
+            f"rollback {ended.deployment_id} ended {event.state} by its event but reads "
+            f"{ended.status}"
+        )
+    if ended.creator != ROLLBACK_CREATOR or ended.status not in FINAL_FAILED:
+        # A release or a launch that failed: CodeDeploy's own rollback covers it, and the
+        # deployment-failed rule has paged; the kit's own redeploys are never retried.
+        decision = Decision(
+            action="skipped",
+            reason=(
+                f"deployment {ended.deployment_id} (creator {ended.creator}, {ended.status}) "
+                "is not a CodeDeploy rollback that ended Stopped or Failed: nothing to retry"
+            ),
+            notify=False,
+            deployment_id=ended.deployment_id,
+        )
+    else:
+        since = ended.create_time - DEPLOYMENT_DURATION_ALLOWANCE
+        decision = decide_after_rollback_ended(
+            ended=ended, config=config, deployments=_read_group(config, gateway, since)
+        )
+    result = _act(None, config, gateway, decision, since=ended.create_time)
+    result["trigger"] = trigger
+    return _finish(config, gateway, result, now, alarm_reason="")
+
+
+def _finish(
+    config: Config, gateway: Gateway, result: dict[str, Any], now: datetime, *, alarm_reason: str
+) -> dict[str, Any]:
+    """Invalidate after acting, and tell a human when the decision says so."""
+    if result["action"] in _ACTING and config.distribution_id:
         _invalidate(config, gateway, result)
     if result.pop("notify"):
         result["diagnosis"] = _diagnose(config, gateway, now).as_dict()
-        _publish(config, gateway, result, alarm_reason=alarm.reason)
+        _publish(config, gateway, result, alarm_reason=alarm_reason)
         result["notified"] = True
     return result
 
@@ -99,18 +184,22 @@ def notify_failure(
     return True
 
 
-def _decide(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> Decision:
+def _read_group(config: Config, gateway: Gateway, since: datetime) -> list[Deployment]:
     ids = gateway.list_deployment_ids(
-        config.application_name,
-        config.deployment_group_name,
-        created_after=lookback_start(alarm, config, now),
+        config.application_name, config.deployment_group_name, created_after=since
     )
     infos = gateway.batch_get_deployments(ids) if ids else []
-    deployments = [Deployment.from_info(info) for info in infos]
-    return decide(alarm=alarm, config=config, deployments=deployments, now=now)
+    return [Deployment.from_info(info) for info in infos]
 
 
-def _act(alarm: AlarmEvent, config: Config, gateway: Gateway, decision: Decision) -> dict[str, Any]:
+def _act(
+    alarm: AlarmEvent | None,
+    config: Config,
+    gateway: Gateway,
+    decision: Decision,
+    *,
+    since: datetime,
+) -> dict[str, Any]:
     if decision.action == "stop" and decision.deployment_id:
         try:
             gateway.stop_deployment(decision.deployment_id)
@@ -119,7 +208,21 @@ def _act(alarm: AlarmEvent, config: Config, gateway: Gateway, decision: Decision
                 raise _DeploymentChanged from exc
             raise
         return _result(alarm, config, decision, action="stopped")
-    if decision.action == "redeploy" and decision.revision and decision.description:
+    if decision.action in {"redeploy", "retry"} and decision.revision and decision.description:
+        key = f"{decision.action}#{config.deployment_group_name}#{decision.deployment_id}"
+        if not gateway.claim(config.idempotency_table, key, _record(alarm, decision)):
+            result = _result(
+                alarm,
+                config,
+                decision,
+                action="skipped",
+                reason=(
+                    f"another invocation already claimed the {decision.action} of "
+                    f"{decision.deployment_id} (idempotency record {key})"
+                ),
+            )
+            result["notify"] = False
+            return result
         try:
             rollback_id = gateway.create_deployment(
                 application_name=config.application_name,
@@ -128,21 +231,65 @@ def _act(alarm: AlarmEvent, config: Config, gateway: Gateway, decision: Decision
                 description=decision.description,
             )
         except Exception as exc:
+            # Nothing was created: give the claim back so a retry of this event may act.
+            _release(config, gateway, key)
             if error_code(exc) == "DeploymentLimitExceededException":
-                result = _result(
-                    alarm,
-                    config,
-                    decision,
-                    action="skipped",
-                    reason=f"a deployment is already in progress in the group ({exc})",
-                )
-                result["notify"] = False
-                return result
+                return _refused(alarm, config, gateway, decision, exc, since=since)
             raise
-        result = _result(alarm, config, decision, action="redeployed")
+        result = _result(alarm, config, decision, action=decision.action)
         result["rollbackDeploymentId"] = rollback_id
         return result
     return _result(alarm, config, decision, action=decision.action)
+
+
+def _record(alarm: AlarmEvent | None, decision: Decision) -> dict[str, str]:
+    """What the idempotency record says about who claimed it (for a human reading it)."""
+    record = {"deploymentId": str(decision.deployment_id), "action": decision.action}
+    if alarm is not None:
+        record["alarmArn"] = alarm.alarm_arn or alarm.alarm_name
+        record["alarmStateTime"] = alarm.timestamp.isoformat()
+    return record
+
+
+def _release(config: Config, gateway: Gateway, key: str) -> None:
+    try:
+        gateway.release(config.idempotency_table, key)
+    except Exception as exc:
+        # The original error matters more; a stuck claim turns this event's retries into
+        # skips, so say so loudly in the log.
+        LOGGER.error(
+            "idempotency record not released",
+            extra={"fields": {"key": key, "error": error_code(exc) or repr(exc)}},
+        )
+
+
+def _refused(
+    alarm: AlarmEvent | None,
+    config: Config,
+    gateway: Gateway,
+    decision: Decision,
+    exc: Exception,
+    *,
+    since: datetime,
+) -> dict[str, Any]:
+    """CreateDeployment met the group's one active deployment: whose is it?"""
+    launches = active_launches(_read_group(config, gateway, since))
+    if launches:
+        # Skipping would leave the bad release serving with nobody told; the launch ends in
+        # minutes, so let Lambda retry the event (then the dead-letter queue pages).
+        raise RetryLater(
+            f"deployment {launches[0].deployment_id} (creator {launches[0].creator}) holds the "
+            f"group while the kit must {decision.action} from {decision.deployment_id}: {exc}"
+        ) from exc
+    result = _result(
+        alarm,
+        config,
+        decision,
+        action="skipped",
+        reason=f"a deployment is already in progress in the group ({exc})",
+    )
+    result["notify"] = False
+    return result
 
 
 def _invalidate(config: Config, gateway: Gateway, result: dict[str, Any]) -> None:
@@ -186,15 +333,26 @@ def _diagnose(config: Config, gateway: Gateway, now: datetime) -> diag.Diagnosis
 def _publish(
     config: Config, gateway: Gateway, result: Mapping[str, Any], *, alarm_reason: str
 ) -> None:
+    # The topic's region is the function's: TOPIC_ARN is validated as an SNS ARN.
+    region = links.region_of(config.topic_arn)
+    console = (
+        links.Console(
+            region=region,
+            dashboard_name=config.dashboard_name,
+            log_group_name=config.log_group_name,
+        )
+        if region
+        else None
+    )
     gateway.publish(
         config.topic_arn,
         notification.subject(result),
-        notification.message(result, alarm_reason=alarm_reason),
+        notification.message(result, alarm_reason=alarm_reason, console=console),
     )
 
 
 def _result(
-    alarm: AlarmEvent,
+    alarm: AlarmEvent | None,
     config: Config,
     decision: Decision,
     *,
@@ -204,8 +362,8 @@ def _result(
     result: dict[str, Any] = {
         "action": _ACTED.get(action, action),
         "reason": reason or decision.reason,
-        "alarmName": alarm.alarm_name,
-        "alarmTime": alarm.timestamp.isoformat(),
+        "alarmName": alarm.alarm_name if alarm else None,
+        "alarmTime": alarm.timestamp.isoformat() if alarm else None,
         "applicationName": config.application_name,
         "deploymentGroupName": config.deployment_group_name,
         "deploymentId": decision.deployment_id,

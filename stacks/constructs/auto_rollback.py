@@ -1,11 +1,14 @@
 """Roll a CodeDeploy release back when the ALB starts generating 5xx: alarm, event, Lambda.
 
-The seed's post-mortem alarm (``HTTPCode_ELB_5XX_Count``, one minute, > 50) plus a rate
-alarm (ELB 5xx / requests, with a minimum-traffic guard) go to the deployment group, so
+A count alarm (``HTTPCode_ELB_5XX_Count``, one minute, > 50, with a noise floor) plus a
+rate alarm (ELB 5xx / requests, with a minimum-traffic guard) go to the deployment group, so
 CodeDeploy stops a deployment that is still running, and to EventBridge, whose rule
 invokes the rollback function. The function also handles what CodeDeploy cannot: a
-release that has already *succeeded* when the errors begin (the seed's incident: deploy
-at 14:44, 502s from 14:45). Every event the function cannot handle lands in an encrypted
+release that has already *succeeded* when the errors begin (the reference 502 incident:
+deploy at 14:44, 502s from 14:45). The alarm expressions leave a minute the ALB has not
+published yet without a datapoint, so it cannot hold them in OK (``rates.py``); detection
+is the errored minute plus the metric delay, 2-5 minutes at the 60-240 s the kit assumes
+(``stacks/timing.py``, docs/aws-behaviours.md). Every event the function cannot handle lands in an encrypted
 dead-letter queue that pages a human, and so do the function's own errors.
 
 Drop it into any stack that has an ALB, its target group and a server deployment group:
@@ -20,6 +23,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -32,6 +36,7 @@ from constructs import Construct
 
 from stacks.config import RollbackConfig
 from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_alarm
+from stacks.constructs.deployment import deploy_permissions
 from stacks.constructs.lambda_code import function_code
 from stacks.constructs.rates import elb_5xx_count, error_rate
 from stacks.constructs.topics import AlarmTopic
@@ -45,9 +50,11 @@ ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
 class AutoRollback(Construct):
     """Rollback alarms, the EventBridge rule, the rollback function and its safety nets.
 
-    Attributes: ``elb_5xx_count_alarm``, ``elb_5xx_rate_alarm``, ``target_5xx_rate_alarm``,
-    ``rollback_alarms`` (the ones that trigger a rollback), ``rule``, ``function``,
-    ``dead_letter_queue``, ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``.
+    Attributes: ``elb_5xx_count_alarm``, ``elb_5xx_rate_alarm``, ``low_traffic_rate_alarm``
+    (None when ``low_traffic_window_minutes`` is 0), ``target_5xx_rate_alarm``,
+    ``rollback_alarms`` (the ones that trigger a rollback), ``rule``,
+    ``deployment_failed_rule``, ``function``, ``idempotency_table``, ``dead_letter_queue``,
+    ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``.
     """
 
     def __init__(
@@ -91,8 +98,11 @@ class AutoRollback(Construct):
             ),
             threshold=config.elb_5xx_threshold,
             description=(
-                "ALB-generated 5xx (not target 5xx) per minute above the seed's threshold: "
-                "a bad release answering with broken responses. Triggers auto-rollback."
+                f"ALB-generated 5xx (not target 5xx) above {config.elb_5xx_threshold} in a "
+                "minute, ignoring minutes under "
+                f"{config.elb_5xx_count_min_rate_percent:g} % of requests: a bad release "
+                "answering with broken responses. Triggers auto-rollback. An unpublished "
+                "minute has no datapoint (no FILL), so it cannot hold this alarm in OK."
             ),
         )
         self.elb_5xx_rate_alarm = self._alarm(
@@ -109,10 +119,39 @@ class AutoRollback(Construct):
             threshold=config.elb_5xx_rate_percent,
             description=(
                 f"ALB-generated 5xx above {config.elb_5xx_rate_percent} % of requests "
-                f"(P1 in the seed's Table 4) with at least {min_requests} requests. "
-                "Triggers auto-rollback."
+                f"(P1) in minutes with at least {min_requests} requests and a published "
+                "error count. Triggers auto-rollback."
             ),
         )
+        # Low-traffic tier: the same guarded rate over a longer period, so a service below
+        # min_requests_per_minute is still caught when it fails for minutes on end.
+        self.low_traffic_rate_alarm: cw.Alarm | None = None
+        if config.low_traffic_window_minutes:
+            window = Duration.minutes(config.low_traffic_window_minutes)
+            self.low_traffic_rate_alarm = self._alarm(
+                "LowTraffic5xxRate",
+                error_rate(
+                    metrics.http_code_elb(
+                        elbv2.HttpCodeElb.ELB_5XX_COUNT, period=window, statistic="Sum"
+                    ),
+                    metrics.request_count(period=window, statistic="Sum"),
+                    min_requests=config.low_traffic_min_requests,
+                    label=f"ELB 5xx % of requests over {config.low_traffic_window_minutes} min",
+                    period=window,
+                ),
+                threshold=config.low_traffic_rate_percent,
+                description=(
+                    f"Low-traffic tier: ALB-generated 5xx above "
+                    f"{config.low_traffic_rate_percent:g} % of requests summed over "
+                    f"{config.low_traffic_window_minutes} minutes, with at least "
+                    f"{config.low_traffic_min_requests} requests in them. Catches a release "
+                    "failing a quiet service, below the 1-minute alarms' guards. Triggers "
+                    "auto-rollback."
+                ),
+                # One period is already several minutes; CloudWatch evaluates it every minute.
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+            )
         self.target_5xx_rate_alarm = self._alarm(
             "Target5xxRate",
             error_rate(
@@ -135,6 +174,8 @@ class AutoRollback(Construct):
             ),
         )
         self.rollback_alarms = [self.elb_5xx_count_alarm, self.elb_5xx_rate_alarm]
+        if self.low_traffic_rate_alarm is not None:
+            self.rollback_alarms.append(self.low_traffic_rate_alarm)
         if config.target_5xx_triggers_rollback:
             self.rollback_alarms.append(self.target_5xx_rate_alarm)
         else:
@@ -176,7 +217,9 @@ class AutoRollback(Construct):
         )
 
         # A rollback deployment that fails (or any deployment of the group) raises no new
-        # alarm transition, so the function would never hear of it: page directly.
+        # alarm transition, so the function would never hear of it: page directly, and let
+        # the function retry a CodeDeploy rollback that ended Stopped or Failed (the same
+        # alarms may stop it; AWS does not document whether they do).
         # Event shape: CodeDeploy User Guide, "Monitoring deployments with EventBridge".
         self.deployment_failed_rule = events.Rule(
             self,
@@ -200,11 +243,22 @@ class AutoRollback(Construct):
                         f"{events.EventField.from_path('$.detail.application')}/"
                         f"{events.EventField.from_path('$.detail.deploymentGroup')} ended "
                         f"{events.EventField.from_path('$.detail.state')} at "
-                        f"{events.EventField.time}. If it was a rollback, the bad release may "
-                        "still be serving: check the group and the rollback function's log now."
+                        f"{events.EventField.time}. Nothing was rolled back automatically "
+                        "if it was the kit's own redeploy ([alarm-rollback-kit] in its "
+                        "description): the kit turns CodeDeploy's rollback off for it, since "
+                        "that would reinstall the bad release. If it was CodeDeploy's "
+                        "rollback, the function redeploys the good revision once and pages. "
+                        "Either way the bad release may still be serving: check the group and "
+                        "the rollback function's log now."
                     ),
                     dead_letter_queue=self.dead_letter_queue,
-                )
+                ),
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=4,
+                    max_event_age=Duration.hours(1),
+                ),
             ],
         )
 
@@ -215,7 +269,9 @@ class AutoRollback(Construct):
             queue=self.dead_letter_queue,
             description=(
                 "An alarm event the rollback function could not handle is waiting in the "
-                "dead-letter queue: a rollback may not have happened. Read the message."
+                "dead-letter queue: a rollback may not have happened. Read the message. "
+                "This includes a rollback that stayed blocked by an Auto Scaling launch's "
+                "deployment through all of Lambda's retries: roll back by hand."
             ),
         )
         self.function_errors_alarm = cw.Alarm(
@@ -232,7 +288,14 @@ class AutoRollback(Construct):
             alarm.add_alarm_action(notify)
 
     def _alarm(
-        self, id_: str, metric: cw.IMetric, *, threshold: float, description: str
+        self,
+        id_: str,
+        metric: cw.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        evaluation_periods: int | None = None,
+        datapoints_to_alarm: int | None = None,
     ) -> cw.Alarm:
         cfg = self.config
         return cw.Alarm(
@@ -241,8 +304,8 @@ class AutoRollback(Construct):
             metric=metric,
             threshold=threshold,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=cfg.evaluation_periods,
-            datapoints_to_alarm=cfg.datapoints_to_alarm,
+            evaluation_periods=evaluation_periods or cfg.evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm or cfg.datapoints_to_alarm,
             # ALB publishes error counts only when they are non-zero (ELB User Guide), so
             # a missing datapoint means "no errors".
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
@@ -264,6 +327,17 @@ class AutoRollback(Construct):
             retention=logs.RetentionDays.THREE_MONTHS,
             # The decision log is the audit trail of every rollback: keep it.
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        # One item per rollback the function makes, written with a condition so that of
+        # concurrent invocations exactly one acts. Records expire by TTL after two days and
+        # hold nothing worth keeping, so the table goes with the stack.
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyRecords",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expiresAt",
+            removal_policy=RemovalPolicy.DESTROY,
         )
         # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
         # every log group in the account.
@@ -292,9 +366,10 @@ class AutoRollback(Construct):
             # Well under a minute: an invocation cut short by a hung call is retried by
             # Lambda (twice) and then kept in the dead-letter queue; no decision is lost.
             timeout=Duration.seconds(30),
-            # One invocation at a time: duplicate deliveries and two alarms firing together
-            # are decided one after the other, and the second sees the first's rollback.
-            reserved_concurrent_executions=1,
+            # None by default: a reservation fails the deploy in an account whose quota is
+            # still the new-account 10 (Lambda keeps 10 unreserved). Concurrent deliveries
+            # end in one rollback through the idempotency record instead.
+            reserved_concurrent_executions=config.reserved_concurrency or None,
             log_group=log_group,
             retry_attempts=2,
             max_event_age=Duration.hours(1),
@@ -314,7 +389,15 @@ class AutoRollback(Construct):
                 "DIAGNOSIS_MINUTES": "5",
                 "DISTRIBUTION_ID": distribution_id or "",
                 "INVALIDATION_PATHS": ",".join(invalidation_paths),
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
             },
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                # Claim a record before CreateDeployment, give it back if that fails.
+                actions=["dynamodb:PutItem", "dynamodb:DeleteItem"],
+                resources=[self.idempotency_table.table_arn],
+            )
         )
         # Scoped to this application, group and configuration (CodeDeploy's
         # service-authorization reference lists the resource type for each action).
@@ -324,7 +407,6 @@ class AutoRollback(Construct):
                     "codedeploy:ListDeployments",
                     "codedeploy:BatchGetDeployments",
                     "codedeploy:StopDeployment",
-                    "codedeploy:CreateDeployment",
                     # The rollback redeploy overrides the group's alarm configuration (the
                     # alarm that triggered it is still in ALARM), which CodeDeploy
                     # authorizes as UpdateDeploymentGroup (API Reference, CreateDeployment).
@@ -333,34 +415,8 @@ class AutoRollback(Construct):
                 resources=[deployment_group.deployment_group_arn],
             )
         )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                # CreateDeployment reads the revision and the deployment configuration.
-                # CodeDeploy authorizes CreateDeployment's revision against the application
-                # (the same pair CDK's CodeDeployServerDeployAction grants).
-                actions=[
-                    "codedeploy:GetApplicationRevision",
-                    "codedeploy:RegisterApplicationRevision",
-                ],
-                resources=[
-                    cdk.Arn.format(
-                        cdk.ArnComponents(
-                            service="codedeploy",
-                            resource="application",
-                            resource_name=deployment_group.application.application_name,
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        ),
-                        cdk.Stack.of(self),
-                    )
-                ],
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["codedeploy:GetDeploymentConfig"],
-                resources=[deployment_group.deployment_config.deployment_config_arn],
-            )
-        )
+        for statement in deploy_permissions(deployment_group):
+            function.add_to_role_policy(statement)
         function.add_to_role_policy(
             iam.PolicyStatement(
                 # GetMetricData has no resource-level permissions (CloudWatch service

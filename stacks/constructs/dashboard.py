@@ -1,4 +1,4 @@
-"""A CloudWatch dashboard that puts the seed's diagnostic signature on one screen.
+"""A CloudWatch dashboard that puts the 502 diagnostic signature on one screen.
 
 ELB-generated 5xx beside target 5xx first (502 from the ALB with target 5xx at 0 and all
 hosts healthy is the Section 12 signature), then 502/503/504 split, traffic, host health,
@@ -35,6 +35,7 @@ class ServiceDashboard(Construct):
         dead_letter_queue: sqs.IQueue,
         alarms: Sequence[cw.IAlarm],
         distribution_id: str | None = None,
+        dashboard_name: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         lb = load_balancer.metrics
@@ -54,7 +55,9 @@ class ServiceDashboard(Construct):
                 title=title, left=left, right=right or [], width=WIDTH, stacked=stacked
             )
 
-        self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        self.dashboard = cw.Dashboard(
+            self, "Dashboard", default_interval=Duration.hours(3), dashboard_name=dashboard_name
+        )
         self.dashboard.add_widgets(
             cw.AlarmStatusWidget(title="Alarms", alarms=list(alarms), width=3 * WIDTH)
         )

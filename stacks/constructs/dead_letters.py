@@ -4,10 +4,15 @@ A message in a dead-letter queue is work that failed every retry (an alarm event
 rollback function could not decide, an export that never finished): nobody sees it unless
 something pages, so one visible message for one minute is enough. The queues are
 encrypted, refuse plain HTTP and keep a message for SQS's maximum of 14 days, time for a
-human to read it.
+human to read it. Each says which queues may use it as their dead-letter queue
+(``RedriveAllowPolicy``): none by default, since EventBridge and Lambda deliver to a
+dead-letter queue without a redrive policy, or exactly the queue that redrives into it
+(SQS Developer Guide, "Using dead-letter queues in Amazon SQS").
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
@@ -15,13 +20,28 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 
-def dead_letter_queue(scope: Construct, id_: str) -> sqs.Queue:
+def dead_letter_queue(
+    scope: Construct, id_: str, *, source_queue_arns: Sequence[str] = ()
+) -> sqs.Queue:
+    """A DLQ only ``source_queue_arns`` may redrive into (no SQS queue when empty)."""
+    redrive_allow = (
+        sqs.RedriveAllowPolicy(
+            redrive_permission=sqs.RedrivePermission.BY_QUEUE,
+            source_queues=[
+                sqs.Queue.from_queue_arn(scope, f"{id_}Source{i}", arn)
+                for i, arn in enumerate(source_queue_arns)
+            ],
+        )
+        if source_queue_arns
+        else sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.DENY_ALL)
+    )
     return sqs.Queue(
         scope,
         id_,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         retention_period=Duration.days(14),
+        redrive_allow_policy=redrive_allow,
     )
 
 

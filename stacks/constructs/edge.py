@@ -1,7 +1,7 @@
 """CloudFront in front of the service's ALB, with error caching that cannot outlive a rollback.
 
-The seed's trap 2: CloudFront caches an origin's 4xx/5xx answers, so a release that was
-rolled back can keep being served as cached 502s. Every code CloudFront lets you tune gets
+Trap 2 of the reference incident: CloudFront caches an origin's 4xx/5xx answers, so a
+release that was rolled back can keep being served as cached 502s. Every code CloudFront lets you tune gets
 its own ``ErrorCachingMinTTL`` from ``EdgeConfig`` (whose validation keeps 5xx TTLs inside
 the kit's detection-plus-restore window), and no error is masked: there is no response
 page and no response code, so the viewer sees the origin's own status and body. The API
@@ -61,7 +61,10 @@ class Edge(Construct):
     CloudFront standard logs (legacy) need a bucket with ACLs enabled, which the kit's
     BUCKET_OWNER_ENFORCED log bucket is not, and logging v2 must be configured in
     us-east-1, which an environment-agnostic stack in another region cannot do; so the
-    construct owns a small ACL-enabled log bucket (``log_bucket``).
+    construct owns a small ACL-enabled log bucket (``log_bucket``), unless
+    ``config.standard_logging`` is off (``log_bucket`` is then None): CloudFront delivers
+    no standard logs to buckets in some opt-in Regions, which ``StageConfig`` refuses
+    when the stage names its Region.
     """
 
     def __init__(
@@ -81,7 +84,7 @@ class Edge(Construct):
             raise ValueError(f"origin_port={origin_port!r}: allowed 80 or 443")
         self.config = config
         self.origin_port = origin_port
-        self.log_bucket = self._log_bucket()
+        self.log_bucket = self._log_bucket() if config.standard_logging else None
         self.prefix_list_lookup = self._prefix_list_lookup()
         self.prefix_list_id = self.prefix_list_lookup.get_response_field(PREFIX_LIST_ID_PATH)
         # Exposed so compliance.py can acknowledge findings on exactly these two: the
@@ -152,9 +155,9 @@ class Edge(Construct):
             error_responses=self._error_responses(config),
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=_PRICE_CLASSES[config.price_class],
-            enable_logging=True,
+            enable_logging=self.log_bucket is not None,
             log_bucket=self.log_bucket,
-            log_file_prefix=LOG_PREFIX,
+            log_file_prefix=LOG_PREFIX if self.log_bucket is not None else None,
             certificate=certificate,
             domain_names=list(config.domain_names) or None,
             # Only applies with a certificate of one's own; on *.cloudfront.net CloudFront

@@ -2,7 +2,7 @@
 
 The health check's path and success codes come from config so they match what ``/health``
 really returns (a ``/health`` that answers 204 fails AWS's default matcher ``200``: the
-seed's trap 4), and its interval, thresholds and the deregistration delay are tuned for
+incident's health-check lesson, docs/incident.md), and its interval, thresholds and the deregistration delay are tuned for
 fast in-place deploys and rollbacks. Instances run a launch template with IMDSv2
 required and encrypted volumes, and install the CodeDeploy agent at boot. The ALB writes
 access logs, whose ``target_status_code`` of ``-`` is how one tells an ALB-generated 502
@@ -59,6 +59,16 @@ class HealthCheckedService(Construct):
             allow_all_outbound=False,
             description=f"{config.service_name} ALB: viewers in, instances out",
         )
+        # Inline, so it lands in the group's SecurityGroupEgress: CloudFormation removes
+        # the allow-all egress rule EC2 gives every new group only when that property
+        # lists a rule; separate AWS::EC2::SecurityGroupEgress resources leave it in place
+        # (CloudFormation User Guide, AWS::EC2::SecurityGroup, SecurityGroupEgress). The
+        # ALB's only outbound traffic is requests and health checks to the instances.
+        self.load_balancer_security_group.add_egress_rule(
+            ec2.Peer.ipv4(vpc.vpc_cidr_block),
+            ec2.Port.tcp(config.app_port),
+            "requests and health checks to the instances' port, inside the VPC",
+        )
         if origin_verify_secret is None:
             for port in {80, listener_port}:
                 self.load_balancer_security_group.add_ingress_rule(
@@ -74,6 +84,9 @@ class HealthCheckedService(Construct):
             idle_timeout=Duration.seconds(config.idle_timeout_seconds),
             # Requests with malformed headers never reach the app (ELB User Guide).
             drop_invalid_header_fields=True,
+            # None (a ServiceConfig used alone) is off; StageConfig turns it on outside
+            # the sandbox, so a stage's load balancer cannot be deleted by accident.
+            deletion_protection=bool(config.deletion_protection),
         )
         if config.access_logs:
             enable_alb_access_logs(self, self.load_balancer, access_log_bucket, prefix="alb")
@@ -102,10 +115,7 @@ class HealthCheckedService(Construct):
             launch_template=self._launch_template(config),
             min_capacity=config.min_capacity,
             max_capacity=config.max_capacity,
-            health_checks=autoscaling.HealthChecks.with_additional_checks(
-                additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
-                grace_period=Duration.minutes(5),
-            ),
+            health_checks=self._health_checks(config),
         )
 
         hc = config.health_check
@@ -127,12 +137,28 @@ class HealthCheckedService(Construct):
                 unhealthy_threshold_count=hc.unhealthy_threshold,
             ),
         )
-        self.load_balancer_security_group.connections.allow_to(
-            self.instance_security_group, ec2.Port.tcp(config.app_port), "ALB to app"
+        # Ingress only: the ALB's side is the inline egress rule above.
+        self.instance_security_group.add_ingress_rule(
+            self.load_balancer_security_group, ec2.Port.tcp(config.app_port), "ALB to app"
         )
 
         self.listener = self._listener(config, listener_port, origin_verify_secret)
         self.web_acl = self._web_acl() if config.enable_waf else None
+
+    @staticmethod
+    def _health_checks(config: ServiceConfig) -> autoscaling.HealthChecks:
+        # EC2 status checks only, by default: instances launched with the stack have no
+        # release until CodeDeploy's first deployment has reached them, which nothing
+        # guarantees within the grace period, and with ELB checks Auto Scaling would
+        # terminate them mid-install (EC2 Auto Scaling User Guide, health checks and the
+        # health check grace period). The ALB still routes only to healthy targets.
+        grace = Duration.minutes(5)
+        if config.elb_health_check:
+            return autoscaling.HealthChecks.with_additional_checks(
+                additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
+                grace_period=grace,
+            )
+        return autoscaling.HealthChecks.ec2(grace_period=grace)
 
     def _launch_template(self, config: ServiceConfig) -> ec2.LaunchTemplate:
         instance_type = ec2.InstanceType(config.instance_type)

@@ -4,7 +4,8 @@ With ``nat_gateways=0`` (the sandbox default) there are no private subnets with 
 so the instances sit in public subnets and accept traffic only from the ALB's security
 group; with one or more NAT gateways they move to private subnets. Flow logs go to
 CloudWatch Logs so rejected traffic (a health check blocked by a security group is a
-classic cause of "no healthy targets", the ALB's 503) can be traced.
+classic cause of "no healthy targets", the ALB's 503) can be traced. They hold client
+addresses, so their log group is encrypted with a customer managed key (``LogsKey``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from stacks.constructs.keys import LogsKey
 
 
 class Network(Construct):
@@ -50,15 +53,23 @@ class Network(Construct):
             # custom-resource Lambda to every deploy for no effect on this VPC.
             restrict_default_security_group=False,
         )
-        flow_log_group = logs.LogGroup(
+        self.logs_key = LogsKey(
+            self,
+            "FlowLogsKey",
+            description="Encrypts the VPC flow logs (client addresses)",
+            # Goes with its log group, which is deleted with the stack.
+            removal_policy=RemovalPolicy.DESTROY,
+        ).key
+        self.flow_log_group = logs.LogGroup(
             self,
             "FlowLogs",
             retention=logs.RetentionDays.ONE_MONTH,
+            encryption_key=self.logs_key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.vpc.add_flow_log(
             "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
         self.instance_subnets = ec2.SubnetSelection(

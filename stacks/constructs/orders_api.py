@@ -1,9 +1,10 @@
 """The order-api on API Gateway (REST) + Lambda, built so a failure is never a bare 502.
 
-The seed's trap 3: an uncaught exception, a timeout or a malformed answer from a Lambda
-proxy integration reaches the client as API Gateway's 502, which tells neither the client
-nor the on-call what happened (AWS-FACTS.md, API Gateway and Lambda). This construct
-keeps that case rare and visible:
+Trap 3 of the reference incident: an uncaught exception, a timeout or a malformed answer
+from a Lambda proxy integration reaches the client as API Gateway's 502, which tells
+neither the client nor the on-call what happened (API Gateway Developer Guide, "Set up
+Lambda proxy integrations in API Gateway"). This construct keeps that case rare and
+visible:
 
 * the handler times out before the 29 s integration timeout (``ApiConfig`` checks it), so
   a slow request gets the handler's own answer, not a gateway 504;
@@ -30,7 +31,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -45,6 +46,7 @@ from constructs import Construct
 
 from stacks.config import ApiConfig
 from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_alarm
+from stacks.constructs.keys import LogsKey
 from stacks.constructs.lambda_code import function_code
 
 SERVICE_NAME = "order-api"
@@ -184,7 +186,7 @@ def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
     """Every API Gateway error type the kit shapes, with its status and extra headers."""
     gateway_type = "($context.error.responseType)"
     return (
-        # Seed Section 11, key point 8: 429 demands Retry-After.
+        # 429 tells the client when to retry with Retry-After (RFC 6585, section 4).
         GatewayProblem(
             "THROTTLED",
             429,
@@ -192,7 +194,7 @@ def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
             "The request rate is over this API's limit; retry after the delay in Retry-After.",
             {"Retry-After": str(config.retry_after_seconds)},
         ),
-        # Seed Section 11, key point 3: 401 requires WWW-Authenticate.
+        # A 401 must carry WWW-Authenticate (RFC 9110, section 15.5.2).
         GatewayProblem(
             "UNAUTHORIZED",
             401,
@@ -223,7 +225,7 @@ def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
             "The request is larger than API Gateway accepts.",
         ),
         # 504: the handler did not answer within the integration timeout. The request may
-        # still have been processed (seed Section 11, key point 6).
+        # still have been processed: a 504 says nothing of the origin (RFC 9110, section 15.6.5).
         GatewayProblem(
             "INTEGRATION_TIMEOUT",
             504,
@@ -266,10 +268,13 @@ class OrdersApi(Construct):
     """REST API, handler and worker functions, orders table, export queue and alarms.
 
     ``alarm_topic``: alarm and OK notifications go there when given.
-    ``manage_account_cloudwatch_role``: API Gateway writes execution and access logs
-    through one role per account and region (``AWS::ApiGateway::Account``); the
-    construct sets it and retains it on delete, because other APIs in the account log
-    through it too. Pass False where the account already has it set.
+    ``manage_account_cloudwatch_role`` (default ``config.manage_account_cloudwatch_role``):
+    API Gateway writes a REST stage's execution and access logs through one role per
+    account and Region, set in its account settings (``AWS::ApiGateway::Account``), and
+    refuses a stage with logging while none is set (API Gateway Developer Guide, "Set up
+    CloudWatch logging for REST APIs in API Gateway"). With True the construct creates a
+    role and sets it, replacing whatever role the Region had, and retains it on delete
+    because other APIs log through it too. Pass False where the account already has one.
     """
 
     def __init__(
@@ -279,11 +284,17 @@ class OrdersApi(Construct):
         *,
         config: ApiConfig,
         alarm_topic: sns.ITopic | None = None,
-        manage_account_cloudwatch_role: bool = True,
+        manage_account_cloudwatch_role: bool | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.config = config
         log_retention = retention(config.log_retention_days)
+        if manage_account_cloudwatch_role is None:
+            manage_account_cloudwatch_role = config.manage_account_cloudwatch_role
+        # Access logs carry client addresses; every log group of the API shares one key.
+        self.logs_key = LogsKey(
+            self, "LogsKey", description="Encrypts the order-api's log groups"
+        ).key
 
         # Orders and export jobs. AWS managed key: encryption at rest with every use of
         # the key in CloudTrail, no key policy to keep right and no monthly key charge; a
@@ -301,10 +312,26 @@ class OrdersApi(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        self.dead_letter_queue = dead_letter_queue(self, "ExportDeadLetters")
+        # Only the export queue may redrive into its DLQ. Naming the queue (unique per
+        # construct path, like the API's name) lets the DLQ name its ARN without a
+        # reference back to the queue, which already references the DLQ: a cycle.
+        export_queue_name = Names.unique_resource_name(self, max_length=72, separator="-")
+        export_queue_name = f"{export_queue_name}-export"
+        self.dead_letter_queue = dead_letter_queue(
+            self,
+            "ExportDeadLetters",
+            source_queue_arns=[
+                Stack.of(self).format_arn(
+                    service="sqs",
+                    resource=export_queue_name,
+                    arn_format=ArnFormat.NO_RESOURCE_NAME,
+                )
+            ],
+        )
         self.queue = sqs.Queue(
             self,
             "ExportQueue",
+            queue_name=export_queue_name,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=Duration.seconds(WORKER_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR),
@@ -346,6 +373,11 @@ class OrdersApi(Construct):
                 # whole batch would be retried for one failure (Lambda Developer Guide,
                 # "Handling errors for an SQS event source").
                 report_batch_item_failures=True,
+                # Caps the worker's share of the account's concurrency; without it a burst
+                # of exports scales the poller up to 1,250 concurrent invocations (Lambda
+                # Developer Guide, "Configuring maximum concurrency for Amazon SQS event
+                # sources").
+                max_concurrency=config.worker_max_concurrency,
             )
         )
 
@@ -353,6 +385,7 @@ class OrdersApi(Construct):
             self,
             "AccessLogs",
             retention=log_retention,
+            encryption_key=self.logs_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.rest_api = self._rest_api(config, manage_account_cloudwatch_role)
@@ -406,6 +439,7 @@ class OrdersApi(Construct):
             self,
             f"{id_}Logs",
             retention=log_retention,
+            encryption_key=self.logs_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
@@ -427,7 +461,7 @@ class OrdersApi(Construct):
             id_,
             role=role,
             description=description,
-            # AWS-FACTS.md, tooling: PYTHON_3_13 triggers cdk-nag AwsSolutions-L1.
+            # cdk-nag's AwsSolutions-L1 flags PYTHON_3_13 as not the latest runtime; 3.14 is.
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             code=function_code("api", vendored=VENDORED_DISTRIBUTIONS),
@@ -510,6 +544,7 @@ class OrdersApi(Construct):
                 f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.stage_name}"
             ),
             retention=log_retention,
+            encryption_key=self.logs_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.rest_api.deployment_stage.node.add_dependency(group)

@@ -1,10 +1,12 @@
-"""The seed's Table 4 ("Monitoring strategy by status code class") as CloudWatch alarms.
+"""The kit's monitoring strategy by status-code class, as CloudWatch alarms.
 
 Each alarm carries a ``severity`` tag (P1, P2) and its description starts with it; the
 severity decides where it goes: P1 pages (the paging topic), P2 goes to a low-priority
 topic a team reads in working hours. Rates are computed over ``RequestCount`` with the
 same minimum-traffic guard as the rollback alarms, so a quiet service does not page on
 one error in three requests. These alarms notify; only the AutoRollback alarms roll back.
+The rates use no FILL and each alarm needs 2 of 3 (or 3 of 5) minutes, so a minute whose
+counts have not landed cannot hold one in OK or ALARM (``stacks/constructs/rates.py``).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class SeverityAlarms(Construct):
 
         all_5xx = rate(
             "5xx % of requests (ALB + targets)",
-            "(FILL(elb5xx, 0) + FILL(target5xx, 0))",
+            "(elb5xx + target5xx)",
             elb5xx=lb.http_code_elb(
                 elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"
             ),
@@ -80,7 +82,7 @@ class SeverityAlarms(Construct):
             all_5xx,
             config.five_xx_rate_p2_percent,
             f"5xx above {config.five_xx_rate_p2_percent:g} % of requests: investigate now "
-            "(seed Table 4: 5xx > 0.1 % is P2).",
+            "(P2 from 0.1 %).",
         )
         self._add(
             "P1",
@@ -88,21 +90,21 @@ class SeverityAlarms(Construct):
             all_5xx,
             config.five_xx_rate_p1_percent,
             f"5xx above {config.five_xx_rate_p1_percent:g} % of requests: wake the team "
-            "(seed Table 4: 5xx > 1 % is P1).",
+            "(P1 from 1 %).",
         )
         self._add(
             "P1",
             "TwoXxDrop",
             rate(
                 "2xx % of requests",
-                "FILL(target2xx, 0)",
+                "target2xx",
                 quiet=100,
                 target2xx=lb.http_code_target(
                     elbv2.HttpCodeTarget.TARGET_2XX_COUNT, period=PERIOD, statistic="Sum"
                 ),
             ),
             config.two_xx_floor_percent,
-            "2xx share of requests dropped: traffic is shifting to errors (seed Table 4).",
+            "2xx share of requests dropped: traffic is shifting to errors.",
             comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
         )
         self._add(
@@ -110,7 +112,7 @@ class SeverityAlarms(Construct):
             "FourXxSpike",
             rate(
                 "4xx % of requests",
-                "(FILL(elb4xx, 0) + FILL(target4xx, 0))",
+                "(elb4xx + target4xx)",
                 elb4xx=lb.http_code_elb(
                     elbv2.HttpCodeElb.ELB_4XX_COUNT, period=PERIOD, statistic="Sum"
                 ),
@@ -119,15 +121,17 @@ class SeverityAlarms(Construct):
                 ),
             ),
             config.four_xx_spike_percent,
-            "4xx spike: a breaking API change or a broken client (seed Table 4).",
+            "4xx spike: a breaking API change or a broken client.",
         )
         self._add(
             "P1",
             "Elb503Spike",
             lb.http_code_elb(elbv2.HttpCodeElb.ELB_503_COUNT, period=PERIOD, statistic="Sum"),
             config.elb_503_threshold,
-            "ALB-generated 503: no healthy targets. Check HealthyHostCount, the health-check "
-            "path and success codes (target-generated 503s show as Target 5xx instead).",
+            "ALB-generated 503: the target group has no registered targets (instances "
+            "deregistered or terminated). If every registered target is unhealthy the ALB "
+            "still routes to them (fail open), so check deployments and Auto Scaling first. "
+            "Target-generated 503s show as Target 5xx instead.",
         )
         self._add(
             "P1",
@@ -135,7 +139,7 @@ class SeverityAlarms(Construct):
             lb.http_code_elb(elbv2.HttpCodeElb.ELB_504_COUNT, period=PERIOD, statistic="Sum"),
             config.elb_504_threshold,
             "ALB-generated 504: targets slower than the idle timeout. Do not blindly retry: "
-            "the target may have done the work (seed key point 6).",
+            "the target may have done the work.",
         )
         self._add(
             "P1",

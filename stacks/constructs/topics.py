@@ -5,7 +5,8 @@ managed key whose policy lets ``cloudwatch.amazonaws.com`` (``events.amazonaws.c
 (SNS Developer Guide, "Encryption at rest": CloudWatch alarms). Refusing plain HTTP adds a
 topic policy, and a topic policy replaces SNS's default one, so the policy must also let
 CloudWatch alarms of this account publish, or every alarm action fails with "not
-authorized to perform SNS:Publish".
+authorized to perform SNS:Publish". Nothing here needs a KMS grant, so the key refuses
+grants that are not for an AWS resource (``keys.deny_grants_except_for_aws``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from stacks.constructs.keys import deny_grants_except_for_aws
 
 
 class AlarmTopic(Construct):
@@ -44,6 +47,7 @@ class AlarmTopic(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
             )
         )
+        deny_grants_except_for_aws(self.key)
         self.topic = sns.Topic(
             self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True
         )

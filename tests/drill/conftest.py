@@ -16,7 +16,7 @@ LB_DIMENSION = {
     "Name": "LoadBalancer",
     "Value": {"Fn::GetAtt": ["ServiceLoadBalancer31A7DB79", "LoadBalancerFullName"]},
 }
-RATE_EXPRESSION = "IF(requests >= 50, 100 * FILL(errors, 0) / requests, 0)"
+RATE_EXPRESSION = "IF(errors >= 0 AND requests >= 50, 100 * errors / requests)"
 
 
 def _metric_stat(id_: str, name: str) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def _metric_stat(id_: str, name: str) -> dict[str, Any]:
 
 def count_alarm_properties(threshold: float = 50) -> dict[str, Any]:
     return {
-        "AlarmDescription": "ALB-generated 5xx per minute above the seed's threshold",
+        "AlarmDescription": "ALB-generated 5xx per minute above the kit's threshold",
         "ComparisonOperator": "GreaterThanThreshold",
         "DatapointsToAlarm": 1,
         "Dimensions": [LB_DIMENSION],

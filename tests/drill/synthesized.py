@@ -26,14 +26,19 @@ _SYNTHESIZED: list[Path] = []
 def synthesize(outdir: Path) -> Path:
     """cdk.out for the default stage, synthesized on the first call of the process."""
     if not _SYNTHESIZED:
-        # What the CDK CLI passes by default: aws:cdk:path and aws:asset:path metadata.
-        app = new_app(
-            {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True},
-            outdir=str(outdir),
-        )
-        build_app(load_config(app.node.get_all_context()), app=app, nag=False).synth()
-        _SYNTHESIZED.append(outdir)
+        _SYNTHESIZED.append(synthesize_with(outdir, {}))
     return _SYNTHESIZED[0]
+
+
+def synthesize_with(outdir: Path, context: dict[str, str]) -> Path:
+    """cdk.out synthesized now with ``-c key=value`` style ``context`` (not cached)."""
+    # What the CDK CLI passes by default: aws:cdk:path and aws:asset:path metadata.
+    app = new_app(
+        {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True, **context},
+        outdir=str(outdir),
+    )
+    build_app(load_config(app.node.get_all_context()), app=app, nag=False).synth()
+    return outdir
 
 
 def service_template(cdk_out: Path) -> dict[str, Any]:

@@ -205,14 +205,33 @@ def test_alarm_reading_a_metric_absent_from_the_file_is_flagged() -> None:
     assert report.missing_metrics == ("AWS/ApplicationELB HTTPCode_ELB_4XX_Count Sum",)
 
 
-def test_alarm_with_a_different_period_is_not_replayed() -> None:
+def test_alarm_with_an_uneven_period_is_not_replayed() -> None:
     props = count_alarm_properties()
+    props["Period"] = 90
+    data = backtest.load_metric_data(SAMPLE)
+
+    report = backtest.replay_alarm("service", "Uneven", props, data)
+
+    assert report.error == "alarm period 90 s is not a multiple of the metrics file's 60 s"
+
+
+def test_five_minute_alarm_is_summed_from_the_files_minutes() -> None:
+    # The low-traffic tier's period: five of the file's minutes per datapoint.
+    props = count_alarm_properties(threshold=250)
     props["Period"] = 300
     data = backtest.load_metric_data(SAMPLE)
 
-    report = backtest.replay_alarm("service", "Slow", props, data)
+    report = backtest.replay_alarm("service", "FiveMinutes", props, data)
 
-    assert report.error == "alarm period 300 s differs from the metrics file's 60 s"
+    assert not report.error
+    assert report.replay is not None
+    assert report.fired >= 1
+    biggest = max(s.value or 0 for s in report.replay.steps)
+    minutes = data.store.get(("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum"))
+    best_five = max(
+        sum(minutes.get(t + timedelta(minutes=k), 0) for k in range(5)) for t in minutes
+    )
+    assert biggest == best_five
 
 
 def write_cdk_out(tmp_path: Path) -> Path:
@@ -266,6 +285,16 @@ def test_fetch_queries_fill_in_the_load_balancer_dimension() -> None:
     assert queries[0]["MetricStat"]["Metric"]["Dimensions"] == [
         {"Name": "LoadBalancer", "Value": "app/order-api/5f0c6b2e1a9d4c3b"}
     ]
+
+
+def test_fetch_queries_ask_for_the_finest_period_any_alarm_reads() -> None:
+    five = count_alarm_properties()
+    five["Period"] = 300
+    alarms = [AlarmSpec.from_properties(five), AlarmSpec.from_properties(count_alarm_properties())]
+
+    queries, _ = fetch_queries(alarms, load_balancer="app/order-api/5f0c6b2e1a9d4c3b")
+
+    assert [q["MetricStat"]["Period"] for q in queries] == [60]
 
 
 def test_fetch_queries_skip_a_metric_whose_dimension_is_not_given() -> None:

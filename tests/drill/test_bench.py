@@ -10,6 +10,7 @@ import pytest
 from drill import bench
 from drill.template import load_assembly
 from tests.drill.synthesized import synthesize
+from tests.lambdas.rollback.test_call_counts import CLAIM, RELEASE
 
 LIST = "codedeploy:ListDeployments"
 BATCH = "codedeploy:BatchGetDeployments"
@@ -32,12 +33,12 @@ def test_each_decision_kind_makes_the_aws_calls_the_workflow_documents(cdk_out: 
         f.action if f.name != "skip: duplicate delivery" else "duplicate": f.calls for f in figures
     }
     assert calls == {
-        "redeployed": (LIST, BATCH, CREATE, INVALIDATE, METRICS, PUBLISH),
+        "redeployed": (LIST, BATCH, CLAIM, CREATE, INVALIDATE, METRICS, PUBLISH),
         "stopped": (LIST, BATCH, STOP, INVALIDATE, METRICS, PUBLISH),
         "skipped": (LIST, METRICS, PUBLISH),
         "duplicate": (LIST, BATCH),
         "would-redeploy": (LIST, BATCH, METRICS, PUBLISH),
-        "failed": (LIST, BATCH, CREATE, PUBLISH),
+        "failed": (LIST, BATCH, CLAIM, CREATE, RELEASE, PUBLISH),
     }
 
 
@@ -60,8 +61,22 @@ def test_report_names_the_machine_and_the_skipped_make_figures() -> None:
         "freshSynthSeconds": None,
         "warmSynthSeconds": 7.5,
         "warmTestSeconds": None,
-        "seedOnsetToRollbackSeconds": 120.0,
-        "metricDelaySeconds": 60,
+        "referenceIncident": [
+            {
+                "case": "best",
+                "metricDelaySeconds": 60,
+                "onsetToRollbackSeconds": 180.0,
+                "onsetToRestoredSeconds": 340.0,
+                "errorsServed": 2214.0,
+            },
+            {
+                "case": "worst",
+                "metricDelaySeconds": 240,
+                "onsetToRollbackSeconds": 360.0,
+                "onsetToRestoredSeconds": 520.0,
+                "errorsServed": 3321.0,
+            },
+        ],
         "restore": {
             "kitSeconds": 160,
             "kitFormula": "2 batches x (...) = 160 s",
@@ -78,3 +93,8 @@ def test_report_names_the_machine_and_the_skipped_make_figures() -> None:
     assert "skipped (--skip-fresh)" in text
     assert "skipped (--skip-test)" in text
     assert "6.0x" in text
+    # The detection time is quoted per metric delay, never as one number.
+    assert "delay 60 s (best)" in text
+    assert "onset -> rollback 180 s" in text
+    assert "delay 240 s (worst)" in text
+    assert "errors served 3,321" in text

@@ -20,6 +20,7 @@ from drill.evaluator import (
     AlarmSpec,
     SeriesStore,
     evaluate_window,
+    evaluation_range_for,
     replay,
 )
 
@@ -165,7 +166,7 @@ def states(alarm: AlarmSpec, source: SeriesStore, minutes: int) -> list[str]:
     return [step.state for step in result.steps]
 
 
-def test_seed_incident_minute_fires_the_count_alarm_one_period_after_onset() -> None:
+def test_502_incident_minute_fires_the_count_alarm_one_period_after_onset() -> None:
     alarm = AlarmSpec.from_properties(count_alarm(), name="Elb5xxCount")
     source = store(HTTPCode_ELB_5XX_Count=[None, None, 369.0])
 
@@ -338,7 +339,7 @@ def test_count_alarm_fires_on_the_same_0_01_percent_at_a_million_requests() -> N
     assert states(alarm, source, 1) == [ALARM]
 
 
-def test_rate_alarm_fires_on_the_seed_incident() -> None:
+def test_rate_alarm_fires_on_the_502_incident() -> None:
     source = store(RequestCount=[4421.0], HTTPCode_ELB_5XX_Count=[369.0])
 
     result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
@@ -478,3 +479,81 @@ def test_state_at_reports_the_state_in_force() -> None:
     assert result.state_at(minute(0)) is None
     assert result.state_at(minute(1) + timedelta(seconds=30)) == OK
     assert result.state_at(minute(2)) == ALARM
+
+
+# --- The wall clock ------------------------------------------------------------------------
+
+
+def test_replay_evaluates_every_minute_with_the_range_reaching_the_current_minute() -> None:
+    # "For any period of one minute or longer, an alarm is evaluated every minute" over the
+    # window that ends then (CloudWatch User Guide, "Evaluating an alarm"). With a 90 s
+    # delay the minute that just ended, and the one before, have not landed yet.
+    alarm = AlarmSpec.from_properties(count_alarm())
+    source = store(HTTPCode_ELB_5XX_Count=[369.0, 369.0, 369.0, 369.0])
+
+    result = replay(alarm, source, start=T0, end=minute(4), delay_s=90, evaluation_range=5)
+
+    step = result.steps[3]
+    assert step.evaluated_at == minute(4)
+    assert [v for _, v in step.window] == [None, 369.0, 369.0, None, None]
+    assert step.timestamp == minute(3)
+    assert [s.evaluated_at - result.steps[0].evaluated_at for s in result.steps] == [
+        timedelta(minutes=i) for i in range(4)
+    ]
+
+
+def test_a_datapoint_counts_only_once_it_has_landed() -> None:
+    alarm = AlarmSpec.from_properties(count_alarm())
+    source = store(HTTPCode_ELB_5XX_Count=[None, 369.0])
+
+    result = replay(alarm, source, start=T0, end=minute(5), delay_s=150, evaluation_range=6)
+
+    # The 14:31 minute ends 14:32 and lands 14:34:30; the 14:35 evaluation is the first
+    # that sees it.
+    assert result.first_alarm is not None
+    assert result.first_alarm.at == minute(5)
+
+
+def test_per_metric_delay_lets_one_metric_land_before_another() -> None:
+    alarm = AlarmSpec.from_properties(rate_alarm("errors + requests"))
+    source = store(RequestCount=[100.0], HTTPCode_ELB_5XX_Count=[5.0])
+
+    def delay(ref: Any, _t: datetime) -> float:
+        return 120.0 if ref.metric_name == "HTTPCode_ELB_5XX_Count" else 0.0
+
+    result = replay(alarm, source, start=T0, end=minute(3), delay_s=delay)
+
+    assert [dict(s.window)[T0] for s in result.steps] == [100.0, 100.0, 105.0]
+
+
+def test_evaluation_range_grows_with_the_longest_modelled_delay() -> None:
+    # N + 2 as in the guide's example, plus one period per period of delay, so a datapoint
+    # that lands 240 s after its minute is still inside a 1-of-1 alarm's range.
+    assert evaluation_range_for(1, 60, 0) == 3
+    assert evaluation_range_for(1, 60, 240) == 7
+    assert evaluation_range_for(3, 300, 240) == 6
+
+
+def test_five_minute_period_sums_the_landed_minutes_ending_at_each_evaluation() -> None:
+    # "If the Period is 5 minutes ... at the end of minute 6, the alarm is evaluated based
+    # on the data from minutes 2 to 6" (CloudWatch User Guide, "Evaluating an alarm").
+    alarm = AlarmSpec.from_properties(count_alarm(Period=300, Threshold=25))
+    source = store(HTTPCode_ELB_5XX_Count=[5.0, 6.0, 7.0, 8.0, 9.0, 10.0])
+
+    result = replay(alarm, source, start=T0, end=minute(6), source_period=60, delay_s=60)
+
+    sums = {s.evaluated_at: s.window[-1][1] for s in result.steps}
+    # At 14:36 the newest period is 14:31-14:35; 14:35 has not landed (60 s delay).
+    assert sums[minute(6)] == 6.0 + 7.0 + 8.0 + 9.0
+    assert sums[minute(5)] == 5.0 + 6.0 + 7.0 + 8.0
+    assert result.first_alarm is not None
+    assert result.first_alarm.at == minute(5)
+
+
+def test_longer_period_from_percentiles_is_refused_by_name() -> None:
+    props = count_alarm(MetricName="TargetResponseTime", ExtendedStatistic="p99", Period=300)
+    del props["Statistic"]
+    alarm = AlarmSpec.from_properties(props)
+
+    with pytest.raises(AlarmDefinitionError, match="p99 over 300 s"):
+        replay(alarm, SeriesStore(), start=T0, end=minute(5), source_period=60)

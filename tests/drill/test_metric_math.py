@@ -122,6 +122,62 @@ def test_fill_with_a_constant_covers_the_whole_grid() -> None:
     assert listed(run("FILL(m1, 0)", m1=ts(None, 5))) == [0, 5, 0, 0, 0]
 
 
+def test_no_input_datapoint_at_a_timestamp_gives_no_output_point() -> None:
+    # Missing values count as 0 only beside a real point: the last two grid minutes
+    # have no input at all, so arithmetic and comparison give nothing there.
+    errors, requests = ts(5, None, 7), ts(100, 200, None)
+
+    assert listed(run("errors + requests", errors=errors, requests=requests))[3:] == [None] * 2
+    assert listed(run("errors > requests", errors=errors, requests=requests))[3:] == [None] * 2
+
+
+def test_comparison_between_series_treats_the_missing_side_as_zero() -> None:
+    assert listed(run("100 * e >= 0.1 * r", e=ts(40, 1, None), r=ts(None, 10_000, 500))) == [
+        1,
+        0,
+        0,
+        None,
+        None,
+    ]
+
+
+def test_comparison_with_a_constant_keeps_only_the_series_own_points() -> None:
+    assert listed(run("errors >= 0", errors=ts(3, None, 0))) == [1, None, 1, None, None]
+
+
+def test_fill_gives_an_unpublished_newest_minute_the_fill_value() -> None:
+    # The caveat in the guide's FILL row: in an alarm the newest minute has not landed,
+    # and FILL turns its absence into the fill value.
+    published = ts(369, 369, 369, 369)
+
+    assert listed(run("FILL(errors, 0)", errors=published))[-1] == 0
+    assert listed(run("errors", errors=published))[-1] is None
+
+
+def test_kit_count_expression_per_minute_kind() -> None:
+    # Outage with traffic, 503 without RequestCount, background noise under the floor,
+    # a quiet minute, and a minute nothing has landed for: only the first two have points.
+    errors = ts(369, 4400, 100, None, None)
+    requests = ts(4420, None, 1_000_000, 4420, None)
+
+    values = run("IF(100 * errors >= 0.1 * requests, errors)", errors=errors, requests=requests)
+
+    assert listed(values) == [369, 4400, None, None, None]
+
+
+def test_kit_rate_expression_has_points_only_where_both_counts_landed() -> None:
+    errors = ts(369, 30, None, 5, 2)
+    requests = ts(4420, None, 4420, 10, 100)
+
+    values = run(
+        "IF(errors >= 0 AND requests >= 20, 100 * errors / requests)",
+        errors=errors,
+        requests=requests,
+    )
+
+    assert listed(values) == [pytest.approx(8.3484, abs=1e-4), None, None, None, 2]
+
+
 def test_fill_repeat_carries_the_last_real_value_forward() -> None:
     assert listed(run("FILL(m1, REPEAT)", m1=ts(None, 5, None, 7))) == [None, 5, 5, 7, 7]
 

@@ -20,17 +20,19 @@ import pytest
 from drill import runner, scenario
 from drill.__main__ import main
 from drill.evaluator import ALARM, OK, Transition
-from drill.runner import DrillReport
+from drill.runner import DelaySweep, DrillReport
 from drill.template import load_assembly
+from stacks import timing
 from tests.conftest import load_event
-from tests.drill.synthesized import resource, synthesize, variant
+from tests.drill.synthesized import resource, synthesize, synthesize_with, variant
 
-SEED = "seed-incident"
+REFERENCE = "bad-release-502"
 CREATE = "codedeploy:CreateDeployment"
 STOP = "codedeploy:StopDeployment"
 INVALIDATE = "cloudfront:CreateInvalidation"
 
 Drill = Callable[[str], DrillReport]
+Sweep = Callable[[str], DelaySweep]
 
 
 @pytest.fixture(scope="session")
@@ -39,70 +41,119 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def drill(cdk_out: Path) -> Drill:
-    """Replays a bundled scenario against the synthesized kit, once per session."""
+def sweep(cdk_out: Path) -> Sweep:
+    """Replays a bundled scenario at the best, typical and worst delay, once per session."""
     assembly = load_assembly(cdk_out)
-    done: dict[str, DrillReport] = {}
+    done: dict[str, DelaySweep] = {}
 
-    def run(name: str) -> DrillReport:
+    def run(name: str) -> DelaySweep:
         if name not in done:
-            done[name] = runner.run(scenario.load(name), assembly)
+            done[name] = runner.run_range(scenario.load(name), assembly)
         return done[name]
 
     return run
 
 
+@pytest.fixture(scope="session")
+def drill(sweep: Sweep) -> Drill:
+    """The run at the worst delay of the range: the one the expectations are held to."""
+    return lambda name: sweep(name).worst
+
+
 def drill_variant(
     cdk_out: Path, target: Path, edit: Callable[[dict[str, Any]], None]
 ) -> DrillReport:
-    return runner.run(scenario.load(SEED), load_assembly(variant(cdk_out, target, edit)))
+    return runner.run(scenario.load(REFERENCE), load_assembly(variant(cdk_out, target, edit)))
 
 
 # --- Every bundled scenario -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", scenario.bundled_names())
-def test_bundled_scenario_meets_its_expect_block(drill: Drill, name: str) -> None:
-    report = drill(name)
+def test_bundled_scenario_meets_its_expect_block_at_every_delay(sweep: Sweep, name: str) -> None:
+    result = sweep(name)
 
-    failed = [check for check in report.checks if not check.passed]
+    failed = [
+        (label, check)
+        for label, report in result.runs
+        for check in report.checks
+        if not check.passed
+    ]
 
     assert failed == []
-    assert {c.name for c in report.checks} >= {"alarm_fires", "decision"}
+    assert [label for label, _ in result.runs] == ["best", "typical", "worst"]
+    assert {c.name for c in result.worst.checks} >= {"alarm_fires", "decision"}
 
 
-# --- The seed incident ----------------------------------------------------------------------
+# --- The reference incident (the 502 incident) ---------------------------------------------
 
 
-def test_seed_incident_rollback_starts_within_two_alarm_periods_of_onset(drill: Drill) -> None:
-    report = drill(SEED)
-    period = timedelta(seconds=report.scenario.period)
-
-    elapsed = report.onset_to_rollback
-
-    assert elapsed is not None
-    assert elapsed <= 2 * period
-
-
-def test_seed_incident_counts_the_metric_delay_before_the_alarm_fires(drill: Drill) -> None:
-    report = drill(SEED)
+@pytest.mark.parametrize(("case", "delay_s"), [("best", 60), ("typical", 150), ("worst", 240)])
+def test_reference_incident_alarm_fires_at_the_first_evaluation_after_the_minute_lands(
+    sweep: Sweep, case: str, delay_s: int
+) -> None:
+    report = dict(sweep(REFERENCE).runs)[case]
     onset = report.scenario.onset
     assert onset is not None
+    assert report.options.metric_delay_s == delay_s
 
-    # The 14:45 minute closes at 14:46 and lands a minute later.
-    assert report.alarm_time == onset + timedelta(minutes=1) + report.metric_delay
+    # The 14:45 minute ends 14:46, lands delay_s later and is judged by the next
+    # whole-minute evaluation; the rollback starts at that evaluation.
+    lands = onset + timedelta(minutes=1, seconds=delay_s)
+    evaluated = lands + timedelta(seconds=-lands.second % 60)
+    assert report.alarm_time == evaluated
+    assert report.rollback is not None
+    assert report.rollback.started_at == evaluated
 
 
-def test_seed_incident_redeploys_v2_3_1_through_create_deployment(drill: Drill) -> None:
-    first = drill(SEED).invocations[0]
+def test_reference_incident_detection_and_errors_served_grow_with_the_delay(
+    sweep: Sweep,
+) -> None:
+    runs = [report for _, report in sweep(REFERENCE).runs]
+
+    rollback = [r.onset_to_rollback for r in runs]
+    restored = [r.onset_to_restored for r in runs]
+    served = [r.errors_served or 0.0 for r in runs]
+
+    assert rollback == [timedelta(minutes=2), timedelta(minutes=4), timedelta(minutes=5)]
+    # The same figures as the detection model README and synth rely on.
+    assert rollback == [
+        timedelta(
+            seconds=timing.detection_seconds(
+                period_s=60, datapoints_to_alarm=1, delay_s=r.options.metric_delay_s
+            )
+        )
+        for r in runs
+    ]
+    # Restore is the same model each time, so only detection moves the restored time.
+    restore = timedelta(seconds=runs[0].restore.kit.total_s)
+    assert restored == [r + restore for r in rollback if r is not None]
+    assert served == sorted(served)
+    assert served[0] < served[-1]
+
+
+def test_errors_served_sums_elb_5xx_from_onset_until_recovery(drill: Drill) -> None:
+    report = drill(REFERENCE)
+    onset, recovery = report.scenario.onset, report.recovery_from
+    assert onset is not None
+    assert recovery is not None
+
+    expected = sum(row.elb_5xx or 0 for row in report.rows if onset <= row.minute < recovery)
+
+    assert report.errors_served == expected > 0
+    assert not report.errors_until_end
+
+
+def test_reference_incident_redeploys_v2_3_1_through_create_deployment(drill: Drill) -> None:
+    first = drill(REFERENCE).invocations[0]
 
     assert first.action == "redeployed"
     assert CREATE in first.invocation.aws_calls
     assert first.created[0]["revision"]["s3Location"]["key"] == "order-api-v2.3.1.zip"
 
 
-def test_seed_incident_second_alarm_event_finds_the_rollback_and_skips(drill: Drill) -> None:
-    report = drill(SEED)
+def test_reference_incident_second_alarm_event_finds_the_rollback_and_skips(drill: Drill) -> None:
+    report = drill(REFERENCE)
 
     second = report.invocations[1]
 
@@ -111,15 +162,17 @@ def test_seed_incident_second_alarm_event_finds_the_rollback_and_skips(drill: Dr
     assert CREATE not in second.invocation.aws_calls
 
 
-def test_seed_incident_notification_diagnoses_malformed_responses(drill: Drill) -> None:
-    diagnosis = drill(SEED).diagnosis
+def test_reference_incident_notification_diagnoses_malformed_responses(drill: Drill) -> None:
+    diagnosis = drill(REFERENCE).diagnosis
 
     assert diagnosis is not None
     assert "malformed or truncated responses" in diagnosis
 
 
-def test_seed_incident_invalidates_the_distribution_of_the_nested_edge_stack(drill: Drill) -> None:
-    report = drill(SEED)
+def test_reference_incident_invalidates_the_distribution_of_the_nested_edge_stack(
+    drill: Drill,
+) -> None:
+    report = drill(REFERENCE)
     first = report.invocations[0]
 
     assert INVALIDATE in first.invocation.aws_calls
@@ -127,8 +180,10 @@ def test_seed_incident_invalidates_the_distribution_of_the_nested_edge_stack(dri
     assert report.environment["DISTRIBUTION_ID"]
 
 
-def test_seed_incident_errors_drop_to_baseline_after_the_modelled_restore(drill: Drill) -> None:
-    report = drill(SEED)
+def test_reference_incident_errors_drop_to_baseline_after_the_modelled_restore(
+    drill: Drill,
+) -> None:
+    report = drill(REFERENCE)
     assert report.rollback is not None
     assert report.rollback.restore_end is not None
 
@@ -136,11 +191,26 @@ def test_seed_incident_errors_drop_to_baseline_after_the_modelled_restore(drill:
 
     assert modelled[0].minute >= report.rollback.restore_end
     assert all(row.elb_5xx is None for row in modelled)
-    assert report.rows[-1].states == (OK,) * len(report.alarms)
 
 
-def test_seed_incident_restore_is_compared_with_aws_defaults(drill: Drill) -> None:
-    restore = drill(SEED).restore
+def test_count_alarm_returns_to_ok_once_the_last_errored_minute_leaves_its_range(
+    drill: Drill,
+) -> None:
+    # The cost of leaving unpublished minutes without a datapoint: after recovery the alarm
+    # keeps judging the last real (breaching) minute until it leaves the evaluation range
+    # (CloudWatch User Guide, "Evaluating an alarm"), then there is no data: notBreaching.
+    report = drill(REFERENCE)
+    count = next(a for a in report.alarms if "Elb5xxCount" in a.logical_id)
+    last_error = max(row.minute for row in report.rows if row.elb_5xx)
+    width = len(report.replays[count.logical_id].steps[0].window)
+
+    back_to_ok = [t for t in report.replays[count.logical_id].transitions if t.new_state == OK]
+
+    assert back_to_ok[-1].at == last_error + timedelta(minutes=width + 1)
+
+
+def test_reference_incident_restore_is_compared_with_aws_defaults(drill: Drill) -> None:
+    restore = drill(REFERENCE).restore
 
     assert restore.aws_defaults.deregistration_delay_s == 300
     assert restore.aws_defaults.health_check_s == 30 * 5
@@ -159,6 +229,44 @@ def test_drill_runs_the_asset_code_from_cdk_out_and_restores_sys_modules(
     assert not list(cdk_out.glob("asset.*/rollback/__pycache__"))
 
 
+# --- Blip or incident: 1 of 1 against 2 of 3 ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_of_three(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
+    """The kit synthesized with -c rollback.evaluation_periods=3 -c ...datapoints_to_alarm=2."""
+    cdk_out = synthesize_with(
+        tmp_path_factory.mktemp("cdk.out-2of3"),
+        {"rollback.evaluation_periods": "3", "rollback.datapoints_to_alarm": "2"},
+    )
+    assembly = load_assembly(cdk_out)
+    return lambda name: runner.run_range(scenario.load(name), assembly)
+
+
+def test_two_of_three_rides_out_the_blip_that_one_of_one_rolls_back(
+    sweep: Sweep, two_of_three: Sweep
+) -> None:
+    one, two = sweep("one-minute-blip"), two_of_three("one-minute-blip")
+
+    assert all(r.decision == "rollback" for _, r in one.runs)
+    assert all(r.invocations == [] for _, r in two.runs)
+    # The 2/3 expectations of the scenario apply and hold at every delay.
+    assert two.passed
+    assert all(r.errors_served == 140 for _, r in two.runs)
+
+
+def test_two_of_three_costs_one_minute_and_a_minute_of_errors_in_the_incident(
+    sweep: Sweep, two_of_three: Sweep
+) -> None:
+    one, two = sweep(REFERENCE), two_of_three(REFERENCE)
+
+    assert two.passed
+    for (_, fast), (_, slow) in zip(one.runs, two.runs, strict=True):
+        assert fast.onset_to_rollback is not None
+        assert slow.onset_to_rollback == fast.onset_to_rollback + timedelta(minutes=1)
+        assert (slow.errors_served or 0) - (fast.errors_served or 0) == pytest.approx(369, abs=1)
+
+
 # --- Other scenarios ------------------------------------------------------------------------
 
 
@@ -174,12 +282,48 @@ def test_rollback_fails_notifies_retries_and_dead_letters_the_event(drill: Drill
 
 
 def test_running_deployment_is_stopped_and_codedeploy_rolls_back(drill: Drill) -> None:
-    report = drill("no-healthy-targets-503")
+    report = drill("no-registered-targets-503")
     first = report.invocations[0]
 
     assert first.action == "stopped"
     assert STOP in first.invocation.aws_calls
     assert first.created[0]["creator"] == "codeDeployRollback"
+
+
+def test_no_registered_targets_503_fires_the_count_alarm_without_a_request_count(
+    drill: Drill,
+) -> None:
+    report = drill("no-registered-targets-503")
+    onset = report.scenario.onset
+    assert onset is not None
+    outage = [row for row in report.rows if row.minute >= onset and not row.modelled]
+
+    fired = {a.label: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
+
+    assert all(row.requests is None for row in outage)
+    # The 1-minute rate has no RequestCount to divide by; the count alarm fires. (The
+    # 5-minute low-traffic rate may fire too, from windows that still hold routed minutes.)
+    assert (fired["Elb5xxCount"], fired["Elb5xxRate"], fired["Target5xxRate"]) == (
+        True,
+        False,
+        False,
+    )
+    assert report.diagnosis is not None
+    assert "no registered targets" in report.diagnosis
+    # Once the instances are registered again the ALB counts requests again.
+    assert all(row.requests for row in report.rows if row.modelled)
+
+
+def test_all_unhealthy_targets_fail_open_and_nothing_rolls_back(drill: Drill) -> None:
+    report = drill("all-unhealthy-fail-open")
+    onset = report.scenario.onset
+    assert onset is not None
+    after = [row for row in report.rows if row.minute >= onset]
+
+    assert all(row.healthy == 0 for row in after)
+    assert all(row.requests and row.elb_5xx is None for row in after)
+    assert report.invocations == []
+    assert report.errors_served == 0
 
 
 def test_target_5xx_alarm_fires_but_the_rule_does_not_invoke_the_function(drill: Drill) -> None:
@@ -269,7 +413,7 @@ def test_alarm_event_has_the_documented_shape_and_the_function_parses_it() -> No
 
 
 def test_recovery_keeps_requests_and_returns_other_series_to_pre_onset_median() -> None:
-    base = scenario.load(SEED)
+    base = scenario.load(REFERENCE)
     onset = base.onset
     assert onset is not None
     restore_end = onset + timedelta(minutes=4, seconds=20)
@@ -307,12 +451,14 @@ def test_cli_json_report_carries_onset_decision_ids_restore_and_expectations(
     assert report["ids"]["rollbackDeploymentId"]
     assert report["restore"]["ratio"] > 1
     assert all(check["passed"] for check in report["expectations"])
+    assert [d["metricDelaySeconds"] for d in report["delays"]] == [60, 150, 240]
+    assert all(d["passed"] and d["errorsServed"] > 0 for d in report["delays"])
 
 
 def test_cli_exits_non_zero_when_the_expectation_is_not_met(
     cli: Callable[..., tuple[int, str]], tmp_path: Path
 ) -> None:
-    data = json.loads((scenario.SCENARIOS_DIR / f"{SEED}.json").read_text(encoding="utf-8"))
+    data = json.loads((scenario.SCENARIOS_DIR / f"{REFERENCE}.json").read_text(encoding="utf-8"))
     data["expect"]["rollback_target"] = "v2.3.2"
     path = tmp_path / "wrong-target.json"
     path.write_text(json.dumps(data), encoding="utf-8")
@@ -326,12 +472,15 @@ def test_cli_exits_non_zero_when_the_expectation_is_not_met(
 def test_cli_prints_the_timeline_and_writes_a_png(
     cli: Callable[..., tuple[int, str]], tmp_path: Path
 ) -> None:
-    png = tmp_path / "seed.png"
+    png = tmp_path / "incident.png"
 
     code, out = cli("--png", str(png))
 
     assert code == 0
-    assert "14:47:00  EventBridge: rule" in out
+    # The worst delay's timeline: 14:45 ends 14:46, lands 14:50, evaluated 14:50.
+    assert "14:50:00  EventBridge: rule" in out
+    assert "worst 240 s" in out
+    assert "best 60 s" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

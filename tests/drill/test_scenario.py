@@ -15,7 +15,7 @@ from drill.evaluator import AlarmSpec, replay
 from drill.scenario import NAMESPACE, ScenarioError, parse
 from tests.drill.synthesized import service_template, synthesize
 
-SEED_ONSET = datetime(2026, 11, 24, 14, 45, tzinfo=UTC)
+ONSET_502 = datetime(2026, 11, 24, 14, 45, tzinfo=UTC)
 
 
 def minimal(**overrides: Any) -> dict[str, Any]:
@@ -45,18 +45,18 @@ def test_bundled_scenario_loads_under_its_file_name(name: str) -> None:
     assert scenario.load(name).name == name
 
 
-def test_seed_incident_reproduces_the_seed_dashboard() -> None:
-    seed = scenario.load("seed-incident")
-    i = seed.timestamps().index(SEED_ONSET)
+def test_reference_incident_reproduces_its_dashboard_figures() -> None:
+    incident = scenario.load("bad-release-502")
+    i = incident.timestamps().index(ONSET_502)
     five = slice(i, i + 5)
 
-    assert sum(v or 0 for v in seed.series["HTTPCode_ELB_5XX_Count"][five]) == 1847
-    assert sum(v or 0 for v in seed.series["RequestCount"][five]) == 22104
-    assert set(seed.series["HealthyHostCount"]) == {6.0}
+    assert sum(v or 0 for v in incident.series["HTTPCode_ELB_5XX_Count"][five]) == 1847
+    assert sum(v or 0 for v in incident.series["RequestCount"][five]) == 22104
+    assert set(incident.series["HealthyHostCount"]) == {6.0}
 
 
-def test_seed_incident_publishes_no_target_5xx_datapoints() -> None:
-    source = scenario.load("seed-incident").metric_source()
+def test_reference_incident_publishes_no_target_5xx_datapoints() -> None:
+    source = scenario.load("bad-release-502").metric_source()
 
     assert source.get((NAMESPACE, "HTTPCode_Target_5XX_Count", "Sum")) == {}
 
@@ -73,16 +73,16 @@ def _kit_alarm(alarms: dict[str, dict[str, Any]], fragment: str) -> AlarmSpec:
     return AlarmSpec.from_properties(alarms[logical_id], name=fragment)
 
 
-def test_seed_post_mortem_alarm_fires_when_the_first_bad_minute_closes(
+def test_post_mortem_alarm_fires_when_the_first_bad_minute_lands_without_delay(
     kit_alarms: dict[str, dict[str, Any]],
 ) -> None:
-    seed = scenario.load("seed-incident")
+    incident = scenario.load("bad-release-502")
     alarm = _kit_alarm(kit_alarms, "Elb5xxCount")
 
-    result = replay(alarm, seed.metric_source(), start=seed.start, end=seed.end)
+    result = replay(alarm, incident.metric_source(), start=incident.start, end=incident.end)
 
     assert result.first_alarm is not None
-    assert result.first_alarm.at == SEED_ONSET + timedelta(minutes=1)
+    assert result.first_alarm.at == ONSET_502 + timedelta(minutes=1)
 
 
 def _expected_alarm_cases() -> list[Any]:
@@ -100,7 +100,13 @@ def test_scenario_alarm_expectation_matches_the_synthesized_alarm(
     loaded = scenario.load(name)
     alarm = _kit_alarm(kit_alarms, fragment)
 
-    result = replay(alarm, loaded.metric_source(), start=loaded.start, end=loaded.end)
+    result = replay(
+        alarm,
+        loaded.metric_source(),
+        start=loaded.start,
+        end=loaded.end,
+        source_period=loaded.period,
+    )
 
     assert bool(result.alarms) is fires
 
@@ -113,8 +119,8 @@ def test_load_accepts_a_path(tmp_path: Path) -> None:
 
 
 def test_unknown_scenario_name_lists_the_bundled_ones() -> None:
-    with pytest.raises(ScenarioError, match=r"bundled: .*seed-incident"):
-        scenario.load("seed-incidnet")
+    with pytest.raises(ScenarioError, match=r"bundled: .*bad-release-502"):
+        scenario.load("bad-relase-502")
 
 
 # --- Series -----------------------------------------------------------------------------
@@ -192,7 +198,7 @@ def test_elb_5xx_total_below_its_splits_is_rejected_at_that_minute() -> None:
         ({"period": 300}, "period", 300),
         ({"onset": "2026-11-24T15:00:00Z"}, "onset", "2026-11-24T15:00:00Z"),
         ({"colour": "red"}, "colour", "red"),
-        ({"name": "Seed Incident"}, "name", "Seed Incident"),
+        ({"name": "Bad Release"}, "name", "Bad Release"),
     ],
 )
 def test_invalid_field_is_named_with_its_value(
@@ -291,3 +297,20 @@ def test_rollback_success_defaults_from_the_rollback_fails_flag() -> None:
     )
 
     assert parse(doc).expect.rollback_succeeds is False
+
+
+def test_expectation_for_another_m_of_n_is_chosen_by_its_key() -> None:
+    blip = scenario.load("one-minute-blip")
+
+    assert blip.expectation_for(1, 1) is blip.expect
+    assert blip.expectation_for(2, 3).alarm_fires is False
+    assert blip.expectation_for(3, 3) is blip.expect
+
+
+@pytest.mark.parametrize("key", ["4/3", "2-3", "0/1"])
+def test_expect_by_m_of_n_key_must_be_m_of_n(key: str) -> None:
+    data = minimal()
+    data["expect_by_m_of_n"] = {key: data["expect"]}
+
+    with pytest.raises(ScenarioError, match="expect_by_m_of_n"):
+        scenario.parse(data)

@@ -94,7 +94,11 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_rule_alarms_are_the_rollback_alarms_and_target_5xx_only_notifies(cdk_out: Path) -> None:
     kit = find_kit(load_assembly(cdk_out))
 
-    assert [a.label for a in kit.rollback_alarms] == ["Elb5xxCount", "Elb5xxRate"]
+    assert [a.label for a in kit.rollback_alarms] == [
+        "Elb5xxCount",
+        "Elb5xxRate",
+        "LowTraffic5xxRate",
+    ]
     assert [a.label for a in kit.alarms if not a.rollback] == ["Target5xxRate"]
 
 

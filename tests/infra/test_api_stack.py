@@ -1,4 +1,4 @@
-"""Synth-and-assert for ApiStack and the OrdersApi construct (the seed's trap 3).
+"""Synth-and-assert for ApiStack and the OrdersApi construct (a Lambda that throws is API Gateway's 502).
 
 The stack is synthesized once per module from non-default ``api.*`` settings passed the
 way ``cdk synth -c`` passes them, so every assertion on a configured value proves the
@@ -36,6 +36,7 @@ OVERRIDES = {
     "api.retry_after_seconds": "3",
     "api.http_5xx_alarm_threshold": "9",
     "api.log_retention_days": "14",
+    "api.worker_max_concurrency": "7",
 }
 GIVEN_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:oncall"
 
@@ -457,6 +458,108 @@ def test_worker_reports_batch_item_failures(resources: dict[str, dict[str, Any]]
     props = mapping["Properties"]
     assert props["FunctionName"] == {"Ref": _function_id(resources, WORKER)}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_worker_concurrency_is_capped_by_config(resources: dict[str, dict[str, Any]]) -> None:
+    (mapping,) = _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 7}
+
+
+@pytest.mark.parametrize("value", ["1", "1001"])
+def test_worker_max_concurrency_outside_2_to_1000_fails_at_synth(value: str) -> None:
+    with pytest.raises(
+        ConfigError, match=rf"api\.worker_max_concurrency={value}: allowed 2\.\.1000"
+    ):
+        load_config({"api.worker_max_concurrency": value})
+
+
+def test_only_the_export_queue_may_redrive_into_its_dead_letter_queue(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    queues = _of_type(resources, "AWS::SQS::Queue")
+    (queue,) = [r["Properties"] for k, r in queues.items() if k.startswith("OrdersApiExportQueue")]
+    (dlq,) = [
+        r["Properties"] for k, r in queues.items() if k.startswith("OrdersApiExportDeadLetters")
+    ]
+    allow = dlq["RedriveAllowPolicy"]
+    assert allow["redrivePermission"] == "byQueue"
+    (source_arn,) = allow["sourceQueueArns"]
+    # The ARN is built from the queue's name, not a reference to it (that would be a cycle).
+    assert json.dumps(source_arn).endswith(f':{queue["QueueName"]}"]]}}')
+    assert "OrdersApiExportQueue" not in json.dumps(source_arn)
+
+
+def test_every_api_log_group_is_encrypted_with_the_logs_key(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    (key_id,) = [
+        k for k in _of_type(resources, "AWS::KMS::Key") if k.startswith("OrdersApiLogsKey")
+    ]
+    groups = _of_type(resources, "AWS::Logs::LogGroup")
+    assert {k.split("Logs")[0] for k in groups} >= {"OrdersApiAccess", "OrdersApiExecution"}
+    for group in groups.values():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_logs_key_lets_only_regional_cloudwatch_logs_use_it_for_this_accounts_groups(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    (key,) = [
+        r
+        for k, r in _of_type(resources, "AWS::KMS::Key").items()
+        if k.startswith("OrdersApiLogsKey")
+    ]
+    (statement,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid") == "CloudWatchLogsOfThisAccountAndRegion"
+    ]
+    assert statement["Principal"] == {
+        "Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+    }
+    condition = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert condition == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":logs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":log-group:*",
+            ],
+        ]
+    }
+
+
+def test_every_kms_key_denies_grants_not_for_aws_resources(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    keys = _of_type(resources, "AWS::KMS::Key")
+    assert len(keys) == 2, "the alarm topic's key and the logs key"
+    for key in keys.values():
+        assert {
+            "Sid": "DenyGrantsExceptForAwsServices",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {
+                "BoolIfExists": {
+                    "kms:GrantIsForAWSResource": "false",
+                    "aws:PrincipalIsAWSService": "false",
+                }
+            },
+        } in key["Properties"]["KeyPolicy"]["Statement"]
+
+
+def test_account_logging_role_can_be_turned_off_by_config() -> None:
+    app = new_app({"api.manage_account_cloudwatch_role": "false"})
+    stack = ApiStack(app, STACK_ID, config=load_config(app.node.get_all_context()))
+    found = Template.from_stack(stack).find_resources("AWS::ApiGateway::Account")
+    assert found == {}
 
 
 def test_export_queue_is_encrypted_and_redrives_to_an_encrypted_dead_letter_queue(

@@ -43,6 +43,10 @@ from stacks.config import (
         ("rollback.period_seconds", "30", "multiple of 60"),
         ("rollback.datapoints_to_alarm", "2", "1..rollback.evaluation_periods"),
         ("rollback.bake_minutes", "0", "1..1440"),
+        ("rollback.low_traffic_window_minutes", "1", "2..15"),
+        ("rollback.low_traffic_window_minutes", "16", "2..15"),
+        ("rollback.low_traffic_min_requests", "0", "1..1000000"),
+        ("rollback.low_traffic_rate_percent", "0.5", "1..100"),
         ("api.handler_timeout_seconds", "29", "below API Gateway's 29 s"),
         ("edge.origin_read_timeout_seconds", "61", "1..60"),
     ],
@@ -105,7 +109,13 @@ def test_stage_overrides_from_cdk_json_apply_beneath_command_line() -> None:
         "kit": {
             "stages": {
                 "prod": {
-                    "service": {"min_capacity": 4, "max_capacity": 8},
+                    # Outside the sandbox the edge needs HTTPS to the ALB.
+                    "service": {
+                        "min_capacity": 4,
+                        "max_capacity": 8,
+                        "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/alb",
+                    },
+                    "edge": {"origin_domain_name": "origin.example.com"},
                     "rollback": {"bake_minutes": 60},
                 }
             }
@@ -132,7 +142,7 @@ def test_health_check_matcher_expands_lists_and_ranges() -> None:
 
 
 def test_aws_default_matcher_would_mark_a_204_health_endpoint_unhealthy() -> None:
-    # The seed's trap 4: /health answers 204 and the default matcher is "200".
+    # /health answers 204 and the default matcher is "200".
     assert 204 not in parse_success_codes("200")
     assert 204 in HealthCheckConfig().accepted_codes
 
@@ -146,13 +156,12 @@ def test_restore_estimate_uses_batches_draining_lifecycle_and_health_checks() ->
 
 def test_default_error_ttls_cover_every_customizable_code_as_the_issue_asks() -> None:
     ttls = StageConfig().edge.error_caching_min_ttl
-    assert set(ttls) == {400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504}
+    # Every customizable code but 416, which CloudFront never caches.
+    assert set(ttls) == {400, 403, 404, 405, 414, 500, 501, 502, 503, 504}
     five_xx = [ttls[c] for c in (500, 501, 502, 503, 504)]
-    # 5xx a few seconds (the seed: 5-10 s for frequently changing health), 404 longer,
-    # 416 never cached.
+    # 5xx a few seconds (CloudFront's default is 10 s), 404 longer.
     assert all(0 < ttl <= 10 for ttl in five_xx)
     assert ttls[404] > max(five_xx)
-    assert ttls[416] == 0
 
 
 def test_a_5xx_ttl_beyond_detection_plus_restore_fails_unless_overridden() -> None:

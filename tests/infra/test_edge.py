@@ -23,6 +23,8 @@ from aws_cdk.assertions import Match, Template
 
 from stacks.config import (
     CLOUDFRONT_CUSTOMIZABLE_CODES,
+    CLOUDFRONT_NEVER_CACHED_CODES,
+    CLOUDFRONT_NO_STANDARD_LOG_REGIONS,
     ConfigError,
     EdgeConfig,
     StageConfig,
@@ -36,6 +38,7 @@ from stacks.constructs.edge import (
 )
 from stacks.constructs.health_checked_service import ORIGIN_VERIFY_HEADER
 from stacks.edge_stack import EdgeStack
+from tests.infra.conftest import service_stack
 
 # Managed policy ids (CloudFront Developer Guide, "Use managed cache policies" and "Use
 # managed origin request policies").
@@ -50,7 +53,6 @@ HARDENED_TTLS = {
     404: 300,
     405: 120,
     414: 90,
-    416: 0,
     500: 3,
     501: 4,
     502: 2,
@@ -158,15 +160,31 @@ def _only(template: Template, type_: str) -> tuple[str, dict[str, Any]]:
     return logical_id, resource
 
 
-# --- Error caching (trap 2) ------------------------------------------------------------------
+# --- Error caching --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", CLOUDFRONT_CUSTOMIZABLE_CODES)
+CACHEABLE_CODES = [
+    c for c in CLOUDFRONT_CUSTOMIZABLE_CODES if c not in CLOUDFRONT_NEVER_CACHED_CODES
+]
+
+
+@pytest.mark.parametrize("code", CACHEABLE_CODES)
 def test_each_error_code_is_cached_for_exactly_its_configured_ttl(
     default: Synthesized, code: int
 ) -> None:
     responses = _error_responses(default.nested)
     assert responses[code]["ErrorCachingMinTTL"] == default.config.error_caching_min_ttl[code]
+
+
+def test_416_gets_no_error_response_because_cloudfront_never_caches_it(
+    default: Synthesized,
+) -> None:
+    assert 416 not in _error_responses(default.nested)
+
+
+def test_a_ttl_for_416_fails_at_synth_naming_the_field() -> None:
+    with pytest.raises(ConfigError, match=r"edge\.error_caching_min_ttl\.416=0.*never caches"):
+        load_config({"edge.error_caching_min_ttl.416": "0"})
 
 
 def test_configured_ttls_reach_the_distribution_not_the_defaults(hardened: Synthesized) -> None:
@@ -328,6 +346,34 @@ def test_standard_logs_go_to_the_edge_log_bucket_under_a_prefix(default: Synthes
         "Bucket": {"Fn::GetAtt": [bucket_id, "RegionalDomainName"]},
         "Prefix": LOG_PREFIX,
     }
+
+
+def test_standard_logging_off_leaves_no_log_bucket_and_no_logging_config() -> None:
+    synthesized = _synthesize(
+        StageConfig(edge=EdgeConfig(standard_logging=False)).edge, origin_port=80
+    )
+
+    assert synthesized.edge.log_bucket is None
+    assert synthesized.nested.find_resources("AWS::S3::Bucket") == {}
+    assert "Logging" not in _distribution_config(synthesized.nested)
+
+
+@pytest.mark.parametrize("region", ["af-south-1", "eu-south-1", "me-south-1"])
+def test_standard_logging_in_a_region_cloudfront_cannot_deliver_to_fails_at_synth(
+    region: str,
+) -> None:
+    assert region in CLOUDFRONT_NO_STANDARD_LOG_REGIONS
+    with pytest.raises(
+        ConfigError, match=rf"edge\.standard_logging=True: allowed false in region {region}"
+    ):
+        load_config({"account": "123456789012", "region": region})
+
+
+def test_standard_logging_off_is_accepted_in_a_region_without_delivery() -> None:
+    config = load_config(
+        {"account": "123456789012", "region": "af-south-1", "edge.standard_logging": "false"}
+    )
+    assert config.edge.standard_logging is False
 
 
 def test_log_bucket_has_acls_enabled_for_cloudfront_log_delivery(default: Synthesized) -> None:
@@ -521,3 +567,43 @@ def test_certificate_outside_us_east_1_is_rejected() -> None:
 def test_aliases_without_a_certificate_are_rejected() -> None:
     with pytest.raises(ConfigError, match=r"edge\.domain_names"):
         StageConfig(edge=EdgeConfig(domain_names=("api.example.com",)))
+
+
+# --- HTTPS to the origin outside the sandbox ------------------------------------------------------
+
+ALB_CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/alb"
+
+
+def test_a_non_sandbox_stage_without_an_alb_certificate_fails_at_synth() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({"stage": "prod"})
+    assert (caught.value.field_name, caught.value.value) == ("service.certificate_arn", "")
+    assert "stage='prod'" in caught.value.allowed
+    assert "HTTPS" in caught.value.allowed
+
+
+def test_the_sandbox_stage_may_reach_the_alb_over_http() -> None:
+    assert load_config({}).service.certificate_arn == ""
+
+
+def test_a_non_sandbox_stage_without_the_edge_needs_no_alb_certificate() -> None:
+    config = load_config({"stage": "prod", "edge.enabled": "false"})
+    assert config.service.certificate_arn == ""
+
+
+def test_a_non_sandbox_stage_with_an_alb_certificate_reaches_the_origin_over_https() -> None:
+    # The service stack as app.py builds it: the origin port follows the ALB certificate.
+    stack = service_stack(
+        {
+            "stage": "prod",
+            "service.certificate_arn": ALB_CERTIFICATE_ARN,
+            "edge.origin_domain_name": "origin.example.com",
+        }
+    )
+    edge = next(c for c in stack.node.find_all() if isinstance(c, Edge))
+    origin = _distribution_config(Template.from_stack(cdk.Stack.of(edge)))["Origins"][0]
+
+    assert edge.origin_port == 443
+    assert origin["DomainName"] == "origin.example.com"
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert origin["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]

@@ -17,6 +17,13 @@ TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 
 
+PROD_CONTEXT = {
+    "stage": "prod",
+    "service.certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/alb",
+    "edge.origin_domain_name": "origin.example.com",
+}
+
+
 def _attributes(resource: dict[str, Any], key: str) -> dict[str, str]:
     return {a["Key"]: a["Value"] for a in resource["Properties"][key]}
 
@@ -116,13 +123,13 @@ def test_launch_template_requires_imdsv2_and_encrypts_volumes(default_template: 
     assert "./install auto" in user_data
 
 
-def test_auto_scaling_group_uses_a_launch_template_and_elb_health(
+def test_auto_scaling_group_uses_a_launch_template(
     default_template: Template,
 ) -> None:
+    # Health-check type: tests/infra/test_deployability.py (EC2 until opted in).
     asg = only_resource(default_template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
     assert "LaunchTemplate" in asg
     assert "LaunchConfigurationName" not in asg
-    assert asg["HealthCheckType"] == "ELB"
     assert (asg["MinSize"], asg["MaxSize"]) == ("2", "2")
 
 
@@ -152,6 +159,61 @@ def test_app_port_is_open_only_from_the_load_balancer(default_template: Template
                 "Fn::GetAtt": [Match.string_like_regexp("AlbSecurityGroup"), "GroupId"]
             },
         },
+    )
+
+
+def test_alb_egress_is_only_the_app_port_inside_the_vpc(default_template: Template) -> None:
+    alb_sg = only_resource(
+        default_template,
+        "AWS::EC2::SecurityGroup",
+        {"GroupDescription": Match.string_like_regexp("ALB: viewers in")},
+    )
+    # Inline: only a non-empty SecurityGroupEgress removes EC2's default allow-all rule.
+    (rule,) = alb_sg["Properties"]["SecurityGroupEgress"]
+    vpc = only_resource(default_template, "AWS::EC2::VPC")["Properties"]
+    assert vpc["CidrBlock"] == "10.40.0.0/16"
+    assert rule["CidrIp"]["Fn::GetAtt"][1] == "CidrBlock"
+    assert rule["CidrIp"]["Fn::GetAtt"][0].startswith("NetworkVpc")
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 8080, 8080)
+    assert "0.0.0.0/0" not in json.dumps(alb_sg["Properties"]["SecurityGroupEgress"])
+
+
+def test_alb_deletion_protection_is_off_in_the_sandbox(default_template: Template) -> None:
+    lb = only_resource(default_template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    attributes = _attributes(lb, "LoadBalancerAttributes")
+    assert attributes.get("deletion_protection.enabled", "false") == "false"
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (PROD_CONTEXT, "true"),
+        ({**PROD_CONTEXT, "service.deletion_protection": "false"}, "false"),
+        ({"service.deletion_protection": "true"}, "true"),
+    ],
+    ids=["prod-default", "prod-opted-out", "sandbox-opted-in"],
+)
+def test_alb_deletion_protection_is_on_outside_the_sandbox_unless_configured_off(
+    context: dict[str, str], expected: str
+) -> None:
+    lb = only_resource(service_template(context), "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert _attributes(lb, "LoadBalancerAttributes").get("deletion_protection.enabled") == expected
+
+
+def test_flow_logs_are_encrypted_with_a_key_cloudwatch_logs_may_use(
+    default_template: Template,
+) -> None:
+    group = only_resource(default_template, "AWS::Logs::LogGroup", {"RetentionInDays": 30})
+    key_ref = group["Properties"]["KmsKeyId"]["Fn::GetAtt"]
+    key = default_template.to_json()["Resources"][key_ref[0]]
+    sids = {s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    assert key_ref[1] == "Arn"
+    assert {"CloudWatchLogsOfThisAccountAndRegion", "DenyGrantsExceptForAwsServices"} <= sids
+
+
+def test_rollback_dead_letter_queue_accepts_no_sqs_source_queue(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::SQS::Queue", {"RedriveAllowPolicy": {"redrivePermission": "denyAll"}}
     )
 
 

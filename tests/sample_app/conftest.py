@@ -13,7 +13,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from sample_app.order_api import OrderApiServer, Release, ServerConfig, make_server
+from sample_app.order_api import (
+    DEFAULT_BAD_MODE,
+    OrderApiServer,
+    Release,
+    ServerConfig,
+    make_server,
+)
 
 StartServer = Callable[..., OrderApiServer]
 
@@ -22,9 +28,11 @@ StartServer = Callable[..., OrderApiServer]
 def start_server() -> Iterator[StartServer]:
     running: list[tuple[OrderApiServer, threading.Thread]] = []
 
-    def _start(variant: str, version: str = "9.9.9") -> OrderApiServer:
+    def _start(
+        variant: str, version: str = "9.9.9", bad_mode: str = DEFAULT_BAD_MODE
+    ) -> OrderApiServer:
         config = ServerConfig(
-            release=Release(version=version, variant=variant),
+            release=Release(version=version, variant=variant, bad_mode=bad_mode),
             host="127.0.0.1",
             port=0,
             keep_alive_seconds=5.0,

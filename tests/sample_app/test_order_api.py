@@ -1,8 +1,9 @@
 """order-api over real HTTP on loopback: the good release, the bad one, and what a checker sees.
 
-The bad release must look to a client exactly like the seed's incident: a 200 status line
-and headers, then a body cut short by a closed connection, which an ALB turns into its own
-502 while ``/health`` keeps answering 204.
+The bad release must break ``POST /orders`` where the load balancer, not the target, has
+to answer (by default a header block that never ends; as the second mode a 200 whose body
+is cut short) while ``/health`` keeps answering 204. ``test_behind_proxy.py`` shows what a
+real reverse proxy makes of each mode.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +25,8 @@ import pytest
 from sample_app import order_api
 from sample_app.order_api import (
     ALB_DEFAULT_IDLE_TIMEOUT_SECONDS,
+    BAD_MODE_ENV,
+    BAD_MODES,
     OrderApiServer,
     Release,
     ServerConfig,
@@ -122,8 +126,41 @@ def test_order_without_content_length_answers_411(start_server: StartServer) -> 
     assert response.status == 411
 
 
-def test_bad_release_sends_200_headers_then_a_truncated_body(start_server: StartServer) -> None:
+def raw_post_order(server: OrderApiServer) -> bytes:
+    """Send ``POST /orders`` on a plain socket and return every byte until the server closes."""
+    request = (
+        f"POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(ORDER)}\r\n\r\n{ORDER}"
+    ).encode()
+    received = b""
+    with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as sock:
+        sock.sendall(request)
+        # Bounded: the server closes after its answer; 64 reads of 4 KiB are far more
+        # than any answer of this app.
+        for _ in range(64):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    return received
+
+
+def test_bad_release_by_default_closes_in_the_middle_of_its_header_block(
+    start_server: StartServer,
+) -> None:
     server = start_server("bad")
+
+    received = raw_post_order(server)
+
+    assert received.startswith(b"HTTP/1.1 200 ")
+    # A header block ends with an empty line; this one never does.
+    assert b"\r\n\r\n" not in received
+
+
+def test_bad_release_truncated_body_mode_sends_200_headers_then_half_a_body(
+    start_server: StartServer,
+) -> None:
+    server = start_server("bad", bad_mode="truncated-body")
 
     with closing(connect(server)) as conn:
         conn.request("POST", "/orders", body=ORDER, headers=JSON_HEADERS)
@@ -136,14 +173,12 @@ def test_bad_release_sends_200_headers_then_a_truncated_body(start_server: Start
     assert len(truncated.value.partial) < announced
 
 
-def test_bad_release_keeps_health_at_204_after_truncating_an_order(
-    start_server: StartServer,
+@pytest.mark.parametrize("bad_mode", BAD_MODES)
+def test_bad_release_keeps_health_at_204_after_breaking_an_order(
+    start_server: StartServer, bad_mode: str
 ) -> None:
-    server = start_server("bad")
-    with closing(connect(server)) as conn:
-        conn.request("POST", "/orders", body=ORDER, headers=JSON_HEADERS)
-        with pytest.raises(http.client.IncompleteRead):
-            conn.getresponse().read()
+    server = start_server("bad", bad_mode=bad_mode)
+    raw_post_order(server)
 
     assert health_status(server) == 204
 
@@ -251,6 +286,43 @@ def test_cli_variant_flag_overrides_release_file(tmp_path: Path) -> None:
     args = build_parser().parse_args(["--release-file", str(release_file), "--variant", "good"])
 
     assert config_from_args(args).release == Release(version="2.3.2", variant="good")
+
+
+def test_release_rejects_an_unknown_bad_mode() -> None:
+    with pytest.raises(ValueError, match="bad_mode 'slow'"):
+        Release(version="1.0.0", variant="bad", bad_mode="slow")
+
+
+def test_bad_mode_comes_from_release_file_then_environment_then_flag(tmp_path: Path) -> None:
+    release_file = tmp_path / "release.json"
+    release_file.write_text(
+        json.dumps({"version": "2.3.2", "variant": "bad", "bad_mode": "truncated-body"})
+    )
+    argv = ["--release-file", str(release_file)]
+
+    from_file = config_from_args(build_parser().parse_args(argv), environ={})
+    from_env = config_from_args(
+        build_parser().parse_args(argv), environ={BAD_MODE_ENV: "broken-headers"}
+    )
+    from_flag = config_from_args(
+        build_parser().parse_args([*argv, "--bad-mode", "truncated-body"]),
+        environ={BAD_MODE_ENV: "broken-headers"},
+    )
+
+    assert from_file.release.bad_mode == "truncated-body"
+    assert from_env.release.bad_mode == "broken-headers"
+    assert from_flag.release.bad_mode == "truncated-body"
+
+
+def test_release_file_without_bad_mode_breaks_the_headers(tmp_path: Path) -> None:
+    release_file = tmp_path / "release.json"
+    release_file.write_text(json.dumps({"version": "2.3.2", "variant": "bad"}))
+
+    config = config_from_args(
+        build_parser().parse_args(["--release-file", str(release_file)]), environ={}
+    )
+
+    assert config.release.bad_mode == "broken-headers"
 
 
 def test_app_source_uses_only_python_39_syntax() -> None:

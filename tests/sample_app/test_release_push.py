@@ -1,6 +1,6 @@
 """``tools.release push`` under moto: the zip lands in the bucket and CodeDeploy deploys it.
 
-moto keeps deployments in ``Created`` (AWS-FACTS, tooling), which is all these tests need:
+moto keeps deployments in ``Created`` (moto 5.2.5 implements no status transitions), which is all these tests need:
 what ``GetDeployment`` says the revision is.
 """
 

@@ -2,8 +2,8 @@
 # ValidateService: wait until the local /health answers like the ALB's matcher wants
 # (200 or 204; order-api answers 204) and /version reports the release just installed,
 # so CodeDeploy does not put an instance still running the old process back into
-# service. The bad release passes this too: its fault is only on POST /orders, which is
-# why the kit watches the ALB's own 5xx after the deployment.
+# service. The bad release passes this too: its fault is only on POST /orders, which
+# validate_release.sh, the next script of this event, exercises.
 set -euo pipefail
 
 ENV_FILE="${ORDER_API_ENV_FILE:-/etc/order-api/order-api.env}"

@@ -34,7 +34,8 @@ SECOND_ALARM = "order-api-prod-elb-5xx-guarded"
 LOAD_BALANCER = "app/order-api/50dc6c495c0c9188"
 TARGET_GROUP = "targetgroup/order-api/73e2d6bc24d8a067"
 ROLE_ARN = "arn:aws:iam::123456789012:role/codedeploy"
-SERVICES = ("codedeploy", "cloudwatch", "sns", "cloudfront")
+SERVICES = ("codedeploy", "cloudwatch", "sns", "cloudfront", "dynamodb")
+IDEMPOTENCY_TABLE = "rollback-idempotency"
 
 BASE_ENV = {
     "APPLICATION_NAME": APP,
@@ -47,6 +48,7 @@ BASE_ENV = {
     "LOAD_BALANCER_FULL_NAME": LOAD_BALANCER,
     "TARGET_GROUP_FULL_NAME": TARGET_GROUP,
     "DIAGNOSIS_MINUTES": "5",
+    "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
 }
 
 
@@ -70,6 +72,20 @@ def alarm_event(
     event["resources"] = [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"]
     event["detail"]["state"]["timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
     event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
+def deployment_event(deployment_id: str, state: str = "FAILURE") -> dict[str, Any]:
+    """CodeDeploy's documented state-change event for ``deployment_id`` of APP/GROUP."""
+    event = load_event("codedeploy-deployment-state-change-failure.json")
+    event["detail"].update(
+        {
+            "deploymentId": deployment_id,
+            "state": state,
+            "application": APP,
+            "deploymentGroup": GROUP,
+        }
+    )
     return event
 
 
@@ -155,6 +171,13 @@ class World:
             created_ago=created_ago,
             description=f"{KIT_MARKER} rollback of an earlier release",
         )
+
+    def roll_back_on_failure(self) -> None:
+        """Give the group the kit's automatic rollback on failed deployments."""
+        codedeploy_gaps.backend().get_deployment_group(APP, GROUP).auto_rollback_configuration = {
+            "enabled": True,
+            "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+        }
 
     def deployments(self) -> list[dict[str, Any]]:
         ids = self.codedeploy.list_deployments(applicationName=APP, deploymentGroupName=GROUP)[
@@ -280,6 +303,13 @@ def world(
         codedeploy.create_application(applicationName=APP, computePlatform="Server")
         codedeploy.create_deployment_group(
             applicationName=APP, deploymentGroupName=GROUP, serviceRoleArn=ROLE_ARN
+        )
+        # The table the stack creates for the function's idempotency records.
+        clients["dynamodb"].create_table(
+            TableName=IDEMPOTENCY_TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
         )
         sns, sqs = clients["sns"], clients["sqs"]
         topic_arn = sns.create_topic(Name="on-call")["TopicArn"]

@@ -1,5 +1,8 @@
 """The exact AWS calls the rollback function makes for each kind of decision.
 
+A redeploy claims its idempotency record (DynamoDB PutItem) right before CreateDeployment,
+and gives it back (DeleteItem) when CreateDeployment fails.
+
 Counted independently of the function through botocore's ``before-parameter-build`` event
 (see ``calls`` in conftest) and compared with the list the function reports in its decision
 line, so an extra call, a lost call or a wrong order fails here.
@@ -25,6 +28,8 @@ CREATE = "codedeploy:CreateDeployment"
 METRICS = "cloudwatch:GetMetricData"
 PUBLISH = "sns:Publish"
 INVALIDATE = "cloudfront:CreateInvalidation"
+CLAIM = "dynamodb:PutItem"
+RELEASE = "dynamodb:DeleteItem"
 
 
 def _baked(world: World) -> None:
@@ -55,7 +60,11 @@ def _nothing(world: World) -> None:
     [
         pytest.param(_running, {}, "stopped", [LIST, BATCH, STOP, METRICS, PUBLISH], id="stopped"),
         pytest.param(
-            _baked, {}, "redeployed", [LIST, BATCH, CREATE, METRICS, PUBLISH], id="redeployed"
+            _baked,
+            {},
+            "redeployed",
+            [LIST, BATCH, CLAIM, CREATE, METRICS, PUBLISH],
+            id="redeployed",
         ),
         pytest.param(
             _baked,
@@ -108,7 +117,7 @@ def test_aws_calls_for_a_redeploy_with_an_edge_add_one_invalidation(
 
     lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
 
-    assert calls == [LIST, BATCH, CREATE, INVALIDATE, METRICS, PUBLISH]
+    assert calls == [LIST, BATCH, CLAIM, CREATE, INVALIDATE, METRICS, PUBLISH]
 
 
 def test_aws_calls_for_an_event_that_is_not_alarm_are_none(
@@ -132,7 +141,7 @@ def test_aws_calls_for_a_non_retryable_failure_end_with_the_alert(
     with pytest.raises(ClientError):
         lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
 
-    assert calls == [LIST, BATCH, CREATE, PUBLISH]
+    assert calls == [LIST, BATCH, CLAIM, CREATE, RELEASE, PUBLISH]
 
 
 def test_batch_get_deployments_asks_for_at_most_25_ids_a_call(

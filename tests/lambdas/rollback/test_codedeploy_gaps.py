@@ -201,3 +201,132 @@ def test_patches_are_removed_when_the_block_ends(setup_clients: dict[str, Any]) 
 
         with pytest.raises(NotImplementedError):
             client.stop_deployment(deploymentId="d-1")
+
+
+# Automatic rollback of a failed deployment, launches, reads from several threads ----------
+
+
+def _group_rolls_back_on_failure() -> None:
+    codedeploy_gaps.backend().get_deployment_group("app", "group").auto_rollback_configuration = {
+        "enabled": True,
+        "events": ["DEPLOYMENT_FAILURE"],
+    }
+
+
+def _succeeded(codedeploy: Any, key: str) -> str:
+    deployment_id = _create(codedeploy, key)
+    codedeploy_gaps.complete_deployment(deployment_id)
+    return deployment_id
+
+
+def test_failed_deployment_is_rolled_back_to_the_group_last_successful_revision(
+    codedeploy: Any,
+) -> None:
+    # Given: v1 then the bad v2 succeeded; a redeploy of v1 without its own setting fails
+    _group_rolls_back_on_failure()
+    _succeeded(codedeploy, "v1")
+    _succeeded(codedeploy, "v2")
+    redeploy = _create(codedeploy, "v1")
+
+    codedeploy_gaps.complete_deployment(redeploy, "Failed")
+
+    # Then: CodeDeploy's rollback reinstalls the last *successful* revision: the bad v2
+    rollback_id = _info(codedeploy, redeploy)["rollbackInfo"]["rollbackDeploymentId"]
+    rollback = _info(codedeploy, rollback_id)
+    assert rollback["creator"] == "codeDeployRollback"
+    assert rollback["revision"] == s3_revision("v2")
+    assert rollback["status"] == "Created"
+    assert rollback["rollbackInfo"] == {"rollbackTriggeringDeploymentId": redeploy}
+
+
+def test_deployment_own_auto_rollback_setting_overrides_the_group(codedeploy: Any) -> None:
+    _group_rolls_back_on_failure()
+    _succeeded(codedeploy, "v1")
+    _succeeded(codedeploy, "v2")
+    redeploy = str(
+        codedeploy.create_deployment(
+            applicationName="app",
+            deploymentGroupName="group",
+            revision=s3_revision("v1"),
+            autoRollbackConfiguration={"enabled": False},
+        )["deploymentId"]
+    )
+
+    codedeploy_gaps.complete_deployment(redeploy, "Failed")
+
+    ids = codedeploy.list_deployments(applicationName="app", deploymentGroupName="group")
+    assert len(ids["deployments"]) == 3
+    assert _info(codedeploy, redeploy)["rollbackInfo"] == {}
+
+
+def test_failure_without_any_auto_rollback_setting_creates_nothing(codedeploy: Any) -> None:
+    _succeeded(codedeploy, "v1")
+    failing = _create(codedeploy, "v2")
+
+    codedeploy_gaps.complete_deployment(failing, "Failed")
+
+    ids = codedeploy.list_deployments(applicationName="app", deploymentGroupName="group")
+    assert len(ids["deployments"]) == 2
+    assert _info(codedeploy, failing)["rollbackInfo"] == {}
+
+
+@pytest.mark.parametrize("creator", ["autoscaling", "CodeDeployAutoUpdate"])
+def test_launch_installs_the_last_good_revision_and_holds_the_group(
+    codedeploy: Any, creator: str
+) -> None:
+    _succeeded(codedeploy, "v1")
+
+    launch = codedeploy_gaps.launch_deployment("app", "group", creator=creator)
+
+    info = _info(codedeploy, launch)
+    assert (info["creator"], info["status"]) == (creator, "InProgress")
+    assert info["revision"] == s3_revision("v1")
+    with pytest.raises(ClientError) as refused:
+        _create(codedeploy, "v2")
+    assert refused.value.response["Error"]["Code"] == "DeploymentLimitExceededException"
+    assert launch in refused.value.response["Error"]["Message"]
+
+
+def test_launch_needs_a_successful_revision_and_a_launch_creator(codedeploy: Any) -> None:
+    with pytest.raises(ValueError, match="no successful revision"):
+        codedeploy_gaps.launch_deployment("app", "group")
+    with pytest.raises(ValueError, match="creator='user'"):
+        codedeploy_gaps.launch_deployment("app", "group", creator="user")
+
+
+def test_reads_while_other_threads_create_never_see_a_half_written_backend(
+    codedeploy: Any,
+) -> None:
+    # Given: one thread keeps creating and completing deployments while others list them
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            for number in range(40):
+                codedeploy_gaps.complete_deployment(_create(codedeploy, f"w{number}"))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                ids = codedeploy.list_deployments(
+                    applicationName="app", deploymentGroupName="group"
+                )["deployments"]
+                if ids:
+                    codedeploy.batch_get_deployments(deploymentIds=ids[:25])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write), *(threading.Thread(target=read) for _ in range(3))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    ids = codedeploy.list_deployments(applicationName="app", deploymentGroupName="group")
+    assert len(ids["deployments"]) == 40

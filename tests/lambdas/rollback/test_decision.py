@@ -37,6 +37,7 @@ def _config(**changes: Any) -> Config:
         "diagnosis_minutes": 5,
         "distribution_id": None,
         "invalidation_paths": ("/*",),
+        "idempotency_table": "rollback-idempotency",
     }
     values.update(changes)
     return Config(**values)

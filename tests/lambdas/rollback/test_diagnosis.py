@@ -15,7 +15,7 @@ def _results(**series: list[float]) -> list[dict[str, Any]]:
     ]
 
 
-def test_seed_signature_502_with_healthy_targets_means_malformed_responses() -> None:
+def test_502_with_healthy_targets_and_no_target_5xx_means_malformed_responses() -> None:
     # Section 12: 1,847 ELB 5xx, 0 target 5xx, 22,104 requests, 6 healthy hosts
     results = _results(
         elb5xx=[600, 647, 600],
@@ -35,11 +35,31 @@ def test_seed_signature_502_with_healthy_targets_means_malformed_responses() -> 
     assert found.facts["healthyHosts"] == 6
 
 
-def test_503_with_no_healthy_host_points_at_the_health_check() -> None:
+def test_503_with_no_registered_target_points_at_registration_not_the_health_check() -> None:
+    # 503: "the target groups for the load balancer have no registered targets" (ELB User
+    # Guide, troubleshooting); healthy and unhealthy host counts are both 0.
+    found = diagnose(_results(elb503=[80, 95], healthy=[0, 0], unhealthy=[0]), window_minutes=5)
+
+    assert found.verdict == "no-registered-targets"
+    assert "no registered targets" in found.summary
+    assert "health-check" not in found.summary
+
+
+def test_503_with_every_registered_target_unhealthy_names_fail_open() -> None:
+    # All registered targets unhealthy: the ALB routes to all of them (fail open), so the
+    # 503s need targets leaving the group as well.
     found = diagnose(_results(elb503=[80, 95], healthy=[0, 0], unhealthy=[4]), window_minutes=5)
 
-    assert found.verdict == "no-healthy-targets"
-    assert "health-check path and success codes" in found.summary
+    assert found.verdict == "503-all-unhealthy"
+    assert "fails open" in found.summary
+    assert "deregistered" in found.summary
+
+
+def test_503_with_healthy_targets_points_at_registration() -> None:
+    found = diagnose(_results(elb503=[80], healthy=[3], unhealthy=[0]), window_minutes=5)
+
+    assert found.verdict == "elb-503"
+    assert "no registered target" in found.summary
 
 
 def test_504_means_targets_slower_than_the_idle_timeout() -> None:

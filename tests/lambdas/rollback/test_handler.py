@@ -640,7 +640,7 @@ def test_failed_invalidation_keeps_the_rollback_and_is_reported(
 # What on-call receives and what the log says ----------------------------------------------
 
 
-def test_notification_explains_the_seed_incident_signature(
+def test_notification_explains_the_reference_incident_signature(
     world: World, lambda_context: Any
 ) -> None:
     # Given: the Section 12 picture, ALB 502s with six healthy targets and no target 5xx

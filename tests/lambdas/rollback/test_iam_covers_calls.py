@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from drill import codedeploy_gaps
+from rollback.aws import RetryLater
 from rollback.handler import lambda_handler
 from tests.infra.conftest import service_template
-from tests.lambdas.rollback.conftest import World, alarm_event
+from tests.lambdas.rollback.conftest import APP, GROUP, World, alarm_event, deployment_event
 from tests.lambdas.rollback.test_call_counts import _baked, _running
 
 MINUTE = timedelta(minutes=1)
@@ -71,3 +73,25 @@ def test_every_call_of_an_acting_decision_is_allowed(
     assert not missing, f"calls not allowed by the synthesized policy: {sorted(missing)}"
     for call in calls:
         assert IMPLIED.get(call, set()) <= allowed_actions, json.dumps(sorted(allowed_actions))
+
+
+def test_calls_of_a_retried_rollback_and_a_given_back_claim_are_allowed(
+    world: World, calls: list[str], lambda_context: Any, allowed_actions: set[str]
+) -> None:
+    # A claim given back (DeleteItem) when an Auto Scaling launch holds the group
+    _baked(world)
+    launch = codedeploy_gaps.launch_deployment(APP, GROUP)
+    with pytest.raises(RetryLater):
+        lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
+    codedeploy_gaps.complete_deployment(launch)
+    # and the retry of a CodeDeploy rollback that the alarms stopped
+    world.deploy("v3", created_ago=3 * MINUTE, status="InProgress")
+    lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
+    (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
+    codedeploy_gaps.complete_deployment(rollback["deploymentId"], "Stopped")
+    retried = lambda_handler(deployment_event(rollback["deploymentId"], "STOP"), lambda_context)
+
+    assert retried["action"] == "retried"
+    assert {"dynamodb:PutItem", "dynamodb:DeleteItem"} <= set(calls)
+    missing = {c for c in calls if c not in allowed_actions}
+    assert not missing, f"calls not allowed by the synthesized policy: {sorted(missing)}"

@@ -1,0 +1,224 @@
+"""The count alarm the kit used to synthesize, held in OK by FILL during a 502 outage.
+
+CloudWatch User Guide, "Using metric math" (FILL): in an alarm whose metrics arrive with a
+delay, "the most recent minute never has data", FILL gives that minute the fill value, and
+the alarm "can be stuck in either OK state or ALARM state". The kit's count alarm used to
+be ``IF(100 * FILL(errors, 0) >= 0.1 * FILL(requests, 0), FILL(errors, 0), 0) > 50``, 1 of
+1. Under the wall-clock evaluator (every minute, the range reaching the current minute,
+each datapoint visible once it has landed) its newest datapoint is always the filled 0,
+so a sustained outage never fires it. The old expression lives here only, as a fixture.
+The kit's synthesized alarms, in the same outage and clock, fire once the first errored
+minute lands, keep the count alarm's noise floor, and still breach a 503 outage without
+a RequestCount.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from drill.evaluator import (
+    ALARM,
+    OK,
+    AlarmSpec,
+    Delay,
+    MetricRef,
+    Replay,
+    SeriesStore,
+    evaluation_range_for,
+    replay,
+)
+from tests.drill.conftest import ELB, LB_DIMENSION
+from tests.drill.synthesized import service_template, synthesize
+
+T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
+ONSET = T0 + timedelta(minutes=5)
+MINUTES = 25
+# The delay range the drill models (drill.runner): 1 to 4 minutes after a minute ends.
+DELAYS_S = (60, 150, 240)
+OLD_COUNT_EXPRESSION = "IF(100 * FILL(errors, 0) >= 0.1 * FILL(requests, 0), FILL(errors, 0), 0)"
+
+
+def _stat(id_: str, name: str) -> dict[str, Any]:
+    return {
+        "Id": id_,
+        "MetricStat": {
+            "Metric": {"Dimensions": [LB_DIMENSION], "MetricName": name, "Namespace": ELB},
+            "Period": 60,
+            "Stat": "Sum",
+        },
+        "ReturnData": False,
+    }
+
+
+def old_count_alarm() -> AlarmSpec:
+    """The Elb5xxCount alarm as the kit synthesized it before the fix."""
+    return AlarmSpec.from_properties(
+        {
+            "ComparisonOperator": "GreaterThanThreshold",
+            "DatapointsToAlarm": 1,
+            "EvaluationPeriods": 1,
+            "Metrics": [
+                {"Expression": OLD_COUNT_EXPRESSION, "Id": "expr_1", "ReturnData": True},
+                _stat("errors", "HTTPCode_ELB_5XX_Count"),
+                _stat("requests", "RequestCount"),
+            ],
+            "Threshold": 50,
+            "TreatMissingData": "notBreaching",
+        },
+        name="Elb5xxCount (old)",
+    )
+
+
+def outage_502() -> SeriesStore:
+    """4,420 requests a minute; from ONSET 369 of them are ELB 502s, for 20 minutes."""
+    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
+    store = SeriesStore()
+    store.add(ELB, "RequestCount", "Sum", dict.fromkeys(minutes, 4420.0))
+    store.add(ELB, "HTTPCode_ELB_5XX_Count", "Sum", {t: 369.0 for t in minutes if t >= ONSET})
+    return store
+
+
+def run(alarm: AlarmSpec, delay_s: float | Delay) -> Replay:
+    return replay(
+        alarm,
+        outage_502(),
+        start=T0,
+        end=T0 + timedelta(minutes=MINUTES),
+        initial_state=OK,
+        delay_s=delay_s,
+        evaluation_range=evaluation_range_for(1, 60, max(DELAYS_S)),
+    )
+
+
+@pytest.mark.parametrize("delay_s", DELAYS_S)
+def test_old_count_expression_stays_ok_through_a_sustained_502_outage(delay_s: int) -> None:
+    result = run(old_count_alarm(), delay_s)
+
+    assert result.transitions == ()
+    assert {step.state for step in result.steps} == {OK}
+    # The judged datapoint is FILL's 0 for the minute that has not landed yet.
+    assert {step.value for step in result.steps} == {0.0}
+
+
+def test_old_count_expression_fires_only_if_the_newest_minute_has_always_landed() -> None:
+    # The drill's old model: evaluate a minute when its datapoint lands (no delay between
+    # the minute's end and the evaluation that reads it), which hid the defect.
+    result = run(old_count_alarm(), 0)
+
+    assert result.first_alarm is not None
+    assert result.first_alarm.new_state == ALARM
+    assert result.first_alarm.timestamp == ONSET
+
+
+# --- The kit's synthesized alarms under the same clock ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kit_alarms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, AlarmSpec]:
+    """Every alarm of the synthesized service template, by construct id."""
+    template = service_template(synthesize(tmp_path_factory.mktemp("cdk.out")))
+    return {
+        logical_id: AlarmSpec.from_properties(res["Properties"], name=logical_id)
+        for logical_id, res in template["Resources"].items()
+        if res["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+def kit_alarm(alarms: dict[str, AlarmSpec], fragment: str) -> AlarmSpec:
+    (found,) = [spec for logical_id, spec in alarms.items() if fragment in logical_id]
+    return found
+
+
+@pytest.mark.parametrize("delay_s", DELAYS_S)
+@pytest.mark.parametrize(
+    "fragment", ["AutoRollbackElb5xxCount", "AutoRollbackElb5xxRate", "FiveXxRateCritical"]
+)
+def test_kit_alarms_fire_in_the_same_outage_once_the_errored_minute_lands(
+    kit_alarms: dict[str, AlarmSpec], fragment: str, delay_s: int
+) -> None:
+    alarm = kit_alarm(kit_alarms, fragment)
+
+    result = run(alarm, delay_s)
+
+    assert "FILL" not in json.dumps([q.expression for q in alarm.queries])
+    assert result.first_alarm is not None
+    # M consecutive errored minutes, each judged once it has landed.
+    newest_needed = ONSET + timedelta(minutes=alarm.datapoints_to_alarm - 1)
+    lands = newest_needed + timedelta(minutes=1, seconds=delay_s)
+    assert result.first_alarm.at == lands + timedelta(seconds=-lands.second % 60)
+
+
+def test_kit_rate_alarm_fires_when_the_error_count_lands_after_the_request_count(
+    kit_alarms: dict[str, AlarmSpec],
+) -> None:
+    # ALB does not document that one minute's metrics land together. If RequestCount
+    # landed first, a rate of "errors missing = 0" would be a non-breaching newest point
+    # at every evaluation; the kit's rate has no point until the error count is there.
+    def late_errors(ref: MetricRef, _t: datetime) -> float:
+        return 180.0 if ref.metric_name == "HTTPCode_ELB_5XX_Count" else 60.0
+
+    for fragment in ("AutoRollbackElb5xxRate", "AutoRollbackElb5xxCount"):
+        result = run(kit_alarm(kit_alarms, fragment), late_errors)
+
+        assert result.first_alarm is not None, fragment
+
+
+def test_kit_count_alarm_keeps_its_noise_floor_at_a_million_requests(
+    kit_alarms: dict[str, AlarmSpec],
+) -> None:
+    # 100 background 502s a minute are 0.01 % of 1,000,000 requests: under the 0.1 %
+    # floor, so those minutes give no datapoint at all and the alarm stays OK.
+    store = SeriesStore()
+    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
+    store.add(ELB, "RequestCount", "Sum", dict.fromkeys(minutes, 1_000_000.0))
+    store.add(ELB, "HTTPCode_ELB_5XX_Count", "Sum", dict.fromkeys(minutes, 100.0))
+
+    result = replay(
+        kit_alarm(kit_alarms, "AutoRollbackElb5xxCount"),
+        store,
+        start=T0,
+        end=T0 + timedelta(minutes=MINUTES),
+        initial_state=OK,
+        delay_s=240,
+        evaluation_range=evaluation_range_for(1, 60, 240),
+    )
+
+    assert result.transitions == ()
+    assert {step.value for step in result.steps} == {None}
+
+
+def test_kit_count_alarm_breaches_a_503_outage_without_a_request_count(
+    kit_alarms: dict[str, AlarmSpec],
+) -> None:
+    # No registered targets: every request is an ELB 503 and RequestCount is absent
+    # (it counts only requests for which a target was chosen).
+    store = SeriesStore()
+    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
+    store.add(ELB, "HTTPCode_ELB_5XX_Count", "Sum", {t: 4400.0 for t in minutes if t >= ONSET})
+
+    count = replay(
+        kit_alarm(kit_alarms, "AutoRollbackElb5xxCount"),
+        store,
+        start=T0,
+        end=T0 + timedelta(minutes=MINUTES),
+        initial_state=OK,
+        delay_s=240,
+        evaluation_range=evaluation_range_for(1, 60, 240),
+    )
+    rate = replay(
+        kit_alarm(kit_alarms, "AutoRollbackElb5xxRate"),
+        store,
+        start=T0,
+        end=T0 + timedelta(minutes=MINUTES),
+        initial_state=OK,
+        delay_s=240,
+    )
+
+    assert count.first_alarm is not None
+    assert count.first_alarm.reason_data["recentDatapoints"] == [4400.0]
+    # The rate alarm has nothing to divide by: it cannot fire here, the count alarm must.
+    assert rate.transitions == ()

@@ -1,0 +1,146 @@
+"""Exactly one rollback under duplicate, concurrent and paired deliveries, with no reserved
+concurrency: the handler runs in several threads at once against the gap-filled CodeDeploy.
+
+Every invocation reads the group before any of them creates a deployment (a barrier on
+CreateDeployment holds them there), which is the worst order for a check-then-act design.
+What keeps it at one rollback: CodeDeploy's one-active-deployment rule (the losers are
+refused and find the winner's rollback active), and the idempotency record, a conditional
+DynamoDB write per rolled-back deployment, for the order no rule catches: the winner's
+rollback *ends* before a loser creates its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from drill import codedeploy_gaps
+from rollback.handler import lambda_handler
+from tests.lambdas.rollback.conftest import ALARM, SECOND_ALARM, Hooks, World, alarm_event
+
+MINUTE = timedelta(minutes=1)
+
+
+def _bad_release_baked(world: World) -> str:
+    world.deploy("v1", created_ago=timedelta(hours=3))
+    return world.deploy("v2", created_ago=10 * MINUTE, completed_ago=4 * MINUTE)
+
+
+def _together(
+    world: World, lambda_context: Any, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(events))
+
+    def invoke(event: dict[str, Any]) -> None:
+        start.wait()
+        try:
+            results.append(lambda_handler(event, lambda_context))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=invoke, args=(event,)) for event in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    return results
+
+
+def _all_read_before_any_create(hooks: Hooks, parties: int) -> None:
+    """Hold every first write (the claim) until all invocations have read the group."""
+    _gate(hooks, "dynamodb", "PutItem", parties)
+
+
+def _gate(hooks: Hooks, service: str, operation: str, parties: int) -> None:
+    barrier = threading.Barrier(parties, timeout=10)
+
+    def wait(**_: Any) -> None:
+        # A before-call handler that returns a value answers the call; this one must not.
+        barrier.wait()
+
+    hooks.register(service, f"before-call.{service}.{operation}", wait)
+
+
+def _rollbacks_end_at_once(hooks: Hooks) -> None:
+    """Each CreateDeployment's deployment ends Succeeded before the next one is sent: the
+    order the one-active rule cannot catch."""
+    one_at_a_time = threading.Lock()
+
+    def before(**_: Any) -> None:
+        one_at_a_time.acquire()
+
+    def after(parsed: dict[str, Any], **_: Any) -> None:
+        try:
+            if "deploymentId" in parsed:
+                codedeploy_gaps.complete_deployment(parsed["deploymentId"])
+        finally:
+            one_at_a_time.release()
+
+    hooks.register("codedeploy", "before-call.codedeploy.CreateDeployment", before)
+    hooks.register("codedeploy", "after-call.codedeploy.CreateDeployment", after)
+
+
+def _same_alarm(world: World, copies: int) -> list[dict[str, Any]]:
+    return [alarm_event(world.now - MINUTE) for _ in range(copies)]
+
+
+def _paired_alarms(world: World, copies: int) -> list[dict[str, Any]]:
+    names = [ALARM, SECOND_ALARM] * copies
+    return [alarm_event(world.now - MINUTE, name=name) for name in names[:copies]]
+
+
+@pytest.mark.parametrize("events", [_same_alarm, _paired_alarms], ids=["duplicate", "paired"])
+def test_invocations_that_all_read_first_still_roll_back_once(
+    world: World,
+    hooks: Hooks,
+    lambda_context: Any,
+    events: Callable[[World, int], list[dict[str, Any]]],
+) -> None:
+    bad = _bad_release_baked(world)
+    _all_read_before_any_create(hooks, 3)
+
+    results = _together(world, lambda_context, events(world, 3))
+
+    assert sorted(r["action"] for r in results) == ["redeployed", "skipped", "skipped"]
+    assert {r["deploymentId"] for r in results} == {bad}
+    assert len(world.rollbacks_created_by_kit()) == 1
+
+
+@pytest.mark.parametrize("events", [_same_alarm, _paired_alarms], ids=["duplicate", "paired"])
+def test_a_rollback_that_ends_before_the_next_create_is_not_repeated(
+    world: World,
+    hooks: Hooks,
+    lambda_context: Any,
+    events: Callable[[World, int], list[dict[str, Any]]],
+) -> None:
+    # Given: all three read "v2 succeeded", and the first rollback ends before the others act
+    _bad_release_baked(world)
+    _all_read_before_any_create(hooks, 3)
+    _rollbacks_end_at_once(hooks)
+
+    results = _together(world, lambda_context, events(world, 3))
+
+    assert sorted(r["action"] for r in results) == ["redeployed", "skipped", "skipped"]
+    assert len(world.rollbacks_created_by_kit()) == 1
+
+
+def test_two_alarms_on_a_running_release_stop_it_once_and_create_nothing(
+    world: World, hooks: Hooks, lambda_context: Any
+) -> None:
+    world.deploy("v1", created_ago=timedelta(hours=3))
+    world.deploy("v2", created_ago=5 * MINUTE, status="InProgress")
+    _gate(hooks, "codedeploy", "StopDeployment", 2)
+
+    results = _together(world, lambda_context, _paired_alarms(world, 2))
+
+    assert sorted(r["action"] for r in results) == ["skipped", "stopped"]
+    creators = [d["creator"] for d in world.deployments()]
+    assert creators.count("codeDeployRollback") == 1
+    assert world.rollbacks_created_by_kit() == []

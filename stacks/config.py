@@ -1,12 +1,15 @@
-"""Typed, validated configuration for one stage of the kit.
+"""Typed, validated configuration for one stage of the sample app.
 
 Every stage is one frozen ``StageConfig`` built from embedded defaults (a cheap sandbox of
-the reference incident's ``order-api``, docs/incident.md) plus overrides from ``cdk.json`` context or ``cdk synth -c``.
-Every value with an AWS limit is checked here, before any construct exists, and a bad one
-raises ``ConfigError`` naming the field, the value and the allowed range, so a typo fails
-at synth with a readable message instead of as a CloudFormation rollback twenty minutes
-into a deploy. ``app.py`` is the only caller of ``load_config``; constructs receive the
-typed objects.
+the reference incident's ``order-api``, docs/incident.md) plus overrides from ``cdk.json``
+context or ``cdk synth -c``. Its sections are the library's props
+(``alarm_rollback_kit.config``), which check their own fields when built; the sample's own
+sections (the API, the chat channel) do the same here, and ``StageConfig`` adds the checks
+that need two sections. Either way a bad value raises ``ConfigError`` naming the field,
+the value and the allowed range before any construct exists, so a typo fails at synth
+with a readable message instead of as a CloudFormation rollback twenty minutes into a
+deploy. ``app.py`` is the only caller of ``load_config``; constructs receive the typed
+objects.
 """
 
 from __future__ import annotations

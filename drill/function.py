@@ -2,18 +2,19 @@
 
 ``cdk synth`` copies the function's package into ``cdk.out/asset.<hash>/`` (the template's
 ``aws:asset:path``); that directory is what Lambda would run, so the drill imports the
-handler from there rather than from ``lambdas/``. Both copies are the top-level package
-``rollback`` (the handler string is ``rollback.handler.lambda_handler``), and the test suite
-imports the ``lambdas/`` one, so the asset copy is imported with the package's entries
-taken out of ``sys.modules`` and put back afterwards; its modules are kept in a private
-table and swapped in again around every call. No ``.pyc`` is written into cdk.out.
+handler from there rather than from ``alarm_rollback_kit/functions/``. Both copies are the
+top-level package ``rollback`` (the handler string is ``rollback.handler.lambda_handler``),
+and the test suite imports the ``alarm_rollback_kit/functions/`` one, so the asset copy is
+imported with the package's entries taken out of ``sys.modules`` and put back afterwards;
+its modules are kept in a private table and swapped in again around every call. No
+``.pyc`` is written into cdk.out.
 
 Around each invocation the function gets the environment its template declares (resolved
 by the caller), the drill's simulated clock (the handler reads ``datetime.now``; the module
 global ``datetime`` of the handler module is swapped for a frozen one, the only change made
 to the function's code) and a log capture: its JSON log lines are collected instead of
-printed. The ``rollback`` logger is shared by name with the ``lambdas/`` copy, so its
-handlers, level and propagation are restored after every use.
+printed. The ``rollback`` logger is shared by name with the ``alarm_rollback_kit/functions/``
+copy, so its handlers, level and propagation are restored after every use.
 """
 
 from __future__ import annotations

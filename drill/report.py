@@ -311,7 +311,7 @@ def _summary(invocation: KitInvocation) -> str:
 
 def _restore(report: DrillReport) -> list[str]:
     restore = report.restore
-    lines = ["", "Restore (modelled, stacks/timing.py)"]
+    lines = ["", "Restore (modelled, alarm_rollback_kit/timing.py)"]
     lines += _wrap(FORMULA, "  ")
     sources = "; ".join(f"{k}: {v}" for k, v in restore.sources.items())
     lines += _wrap(

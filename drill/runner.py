@@ -14,7 +14,7 @@ The flow, minute by minute on the scenario's clock:
    second attempt and two before the third, AWS Lambda Developer Guide, asynchronous
    invocation) and then the on-failure destination (the dead-letter queue) gets the event.
 4. Once a rollback starts, recovery is modelled: errors continue until the restore model
-   (``stacks/timing.py``, fed from the template) says the fleet runs the old revision;
+   (``alarm_rollback_kit/timing.py``, fed from the template) says the fleet runs the old revision;
    from the first minute that starts after that, every series except ``RequestCount``
    (which only gets its baseline back where it had no datapoint) drops to its pre-onset
    baseline (the median of the minutes before onset; a metric
@@ -46,15 +46,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from alarm_rollback_kit import timing
 from drill import function as asset_function
 from drill.evaluator import ALARM, OK, Replay, Transition, evaluation_range_for, replay
 from drill.scenario import Scenario
 from drill.template import ACCOUNT, REGION, Assembly, Kit, WatchedAlarm, find_kit
 from drill.world import KitInvocation, World
-from stacks import timing
 
 # Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
-# evaluation (stacks/timing.py says why it is a range).
+# evaluation (alarm_rollback_kit/timing.py says why it is a range).
 DEFAULT_DELAY_RANGE_S = timing.METRIC_DELAY_RANGE_S
 # AWS Lambda Developer Guide, asynchronous invocation: one minute before the second attempt,
 # two minutes before the third.

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alarm_rollback_kit import timing
 from drill.backtest import alarm_rules, all_alarms, rollback_alarms
 from drill.evaluator import AlarmSpec
-from stacks import timing
 
 ACCOUNT = "123456789012"  # moto's default account (moto.core.models.DEFAULT_ACCOUNT_ID)
 REGION = "us-east-1"

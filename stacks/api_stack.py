@@ -13,9 +13,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from alarm_rollback_kit.topics import AlarmTopic
 from stacks.config import StageConfig
 from stacks.constructs.orders_api import OrdersApi
-from stacks.constructs.topics import AlarmTopic
 
 
 class ApiStack(cdk.Stack):

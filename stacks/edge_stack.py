@@ -17,8 +17,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
+from alarm_rollback_kit.edge import Edge
 from stacks.config import EdgeConfig
-from stacks.constructs.edge import Edge
 
 
 class EdgeStack(cdk.NestedStack):

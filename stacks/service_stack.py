@@ -13,17 +13,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from alarm_rollback_kit.auto_rollback import AutoRollback
+from alarm_rollback_kit.compliance import acknowledge
+from alarm_rollback_kit.dashboard import ServiceDashboard
+from alarm_rollback_kit.deployment import InPlaceDeployment, S3Revision
+from alarm_rollback_kit.health_checked_service import HealthCheckedService
+from alarm_rollback_kit.severity_alarms import SeverityAlarms
+from alarm_rollback_kit.topics import AlarmTopic
 from stacks.config import StageConfig
-from stacks.constructs.auto_rollback import AutoRollback
 from stacks.constructs.buckets import ServiceBuckets
 from stacks.constructs.chat import SlackChannel
-from stacks.constructs.dashboard import ServiceDashboard
-from stacks.constructs.deployment import InPlaceDeployment, S3Revision
-from stacks.constructs.health_checked_service import HealthCheckedService
 from stacks.constructs.network import Network
 from stacks.constructs.sample_release import good_release_asset
-from stacks.constructs.severity_alarms import SeverityAlarms
-from stacks.constructs.topics import AlarmTopic
 from stacks.edge_stack import EdgeStack
 
 # Key prefix for CodeDeploy bundles in the artifact bucket (tools/release.py uses it).
@@ -182,6 +183,7 @@ class ServiceStack(cdk.Stack):
                 resources=[self.buckets.artifacts.arn_for_objects(f"{REVISIONS_PREFIX}*")],
             )
         )
+        self._acknowledge_nag_findings()
 
         for name, value, description in (
             (
@@ -216,6 +218,36 @@ class ServiceStack(cdk.Stack):
             ),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)
+
+    def _acknowledge_nag_findings(self) -> None:
+        """The findings of what this stack adds beside the kit's constructs."""
+        if self.origin_verify_secret is not None:
+            acknowledge(
+                self.origin_verify_secret,
+                [
+                    (
+                        "AwsSolutions-SMG4",
+                        "The value is resolved into the CloudFront origin header and the ALB "
+                        "listener rule only at deploy time; rotating it without a redeploy would "
+                        "make the ALB answer 403 to every request. Rotate by updating the secret "
+                        "and redeploying.",
+                    )
+                ],
+            )
+        # cdk-nag names a resource's ARN in a finding as <LogicalId.Arn>.
+        bucket = self.buckets.artifacts.node.default_child
+        assert isinstance(bucket, cdk.CfnElement)
+        artifacts = f"<{self.resolve(bucket.logical_id)}.Arn>"
+        acknowledge(
+            self.service.instance_role,
+            [
+                (
+                    f"AwsSolutions-IAM5[Resource::{artifacts}/{REVISIONS_PREFIX}*]",
+                    "Instances must fetch whichever revision CodeDeploy deploys; they get GetObject "
+                    "and GetObjectVersion under revisions/ of this one bucket, nothing else.",
+                )
+            ],
+        )
 
     @property
     def availability_zones(self) -> list[str]:

@@ -15,7 +15,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.constructs.keys import LogsKey
+from alarm_rollback_kit.keys import LogsKey
 
 
 class Network(Construct):

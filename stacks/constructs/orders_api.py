@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
@@ -44,10 +45,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from alarm_rollback_kit.dead_letters import dead_letter_queue, messages_waiting_alarm
+from alarm_rollback_kit.keys import LogsKey
+from alarm_rollback_kit.lambda_code import function_code
 from stacks.config import ApiConfig
-from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_alarm
-from stacks.constructs.keys import LogsKey
-from stacks.constructs.lambda_code import function_code
 
 SERVICE_NAME = "order-api"
 METRICS_NAMESPACE = "OrderApi"
@@ -59,6 +60,8 @@ PROBLEM_JSON = "application/problem+json"
 # What Powertools 3 needs at import for the REST resolver, Logger, Metrics and the batch
 # utility: the package and its two unconditional requirements (its other dependencies are
 # extras). boto3/botocore come with the Lambda Python runtime.
+# The sample API's handlers live in the repository beside the stacks, not in the library.
+API_CODE = Path(__file__).resolve().parents[2] / "lambdas" / "api"
 VENDORED_DISTRIBUTIONS = ("aws-lambda-powertools", "jmespath", "typing_extensions")
 
 # Paths and the operations each documents, mirroring lambdas/api/routing.py. HEAD and
@@ -464,7 +467,7 @@ class OrdersApi(Construct):
             # cdk-nag's AwsSolutions-L1 flags PYTHON_3_13 as not the latest runtime; 3.14 is.
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
-            code=function_code("api", vendored=VENDORED_DISTRIBUTIONS),
+            code=function_code(API_CODE, vendored=VENDORED_DISTRIBUTIONS),
             handler=handler,
             memory_size=self.config.handler_memory_mb,
             timeout=timeout,

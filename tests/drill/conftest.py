@@ -63,7 +63,7 @@ def rate_alarm_properties(numerator: str, threshold: float) -> dict[str, Any]:
     }
 
 
-# The kit's three alarms by construct id (stacks/constructs/auto_rollback.py).
+# The kit's three alarms by construct id (alarm_rollback_kit/auto_rollback.py).
 KIT_ALARMS = {
     "Elb5xxCount": count_alarm_properties(),
     "Elb5xxRate": rate_alarm_properties("HTTPCode_ELB_5XX_Count", 1.0),

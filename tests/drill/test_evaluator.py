@@ -376,7 +376,7 @@ def test_division_by_zero_drops_the_datapoint() -> None:
 
 
 def test_kit_rate_expression_with_fill_reads_like_the_synthesized_alarm() -> None:
-    # The expression stacks/constructs/auto_rollback.py writes.
+    # The expression alarm_rollback_kit/auto_rollback.py writes.
     alarm = AlarmSpec.from_properties(
         rate_alarm("IF(requests >= 50, 100 * FILL(errors, 0) / requests, 0)")
     )

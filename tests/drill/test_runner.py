@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
+from alarm_rollback_kit import timing
 from drill import runner, scenario
 from drill.__main__ import main
 from drill.evaluator import ALARM, OK, Transition
 from drill.runner import DelaySweep, DrillReport
 from drill.template import load_assembly
-from stacks import timing
 from tests.conftest import load_event
 from tests.drill.synthesized import resource, synthesize, synthesize_with, variant
 
@@ -220,7 +220,7 @@ def test_reference_incident_restore_is_compared_with_aws_defaults(drill: Drill) 
 def test_drill_runs_the_asset_code_from_cdk_out_and_restores_sys_modules(
     drill: Drill, cdk_out: Path
 ) -> None:
-    import rollback  # the lambdas/ copy the rest of the suite uses
+    import rollback  # the alarm_rollback_kit/functions/ copy the rest of the suite uses
 
     report = drill("one-minute-blip")
 

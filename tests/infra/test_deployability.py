@@ -23,9 +23,9 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
+from alarm_rollback_kit.deployment import INITIAL_RELEASE_DESCRIPTION
 from app import build_app
 from stacks.config import ConfigError, load_config
-from stacks.constructs.deployment import INITIAL_RELEASE_DESCRIPTION
 from tests.conftest import load_event
 from tests.infra.conftest import new_app, only_resource, service_template
 

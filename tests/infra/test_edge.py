@@ -21,6 +21,13 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Match, Template
 
+from alarm_rollback_kit.edge import (
+    LOG_PREFIX,
+    ORIGIN_FACING_PREFIX_LIST,
+    ORIGIN_KEEPALIVE_SECONDS,
+    Edge,
+)
+from alarm_rollback_kit.health_checked_service import ORIGIN_VERIFY_HEADER
 from stacks.config import (
     CLOUDFRONT_CUSTOMIZABLE_CODES,
     CLOUDFRONT_NEVER_CACHED_CODES,
@@ -30,13 +37,6 @@ from stacks.config import (
     StageConfig,
     load_config,
 )
-from stacks.constructs.edge import (
-    LOG_PREFIX,
-    ORIGIN_FACING_PREFIX_LIST,
-    ORIGIN_KEEPALIVE_SECONDS,
-    Edge,
-)
-from stacks.constructs.health_checked_service import ORIGIN_VERIFY_HEADER
 from stacks.edge_stack import EdgeStack
 from tests.infra.conftest import service_stack
 

@@ -17,11 +17,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from alarm_rollback_kit.compliance import KitConstruct
+
 PERIOD = Duration.minutes(1)
 WIDTH = 8
 
 
-class ServiceDashboard(Construct):
+class ServiceDashboard(KitConstruct):
     """``dashboard``; one row per question on-call asks, in the order they ask them."""
 
     def __init__(

@@ -6,7 +6,7 @@ topic a team reads in working hours. Rates are computed over ``RequestCount`` wi
 same minimum-traffic guard as the rollback alarms, so a quiet service does not page on
 one error in three requests. These alarms notify; only the AutoRollback alarms roll back.
 The rates use no FILL and each alarm needs 2 of 3 (or 3 of 5) minutes, so a minute whose
-counts have not landed cannot hold one in OK or ALARM (``stacks/constructs/rates.py``).
+counts have not landed cannot hold one in OK or ALARM (``alarm_rollback_kit/rates.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.config import SeverityAlarmsConfig
-from stacks.constructs.rates import share_of_requests
+from alarm_rollback_kit.compliance import KitConstruct
+from alarm_rollback_kit.config import SeverityAlarmsConfig
+from alarm_rollback_kit.rates import share_of_requests
 
 PERIOD = Duration.minutes(1)
 
@@ -33,7 +34,7 @@ class TieredAlarm:
     alarm: cw.Alarm
 
 
-class SeverityAlarms(Construct):
+class SeverityAlarms(KitConstruct):
     """``alarms``: every tiered alarm with its severity."""
 
     def __init__(

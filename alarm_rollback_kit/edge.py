@@ -26,8 +26,19 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.config import ORIGIN_KEEPALIVE_SECONDS, EdgeConfig
-from stacks.constructs.health_checked_service import ORIGIN_VERIFY_HEADER
+from alarm_rollback_kit.compliance import (
+    LOG_BUCKET_LOGGING,
+    LOG_BUCKET_VERSIONING,
+    NOT_IN_VPC,
+    S3_NOTIFICATIONS,
+    S3_OBJECT_LOCK,
+    Finding,
+    KitConstruct,
+    acknowledge,
+    control_tower,
+)
+from alarm_rollback_kit.config import ORIGIN_KEEPALIVE_SECONDS, EdgeConfig
+from alarm_rollback_kit.health_checked_service import ORIGIN_VERIFY_HEADER
 
 # AWS-managed prefix list of CloudFront's origin-facing servers; its id differs per region
 # (VPC User Guide, "AWS-managed prefix lists").
@@ -47,7 +58,7 @@ _ORIGIN_PROTOCOLS = {
 }
 
 
-class Edge(Construct):
+class Edge(KitConstruct):
     """A CloudFront distribution whose only origin is the service's ALB.
 
     ``origin_verify_value`` is sent as ``X-Origin-Verify``; pass a token (a Secrets Manager
@@ -226,4 +237,172 @@ class Edge(Construct):
             # The SDK bundled with the Lambda runtime has the call; fetching the latest
             # from npm at deploy time would add a network dependency and a moving version.
             install_latest_aws_sdk=False,
+        )
+
+    def acknowledge_nag_findings(self) -> None:
+        self._acknowledge_aws_solutions()
+        self._acknowledge_control_tower()
+
+    def _acknowledge_aws_solutions(self) -> None:
+        cfg = self.config
+        distribution: list[Finding] = []
+        if not cfg.certificate_arn:
+            distribution.append(
+                (
+                    "AwsSolutions-CFR4",
+                    "No self.certificate_arn: viewers reach the *.cloudfront.net name on CloudFront's "
+                    "default certificate, whose security policy CloudFront fixes (TLSv1) and does not "
+                    "let us raise. With self.certificate_arn and self.domain_names the kit sets "
+                    "TLSv1.2_2021.",
+                )
+            )
+        if self.origin_port == 80:
+            distribution.append(
+                (
+                    "AwsSolutions-CFR5",
+                    "No service.certificate_arn: the ALB has no certificate, so CloudFront reaches it "
+                    "over HTTP. The ALB admits only CloudFront's origin-facing prefix list and requests "
+                    "carrying the secret X-Origin-Verify header; with an ALB certificate the origin is "
+                    "HTTPS-only with TLSv1.2.",
+                )
+            )
+        if self.log_bucket is None:
+            distribution.append(
+                (
+                    "AwsSolutions-CFR3",
+                    "self.standard_logging=false: CloudFront delivers no standard logs (legacy) to "
+                    "buckets in some opt-in Regions, and the stage turned them off rather than keep "
+                    "a bucket that stays empty. The ALB's access logs still record every request "
+                    "that reaches the origin.",
+                )
+            )
+        if not cfg.geo_allow_countries:
+            distribution.append(
+                (
+                    "AwsSolutions-CFR1",
+                    "The order API has no country restriction requirement; self.geo_allow_countries "
+                    "turns on an allowlist when one exists.",
+                )
+            )
+        if not cfg.web_acl_arn:
+            distribution.append(
+                (
+                    "AwsSolutions-CFR2",
+                    "No self.web_acl_arn: a CloudFront-scope web ACL must be created in us-east-1 and "
+                    "this stack deploys to the service's Region; set self.web_acl_arn to attach one.",
+                )
+            )
+        if distribution:
+            acknowledge(self.distribution, distribution)
+        if self.log_bucket is not None:
+            acknowledge(
+                self.log_bucket,
+                [
+                    (
+                        "AwsSolutions-S1",
+                        "This bucket is itself a log bucket (CloudFront standard logs); its server access "
+                        "logs would need yet another bucket and would record only CloudFront's deliveries.",
+                    )
+                ],
+            )
+        acknowledge(
+            self.prefix_list_lookup_policy,
+            [
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "ec2:DescribeManagedPrefixLists, read-only, supports no resource-level permissions; "
+                    "it finds CloudFront's origin-facing prefix list, whose id differs per Region.",
+                )
+            ],
+        )
+        acknowledge(
+            self.prefix_list_lookup_role,
+            [
+                (
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    "Role of CDK's AwsCustomResource provider function: the AWS-managed minimum for a "
+                    "function to write its own logs. Its one permission beyond that is the prefix-list "
+                    "read above.",
+                )
+            ],
+        )
+
+    def _acknowledge_control_tower(self) -> None:
+        cfg = self.config
+        findings = [
+            control_tower(
+                "cloudfront_default_root_object_configured_check",
+                "CT.CLOUDFRONT.PR.1: the origin is an API, not a website; '/' is not an object.",
+            ),
+            control_tower(
+                "cloudfront_origin_failover_enabled_check",
+                "CT.CLOUDFRONT.PR.4: one ALB origin; an origin group would fail over only GET, "
+                "HEAD and OPTIONS, never the POST /orders the kit protects, and would hide the "
+                "ALB's 5xx that the rollback alarms need to see.",
+            ),
+        ]
+        if not cfg.certificate_arn:
+            for rule, control in (
+                ("cloudfront_custom_ssl_certificate_check", "CT.CLOUDFRONT.PR.6"),
+                ("cloudfront_sni_enabled_check", "CT.CLOUDFRONT.PR.7"),
+                ("cloudfront_security_policy_check", "CT.CLOUDFRONT.PR.9"),
+            ):
+                findings.append(
+                    control_tower(
+                        rule,
+                        f"{control}: no self.certificate_arn, so viewers use *.cloudfront.net on "
+                        "CloudFront's default certificate, whose TLS settings CloudFront fixes; "
+                        "with a certificate the kit serves it by SNI with TLSv1.2_2021.",
+                    )
+                )
+        if self.log_bucket is None:
+            findings.append(
+                control_tower(
+                    "cloudfront_access_logs_enabled_check",
+                    "CT.CLOUDFRONT.PR.5: self.standard_logging=false, for a Region CloudFront "
+                    "delivers no standard logs (legacy) to; the ALB's access logs still record "
+                    "every request that reaches the origin.",
+                )
+            )
+        if self.origin_port == 80:
+            findings.append(
+                control_tower(
+                    "cloudfront_traffic_to_origin_encrypted_check",
+                    "CT.CLOUDFRONT.PR.8: sandbox only (any other stage must set "
+                    "service.certificate_arn, which makes the origin HTTPS-only with TLSv1.2). "
+                    "Without an ALB certificate CloudFront reaches the ALB over HTTP and the "
+                    "X-Origin-Verify header crosses the internet in clear text.",
+                )
+            )
+        acknowledge(self.distribution, findings)
+        if self.log_bucket is not None:
+            acknowledge(
+                self.log_bucket,
+                [
+                    control_tower(
+                        "s3_bucket_default_encryption_kms_check",
+                        "CT.S3.PR.10: CloudFront standard logs (legacy) are written through a "
+                        "bucket ACL grant to CloudFront's log-delivery account; SSE-S3 needs no "
+                        "key policy for that writer.",
+                    ),
+                    S3_NOTIFICATIONS,
+                    S3_OBJECT_LOCK,
+                    LOG_BUCKET_VERSIONING,
+                    LOG_BUCKET_LOGGING,
+                ],
+            )
+        # The provider function of CDK's AwsCustomResource (one per stack) and its log group.
+        provider = self.prefix_list_lookup_role.node.scope
+        assert provider is not None
+        acknowledge(
+            provider,
+            [
+                NOT_IN_VPC,
+                control_tower(
+                    "cloudwatch_log_group_encrypted_check",
+                    "CT.CLOUDWATCH.PR.3: CDK's custom-resource provider log, which records the "
+                    "prefix-list look-up at deploy time and no client data.",
+                ),
+            ],
         )

@@ -19,10 +19,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.constructs.keys import deny_grants_except_for_aws
+from alarm_rollback_kit.compliance import KitConstruct
+from alarm_rollback_kit.keys import deny_grants_except_for_aws
 
 
-class AlarmTopic(Construct):
+class AlarmTopic(KitConstruct):
     """``topic`` and its ``key``; optional e-mail subscription."""
 
     def __init__(self, scope: Construct, id_: str, *, display_name: str, email: str = "") -> None:

@@ -29,6 +29,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IDependable
 
+from alarm_rollback_kit.compliance import NOT_IN_VPC, KitConstruct, acknowledge, control_tower
+
 INITIAL_RELEASE_DESCRIPTION = "initial release, deployed by the stack on creation"
 
 
@@ -71,7 +73,7 @@ def deploy_permissions(group: codedeploy.IServerDeploymentGroup) -> list[iam.Pol
     ]
 
 
-class InPlaceDeployment(Construct):
+class InPlaceDeployment(KitConstruct):
     """``application``, ``deployment_group``, ``deployment_config`` and, with an
     ``initial_revision``, ``initial_release`` (the custom resource that deploys it) and
     ``initial_release_role`` (its provider function's role, shared by every
@@ -156,3 +158,51 @@ class InPlaceDeployment(Construct):
         for dependency in after:
             release.node.add_dependency(dependency)
         return release
+
+    def acknowledge_nag_findings(self) -> None:
+        self._acknowledge_aws_solutions()
+        self._acknowledge_control_tower()
+
+    def _acknowledge_aws_solutions(self) -> None:
+        acknowledge(
+            self.deployment_group.role or self.deployment_group,
+            [
+                (
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSCodeDeployRole]",
+                    "The service-role policy CodeDeploy documents for EC2/ASG deployment groups with "
+                    "load balancers; AWS updates it when CodeDeploy needs new permissions.",
+                )
+            ],
+        )
+        if self.initial_release_role is not None:
+            acknowledge(
+                self.initial_release_role,
+                [
+                    (
+                        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                        "AWSLambdaBasicExecutionRole]",
+                        "Role of CDK's AwsCustomResource provider function: the AWS-managed minimum "
+                        "for a function to write its own logs. Beyond that it may only create the "
+                        "initial deployment in this one deployment group.",
+                    )
+                ],
+            )
+
+    def _acknowledge_control_tower(self) -> None:
+        if self.initial_release_role is None:
+            return
+        # The provider function of CDK's AwsCustomResource (one per stack) and its log group.
+        provider = self.initial_release_role.node.scope
+        assert provider is not None
+        acknowledge(
+            provider,
+            [
+                NOT_IN_VPC,
+                control_tower(
+                    "cloudwatch_log_group_encrypted_check",
+                    "CT.CLOUDWATCH.PR.3: CDK's custom-resource provider log, which records the "
+                    "initial release's CreateDeployment call and no client data.",
+                ),
+            ],
+        )

@@ -20,14 +20,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from stacks.config import ServiceConfig
-from stacks.constructs.alb_access_logs import enable_alb_access_logs
+from alarm_rollback_kit.alb_access_logs import enable_alb_access_logs
+from alarm_rollback_kit.compliance import KitConstruct, acknowledge, control_tower
+from alarm_rollback_kit.config import ServiceConfig
 
 # Header CloudFront adds and the listener requires when the service sits behind the edge.
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 
 
-class HealthCheckedService(Construct):
+class HealthCheckedService(KitConstruct):
     """ALB + listener + health-checked target group + Auto Scaling group.
 
     ``origin_verify_secret``: when given, the ALB answers 403 unless the request carries
@@ -271,6 +272,126 @@ class HealthCheckedService(Construct):
             web_acl_arn=acl.attr_arn,
         )
         return acl
+
+    def acknowledge_nag_findings(self) -> None:
+        self._acknowledge_aws_solutions()
+        self._acknowledge_control_tower()
+        self._acknowledge_health_check_type()
+
+    def _acknowledge_aws_solutions(self) -> None:
+        if not self.guarded:
+            acknowledge(
+                self.load_balancer_security_group,
+                [
+                    (
+                        "AwsSolutions-EC23",
+                        "Without the CloudFront edge the ALB is the public entry point of the service and "
+                        "must accept viewers from anywhere on its listener port.",
+                    )
+                ],
+            )
+        acknowledge(
+            self.instance_role,
+            [
+                (
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                    "AmazonSSMManagedInstanceCore]",
+                    "AWS-maintained minimum for Session Manager and SSM agent; replaces SSH keys and "
+                    "tracks SSM API changes that a hand-written copy would miss.",
+                )
+            ],
+        )
+        acknowledge(
+            self.auto_scaling_group,
+            [
+                (
+                    "AwsSolutions-AS3",
+                    "Scaling activity is in the group's activity history and CodeDeploy's deployment "
+                    "log; the kit keeps its topics for alarms and rollback decisions that need a human.",
+                )
+            ],
+        )
+
+    def _acknowledge_control_tower(self) -> None:
+        cfg = self.config
+        if not cfg.certificate_arn:
+            acknowledge(
+                self.listener,
+                [
+                    control_tower(
+                        "alb_http_to_https_redirection_check",
+                        "CT.ELASTICLOADBALANCING.PR.1: no service.certificate_arn, so the ALB has "
+                        "no HTTPS listener to redirect to (only the sandbox stage may run so); "
+                        "with a certificate the kit serves HTTPS and redirects port 80 to it.",
+                    )
+                ],
+            )
+        if not cfg.deletion_protection:
+            acknowledge(
+                self.load_balancer,
+                [
+                    control_tower(
+                        "elbv2_deletion_protection_enabled_check",
+                        "CT.ELASTICLOADBALANCING.PR.5: service.deletion_protection is off, the "
+                        "sandbox default, so `make destroy` can remove the stage; every other "
+                        "stage turns it on unless its config says otherwise.",
+                    )
+                ],
+            )
+        acknowledge(
+            self.auto_scaling_group,
+            [
+                control_tower(
+                    "autoscaling_multiple_az_check",
+                    "CT.AUTOSCALING.PR.1: the group names its subnets (VPCZoneIdentifier), one in "
+                    "each of at least two zones (service.max_azs >= 2); the control only counts "
+                    "an explicit AvailabilityZones list, which cannot be combined with subnets "
+                    "in a VPC.",
+                ),
+                control_tower(
+                    "autoscaling_mixed_instances_policy_multiple_instance_types_check",
+                    "CT.AUTOSCALING.PR.6: one instance type (service.instance_type) keeps every "
+                    "instance of an in-place deployment identical, so a release that fails on "
+                    "one fails on all and the ELB 5xx alarm sees it.",
+                ),
+            ],
+        )
+        launch_template = self.node.find_child("LaunchTemplate")
+        findings = [
+            control_tower(
+                "ec2_launch_template_monitoring_enabled_check",
+                "CT.EC2.PR.10: the rollback alarms use the ALB's one-minute metrics, not EC2 "
+                "instance metrics; detailed monitoring would add cost for numbers nothing reads.",
+            )
+        ]
+        if cfg.nat_gateways == 0:
+            findings.append(
+                control_tower(
+                    "ec2_launch_template_public_ip_disabled_check",
+                    "CT.EC2.PR.9: service.nat_gateways=0 (the sandbox default) puts the instances "
+                    "in public subnets, where a public address is their only way to reach "
+                    "CodeDeploy and S3; inbound they admit only the ALB's security group. With "
+                    "NAT gateways they get no public address.",
+                )
+            )
+        acknowledge(launch_template, findings)
+
+    def _acknowledge_health_check_type(self) -> None:
+        if self.config.elb_health_check:
+            return
+        acknowledge(
+            self.auto_scaling_group,
+            [
+                control_tower(
+                    "autoscaling_group_elb_healthcheck_required_check",
+                    "CT.AUTOSCALING.PR.4: service.elb_health_check=false (the default). Instances "
+                    "launched with the stack answer /health only once the first release reaches "
+                    "them, and no deployment is sure to finish within the grace period, so ELB "
+                    "health checks would replace them mid-install. The target group still routes "
+                    "only to healthy targets; set it true once every launch installs a revision.",
+                )
+            ],
+        )
 
 
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

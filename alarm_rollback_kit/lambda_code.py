@@ -1,17 +1,19 @@
 """Lambda code assets for the kit's functions, built at synth without Docker or network.
 
-Each function is a package under ``lambdas/`` and its asset holds that package at the
+A function's code is a Python package directory; its asset holds that package at the
 root, so the handler string is ``<package>.handler.lambda_handler`` and tests import the
-code the same way. Pure-Python dependencies (Powertools) are copied from the
-installed, pinned distributions of the synthesizing interpreter (``importlib.metadata``
-knows every file a distribution installed), so the asset carries exactly the version
-``requirements.lock`` pins, and no ``pip install`` or container runs during synth.
+code the same way. The rollback function's package ships inside this distribution as
+package data (``functions/rollback``), found with ``importlib.resources``, so an
+installed copy synthesizes the same asset as the repository. Pure-Python dependencies
+(Powertools, for the sample API) are copied from the installed, pinned distributions of
+the synthesizing interpreter (``importlib.metadata`` knows every file a distribution
+installed), so no ``pip install`` or container runs during synth.
 """
 
 from __future__ import annotations
 
 import shutil
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,10 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+# A directory inside the package, never a zip member: setuptools installs it unpacked.
+ROLLBACK_CODE = Path(str(resources.files(__package__ or "alarm_rollback_kit"))) / (
+    "functions/rollback"
+)
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 
 
@@ -42,23 +47,20 @@ def _copy_distribution(name: str, output_dir: Path) -> None:
 
 @jsii.implements(cdk.ILocalBundling)
 class _VendoredPackage:
-    def __init__(self, package: str, distributions: tuple[str, ...]) -> None:
-        self._package = package
+    def __init__(self, source: Path, distributions: tuple[str, ...]) -> None:
+        self._source = source
         self._distributions = distributions
 
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: Any) -> bool:
         out = Path(output_dir)
-        shutil.copytree(
-            LAMBDAS_DIR / self._package, out / self._package, ignore=_IGNORE, dirs_exist_ok=True
-        )
+        shutil.copytree(self._source, out / self._source.name, ignore=_IGNORE, dirs_exist_ok=True)
         for name in self._distributions:
             _copy_distribution(name, out)
         return True
 
 
-def function_code(package: str, *, vendored: tuple[str, ...] = ()) -> lambda_.Code:
-    """Asset for ``lambdas/<package>`` plus the named installed distributions."""
-    source = LAMBDAS_DIR / package
+def function_code(source: Path, *, vendored: tuple[str, ...] = ()) -> lambda_.Code:
+    """Asset holding the package at ``source`` plus the named installed distributions."""
     if not (source / "handler.py").is_file() and not (source / "__init__.py").is_file():
         raise FileNotFoundError(f"no Lambda package at {source}")
     return lambda_.Code.from_asset(
@@ -70,6 +72,6 @@ def function_code(package: str, *, vendored: tuple[str, ...] = ()) -> lambda_.Co
         bundling=cdk.BundlingOptions(
             # Never pulled: local bundling always succeeds, so no container is used.
             image=cdk.DockerImage.from_registry("local-bundling-only"),
-            local=_VendoredPackage(package, vendored),
+            local=_VendoredPackage(source, vendored),
         ),
     )

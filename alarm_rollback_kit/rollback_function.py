@@ -1,22 +1,22 @@
-"""Roll a CodeDeploy release back when the ALB starts generating 5xx: alarm, event, Lambda.
+"""The rollback function, its role, its safety nets, and the page when a deployment fails.
 
-A count alarm (``HTTPCode_ELB_5XX_Count``, one minute, > 50, with a noise floor) plus a
-rate alarm (ELB 5xx / requests, with a minimum-traffic guard) go to the deployment group, so
-CodeDeploy stops a deployment that is still running, and to EventBridge, whose rule
-invokes the rollback function. The function also handles what CodeDeploy cannot: a
-release that has already *succeeded* when the errors begin (the reference 502 incident:
-deploy at 14:44, 502s from 14:45). The alarm expressions leave a minute the ALB has not
-published yet without a datapoint, so it cannot hold them in OK (``rates.py``); detection
-is the errored minute plus the metric delay, 2-5 minutes at the 60-240 s the kit assumes
-(``stacks/timing.py``, docs/aws-behaviours.md). Every event the function cannot handle lands in an encrypted
-dead-letter queue that pages a human, and so do the function's own errors.
+It takes the alarms that mean "roll back" (the kit's ``RollbackAlarms`` or alarms of
+your own) and a rule over them (made here when not given), and decides per alarm event:
+stop a running deployment, redeploy the last good revision after a release that has
+already succeeded, or page a human. Every event it cannot handle lands in an encrypted
+dead-letter queue that pages, and so do its own errors. A second rule pages directly
+when any deployment of the group fails or stops, since a failed rollback raises no new
+alarm transition.
 
-Drop it into any stack that has an ALB, its target group and a server deployment group:
-``AutoRollback(self, "AutoRollback", load_balancer=alb, target_group=tg,
-deployment_group=dg, config=RollbackConfig())``.
+Everything it reads from the service is on CDK's interfaces, so resources imported by
+attributes work: the CloudWatch dimensions of the diagnosis (``app/<name>/<id>``,
+``targetgroup/<name>/<id>``) are derived from the ARNs when the load balancer or target
+group is imported, as CDK derives an imported load balancer's metrics.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy
@@ -34,27 +34,64 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.config import RollbackConfig
-from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_alarm
-from stacks.constructs.deployment import deploy_permissions
-from stacks.constructs.lambda_code import function_code
-from stacks.constructs.rates import elb_5xx_count, error_rate
-from stacks.constructs.topics import AlarmTopic
+from alarm_rollback_kit.alarms import alarm_state_rule
+from alarm_rollback_kit.compliance import (
+    NOT_IN_VPC,
+    KitConstruct,
+    acknowledge,
+    control_tower,
+    retention,
+)
+from alarm_rollback_kit.config import RollbackConfig
+from alarm_rollback_kit.dead_letters import dead_letter_queue, messages_waiting_alarm
+from alarm_rollback_kit.deployment import deploy_permissions
+from alarm_rollback_kit.lambda_code import ROLLBACK_CODE, function_code
+from alarm_rollback_kit.topics import AlarmTopic
 
-# The alarm state-change event, as CloudWatch sends it to EventBridge (CloudWatch User
-# Guide, "Alarm events and EventBridge").
-ALARM_EVENT_SOURCE = "aws.cloudwatch"
-ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
+
+def _arn_resource(arn: str) -> str:
+    """The resource part of an ELB ARN (``arn:aws:elasticloadbalancing:r:a:<resource>``)."""
+    if cdk.Token.is_unresolved(arn):
+        return cdk.Fn.select(5, cdk.Fn.split(":", arn))
+    return arn.split(":", 5)[5]
 
 
-class AutoRollback(Construct):
-    """Rollback alarms, the EventBridge rule, the rollback function and its safety nets.
+def load_balancer_full_name(load_balancer: elbv2.IApplicationLoadBalancer) -> str:
+    """``app/<name>/<id>``, the ``LoadBalancer`` dimension of ALB metrics."""
+    if isinstance(load_balancer, elbv2.ApplicationLoadBalancer):
+        return load_balancer.load_balancer_full_name
+    # ARN resource: loadbalancer/app/<name>/<id> (ELB User Guide, CloudWatch metrics).
+    resource = _arn_resource(load_balancer.load_balancer_arn)
+    if cdk.Token.is_unresolved(resource):
+        return cdk.Fn.select(1, cdk.Fn.split("loadbalancer/", resource))
+    return resource.removeprefix("loadbalancer/")
 
-    Attributes: ``elb_5xx_count_alarm``, ``elb_5xx_rate_alarm``, ``low_traffic_rate_alarm``
-    (None when ``low_traffic_window_minutes`` is 0), ``target_5xx_rate_alarm``,
-    ``rollback_alarms`` (the ones that trigger a rollback), ``rule``,
-    ``deployment_failed_rule``, ``function``, ``idempotency_table``, ``dead_letter_queue``,
-    ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``.
+
+def target_group_full_name(target_group: elbv2.IApplicationTargetGroup) -> str:
+    """``targetgroup/<name>/<id>``, the ``TargetGroup`` dimension of ALB metrics."""
+    if isinstance(target_group, elbv2.ApplicationTargetGroup):
+        return target_group.target_group_full_name
+    return _arn_resource(target_group.target_group_arn)
+
+
+def notifications_topic(scope: Construct, config: RollbackConfig) -> sns.ITopic:
+    """The encrypted topic for decisions and pages when the caller brings none."""
+    return AlarmTopic(
+        scope, "Notifications", display_name="Auto-rollback", email=config.notification_email
+    ).topic
+
+
+class RollbackFunction(KitConstruct):
+    """The function that rolls CodeDeploy back, wired to ``alarms`` through ``rule``.
+
+    ``alarms``: the alarms whose ALARM transition means "roll back" (the function ignores
+    events of any other alarm). ``rule``: a rule matching them (``RollbackAlarms.rule``);
+    without one, a rule over ``alarms`` is made here. ``topic``: where decisions and pages
+    go (a KMS-encrypted topic is made when not given). ``distribution_id``: a CloudFront
+    distribution whose cached errors are invalidated after a rollback.
+
+    Attributes: ``function``, ``rule``, ``idempotency_table``, ``dead_letter_queue``,
+    ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``, ``deployment_failed_rule``.
     """
 
     def __init__(
@@ -62,161 +99,44 @@ class AutoRollback(Construct):
         scope: Construct,
         id_: str,
         *,
-        load_balancer: elbv2.ApplicationLoadBalancer,
-        target_group: elbv2.ApplicationTargetGroup,
-        deployment_group: codedeploy.ServerDeploymentGroup,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+        target_group: elbv2.IApplicationTargetGroup,
+        deployment_group: codedeploy.IServerDeploymentGroup,
+        alarms: Sequence[cw.IAlarm],
         config: RollbackConfig,
+        rule: events.Rule | None = None,
         topic: sns.ITopic | None = None,
         distribution_id: str | None = None,
         invalidation_paths: tuple[str, ...] = ("/*",),
     ) -> None:
         super().__init__(scope, id_)
+        if not alarms:
+            raise ValueError("RollbackFunction needs at least one alarm that means 'roll back'")
         self.config = config
-        self.topic = (
-            topic
-            or AlarmTopic(
-                self,
-                "Notifications",
-                display_name="Auto-rollback",
-                email=config.notification_email,
-            ).topic
-        )
-        period = Duration.seconds(config.period_seconds)
-        metrics = load_balancer.metrics
-        requests = metrics.request_count(period=period, statistic="Sum")
-        min_requests = config.min_requests_per_minute * config.period_seconds // 60
-
-        self.elb_5xx_count_alarm = self._alarm(
-            "Elb5xxCount",
-            elb_5xx_count(
-                metrics.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"
-                ),
-                requests,
-                min_rate_percent=config.elb_5xx_count_min_rate_percent,
-                period=period,
-            ),
-            threshold=config.elb_5xx_threshold,
-            description=(
-                f"ALB-generated 5xx (not target 5xx) above {config.elb_5xx_threshold} in a "
-                "minute, ignoring minutes under "
-                f"{config.elb_5xx_count_min_rate_percent:g} % of requests: a bad release "
-                "answering with broken responses. Triggers auto-rollback. An unpublished "
-                "minute has no datapoint (no FILL), so it cannot hold this alarm in OK."
-            ),
-        )
-        self.elb_5xx_rate_alarm = self._alarm(
-            "Elb5xxRate",
-            error_rate(
-                metrics.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"
-                ),
-                requests,
-                min_requests=min_requests,
-                label="ELB 5xx % of requests",
-                period=period,
-            ),
-            threshold=config.elb_5xx_rate_percent,
-            description=(
-                f"ALB-generated 5xx above {config.elb_5xx_rate_percent} % of requests "
-                f"(P1) in minutes with at least {min_requests} requests and a published "
-                "error count. Triggers auto-rollback."
-            ),
-        )
-        # Low-traffic tier: the same guarded rate over a longer period, so a service below
-        # min_requests_per_minute is still caught when it fails for minutes on end.
-        self.low_traffic_rate_alarm: cw.Alarm | None = None
-        if config.low_traffic_window_minutes:
-            window = Duration.minutes(config.low_traffic_window_minutes)
-            self.low_traffic_rate_alarm = self._alarm(
-                "LowTraffic5xxRate",
-                error_rate(
-                    metrics.http_code_elb(
-                        elbv2.HttpCodeElb.ELB_5XX_COUNT, period=window, statistic="Sum"
-                    ),
-                    metrics.request_count(period=window, statistic="Sum"),
-                    min_requests=config.low_traffic_min_requests,
-                    label=f"ELB 5xx % of requests over {config.low_traffic_window_minutes} min",
-                    period=window,
-                ),
-                threshold=config.low_traffic_rate_percent,
-                description=(
-                    f"Low-traffic tier: ALB-generated 5xx above "
-                    f"{config.low_traffic_rate_percent:g} % of requests summed over "
-                    f"{config.low_traffic_window_minutes} minutes, with at least "
-                    f"{config.low_traffic_min_requests} requests in them. Catches a release "
-                    "failing a quiet service, below the 1-minute alarms' guards. Triggers "
-                    "auto-rollback."
-                ),
-                # One period is already several minutes; CloudWatch evaluates it every minute.
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-            )
-        self.target_5xx_rate_alarm = self._alarm(
-            "Target5xxRate",
-            error_rate(
-                metrics.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=period, statistic="Sum"
-                ),
-                requests,
-                min_requests=min_requests,
-                label="Target 5xx % of requests",
-                period=period,
-            ),
-            threshold=config.target_5xx_rate_percent,
-            description=(
-                "5xx answered by the application itself. "
-                + (
-                    "Triggers auto-rollback."
-                    if config.target_5xx_triggers_rollback
-                    else "Notify only: the app may be failing for reasons a rollback won't fix."
-                )
-            ),
-        )
-        self.rollback_alarms = [self.elb_5xx_count_alarm, self.elb_5xx_rate_alarm]
-        if self.low_traffic_rate_alarm is not None:
-            self.rollback_alarms.append(self.low_traffic_rate_alarm)
-        if config.target_5xx_triggers_rollback:
-            self.rollback_alarms.append(self.target_5xx_rate_alarm)
-        else:
-            self.target_5xx_rate_alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
-        # While a deployment runs, CodeDeploy itself stops it and rolls back on these
-        # alarms (DEPLOYMENT_STOP_ON_ALARM); the function covers the time after success.
-        for alarm in self.rollback_alarms:
-            deployment_group.add_alarm(alarm)
-
+        self.topic = topic or notifications_topic(self, config)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetters")
         self.function = self._function(
             config,
             load_balancer,
             target_group,
             deployment_group,
+            alarms,
             distribution_id,
             invalidation_paths,
         )
-        self.rule = events.Rule(
-            self,
-            "OnRollbackAlarm",
-            description="Rollback alarm entered ALARM: invoke the rollback function",
-            event_pattern=events.EventPattern(
-                source=[ALARM_EVENT_SOURCE],
-                detail_type=[ALARM_EVENT_DETAIL_TYPE],
-                resources=[alarm.alarm_arn for alarm in self.rollback_alarms],
-                detail={"state": {"value": ["ALARM"]}},
-            ),
-            targets=[
-                targets.LambdaFunction(
-                    self.function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=4,
-                    # These cover delivery to Lambda only; the function's own errors get
-                    # Lambda's asynchronous retries (two, one and two minutes apart; Lambda
-                    # Developer Guide, "Error handling and automatic retries"), then the
-                    # on-failure destination. An event older than an hour is a different
-                    # decision; a human takes it from the dead-letter queue instead.
-                    max_event_age=Duration.hours(1),
-                )
-            ],
+        self.rule = rule or alarm_state_rule(self, "OnRollbackAlarm", alarms)
+        self.rule.add_target(
+            targets.LambdaFunction(
+                self.function,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=4,
+                # These cover delivery to Lambda only; the function's own errors get
+                # Lambda's asynchronous retries (two, one and two minutes apart; Lambda
+                # Developer Guide, "Error handling and automatic retries"), then the
+                # on-failure destination. An event older than an hour is a different
+                # decision; a human takes it from the dead-letter queue instead.
+                max_event_age=Duration.hours(1),
+            )
         )
 
         # A rollback deployment that fails (or any deployment of the group) raises no new
@@ -290,37 +210,13 @@ class AutoRollback(Construct):
         for alarm in (self.dead_letter_alarm, self.function_errors_alarm):
             alarm.add_alarm_action(notify)
 
-    def _alarm(
-        self,
-        id_: str,
-        metric: cw.IMetric,
-        *,
-        threshold: float,
-        description: str,
-        evaluation_periods: int | None = None,
-        datapoints_to_alarm: int | None = None,
-    ) -> cw.Alarm:
-        cfg = self.config
-        return cw.Alarm(
-            self,
-            id_,
-            metric=metric,
-            threshold=threshold,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=evaluation_periods or cfg.evaluation_periods,
-            datapoints_to_alarm=datapoints_to_alarm or cfg.datapoints_to_alarm,
-            # ALB publishes error counts only when they are non-zero (ELB User Guide), so
-            # a missing datapoint means "no errors".
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
-        )
-
     def _function(
         self,
         config: RollbackConfig,
-        load_balancer: elbv2.ApplicationLoadBalancer,
-        target_group: elbv2.ApplicationTargetGroup,
-        deployment_group: codedeploy.ServerDeploymentGroup,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+        target_group: elbv2.IApplicationTargetGroup,
+        deployment_group: codedeploy.IServerDeploymentGroup,
+        alarms: Sequence[cw.IAlarm],
         distribution_id: str | None,
         invalidation_paths: tuple[str, ...],
     ) -> lambda_.Function:
@@ -363,7 +259,7 @@ class AutoRollback(Construct):
             description="Rolls back CodeDeploy when a rollback alarm fires",
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
-            code=function_code("rollback"),
+            code=function_code(ROLLBACK_CODE),
             handler="rollback.handler.lambda_handler",
             memory_size=256,
             # Well under a minute: an invocation cut short by a hung call is retried by
@@ -383,12 +279,10 @@ class AutoRollback(Construct):
                 "BAKE_MINUTES": str(config.bake_minutes),
                 "TOPIC_ARN": self.topic.topic_arn,
                 "DRY_RUN": "true" if config.dry_run else "false",
-                "ROLLBACK_ALARM_NAMES": cdk.Fn.join(
-                    ",", [alarm.alarm_name for alarm in self.rollback_alarms]
-                ),
+                "ROLLBACK_ALARM_NAMES": cdk.Fn.join(",", [alarm.alarm_name for alarm in alarms]),
                 "MAX_ROLLBACKS_PER_HOUR": str(config.max_rollbacks_per_hour),
-                "LOAD_BALANCER_FULL_NAME": load_balancer.load_balancer_full_name,
-                "TARGET_GROUP_FULL_NAME": target_group.target_group_full_name,
+                "LOAD_BALANCER_FULL_NAME": load_balancer_full_name(load_balancer),
+                "TARGET_GROUP_FULL_NAME": target_group_full_name(target_group),
                 "DIAGNOSIS_MINUTES": "5",
                 "DISTRIBUTION_ID": distribution_id or "",
                 "INVALIDATION_PATHS": ",".join(invalidation_paths),
@@ -457,3 +351,90 @@ class AutoRollback(Construct):
                 )
             )
         return function
+
+    def acknowledge_nag_findings(self) -> None:
+        self._acknowledge_aws_solutions()
+        self._acknowledge_control_tower()
+        self._acknowledge_idempotency_table()
+
+    def _acknowledge_aws_solutions(self) -> None:
+        acknowledge(
+            self.idempotency_table,
+            [
+                (
+                    "AwsSolutions-DDB3",
+                    "Idempotency records of the rollback function: each expires by TTL within two "
+                    "days and only deduplicates concurrent invocations; a restore would bring back "
+                    "nothing anyone needs.",
+                )
+            ],
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            [
+                (
+                    "AwsSolutions-SQS3",
+                    "This queue is the dead-letter queue: EventBridge's target DLQ and the function's "
+                    "on-failure destination. cdk-nag only recognizes DLQs named in a redrive policy.",
+                )
+            ],
+        )
+        policy = (
+            self.function.role.node.try_find_child("DefaultPolicy") if self.function.role else None
+        )
+        acknowledge(
+            policy or self.function,
+            [
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "cloudwatch:GetMetricData, read-only, supports no resource-level permissions; the "
+                    "diagnosis reads ALB metrics with it. Every other statement names its resource.",
+                ),
+            ],
+        )
+
+    def _acknowledge_control_tower(self) -> None:
+        acknowledge(
+            self.dead_letter_queue,
+            [
+                control_tower(
+                    "sqs_dlq_check",
+                    "CT.SQS.PR.1: this queue is a dead-letter queue (EventBridge target DLQ and "
+                    "the function's on-failure destination). Its RedriveAllowPolicy is denyAll "
+                    "because no SQS queue redrives into it; the control accepts only allowAll or "
+                    "byQueue, both wider.",
+                )
+            ],
+        )
+        acknowledge(self.function, [NOT_IN_VPC])
+        logs = self.node.find_child("FunctionLogs")
+        acknowledge(
+            logs,
+            [
+                retention("The rollback function's decision log."),
+                control_tower(
+                    "cloudwatch_log_group_encrypted_check",
+                    "CT.CLOUDWATCH.PR.3: holds the rollback decisions (deployment ids, alarm "
+                    "names, metric figures), no client data; CloudWatch Logs encrypts it at rest "
+                    "with its own key.",
+                ),
+            ],
+        )
+
+    def _acknowledge_idempotency_table(self) -> None:
+        acknowledge(
+            self.idempotency_table,
+            [
+                control_tower(
+                    "dynamodb_table_pitr_enabled_check",
+                    "CT.DYNAMODB.PR.1: claim records that expire after two days (TTL) and only "
+                    "stop a second rollback of the same release; losing them costs nothing a "
+                    "restore would bring back.",
+                ),
+                control_tower(
+                    "dynamodb_table_encrypted_kms_check",
+                    "CT.DYNAMODB.PR.2: holds deployment ids, alarm ARNs and times, no client data; "
+                    "DynamoDB encrypts it at rest with an AWS owned key.",
+                ),
+            ],
+        )

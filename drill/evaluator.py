@@ -249,15 +249,6 @@ class AlarmSpec:
                     f"id(s) {', '.join(sorted(unknown))}"
                 )
 
-    @property
-    def pointwise(self) -> bool:
-        """True if the alarm's value at a period does not depend on the query range."""
-        return all(
-            metric_math.is_pointwise(_parsed(q.expression))
-            for q in self.queries
-            if q.expression is not None
-        )
-
     def metric_refs(self) -> list[MetricRef]:
         """Every metric the alarm reads."""
         if self.metric is not None:
@@ -314,18 +305,12 @@ class AlarmSpec:
             cache[id_] = value
             return value
 
-        ctx = metric_math.Context(
-            grid=grid,
-            resolve=resolve,
-            metric_ids=[q.id for q in self.queries if q.metric is not None],
-            periods={q.id: q.metric.period for q in self.queries if q.metric is not None},
-        )
+        ctx = metric_math.Context(grid=grid, resolve=resolve)
         returned = next(q for q in self.queries if q.return_data)
         result = resolve(returned.id)
         if not isinstance(result, dict):
             raise metric_math.MathEvaluationError(
-                f"alarm {self.name}: {returned.id} must yield a single time series, "
-                f"got {'an array' if isinstance(result, list) else 'a scalar'}"
+                f"alarm {self.name}: {returned.id} must yield a time series, got a scalar"
             )
         return result
 

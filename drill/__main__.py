@@ -20,8 +20,8 @@ from pathlib import Path
 
 from drill import report as text_report
 from drill import runner, scenario
+from drill.assembly import DrillTemplateError, load_assembly
 from drill.function import FunctionLoadError
-from drill.template import DrillTemplateError, load_assembly
 
 DEFAULT_PNG_DIR = Path(".drill")
 

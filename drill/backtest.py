@@ -2,7 +2,7 @@
 
 Before trusting an alarm to roll production back, replay it over the last days of the
 service's own metrics and see when it would have fired. This module reads every
-``*.template.json`` under ``cdk.out``, finds the alarms the rollback rule listens to (an
+stack template of the cloud assembly in ``cdk.out``, finds the alarms the rollback rule listens to (an
 ``AWS::Events::Rule`` whose pattern has source ``aws.cloudwatch`` and detail-type
 ``CloudWatch Alarm State Change``; CloudWatch User Guide, "Alarm events and EventBridge"),
 replays each one with ``drill.evaluator`` and reports every time it entered ALARM, so false
@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from drill.assembly import DrillTemplateError, load_assembly
 from drill.evaluator import (
     ALARM,
     AlarmDefinitionError,
@@ -51,9 +52,8 @@ from drill.evaluator import (
     replay,
 )
 from drill.metric_math import MathEvaluationError
+from drill.template import all_alarms, rollback_alarms
 
-ALARM_EVENT_SOURCE = "aws.cloudwatch"
-ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
 DEFAULT_NAMESPACE = "AWS/ApplicationELB"
 DEFAULT_STAT = "Sum"
 # CloudWatch keeps 60-second datapoints for 15 days (CloudWatch User Guide, metrics
@@ -66,85 +66,6 @@ class MetricsFileError(ValueError):
 
 
 # --- Finding the alarms in synthesized templates ---------------------------------------------
-
-
-def find_templates(cdk_out: Path) -> list[Path]:
-    """Every stack template in a cloud assembly (nested stage assemblies included)."""
-    return sorted([*cdk_out.glob("*.template.json"), *cdk_out.glob("assembly-*/*.template.json")])
-
-
-def all_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every ``AWS::CloudWatch::Alarm`` as (logical id, Properties), in template order."""
-    resources = template.get("Resources", {})
-    return [
-        (logical_id, dict(resource.get("Properties", {})))
-        for logical_id, resource in resources.items()
-        if resource.get("Type") == "AWS::CloudWatch::Alarm"
-    ]
-
-
-def _pattern(rule: Mapping[str, Any]) -> dict[str, Any]:
-    pattern = rule.get("Properties", {}).get("EventPattern", {})
-    if isinstance(pattern, str):  # CloudFormation also accepts the pattern as JSON text
-        try:
-            pattern = json.loads(pattern)
-        except json.JSONDecodeError:
-            return {}
-    return pattern if isinstance(pattern, dict) else {}
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def alarm_rules(template: Mapping[str, Any]) -> list[str]:
-    """Logical ids of the rules that match CloudWatch alarm state-change events."""
-    found = []
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Events::Rule":
-            continue
-        pattern = _pattern(resource)
-        if ALARM_EVENT_SOURCE in _listed(pattern.get("source")) and ALARM_EVENT_DETAIL_TYPE in (
-            _listed(pattern.get("detail-type"))
-        ):
-            found.append(logical_id)
-    return found
-
-
-def rollback_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The alarms an alarm-state-change rule listens to, as (logical id, Properties).
-
-    A rule's ``resources`` entries are resolved when they are ``{"Fn::GetAtt": [LogicalId,
-    "Arn"]}`` (what CDK writes for ``alarm.alarm_arn``) or a literal alarm ARN matching an
-    alarm's ``AlarmName``; ``detail.alarmName`` lists are matched by name too.
-    """
-    resources = template.get("Resources", {})
-    alarms = dict(all_alarms(template))
-    by_name = {
-        props["AlarmName"]: logical_id
-        for logical_id, props in alarms.items()
-        if isinstance(props.get("AlarmName"), str)
-    }
-    chosen: list[str] = []
-    for rule_id in alarm_rules(template):
-        pattern = _pattern(resources[rule_id])
-        for entry in _listed(pattern.get("resources", [])):
-            logical_id = None
-            if isinstance(entry, dict) and "Fn::GetAtt" in entry:
-                target = entry["Fn::GetAtt"]
-                if isinstance(target, list) and target and target[-1] == "Arn":
-                    logical_id = target[0]
-            elif isinstance(entry, str) and ":alarm:" in entry:
-                logical_id = by_name.get(entry.split(":alarm:", 1)[1])
-            if logical_id in alarms and logical_id not in chosen:
-                chosen.append(logical_id)
-        detail = pattern.get("detail", {})
-        names = detail.get("alarmName", []) if isinstance(detail, dict) else []
-        for name in _listed(names):
-            logical_id = by_name.get(name) if isinstance(name, str) else None
-            if logical_id is not None and logical_id not in chosen:
-                chosen.append(logical_id)
-    return [(logical_id, alarms[logical_id]) for logical_id in chosen]
 
 
 # --- Reading a GetMetricData result ----------------------------------------------------------
@@ -583,11 +504,9 @@ def fetch(
 # --- Command line ----------------------------------------------------------------------------
 
 
-def _templates(cdk_out: Path) -> dict[str, dict[str, Any]]:
-    return {
-        path.name.removesuffix(".template.json"): json.loads(path.read_text(encoding="utf-8"))
-        for path in find_templates(cdk_out)
-    }
+def _templates(cdk_out: Path) -> dict[str, Mapping[str, Any]]:
+    """Every stack template of the cloud assembly, nested ones included, by name."""
+    return {t.name: t.body for t in load_assembly(cdk_out).templates()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -616,9 +535,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="with --fetch: also write the data here")
     args = parser.parse_args(argv)
 
-    templates = _templates(args.cdk_out)
-    if not templates:
-        print(f"No *.template.json under {args.cdk_out}: run `make synth` first.", file=sys.stderr)
+    try:
+        templates = _templates(args.cdk_out)
+    except DrillTemplateError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     try:
         if args.fetch:

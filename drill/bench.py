@@ -37,9 +37,10 @@ from typing import Any
 
 from drill import function as asset_function
 from drill import runner, scenario
+from drill.assembly import Assembly, load_assembly
 from drill.evaluator import OK
 from drill.evaluator import replay as replay_alarm
-from drill.template import Assembly, find_kit, load_assembly
+from drill.template import find_kit
 from drill.world import World
 
 REPO = Path(__file__).resolve().parents[1]

@@ -47,9 +47,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drill import function as asset_function
+from drill.assembly import ACCOUNT, REGION, Assembly
 from drill.evaluator import ALARM, OK, Replay, Transition, evaluation_range_for, replay
 from drill.scenario import Scenario
-from drill.template import ACCOUNT, REGION, Assembly, Kit, WatchedAlarm, find_kit
+from drill.template import Kit, WatchedAlarm, find_kit
 from drill.world import KitInvocation, World
 from stacks import timing
 

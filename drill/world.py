@@ -49,17 +49,11 @@ from moto.codedeploy.exceptions import CodeDeployException
 from moto.codedeploy.models import CodeDeployBackend
 
 from drill import codedeploy_gaps
+from drill.assembly import ACCOUNT, REGION, Template
 from drill.function import AssetFunction, DrillContext, Invocation, patched_environ
+from drill.resolver import Resolver, load_balancer_attributes, physical_name
 from drill.scenario import NAMESPACE, Deployment, Scenario
-from drill.template import (
-    ACCOUNT,
-    REGION,
-    Kit,
-    Resolver,
-    Template,
-    load_balancer_attributes,
-    physical_name,
-)
+from drill.template import Kit
 
 SERVICES = ("codedeploy", "cloudwatch", "cloudfront", "dynamodb", "events", "sns", "sqs")
 HOST_COUNTS = ("HealthyHostCount", "UnHealthyHostCount")

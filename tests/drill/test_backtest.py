@@ -12,16 +12,11 @@ import pytest
 from moto import mock_aws
 
 from drill import backtest
-from drill.backtest import (
-    MetricsFileError,
-    all_alarms,
-    fetch,
-    fetch_queries,
-    parse_metric_data,
-    rollback_alarms,
-)
+from drill.backtest import MetricsFileError, fetch, fetch_queries, parse_metric_data
 from drill.evaluator import AlarmSpec
+from drill.template import all_alarms, rollback_alarms
 from tests.drill.conftest import count_alarm_properties, kit_template
+from tests.support.assembly import write_assembly
 
 SAMPLE = Path(backtest.__file__).parent / "samples" / "getmetricdata-sample.json"
 COUNT_ID = "AutoRollbackElb5xxCount1B2C3D4E"
@@ -235,10 +230,7 @@ def test_five_minute_alarm_is_summed_from_the_files_minutes() -> None:
 
 
 def write_cdk_out(tmp_path: Path) -> Path:
-    cdk_out = tmp_path / "cdk.out"
-    cdk_out.mkdir()
-    (cdk_out / "order-api-prod-service.template.json").write_text(json.dumps(kit_template()))
-    return cdk_out
+    return write_assembly(tmp_path / "cdk.out", {"order-api-prod-service": kit_template()})
 
 
 def test_cli_prints_each_time_an_alarm_fired(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drill import bench
-from drill.template import load_assembly
+from drill.assembly import load_assembly
 from tests.drill.synthesized import synthesize
 from tests.lambdas.rollback.test_call_counts import CLAIM, RELEASE
 

@@ -19,9 +19,9 @@ import pytest
 
 from drill import runner, scenario
 from drill.__main__ import main
+from drill.assembly import load_assembly
 from drill.evaluator import ALARM, OK, Transition
 from drill.runner import DelaySweep, DrillReport
-from drill.template import load_assembly
 from stacks import timing
 from tests.conftest import load_event
 from tests.drill.synthesized import resource, synthesize, synthesize_with, variant

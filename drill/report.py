@@ -17,7 +17,8 @@ import textwrap
 from datetime import datetime, timedelta
 from typing import Any
 
-from drill.runner import DelaySweep, DrillReport, decision_of
+from drill.outcome import DrillReport, decision_of
+from drill.runner import DelaySweep
 from drill.world import KitInvocation
 
 WIDTH = 100

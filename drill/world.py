@@ -1,6 +1,6 @@
 """The AWS side of a drill, in process under moto: what the rollback function talks to.
 
-``World`` starts ``mock_aws`` (no server, no Docker) with ``drill.codedeploy_gaps``
+``World`` starts ``mock_aws`` (no server, no Docker) with ``tests.support.codedeploy_gaps``
 installed and creates, with names in the style CloudFormation generates, the resources the
 synthesized kit stack declares and the function reaches: the CodeDeploy application and
 deployment group (with the template's deployment configuration), every SNS topic of the
@@ -48,12 +48,12 @@ from moto import mock_aws
 from moto.codedeploy.exceptions import CodeDeployException
 from moto.codedeploy.models import CodeDeployBackend
 
-from drill import codedeploy_gaps
 from drill.assembly import ACCOUNT, REGION, Template
 from drill.function import AssetFunction, DrillContext, Invocation, patched_environ
 from drill.resolver import Resolver, load_balancer_attributes, physical_name
 from drill.scenario import NAMESPACE, Deployment, Scenario
 from drill.template import Kit
+from tests.support import codedeploy_gaps
 
 SERVICES = ("codedeploy", "cloudwatch", "cloudfront", "dynamodb", "events", "sns", "sqs")
 HOST_COUNTS = ("HealthyHostCount", "UnHealthyHostCount")

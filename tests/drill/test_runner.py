@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from drill import runner, scenario
+from drill import alarm_event, runner, scenario
 from drill.__main__ import main
 from drill.assembly import load_assembly
 from drill.evaluator import ALARM, OK, Transition
-from drill.runner import DelaySweep, DrillReport
+from drill.outcome import DrillReport
+from drill.runner import DelaySweep
 from stacks import timing
 from tests.conftest import load_event
 from tests.drill.synthesized import resource, synthesize, synthesize_with, variant
@@ -398,7 +399,7 @@ def test_alarm_event_has_the_documented_shape_and_the_function_parses_it() -> No
     at = datetime(2026, 11, 24, 14, 47, tzinfo=UTC)
     transition = Transition(at, at - timedelta(minutes=1), OK, ALARM, "Threshold Crossed", {})
 
-    event = runner.alarm_event(
+    event = alarm_event.alarm_event(
         name="alarm-a",
         arn="arn:aws:cloudwatch:us-east-1:123456789012:alarm:alarm-a",
         properties={"Metrics": [{"Id": "e", "Expression": "m", "ReturnData": True}]},

@@ -22,10 +22,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from drill import codedeploy_gaps
 from rollback import aws, handler
 from rollback.config import KIT_MARKER
 from tests.conftest import load_event
+from tests.support import codedeploy_gaps
 
 APP = "order-api"
 GROUP = "prod"

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drill.evaluator import OK, Replay
+from drill.function import KitInvocation
 from drill.outcome import Event, Row, diagnosis_text
 from drill.scenario import Scenario
 from drill.template import Kit
-from drill.world import KitInvocation, World
+from drill.world import World
 
 SNS_SUBJECT_LIMIT = 99
 

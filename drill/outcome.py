@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drill.evaluator import Replay
+from drill.function import KitInvocation
 from drill.scenario import Scenario
 from drill.template import Kit, WatchedAlarm
-from drill.world import KitInvocation
 from stacks import timing
 
 # Seconds from the end of a minute until its ALB datapoints can be seen by an alarm

@@ -17,9 +17,9 @@ import textwrap
 from datetime import datetime, timedelta
 from typing import Any
 
+from drill.function import KitInvocation
 from drill.outcome import DrillReport, decision_of
 from drill.runner import DelaySweep
-from drill.world import KitInvocation
 
 WIDTH = 100
 FORMULA = (

@@ -50,6 +50,7 @@ from drill import narration
 from drill.alarm_event import world_alarm_event
 from drill.assembly import Assembly
 from drill.evaluator import ALARM, OK, Replay, Transition, evaluation_range_for, replay
+from drill.function import KitInvocation
 from drill.outcome import (
     DrillOptions,
     DrillReport,
@@ -61,7 +62,7 @@ from drill.outcome import (
 )
 from drill.scenario import Scenario
 from drill.template import Kit, WatchedAlarm, find_kit
-from drill.world import KitInvocation, World
+from drill.world import World
 
 # AWS Lambda Developer Guide, asynchronous invocation: one minute before the second attempt,
 # two minutes before the third.

@@ -40,14 +40,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from drill.alarm_spec import AlarmDefinitionError, AlarmSpec
 from drill.assembly import DrillTemplateError, load_assembly
-from drill.evaluator import (
-    ALARM,
-    AlarmDefinitionError,
-    AlarmSpec,
-    Replay,
-    replay,
-)
+from drill.evaluator import ALARM, Replay, replay
 from drill.metric_data import (
     MetricData,
     MetricsFileError,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drill.evaluator import AlarmSpec, MetricRef, SeriesStore
+from drill.alarm_spec import AlarmSpec, MetricRef, SeriesStore
 
 DEFAULT_NAMESPACE = "AWS/ApplicationELB"
 

@@ -74,7 +74,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
-from drill.evaluator import SeriesStore
+from drill.alarm_spec import SeriesStore
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 DEFAULT_SCENARIO = "bad-release-502"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drill.alarm_spec import AlarmSpec
 from drill.assembly import (
     ALB_NAMESPACE,
     DISTRIBUTION,
@@ -30,7 +31,6 @@ from drill.assembly import (
     DrillTemplateError,
     Template,
 )
-from drill.evaluator import AlarmSpec
 from stacks import timing
 
 ALARM_EVENT_SOURCE = "aws.cloudwatch"

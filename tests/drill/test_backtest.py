@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from drill import backtest, metric_data
-from drill.evaluator import AlarmSpec
+from drill.alarm_spec import AlarmSpec
 from drill.metric_data import MetricsFileError, fetch, fetch_queries, parse_metric_data
 from drill.template import all_alarms, rollback_alarms
 from tests.drill.conftest import count_alarm_properties, kit_template

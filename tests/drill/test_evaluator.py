@@ -12,13 +12,11 @@ from typing import Any
 
 import pytest
 
+from drill.alarm_spec import AlarmDefinitionError, AlarmSpec, SeriesStore
 from drill.evaluator import (
     ALARM,
     INSUFFICIENT_DATA,
     OK,
-    AlarmDefinitionError,
-    AlarmSpec,
-    SeriesStore,
     evaluate_window,
     evaluation_range_for,
     replay,

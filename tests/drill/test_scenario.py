@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from drill import scenario
-from drill.evaluator import AlarmSpec, replay
+from drill.alarm_spec import AlarmSpec
+from drill.evaluator import replay
 from drill.scenario import NAMESPACE, ScenarioError, parse
 from drill.template import all_alarms
 from tests.drill.synthesized import service_template, synthesize

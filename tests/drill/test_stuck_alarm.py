@@ -20,17 +20,8 @@ from typing import Any
 
 import pytest
 
-from drill.evaluator import (
-    ALARM,
-    OK,
-    AlarmSpec,
-    Delay,
-    MetricRef,
-    Replay,
-    SeriesStore,
-    evaluation_range_for,
-    replay,
-)
+from drill.alarm_spec import AlarmSpec, MetricRef, SeriesStore
+from drill.evaluator import ALARM, OK, Delay, Replay, evaluation_range_for, replay
 from tests.drill.conftest import ELB, LB_DIMENSION
 from tests.drill.synthesized import service_template, synthesize
 

@@ -15,7 +15,7 @@ from drill import backtest, metric_data
 from drill.alarm_spec import AlarmSpec
 from drill.metric_data import MetricsFileError, fetch, fetch_queries, parse_metric_data
 from drill.template import all_alarms, rollback_alarms
-from tests.drill.conftest import count_alarm_properties, kit_template
+from tests.support.alarms import count_alarm_properties, kit_template
 from tests.support.assembly import write_assembly
 
 SAMPLE = Path(backtest.__file__).parent / "samples" / "getmetricdata-sample.json"

@@ -1,6 +1,6 @@
 """The offline drill: every bundled scenario through the synthesized kit under moto.
 
-The app is synthesized once per test process (``tests/drill/synthesized.py``) and each
+The app is synthesized once per test process (``tests/support/synthesized.py``) and each
 scenario is replayed once (session-scoped cache); the tests assert on those runs. Tests
 that need a different template edit a copy of the service template, which is also how they
 show the drill reads the kit from cdk.out instead of restating it.
@@ -24,8 +24,8 @@ from drill.evaluator import ALARM, OK, Transition
 from drill.outcome import DrillReport
 from drill.runner import DelaySweep
 from stacks import timing
-from tests.conftest import load_event
-from tests.drill.synthesized import resource, synthesize, synthesize_with, variant
+from tests.support.events import load_event
+from tests.support.synthesized import resource, synthesize, synthesize_with, variant
 
 REFERENCE = "bad-release-502"
 CREATE = "codedeploy:CreateDeployment"

@@ -14,7 +14,7 @@ from drill.alarm_spec import AlarmSpec
 from drill.evaluator import replay
 from drill.scenario import NAMESPACE, ScenarioError, parse
 from drill.template import all_alarms
-from tests.drill.synthesized import service_template, synthesize
+from tests.support.synthesized import service_template, synthesize
 
 ONSET_502 = datetime(2026, 11, 24, 14, 45, tzinfo=UTC)
 

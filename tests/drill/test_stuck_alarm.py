@@ -22,8 +22,8 @@ import pytest
 
 from drill.alarm_spec import AlarmSpec, MetricRef, SeriesStore
 from drill.evaluator import ALARM, OK, Delay, Replay, evaluation_range_for, replay
-from tests.drill.conftest import ELB, LB_DIMENSION
-from tests.drill.synthesized import service_template, synthesize
+from tests.support.alarms import ELB, LB_DIMENSION
+from tests.support.synthesized import service_template, synthesize
 
 T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
 ONSET = T0 + timedelta(minutes=5)

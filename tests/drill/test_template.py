@@ -10,8 +10,8 @@ import pytest
 from drill.assembly import Assembly, DrillTemplateError, Template, load_assembly
 from drill.resolver import Resolver
 from drill.template import find_kit
-from tests.drill.synthesized import resource, synthesize, variant
 from tests.support.assembly import write_assembly
+from tests.support.synthesized import resource, synthesize, variant
 
 PARENT = {
     "Resources": {

@@ -17,7 +17,7 @@ LB_DIMENSION = {
 RATE_EXPRESSION = "IF(errors >= 0 AND requests >= 50, 100 * errors / requests)"
 
 
-def _metric_stat(id_: str, name: str) -> dict[str, Any]:
+def metric_stat(id_: str, name: str) -> dict[str, Any]:
     return {
         "Id": id_,
         "MetricStat": {
@@ -53,8 +53,8 @@ def rate_alarm_properties(numerator: str, threshold: float) -> dict[str, Any]:
         "EvaluationPeriods": 1,
         "Metrics": [
             {"Expression": RATE_EXPRESSION, "Id": "expr_1", "Label": "rate", "ReturnData": True},
-            _metric_stat("errors", numerator),
-            _metric_stat("requests", "RequestCount"),
+            metric_stat("errors", numerator),
+            metric_stat("requests", "RequestCount"),
         ],
         "Threshold": threshold,
         "TreatMissingData": "notBreaching",

@@ -18,10 +18,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from drill import outcome, runner, scenario
 from drill import report as text_report
-from drill import runner, scenario
+from drill.assembly import DrillTemplateError, load_assembly
 from drill.function import FunctionLoadError
-from drill.template import DrillTemplateError, load_assembly
 
 DEFAULT_PNG_DIR = Path(".drill")
 
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         nargs=2,
         metavar=("LOW", "HIGH"),
-        default=list(runner.DEFAULT_DELAY_RANGE_S),
+        default=list(outcome.DEFAULT_DELAY_RANGE_S),
         help="seconds between the end of a minute and its ALB datapoints landing in "
         "CloudWatch; the drill runs the best (LOW), typical (middle) and worst (HIGH) delay "
         "and prints the worst one's timeline (stated model, default %(default)s)",
@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lifecycle",
         type=int,
-        default=runner.DrillOptions().lifecycle_s,
+        default=outcome.DrillOptions().lifecycle_s,
         help="seconds of CodeDeploy lifecycle hooks per batch in the restore model "
         "(stated assumption, default %(default)s)",
     )
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     low, high = args.delay_range
-    options = runner.DrillOptions(
+    options = outcome.DrillOptions(
         metric_delay_s=high, delay_range_s=(low, high), lifecycle_s=args.lifecycle
     )
     try:

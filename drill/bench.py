@@ -35,11 +35,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from drill import alarm_event, outcome, runner, scenario
 from drill import function as asset_function
-from drill import runner, scenario
+from drill.assembly import Assembly, load_assembly
 from drill.evaluator import OK
 from drill.evaluator import replay as replay_alarm
-from drill.template import Assembly, find_kit, load_assembly
+from drill.template import find_kit
 from drill.world import World
 
 REPO = Path(__file__).resolve().parents[1]
@@ -177,7 +178,7 @@ def _one_decision(
     drill = replace(base, deployments=case.deployments(base))
     function = asset_function.load(kit.asset_dir, kit.handler)
     # The decision is timed, not the detection: the shortest modelled delay will do.
-    delay = timedelta(seconds=runner.DEFAULT_DELAY_RANGE_S[0])
+    delay = timedelta(seconds=outcome.DEFAULT_DELAY_RANGE_S[0])
     alarm = kit.rollback_alarms[0]
     history = replay_alarm(
         alarm.spec,
@@ -193,7 +194,7 @@ def _one_decision(
         kit, drill, function, metric_delay=delay, environment_overrides=case.environment
     ) as world:
         world.advance_to(at)
-        event = runner.world_alarm_event(world, alarm, transition, previous=None, at=at)
+        event = alarm_event.world_alarm_event(world, alarm, transition, previous=None, at=at)
         delivered = world.put_event(event)
         if delivered is None:
             raise RuntimeError(f"{case.name}: the rule did not match the alarm event")

@@ -252,3 +252,31 @@ def load(asset_dir: Path, handler: str) -> AssetFunction:
     if key not in _LOADED:
         _LOADED[key] = AssetFunction(asset_dir, handler)
     return _LOADED[key]
+
+
+@dataclass
+class KitInvocation:
+    """One delivery of an event to the rollback function, and what it changed."""
+
+    invocation: Invocation
+    attempt: int
+    event: dict[str, Any]
+    request_id: str = ""
+    created: list[dict[str, Any]] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def at(self) -> datetime:
+        return self.invocation.at
+
+    @property
+    def action(self) -> str:
+        if self.invocation.error is not None:
+            return "failed"
+        return str((self.invocation.result or {}).get("action"))
+
+    @property
+    def rollback_started(self) -> bool:
+        return bool(self.created) and self.action in {"redeployed", "stopped"}

@@ -1,357 +1,168 @@
-"""CloudWatch metric math, offline: a tokenizer, a recursive-descent parser and an evaluator.
+"""CloudWatch metric math, offline, for exactly the expressions the kit's alarms use.
 
 CloudWatch evaluates a metric-math alarm (``Metrics`` with an ``Expression``) itself; moto
 does not, and the drill must know what the kit's guarded error-rate expressions yield for a
-scenario's traffic. This module implements the subset an alarm expression uses, following
-the CloudWatch User Guide, "Using metric math" (sections "Basic arithmetic functions",
-"Comparison and logical operators", "Using IF expressions" and the FILL row of the function
-table). No ``eval()``: expressions are parsed into a small tree and interpreted.
+scenario's traffic. The kit writes ``IF``, ``FILL(m, constant)``, ``FILL(m, REPEAT)``,
+``+ - * /``, comparisons and ``AND``/``OR`` over metric ids and numbers, so that is all this
+module accepts. Python's
+``ast`` parses those expressions once ``AND``/``OR`` are spelled ``and``/``or``; the tree is
+checked node by node and interpreted, never ``eval()``-ed. Anything else (``^``, other
+functions, ``FILL(m, LINEAR)``, arrays, strings) is rejected with the expression named.
 
-Semantics encoded (each from that guide):
+Semantics encoded, each from the CloudWatch User Guide, "Using metric math" (sections
+"Basic arithmetic functions", "Comparison and logical operators", "Using IF expressions"
+and the FILL row of the function table):
 
 * A time series is sparse: a mapping from period start to value. Arithmetic on two series
   works on the union of their timestamps and treats a value missing from one of them as 0;
   with a scalar it works on the series' own timestamps. A division by zero drops that data
-  point. Comparison (``== != < <= > >=``) and logical (``AND``/``&&``, ``OR``/``||``)
-  operators follow the same rules and yield 1 (true) or 0 (false). The guide lists no NOT.
+  point. Comparison (``== != < <= > >=``) and logical (``AND``, ``OR``) operators follow the
+  same rules and yield 1 (true) or 0 (false).
 * ``IF(cond, a, b)``: for each data point of ``cond`` (non-zero is true), the value of ``a``
   (0 if ``a`` is a series without that point) when true, the value of ``b`` when false; the
   point is dropped when false and ``b`` is omitted or lacks it, and when ``cond`` lacks it.
   A scalar ``cond`` picks ``a`` or ``b`` (an empty series when false and ``b`` is omitted).
-* ``FILL(m, S | m2 | REPEAT | LINEAR)`` fills the points of ``m`` missing on the query's
-  time grid (for an alarm: the evaluation range) with a constant, another series' value at
-  that time, the previous real value, or a linear interpolation between the neighbours.
-* ``SUM/AVG/MIN/MAX`` of an array ``[m1, m2]`` give one series (SUM and AVG count a missing
-  value as 0, as the guide says for AVG); of a single series they give a scalar over the
-  whole query range, which the guide advises against in alarms because an alarm queries
-  more periods than it evaluates. ``ABS``, ``CEIL``, ``FLOOR``, ``PERIOD``,
-  ``TIME_SERIES`` and ``METRICS()`` are supported too; anything else is rejected by name.
+* ``FILL(m, constant)`` fills the points of ``m`` missing on the query's time grid (for an
+  alarm: the evaluation range) with the constant; ``FILL(m, REPEAT)`` fills each with the
+  most recent real value before it on the grid, and leaves those before the first real
+  value missing.
+
+``FILL(m, REPEAT)`` depends on earlier points of the grid, so an alarm is evaluated over the
+grid of one evaluation, never once over a whole replay.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
+import ast
 import operator
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 Series = dict[datetime, float]
-Value = float | Series | list[Series]
+Value = float | Series
 
 
 class MathSyntaxError(ValueError):
-    """The expression does not parse; the message shows the position."""
+    """The expression is not in the supported subset; the message names it."""
 
 
 class MathEvaluationError(ValueError):
-    """The expression parses but cannot be evaluated (unknown id, wrong argument types...)."""
+    """The expression parses but cannot be evaluated (unknown id, scalar division by zero)."""
 
 
-# --- Tokenizer -------------------------------------------------------------------------------
+_BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[float, float], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_LOGICAL: dict[type[ast.boolop], Callable[[float, float], bool]] = {
+    ast.And: lambda a, b: bool(a) and bool(b),
+    ast.Or: lambda a, b: bool(a) or bool(b),
+}
+_ARITY = {"IF": (2, 3), "FILL": (2,)}
+# FILL's one supported keyword fill (the guide's REPEAT); LINEAR is not used by the kit.
+REPEAT = "REPEAT"
+_AND_OR = re.compile(r"\b(AND|OR)\b")
 
 
-@dataclass(frozen=True)
-class Token:
-    kind: str  # NUMBER, ID, NAME (upper-case function or keyword), STRING, OP, END
-    text: str
-    pos: int
+def parse(expression: str) -> ast.expr:
+    """Parse ``expression`` into a checked tree; raise MathSyntaxError naming it otherwise."""
+    source = _AND_OR.sub(lambda m: m[1].lower(), expression)
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError as err:
+        # Python gives no offset for an expression that ends too early: point past its end.
+        position = f" at position {err.offset - 1 if err.offset else len(expression)}"
+        raise MathSyntaxError(
+            f"metric math {expression!r}: {err.msg}{position} (the drill supports IF, "
+            "FILL(m, constant | REPEAT), + - * /, comparisons, AND, OR, metric ids and numbers)"
+        ) from None
+    functions = _not_metric_ids(tree)
+    for node in ast.walk(tree):
+        problem = None if id(node) in functions else _unsupported(node)
+        if problem:
+            raise MathSyntaxError(f"metric math {expression!r}: {problem}")
+    return tree
 
 
-_TWO_CHAR_OPS = ("==", "!=", "<=", ">=", "&&", "||")
-_ONE_CHAR_OPS = "+-*/^<>(),[]"
-
-
-def tokenize(expression: str) -> list[Token]:
-    """Split ``expression`` into tokens. Ids start lower-case, functions are upper-case."""
-    tokens: list[Token] = []
-    i = 0
-    n = len(expression)
-    while i < n:
-        ch = expression[i]
-        if ch.isspace():
-            i += 1
-        elif ch.isdigit() or (ch == "." and i + 1 < n and expression[i + 1].isdigit()):
-            start = i
-            while i < n and (expression[i].isdigit() or expression[i] == "."):
-                i += 1
-            if i < n and expression[i] in "eE":
-                j = i + 1
-                if j < n and expression[j] in "+-":
-                    j += 1
-                if j < n and expression[j].isdigit():
-                    i = j
-                    while i < n and expression[i].isdigit():
-                        i += 1
-            text = expression[start:i]
-            try:
-                float(text)
-            except ValueError:
-                raise MathSyntaxError(_at(expression, start, f"bad number {text!r}")) from None
-            tokens.append(Token("NUMBER", text, start))
-        elif ch.isalpha() or ch == "_":
-            start = i
-            while i < n and (expression[i].isalnum() or expression[i] == "_"):
-                i += 1
-            word = expression[start:i]
-            if word in ("AND", "OR"):
-                tokens.append(Token("OP", word, start))
-            elif word[0].islower():
-                tokens.append(Token("ID", word, start))
-            else:
-                tokens.append(Token("NAME", word, start))
-        elif ch in "\"'":
-            end = expression.find(ch, i + 1)
-            if end < 0:
-                raise MathSyntaxError(_at(expression, i, "unterminated string"))
-            tokens.append(Token("STRING", expression[i + 1 : end], i))
-            i = end + 1
-        elif expression[i : i + 2] in _TWO_CHAR_OPS:
-            tokens.append(Token("OP", expression[i : i + 2], i))
-            i += 2
-        elif ch in _ONE_CHAR_OPS:
-            tokens.append(Token("OP", ch, i))
-            i += 1
-        else:
-            raise MathSyntaxError(_at(expression, i, f"unexpected character {ch!r}"))
-    tokens.append(Token("END", "", n))
-    return tokens
-
-
-def _at(expression: str, pos: int, message: str) -> str:
-    return f"{message} at position {pos} in {expression!r}"
-
-
-# --- Syntax tree -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Number:
-    value: float
-
-
-@dataclass(frozen=True)
-class Ref:
-    id: str
-
-
-@dataclass(frozen=True)
-class Text:
-    value: str
-
-
-@dataclass(frozen=True)
-class Keyword:
-    name: str  # REPEAT, LINEAR
-
-
-@dataclass(frozen=True)
-class Unary:
-    op: str
-    operand: Node
-
-
-@dataclass(frozen=True)
-class Binary:
-    op: str
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True)
-class Call:
-    name: str
-    args: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class ArrayLit:
-    items: tuple[Node, ...]
-
-
-Node = Number | Ref | Text | Keyword | Unary | Binary | Call | ArrayLit
-
-
-# --- Parser ----------------------------------------------------------------------------------
-
-_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
-
-
-class _Parser:
-    """Precedence, loosest first: OR, AND, comparison, + -, * /, unary -, ^ (right)."""
-
-    def __init__(self, expression: str) -> None:
-        self.expression = expression
-        self.tokens = tokenize(expression)
-        self.i = 0
-
-    def peek(self) -> Token:
-        return self.tokens[self.i]
-
-    def take(self) -> Token:
-        token = self.tokens[self.i]
-        self.i += 1
-        return token
-
-    def accept(self, *ops: str) -> Token | None:
-        token = self.peek()
-        if token.kind == "OP" and token.text in ops:
-            self.i += 1
-            return token
-        return None
-
-    def expect(self, op: str) -> None:
-        if self.accept(op) is None:
-            token = self.peek()
-            found = token.text or "end of expression"
-            raise MathSyntaxError(
-                _at(self.expression, token.pos, f"expected {op!r}, found {found!r}")
-            )
-
-    def parse(self) -> Node:
-        node = self.or_()
-        token = self.peek()
-        if token.kind != "END":
-            raise MathSyntaxError(_at(self.expression, token.pos, f"unexpected {token.text!r}"))
-        return node
-
-    def or_(self) -> Node:
-        node = self.and_()
-        while self.accept("OR", "||"):
-            node = Binary("OR", node, self.and_())
-        return node
-
-    def and_(self) -> Node:
-        node = self.comparison()
-        while self.accept("AND", "&&"):
-            node = Binary("AND", node, self.comparison())
-        return node
-
-    def comparison(self) -> Node:
-        node = self.additive()
-        while (token := self.accept(*_COMPARISONS)) is not None:
-            node = Binary(token.text, node, self.additive())
-        return node
-
-    def additive(self) -> Node:
-        node = self.multiplicative()
-        while (token := self.accept("+", "-")) is not None:
-            node = Binary(token.text, node, self.multiplicative())
-        return node
-
-    def multiplicative(self) -> Node:
-        node = self.unary()
-        while (token := self.accept("*", "/")) is not None:
-            node = Binary(token.text, node, self.unary())
-        return node
-
-    def unary(self) -> Node:
-        if self.accept("-"):
-            return Unary("-", self.unary())
-        return self.power()
-
-    def power(self) -> Node:
-        node = self.primary()
-        if self.accept("^"):
-            return Binary("^", node, self.unary())
-        return node
-
-    def primary(self) -> Node:
-        token = self.take()
-        if token.kind == "NUMBER":
-            return Number(float(token.text))
-        if token.kind == "ID":
-            return Ref(token.text)
-        if token.kind == "STRING":
-            return Text(token.text)
-        if token.kind == "NAME":
-            if self.accept("("):
-                args: list[Node] = []
-                if not self.accept(")"):
-                    args.append(self.or_())
-                    while self.accept(","):
-                        args.append(self.or_())
-                    self.expect(")")
-                return Call(token.text, tuple(args))
-            if token.text in ("REPEAT", "LINEAR"):
-                return Keyword(token.text)
-            raise MathSyntaxError(
-                _at(
-                    self.expression,
-                    token.pos,
-                    f"{token.text!r} is neither a function call nor REPEAT/LINEAR "
-                    "(metric ids must start with a lower-case letter)",
-                )
-            )
-        if token.kind == "OP" and token.text == "(":
-            node = self.or_()
-            self.expect(")")
-            return node
-        if token.kind == "OP" and token.text == "[":
-            items = [self.or_()]
-            while self.accept(","):
-                items.append(self.or_())
-            self.expect("]")
-            return ArrayLit(tuple(items))
-        found = token.text or "end of expression"
-        raise MathSyntaxError(_at(self.expression, token.pos, f"unexpected {found!r}"))
-
-
-def parse(expression: str) -> Node:
-    """Parse a metric-math expression into a tree; raise MathSyntaxError if it is invalid."""
-    return _Parser(expression).parse()
-
-
-def referenced_ids(node: Node) -> set[str]:
-    """Every metric or expression id the expression names (not counting ``METRICS()``)."""
+def _unsupported(node: ast.AST) -> str | None:
+    """Why ``node`` is outside the supported subset, or None if it is inside."""
     match node:
-        case Ref(id=id_):
-            return {id_}
-        case Unary(operand=operand):
-            return referenced_ids(operand)
-        case Binary(left=left, right=right):
-            return referenced_ids(left) | referenced_ids(right)
-        case Call(args=args) | ArrayLit(items=args):
-            found: set[str] = set()
-            for arg in args:
-                found |= referenced_ids(arg)
-            return found
-        case _:
-            return set()
-
-
-def is_pointwise(node: Node) -> bool:
-    """True if each data point depends only on the inputs at the same timestamp.
-
-    Such an expression gives the same value at a timestamp whatever the query's range, so
-    a replay may evaluate it once over all periods instead of once per evaluation range.
-    ``FILL(..., REPEAT|LINEAR)`` and aggregates of a single series depend on the range.
-    """
-    match node:
-        case Keyword():
-            return False
-        case Call(name=name, args=args):
-            if name in ("SUM", "AVG", "MIN", "MAX") and not (
-                args
-                and (
-                    isinstance(args[0], ArrayLit)
-                    or (isinstance(args[0], Call) and args[0].name == "METRICS")
+        case ast.BinOp(op=op) if type(op) not in _BINARY:
+            return f"unsupported operator {type(op).__name__}"
+        case ast.Compare(ops=ops) if len(ops) > 1:
+            return "chained comparisons are not metric math; join them with AND"
+        case ast.Compare(ops=[op]) if type(op) not in _COMPARE:
+            return f"unsupported comparison {type(op).__name__}"
+        case ast.UnaryOp(op=ast.USub(), operand=ast.Constant()):
+            return None
+        case ast.UnaryOp():
+            return "only a number may be negated"
+        case ast.Constant(value=value) if isinstance(value, bool) or not isinstance(
+            value, int | float
+        ):
+            return f"unsupported constant {value!r}"
+        case ast.Name(id=name) if not name[0].islower():
+            return f"metric ids must start with a lower-case letter, got {name!r}"
+        case ast.Call(func=ast.Name(id=name), args=args, keywords=[]) if name in _ARITY:
+            if len(args) not in _ARITY[name]:
+                wanted = " or ".join(str(n) for n in _ARITY[name])
+                return f"{name}() takes {wanted} arguments, got {len(args)}"
+            if name == "FILL" and not (_is_number(args[1]) or _is_repeat(args[1])):
+                return (
+                    "FILL's second argument must be a number or REPEAT (LINEAR, ids: unsupported)"
                 )
-            ):
-                return False
-            return all(is_pointwise(arg) for arg in args)
-        case Unary(operand=operand):
-            return is_pointwise(operand)
-        case Binary(left=left, right=right):
-            return is_pointwise(left) and is_pointwise(right)
-        case ArrayLit(items=items):
-            return all(is_pointwise(item) for item in items)
-        case _:
-            return True
+            return None
+        case ast.Call(func=func):
+            return f"unsupported function {ast.unparse(func)}() (the drill supports IF and FILL)"
+        case ast.BinOp() | ast.Compare() | ast.BoolOp() | ast.Constant() | ast.Name():
+            return None
+        case ast.operator() | ast.cmpop() | ast.boolop() | ast.unaryop() | ast.expr_context():
+            return None
+    return f"unsupported syntax {ast.unparse(node)!r}"
 
 
-# --- Evaluation ------------------------------------------------------------------------------
+def _is_number(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) or (
+        isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)
+    )
+
+
+def _is_repeat(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id == REPEAT
+
+
+def _not_metric_ids(tree: ast.expr) -> set[int]:
+    """Node ids of the names that are no metric ids: function names and FILL's REPEAT."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            skipped.add(id(node.func))
+            fill = isinstance(node.func, ast.Name) and node.func.id == "FILL"
+            if fill and len(node.args) == 2 and _is_repeat(node.args[1]):
+                skipped.add(id(node.args[1]))
+    return skipped
+
+
+def referenced_ids(tree: ast.expr) -> set[str]:
+    """Every metric or expression id the expression names."""
+    functions = _not_metric_ids(tree)
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and id(node) not in functions
+    }
 
 
 @dataclass(frozen=True)
@@ -359,197 +170,88 @@ class Context:
     """What an expression sees during one alarm evaluation.
 
     ``grid`` is the query's time range as period starts (oldest first); ``resolve`` returns
-    the value of another query by id; ``metric_ids`` are the ids of the plain metrics (for
-    ``METRICS()``) and ``periods`` their periods in seconds (for ``PERIOD()``).
+    the value of another query by id.
     """
 
     grid: Sequence[datetime]
     resolve: Callable[[str], Value]
-    metric_ids: Sequence[str] = ()
-    periods: Mapping[str, int] | None = None
 
 
-_ARITHMETIC: dict[str, Callable[[float, float], float]] = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": operator.truediv,
-    "^": operator.pow,
-    "==": lambda a, b: float(a == b),
-    "!=": lambda a, b: float(a != b),
-    "<": lambda a, b: float(a < b),
-    "<=": lambda a, b: float(a <= b),
-    ">": lambda a, b: float(a > b),
-    ">=": lambda a, b: float(a >= b),
-    "AND": lambda a, b: float(bool(a) and bool(b)),
-    "OR": lambda a, b: float(bool(a) or bool(b)),
-}
-
-
-def evaluate(node: Node, ctx: Context) -> Value:
-    """Evaluate ``node``; the result is a scalar, a series, or an array of series."""
-    match node:
-        case Number(value=value):
-            return value
-        case Ref(id=id_):
+def evaluate(tree: ast.expr, ctx: Context) -> Value:
+    """Evaluate a tree from ``parse``; the result is a scalar or a series."""
+    match tree:
+        case ast.Constant(value=int() | float() as number):
+            return float(number)
+        case ast.UnaryOp(operand=operand):
+            return -_scalar(evaluate(operand, ctx))
+        case ast.Name(id=id_):
             return ctx.resolve(id_)
-        case Unary(operand=operand):
-            return _map(evaluate(operand, ctx), operator.neg)
-        case Binary(op=op, left=left, right=right):
-            return _binary(op, evaluate(left, ctx), evaluate(right, ctx))
-        case ArrayLit(items=items):
-            return _array([evaluate(item, ctx) for item in items])
-        case Call(name=name, args=args):
-            return _call(name, args, ctx)
-        case Text(value=value):
-            raise MathEvaluationError(f"a string ({value!r}) is only valid inside METRICS()")
-        case Keyword(name=name):
-            raise MathEvaluationError(f"{name} is only valid as the second argument of FILL")
-    raise MathEvaluationError(f"cannot evaluate {node!r}")  # pragma: no cover
+        case ast.BinOp(op=op, left=left, right=right):
+            return _pointwise(_BINARY[type(op)], evaluate(left, ctx), evaluate(right, ctx))
+        case ast.Compare(left=left, ops=[op], comparators=[right]):
+            fn = _COMPARE[type(op)]
+            return _pointwise(
+                lambda a, b: float(fn(a, b)), evaluate(left, ctx), evaluate(right, ctx)
+            )
+        case ast.BoolOp(op=op, values=values):
+            fn = _LOGICAL[type(op)]
+            result = evaluate(values[0], ctx)
+            for item in values[1:]:
+                result = _pointwise(lambda a, b: float(fn(a, b)), result, evaluate(item, ctx))
+            return result
+        case ast.Call(func=ast.Name(id="IF"), args=args):
+            return _if(*(evaluate(arg, ctx) for arg in args))
+        case ast.Call(func=ast.Name(id="FILL"), args=[target, ast.Name(id="REPEAT")]):
+            return _fill_repeat(evaluate(target, ctx), ctx.grid)
+        case ast.Call(func=ast.Name(id="FILL"), args=[target, constant]):
+            return _fill(evaluate(target, ctx), _scalar(evaluate(constant, ctx)), ctx.grid)
+    raise MathEvaluationError(f"cannot evaluate {ast.unparse(tree)!r}")  # pragma: no cover
+
+
+def _scalar(value: Value) -> float:
+    if isinstance(value, dict):
+        raise MathEvaluationError("a constant was expected, got a time series")
+    return value
 
 
 def _apply(fn: Callable[[float, float], float], a: float, b: float) -> float | None:
     try:
-        result = fn(a, b)
+        return float(fn(a, b))
     except ZeroDivisionError:
         return None  # "the data point is dropped"
-    except OverflowError:
-        return math.inf
-    if isinstance(result, complex):  # a negative number to a fractional power
-        return None
-    return float(result)
 
 
-def _binary(op: str, left: Value, right: Value) -> Value:
-    fn = _ARITHMETIC[op]
-    if isinstance(left, list):
-        return [_as_series(_binary(op, item, right)) for item in left]
-    if isinstance(right, list):
-        return [_as_series(_binary(op, left, item)) for item in right]
-    if isinstance(left, dict) and isinstance(right, dict):
-        out: Series = {}
-        for t in sorted(left.keys() | right.keys()):
-            value = _apply(fn, left.get(t, 0.0), right.get(t, 0.0))
-            if value is not None:
-                out[t] = value
-        return out
-    if isinstance(left, dict):
-        assert isinstance(right, float)
-        return _series_scalar(left, lambda a: _apply(fn, a, right))
-    if isinstance(right, dict):
-        return _series_scalar(right, lambda b: _apply(fn, left, b))
-    result = _apply(fn, left, right)
-    if result is None:
-        raise MathEvaluationError(f"scalar division by zero in {left} {op} {right}")
-    return result
-
-
-def _series_scalar(series: Series, fn: Callable[[float], float | None]) -> Series:
+def _pointwise(fn: Callable[[float, float], float], left: Value, right: Value) -> Value:
+    if not isinstance(left, dict) and not isinstance(right, dict):
+        result = _apply(fn, left, right)
+        if result is None:
+            raise MathEvaluationError(f"scalar division by zero in {left} / {right}")
+        return result
+    # Two series: the union of their timestamps; a series and a scalar: the series' own.
+    times = sorted(
+        (left if isinstance(left, dict) else {}) | (right if isinstance(right, dict) else {})
+    )
     out: Series = {}
-    for t, v in series.items():
-        value = fn(v)
+    for t in times:
+        value = _apply(fn, _at(left, t), _at(right, t))
         if value is not None:
             out[t] = value
     return out
 
 
-def _map(value: Value, fn: Callable[[float], float]) -> Value:
-    if isinstance(value, list):
-        return [{t: fn(v) for t, v in s.items()} for s in value]
-    if isinstance(value, dict):
-        return {t: fn(v) for t, v in value.items()}
-    return fn(value)
+def _at(value: Value, t: datetime) -> float:
+    """A scalar, or the series' value at ``t`` with a missing point counted as 0."""
+    return value.get(t, 0.0) if isinstance(value, dict) else value
 
 
-def _as_series(value: Value) -> Series:
-    if not isinstance(value, dict):
-        raise MathEvaluationError("an array of time series cannot contain arrays or scalars")
-    return value
-
-
-def _array(items: list[Value]) -> list[Series]:
-    out: list[Series] = []
-    for item in items:
-        if isinstance(item, list):
-            out.extend(item)  # [METRICS("4xx"), METRICS("5xx")] flattens
-        elif isinstance(item, dict):
-            out.append(item)
-        else:
-            raise MathEvaluationError("array elements must be time series, not scalars")
-    return out
-
-
-_FUNCTIONS = (
-    "ABS",
-    "AVG",
-    "CEIL",
-    "FILL",
-    "FLOOR",
-    "IF",
-    "MAX",
-    "METRICS",
-    "MIN",
-    "PERIOD",
-    "SUM",
-    "TIME_SERIES",
-)
-
-
-def _call(name: str, args: tuple[Node, ...], ctx: Context) -> Value:
-    if name == "IF":
-        return _if(args, ctx)
-    if name == "FILL":
-        return _fill(args, ctx)
-    if name == "METRICS":
-        return _metrics(args, ctx)
-    if name == "PERIOD":
-        return _period(args, ctx)
-    if name in ("ABS", "CEIL", "FLOOR"):
-        _arity(name, args, 1)
-        rounding: dict[str, Callable[[float], float]] = {
-            "ABS": abs,
-            "CEIL": lambda v: float(math.ceil(v)),
-            "FLOOR": lambda v: float(math.floor(v)),
-        }
-        return _map(evaluate(args[0], ctx), rounding[name])
-    if name in ("SUM", "AVG", "MIN", "MAX"):
-        _arity(name, args, 1)
-        return _aggregate(name, evaluate(args[0], ctx))
-    if name == "TIME_SERIES":
-        _arity(name, args, 1)
-        value = evaluate(args[0], ctx)
-        if not isinstance(value, float):
-            raise MathEvaluationError("TIME_SERIES takes a scalar")
-        return dict.fromkeys(ctx.grid, value)
-    raise MathEvaluationError(
-        f"unsupported function {name}() (the drill supports {', '.join(_FUNCTIONS)})"
-    )
-
-
-def _arity(name: str, args: tuple[Node, ...], *counts: int) -> None:
-    if len(args) not in counts:
-        wanted = " or ".join(str(c) for c in counts)
-        raise MathEvaluationError(f"{name}() takes {wanted} arguments, got {len(args)}")
-
-
-def _truthy(value: float) -> bool:
-    return value != 0.0
-
-
-def _if(args: tuple[Node, ...], ctx: Context) -> Value:
-    _arity("IF", args, 2, 3)
-    cond = evaluate(args[0], ctx)
-    then = evaluate(args[1], ctx)
-    other = evaluate(args[2], ctx) if len(args) == 3 else None
-    if isinstance(cond, list) or isinstance(then, list) or isinstance(other, list):
-        raise MathEvaluationError("IF does not take arrays of time series")
-    if isinstance(cond, float):
-        if _truthy(cond):
+def _if(cond: Value, then: Value, other: Value | None = None) -> Value:
+    if not isinstance(cond, dict):
+        if cond != 0.0:
             return then
         return other if other is not None else {}
     out: Series = {}
     for t, c in cond.items():
-        if _truthy(c):
+        if c != 0.0:
             # A true condition with no point in a series operand yields 0 (guide, IF table).
             out[t] = then if isinstance(then, float) else then.get(t, 0.0)
         elif isinstance(other, float):
@@ -559,89 +261,20 @@ def _if(args: tuple[Node, ...], ctx: Context) -> Value:
     return out
 
 
-def _fill(args: tuple[Node, ...], ctx: Context) -> Value:
-    _arity("FILL", args, 2)
-    target = evaluate(args[0], ctx)
-    how = args[1]
-    filler: Value | str = how.name if isinstance(how, Keyword) else evaluate(how, ctx)
-    if isinstance(target, list):
-        return [_fill_one(s, filler, ctx.grid) for s in target]
+def _fill_repeat(target: Value, grid: Sequence[datetime]) -> Series:
     if not isinstance(target, dict):
         raise MathEvaluationError("FILL's first argument must be a time series")
-    return _fill_one(target, filler, ctx.grid)
-
-
-def _fill_one(series: Series, filler: Value | str, grid: Sequence[datetime]) -> Series:
     out: Series = {}
-    if filler == "REPEAT":
-        last: float | None = None
-        for t in grid:
-            if t in series:
-                last = series[t]
-            if last is not None:
-                out[t] = series.get(t, last)
-        return out
-    if filler == "LINEAR":
-        known = [(i, series[t]) for i, t in enumerate(grid) if t in series]
-        for (i0, v0), (i1, v1) in itertools.pairwise(known):
-            for i in range(i0, i1):
-                out[grid[i]] = v0 + (v1 - v0) * (i - i0) / (i1 - i0)
-        if known:
-            out[grid[known[-1][0]]] = known[-1][1]
-        return out
-    if isinstance(filler, list):
-        raise MathEvaluationError("FILL's second argument cannot be an array")
+    last: float | None = None
     for t in grid:
-        if t in series:
-            out[t] = series[t]
-        elif isinstance(filler, float):
-            out[t] = filler
-        elif isinstance(filler, dict) and t in filler:
-            out[t] = filler[t]
+        if t in target:
+            last = target[t]
+        if last is not None:
+            out[t] = last
     return out
 
 
-def _metrics(args: tuple[Node, ...], ctx: Context) -> Value:
-    _arity("METRICS", args, 0, 1)
-    needle = ""
-    if args:
-        if not isinstance(args[0], Text):
-            raise MathEvaluationError('METRICS() takes an optional string: METRICS("errors")')
-        needle = args[0].value
-    out: list[Series] = []
-    for id_ in ctx.metric_ids:
-        if needle in id_:
-            out.append(_as_series(ctx.resolve(id_)))
-    return out
-
-
-def _period(args: tuple[Node, ...], ctx: Context) -> Value:
-    _arity("PERIOD", args, 1)
-    arg = args[0]
-    if not isinstance(arg, Ref) or ctx.periods is None or arg.id not in ctx.periods:
-        raise MathEvaluationError("PERIOD() takes the id of a metric (not an expression)")
-    return float(ctx.periods[arg.id])
-
-
-def _aggregate(name: str, value: Value) -> Value:
-    if isinstance(value, float):
-        raise MathEvaluationError(f"{name}() takes a time series or an array, not a scalar")
-    if isinstance(value, dict):
-        values = list(value.values())
-        if not values:
-            raise MathEvaluationError(f"{name}() of a series with no data points")
-        return _reduce(name, values, len(values))
-    out: Series = {}
-    for t in sorted(set().union(*value)) if value else []:
-        present = [s[t] for s in value if t in s]
-        out[t] = _reduce(name, present, len(value))
-    return out
-
-
-def _reduce(name: str, values: list[float], count: int) -> float:
-    if name == "SUM":
-        return float(sum(values))
-    if name == "AVG":
-        # Missing values count as 0 (guide, AVG): divide by the number of series.
-        return float(sum(values)) / count
-    return float(max(values) if name == "MAX" else min(values))
+def _fill(target: Value, constant: float, grid: Sequence[datetime]) -> Series:
+    if not isinstance(target, dict):
+        raise MathEvaluationError("FILL's first argument must be a time series")
+    return {t: target.get(t, constant) for t in grid}

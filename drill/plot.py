@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drill.evaluator import ALARM, INSUFFICIENT_DATA, OK
-from drill.runner import DrillReport
+from drill.outcome import DrillReport
 
 STATE_COLOURS = {OK: "#4caf50", ALARM: "#d32f2f", INSUFFICIENT_DATA: "#9e9e9e"}
 ELB_COLOUR = "#d32f2f"

@@ -17,8 +17,9 @@ import textwrap
 from datetime import datetime, timedelta
 from typing import Any
 
-from drill.runner import DelaySweep, DrillReport, decision_of
-from drill.world import KitInvocation
+from drill.function import KitInvocation
+from drill.outcome import DrillReport, decision_of
+from drill.runner import DelaySweep
 
 WIDTH = 100
 FORMULA = (

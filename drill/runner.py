@@ -40,305 +40,40 @@ from __future__ import annotations
 
 import json
 import statistics
-import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from alarm_rollback_kit import timing
 from drill import function as asset_function
+from drill import narration
+from drill.alarm_event import world_alarm_event
+from drill.assembly import Assembly
 from drill.evaluator import ALARM, OK, Replay, Transition, evaluation_range_for, replay
+from drill.function import KitInvocation
+from drill.outcome import (
+    DrillOptions,
+    DrillReport,
+    Event,
+    Restore,
+    Rollback,
+    decision_of,
+    expectations,
+)
 from drill.scenario import Scenario
-from drill.template import ACCOUNT, REGION, Assembly, Kit, WatchedAlarm, find_kit
-from drill.world import KitInvocation, World
+from drill.template import Kit, WatchedAlarm, find_kit
+from drill.world import World
 
-# Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
-# evaluation (alarm_rollback_kit/timing.py says why it is a range).
-DEFAULT_DELAY_RANGE_S = timing.METRIC_DELAY_RANGE_S
 # AWS Lambda Developer Guide, asynchronous invocation: one minute before the second attempt,
 # two minutes before the third.
 RETRY_DELAYS_S = (60, 120)
-ROLLBACK_ACTIONS = ("redeployed", "stopped", "would-redeploy", "would-stop")
 # Traffic is not what a bad release changes, so recovery leaves it as the scenario gives it,
 # except where it had no datapoint: the ALB leaves requests it could not route to a target
 # out of RequestCount (ELB User Guide, CloudWatch metrics), and the restore ends that.
 UNCHANGED_BY_RECOVERY = ("RequestCount",)
-SNS_SUBJECT_LIMIT = 99
-
-
-@dataclass(frozen=True, kw_only=True)
-class DrillOptions:
-    # The delay of this run, and the range it belongs to: CloudWatch's evaluation range is
-    # not tied to one run's delay, so the drill sizes it for the longest delay it models.
-    metric_delay_s: int = DEFAULT_DELAY_RANGE_S[1]
-    delay_range_s: tuple[int, int] = DEFAULT_DELAY_RANGE_S
-    lifecycle_s: int = timing.DEFAULT_LIFECYCLE_SECONDS
-    # Extra environment for the function (e.g. DRY_RUN=true); the template's otherwise.
-    environment: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened at ``at`` (wall clock of the scenario)."""
-
-    at: datetime
-    kind: str
-    text: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Row:
-    minute: datetime
-    requests: float | None
-    elb_5xx: float | None
-    target_5xx: float | None
-    healthy: float | None
-    states: tuple[str, ...]
-    modelled: bool
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    expected: Any
-    actual: Any
-    passed: bool
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Restore:
-    """The modelled restore for the kit's template and the same model at AWS defaults."""
-
-    kit: timing.RestoreEstimate
-    aws_defaults: timing.RestoreEstimate
-    instances: int
-    deployment_config_name: str
-    sources: Mapping[str, str]
-    lifecycle_s: int
-
-    @property
-    def ratio(self) -> float:
-        return self.aws_defaults.total_s / self.kit.total_s
-
-
-@dataclass(frozen=True)
-class Rollback:
-    """The first rollback the function started (or tried to start)."""
-
-    started_at: datetime
-    action: str
-    bad_deployment_id: str | None
-    rollback_deployment_id: str | None
-    target_version: str | None
-    restore_end: datetime | None
-    outcome: str | None  # Succeeded / Failed / None while running or never created
-    trigger_alarm: str
-    trigger_datapoint: datetime
-
-
-@dataclass
-class DrillReport:
-    scenario: Scenario
-    kit: Kit
-    options: DrillOptions
-    environment: Mapping[str, str]
-    pattern: Mapping[str, Any]
-    rule_name: str
-    source_file: str
-    alarms: tuple[WatchedAlarm, ...]
-    alarm_names: Mapping[str, str]
-    replays: Mapping[str, Replay]
-    rows: list[Row]
-    events: list[Event]
-    invocations: list[KitInvocation]
-    restore: Restore
-    rollback: Rollback | None
-    recovery_from: datetime | None
-    baseline_until: datetime | None
-    diagnosis: str | None
-    checks: list[Check]
-    dead_letters: int
-    notes: list[str]
-    deployments: list[dict[str, Any]]
-
-    @property
-    def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
-
-    @property
-    def metric_delay(self) -> timedelta:
-        return timedelta(seconds=self.options.metric_delay_s)
-
-    @property
-    def first_invocation(self) -> KitInvocation | None:
-        return next((i for i in self.invocations if i.attempt == 1), None)
-
-    @property
-    def decision(self) -> str | None:
-        first = self.first_invocation
-        return decision_of(first) if first else None
-
-    @property
-    def alarm_time(self) -> datetime | None:
-        """When the first rollback alarm entered ALARM (wall clock)."""
-        times = [t.at for a in self.alarms if a.rollback for t in self.replays[a.logical_id].alarms]
-        return min(times, default=None)
-
-    @property
-    def onset_to_rollback(self) -> timedelta | None:
-        if self.rollback is None or self.scenario.onset is None:
-            return None
-        return self.rollback.started_at - self.scenario.onset
-
-    @property
-    def onset_to_restored(self) -> timedelta | None:
-        """Onset until the modelled restore ends (None without a successful rollback)."""
-        if self.recovery_from is None or self.rollback is None or self.scenario.onset is None:
-            return None
-        assert self.rollback.restore_end is not None
-        return self.rollback.restore_end - self.scenario.onset
-
-    @property
-    def errors_served(self) -> float | None:
-        """ELB 5xx users received from onset until the first recovered minute (or the end).
-
-        None without an onset. Without a recovery it counts to the scenario's last minute
-        (``errors_until_end`` says so): the true number is higher.
-        """
-        onset = self.scenario.onset
-        if onset is None:
-            return None
-        stop = self.recovery_from or self.scenario.end
-        return float(sum(row.elb_5xx or 0.0 for row in self.rows if onset <= row.minute < stop))
-
-    @property
-    def errors_until_end(self) -> bool:
-        """True when the scenario's last minute still serves errors and no recovery ended
-        them: the true count is higher than ``errors_served``."""
-        return self.recovery_from is None and bool(self.rows and self.rows[-1].elb_5xx)
-
-
-def decision_of(invocation: KitInvocation) -> str:
-    """The decision class the scenario format speaks of: rollback, skip or failed."""
-    action = invocation.action
-    if action in ROLLBACK_ACTIONS:
-        return "rollback"
-    if action == "skipped":
-        return "skip"
-    return "rollback" if invocation.refused else "failed"
 
 
 # --- Alarm events ----------------------------------------------------------------------------
-
-
-def _cw_timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-
-
-def _configuration(properties: Mapping[str, Any], name: str) -> dict[str, Any]:
-    metrics: list[dict[str, Any]] = []
-
-    def stat_entry(metric: Mapping[str, Any], period: Any, stat: Any) -> dict[str, Any]:
-        return {
-            "metric": {
-                "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
-                "name": metric.get("MetricName"),
-                "namespace": metric.get("Namespace"),
-            },
-            "period": period,
-            "stat": stat,
-        }
-
-    if "Metrics" in properties:
-        for query in properties["Metrics"]:
-            entry: dict[str, Any] = {"id": query["Id"], "returnData": query.get("ReturnData", True)}
-            if "Expression" in query:
-                entry["expression"] = query["Expression"]
-                entry["label"] = query.get("Label", "")
-            else:
-                stat = query["MetricStat"]
-                entry["metricStat"] = stat_entry(stat["Metric"], stat["Period"], stat["Stat"])
-            metrics.append(entry)
-    else:
-        stat = properties.get("Statistic") or properties.get("ExtendedStatistic")
-        metrics.append(
-            {
-                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
-                "metricStat": stat_entry(properties, properties.get("Period"), stat),
-                "returnData": True,
-            }
-        )
-    return {"description": properties.get("AlarmDescription", ""), "metrics": metrics}
-
-
-def world_alarm_event(
-    world: World,
-    alarm: WatchedAlarm,
-    transition: Transition,
-    *,
-    previous: Transition | None,
-    at: datetime,
-) -> dict[str, Any]:
-    """``alarm_event`` for a synthesized alarm, named and resolved as ``world`` created it."""
-    return alarm_event(
-        name=world.alarm_name(alarm.logical_id),
-        arn=world.alarm_arn(alarm.logical_id),
-        properties=world.resolver.resolve(dict(alarm.properties), world.template),
-        transition=transition,
-        previous=previous,
-        at=at,
-    )
-
-
-def alarm_event(
-    *,
-    name: str,
-    arn: str,
-    properties: Mapping[str, Any],
-    transition: Transition,
-    previous: Transition | None,
-    at: datetime,
-) -> dict[str, Any]:
-    """A "CloudWatch Alarm State Change" event in the documented shape, raised at ``at``."""
-    data = dict(transition.reason_data)
-    data["queryDate"] = _cw_timestamp(at)
-    if previous is None:
-        before = {
-            "reason": "drill: the alarm was OK before the scenario",
-            "timestamp": _cw_timestamp(at),
-            "value": transition.old_state,
-        }
-    else:
-        before = {
-            "reason": previous.reason,
-            "reasonData": json.dumps(previous.reason_data),
-            "timestamp": _cw_timestamp(previous.at),
-            "value": previous.new_state,
-        }
-    return {
-        "version": "0",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}/{at.isoformat()}")),
-        "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch",
-        "account": ACCOUNT,
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
-        "resources": [arn],
-        "detail": {
-            "alarmName": name,
-            "configuration": _configuration(properties, name),
-            "previousState": before,
-            "state": {
-                "reason": transition.reason,
-                "reasonData": json.dumps(data),
-                "timestamp": _cw_timestamp(at),
-                "value": transition.new_state,
-            },
-        },
-    }
 
 
 # --- Recovery model --------------------------------------------------------------------------
@@ -432,7 +167,7 @@ class _Run:
             environment_overrides=self.options.environment,
         ) as world:
             self.world = world
-            self._deployment_events()
+            self.events.extend(narration.deployment_events(self.scenario))
             self._loop()
             last = max(
                 [self.scenario.end + self.delay]
@@ -443,8 +178,10 @@ class _Run:
                 )
             )
             world.advance_to(last)
-            self._stopped_notes()
-            self._subject_notes()
+            self.events, stopped = narration.without_stopped_endings(
+                self.kit, self.world, self.invocations, self.events
+            )
+            self.notes += stopped + narration.subject_notes(self.invocations)
             outcome = self._outcome()
             deployments = world.deployments()
             dead_letters = world.dead_letters()
@@ -460,14 +197,14 @@ class _Run:
                 alarms=self.kit.alarms,
                 alarm_names={a.logical_id: world.alarm_name(a.logical_id) for a in self.kit.alarms},
                 replays=self.replays,
-                rows=self._rows(),
+                rows=narration.rows(self.scenario, self.kit, self.replays, self.recovery_from),
                 events=sorted(self.events, key=lambda e: e.at),
                 invocations=self.invocations,
                 restore=self.restore,
                 rollback=outcome,
                 recovery_from=self.recovery_from,
                 baseline_until=self.baseline_until,
-                diagnosis=self._diagnosis(),
+                diagnosis=narration.diagnosis(self.invocations),
                 checks=[],
                 dead_letters=dead_letters,
                 notes=self.notes,
@@ -566,7 +303,7 @@ class _Run:
     ) -> None:
         record = self.world.invoke(event, at=at, attempt=attempt)
         self.invocations.append(record)
-        self._describe(record)
+        self.events.extend(narration.invocation_events(record, self.world))
         if record.invocation.error is not None:
             self._after_failure(record, retries)
             return
@@ -574,58 +311,6 @@ class _Run:
             self._rollback_started(record)
         elif decision_of(record) == "rollback" and self.rollback is None:
             self.rollback = self._rollback_record(record, None, None)
-
-    def _describe(self, record: KitInvocation) -> None:
-        at, inv = record.at, record.invocation
-        label = f"rollback function (attempt {record.attempt})"
-        wall = f"{inv.wall_seconds * 1000:.0f} ms wall time"
-        if inv.error is not None:
-            self.event(
-                at,
-                "decision",
-                f"{label}: FAILED with {type(inv.error).__name__}: {inv.error} ({wall})",
-                action="failed",
-            )
-        else:
-            result = inv.result or {}
-            self.event(
-                at,
-                "decision",
-                f"{label}: {result.get('action')} - {result.get('reason')} ({wall})",
-                action=result.get("action"),
-            )
-        self.event(at, "calls", "AWS calls: " + (", ".join(record.invocation.aws_calls) or "none"))
-        for refused in record.refused:
-            key = (refused.get("revision") or {}).get("s3Location", {}).get("key")
-            self.event(
-                at,
-                "codedeploy",
-                f"CodeDeploy refused CreateDeployment of {key} "
-                f"({self.world.versions.get(str(key), '?')}): the scenario's rollback fails",
-            )
-        for stopped in record.stopped:
-            self.event(at, "codedeploy", f"CodeDeploy: deployment {stopped} stopped")
-        for info in record.created:
-            key = info.get("revision", {}).get("s3Location", {}).get("key")
-            self.event(
-                at,
-                "codedeploy",
-                f"CodeDeploy: rollback deployment {info['deploymentId']} created by "
-                f"{info.get('creator')} (revision {key} = "
-                f"{self.world.versions.get(str(key), '?')})",
-                deployment_id=info["deploymentId"],
-            )
-        result = inv.result or {}
-        if result.get("invalidationId"):
-            distribution = self.world.environment.get("DISTRIBUTION_ID", "?")
-            self.event(
-                at,
-                "cloudfront",
-                f"CloudFront: invalidation {result['invalidationId']} on distribution "
-                f"{distribution} (paths {self.world.environment.get('INVALIDATION_PATHS', '/*')})",
-            )
-        for note in record.notifications:
-            self.event(at, "sns", f'SNS notification: "{note["Subject"]}"')
 
     def _after_failure(
         self, record: KitInvocation, retries: list[tuple[datetime, int, dict[str, Any]]]
@@ -748,67 +433,6 @@ class _Run:
         self.world.use_series(new)
         self.replays = self._replay(new)
 
-    def _deployment_events(self) -> None:
-        for deployment in self.scenario.deployments:
-            if deployment.create_time >= self.scenario.start:
-                self.event(
-                    deployment.create_time,
-                    "deployment",
-                    f"{deployment.version} deployment created ({deployment.s3_key})",
-                    version=deployment.version,
-                )
-            if deployment.complete_time and deployment.complete_time >= self.scenario.start:
-                self.event(
-                    deployment.complete_time,
-                    "deployment",
-                    f"{deployment.version} deployment ends {deployment.status} "
-                    "(if nobody stops it)",
-                    version=deployment.version,
-                    status=deployment.status,
-                )
-        if self.scenario.onset is not None:
-            self.event(self.scenario.onset, "onset", "onset: the first bad minute begins")
-
-    def _subject_notes(self) -> None:
-        cut = next(
-            (
-                note["Subject"]
-                for record in self.invocations
-                for note in record.notifications
-                if len(note["Subject"]) >= SNS_SUBJECT_LIMIT
-            ),
-            None,
-        )
-        if cut is not None:
-            self.notes.append(
-                f"SNS subjects reach the {SNS_SUBJECT_LIMIT}-character cut (Amazon SNS API "
-                f"Reference, Publish: under 100) with these alarm names, so on-call reads "
-                f'"{cut}": the end of the alarm name is cut (the message body has it whole)'
-            )
-
-    def _stopped_notes(self) -> None:
-        stopped = [
-            found
-            for record in self.invocations
-            for deployment_id in record.stopped
-            if (found := self.world.scenario_deployment(deployment_id)) is not None
-        ]
-        versions = {d.version for d in stopped}
-        self.events = [
-            e
-            for e in self.events
-            if not (e.kind == "deployment" and "status" in e.data and e.data["version"] in versions)
-        ]
-        group = self.kit.template.properties(self.kit.group_id)
-        if stopped and group.get("AlarmConfiguration", {}).get("Enabled"):
-            self.notes.append(
-                f"{', '.join(sorted(versions))} was still running: CodeDeploy itself also polls "
-                "the group's alarms (AlarmConfiguration, DEPLOYMENT_STOP_ON_ALARM) and stops "
-                "and rolls back a running deployment; moto does not, so the drill shows the "
-                "function's path. Whichever acts first, the other finds the deployment stopped "
-                "or a rollback newest and does nothing more."
-            )
-
     # --- Results -----------------------------------------------------------------------------
 
     def _outcome(self) -> Rollback | None:
@@ -817,110 +441,6 @@ class _Run:
         info = self.world.deployment_info(self.rollback.rollback_deployment_id)
         status = str(info.get("status"))
         return replace(self.rollback, outcome=status if status in {"Succeeded", "Failed"} else None)
-
-    def _rows(self) -> list[Row]:
-        rows = []
-        series = self.scenario.series
-        for index, minute in enumerate(self.scenario.timestamps()):
-
-            def value(key: str, i: int = index) -> float | None:
-                values = series.get(key)
-                return values[i] if values is not None else None
-
-            # The state in force at the end of this minute on the wall clock.
-            moment = minute + timedelta(seconds=self.scenario.period - 1)
-            states = tuple(
-                self.replays[a.logical_id].state_at(moment) or OK for a in self.kit.alarms
-            )
-            rows.append(
-                Row(
-                    minute=minute,
-                    requests=value("RequestCount"),
-                    elb_5xx=value("HTTPCode_ELB_5XX_Count"),
-                    target_5xx=value("HTTPCode_Target_5XX_Count"),
-                    healthy=value("HealthyHostCount"),
-                    states=states,
-                    modelled=self.recovery_from is not None and minute >= self.recovery_from,
-                )
-            )
-        return rows
-
-    def _diagnosis(self) -> str | None:
-        for record in self.invocations:
-            for note in record.notifications:
-                text = diagnosis_text(note["Message"])
-                if text:
-                    return text
-        return None
-
-
-def diagnosis_text(message: str) -> str | None:
-    """The "What it means" paragraph of the function's SNS message."""
-    lines = message.splitlines()
-    if "What it means" not in lines:
-        return None
-    start = lines.index("What it means") + 1
-    taken = []
-    for line in lines[start:]:
-        if not line.strip():
-            break
-        taken.append(line.strip())
-    return " ".join(taken) or None
-
-
-def expectations(report: DrillReport) -> list[Check]:
-    """Compare the run with the scenario's ``expect`` block, one check per field."""
-    count = report.kit.rollback_alarms[0].spec
-    expect = report.scenario.expectation_for(count.datapoints_to_alarm, count.evaluation_periods)
-    fired = {a.logical_id: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
-    rollback_fired = any(fired[a.logical_id] for a in report.alarms if a.rollback)
-    checks = [
-        Check(
-            "alarm_fires", expect.alarm_fires, rollback_fired, expect.alarm_fires == rollback_fired
-        )
-    ]
-    decision = report.decision
-    checks.append(Check("decision", expect.decision, decision, expect.decision == decision))
-    rollback = report.rollback
-    if expect.rollback_target is not None:
-        actual = rollback.target_version if rollback else None
-        checks.append(
-            Check(
-                "rollback_target", expect.rollback_target, actual, actual == expect.rollback_target
-            )
-        )
-    if expect.rollback_succeeds is not None:
-        succeeded = bool(rollback and rollback.outcome == "Succeeded")
-        note = "" if rollback is None else f"rollback outcome: {rollback.outcome or 'not created'}"
-        checks.append(
-            Check(
-                "rollback_succeeds",
-                expect.rollback_succeeds,
-                succeeded,
-                succeeded == expect.rollback_succeeds,
-                note,
-            )
-        )
-    if expect.max_minutes_onset_to_rollback is not None:
-        elapsed = report.onset_to_rollback
-        minutes = None if elapsed is None else elapsed.total_seconds() / 60
-        passed = minutes is not None and minutes <= expect.max_minutes_onset_to_rollback
-        checks.append(
-            Check(
-                "max_minutes_onset_to_rollback",
-                expect.max_minutes_onset_to_rollback,
-                None if minutes is None else round(minutes, 2),
-                passed,
-            )
-        )
-    for fragment, wanted in (expect.alarms or {}).items():
-        matching = [lid for lid in fired if fragment in lid]
-        if not matching:
-            checks.append(Check(f"alarms.{fragment}", wanted, None, False, "no alarm matches"))
-            continue
-        entered = any(fired[lid] for lid in matching)
-        checks.append(Check(f"alarms.{fragment}", wanted, entered, entered == wanted))
-    return checks
 
 
 def _kit_for(scenario: Scenario, assembly: Assembly) -> Kit:

@@ -63,43 +63,23 @@ nobody acts; the drill's runner decides what changes once a rollback completes.
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drill.evaluator import SeriesStore
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
+
+from drill.alarm_spec import SeriesStore
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 DEFAULT_SCENARIO = "bad-release-502"
 NAMESPACE = "AWS/ApplicationELB"
 
-# AWS/ApplicationELB metrics a scenario may describe (ELB User Guide, ALB metrics).
-ALB_METRICS = (
-    "ActiveConnectionCount",
-    "HealthyHostCount",
-    "HTTPCode_ELB_3XX_Count",
-    "HTTPCode_ELB_4XX_Count",
-    "HTTPCode_ELB_5XX_Count",
-    "HTTPCode_ELB_500_Count",
-    "HTTPCode_ELB_502_Count",
-    "HTTPCode_ELB_503_Count",
-    "HTTPCode_ELB_504_Count",
-    "HTTPCode_Target_2XX_Count",
-    "HTTPCode_Target_3XX_Count",
-    "HTTPCode_Target_4XX_Count",
-    "HTTPCode_Target_5XX_Count",
-    "NewConnectionCount",
-    "ProcessedBytes",
-    "RejectedConnectionCount",
-    "RequestCount",
-    "TargetConnectionErrorCount",
-    "TargetResponseTime",
-    "UnHealthyHostCount",
-)
 ELB_5XX_SPLITS = (
     "HTTPCode_ELB_500_Count",
     "HTTPCode_ELB_502_Count",
@@ -112,8 +92,6 @@ FINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
 RUNNING_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
 DECISIONS = ("rollback", "skip")
 MAX_MINUTES = 7 * 24 * 60
-_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
-_STAT = re.compile(r"(Sum|Average|Minimum|Maximum|SampleCount|p\d{1,2}(\.\d+)?)")
 
 
 class ScenarioError(ValueError):
@@ -245,100 +223,93 @@ def load(name_or_path: str | Path) -> Scenario:
 
 
 def parse(data: Any, *, source: str = "scenario") -> Scenario:
-    """Validate a decoded scenario; raise ScenarioError naming the field and the value."""
-    if not isinstance(data, dict):
-        raise ScenarioError(source, "(top level)", type(data).__name__, "must be an object")
-    known = {
-        "name",
-        "description",
-        "start",
-        "period",
-        "onset",
-        "load_balancer",
-        "zero_counts_published",
-        "series",
-        "deployments",
-        "expect",
-        "expect_by_m_of_n",
-    }
-    for key in data:
-        if key not in known:
-            raise ScenarioError(
-                source, key, data[key], f"unknown field; allowed: {', '.join(sorted(known))}"
-            )
-    name = data.get("name")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ScenarioError(source, "name", name, "required: lower-case letters, digits, dashes")
-    description = data.get("description")
-    if not isinstance(description, str) or not description.strip():
-        raise ScenarioError(source, "description", description, "required, non-empty text")
-    period = data.get("period", 60)
-    if period != 60:
-        raise ScenarioError(
-            source, "period", period, "must be 60: ALB metrics are published once a minute"
-        )
-    start = _time(source, "start", data.get("start"))
+    """Validate a decoded scenario; raise ScenarioError naming the field and the value.
+
+    The shape (fields, types, enums, patterns) is ``scenario_schema.json``, checked with
+    jsonschema; what spans fields (equal series lengths, the 5xx splits, times in order,
+    an expectation consistent with the deployments) is checked here.
+    """
+    error = best_match(_validator().iter_errors(data))
+    if error is not None:
+        raise _schema_error(source, error)
+    start = _time(source, "start", data["start"])
     if start.second or start.microsecond:
-        raise ScenarioError(source, "start", data.get("start"), "must be on a whole minute")
-    series = _series(source, data.get("series"))
+        raise ScenarioError(source, "start", data["start"], "must be on a whole minute")
+    series = _series(source, data["series"])
     minutes = len(next(iter(series.values())))
     end = start + timedelta(minutes=minutes)
     onset = None
     if data.get("onset") is not None:
         onset = _time(source, "onset", data["onset"])
         if not start <= onset < end:
+            window = f"{_iso(start)} .. {_iso(end)}"
             raise ScenarioError(
-                source,
-                "onset",
-                data["onset"],
-                f"must fall within the series ({_iso(start)} .. {_iso(end)})",
+                source, "onset", data["onset"], f"must fall within the series ({window})"
             )
-    load_balancer = data.get("load_balancer")
-    if load_balancer is not None and (
-        not isinstance(load_balancer, str) or not re.fullmatch(r"app/[^/]+/[^/]+", load_balancer)
-    ):
-        raise ScenarioError(
-            source, "load_balancer", load_balancer, "expected the dimension value app/<name>/<id>"
-        )
-    zero = data.get("zero_counts_published", False)
-    if not isinstance(zero, bool):
-        raise ScenarioError(source, "zero_counts_published", zero, "must be true or false")
-    deployments = _deployments(source, data.get("deployments"), end)
-    expect = _expect(source, data.get("expect"), deployments, onset)
-    by_m_of_n = data.get("expect_by_m_of_n", {})
-    if not isinstance(by_m_of_n, dict):
-        raise ScenarioError(source, "expect_by_m_of_n", by_m_of_n, 'an object of "M/N" -> expect')
+    deployments = _deployments(source, data["deployments"], end)
     alternatives = {}
-    for key, raw in by_m_of_n.items():
-        found = re.fullmatch(r"([1-5])/([1-5])", str(key))
-        if found is None or int(found[1]) > int(found[2]):
+    for key, raw in data.get("expect_by_m_of_n", {}).items():
+        if int(key[0]) > int(key[2]):
             raise ScenarioError(
                 source, "expect_by_m_of_n", key, 'keys are "M/N" with 1 <= M <= N <= 5'
             )
-        alternatives[key] = _expect(source, raw, deployments, onset)
+        alternatives[key] = _expect(source, f"expect_by_m_of_n.{key}", raw, deployments, onset)
     return Scenario(
-        name=name,
-        description=description.strip(),
+        name=data["name"],
+        description=data["description"].strip(),
         start=start,
-        period=period,
+        period=data.get("period", 60),
         minutes=minutes,
         series=series,
         deployments=deployments,
-        expect=expect,
+        expect=_expect(source, "expect", data["expect"], deployments, onset),
         expect_by_m_of_n=alternatives,
         onset=onset,
-        load_balancer=load_balancer,
-        zero_counts_published=zero,
+        load_balancer=data.get("load_balancer"),
+        zero_counts_published=data.get("zero_counts_published", False),
     )
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads((Path(__file__).parent / "scenario_schema.json").read_text("utf-8"))
+    return Draft202012Validator(schema)
+
+
+def _schema_error(source: str, error: ValidationError) -> ScenarioError:
+    """The schema's finding as file, field, value and the schema's own description."""
+    path = list(error.absolute_path)
+    value, schema = error.instance, error.schema
+    message = str(schema.get("description", error.message)) if isinstance(schema, dict) else ""
+    if error.validator == "additionalProperties" and isinstance(value, dict):
+        allowed = sorted(schema.get("properties", {}))
+        key = next(k for k in value if k not in allowed)
+        path, value = [*path, key], value[key]
+        message = f"unknown field; allowed: {', '.join(allowed)}"
+    elif error.validator == "required" and isinstance(value, dict):
+        key = next(k for k in schema["required"] if k not in value)
+        wanted = schema["properties"][key].get("description", "")
+        path, value, message = [*path, key], None, f"required: {wanted}".rstrip(": ")
+    elif "propertyNames" in error.absolute_schema_path and path != ["expect_by_m_of_n"]:
+        path = [*path, value]  # a bad key: the field is the key itself
+    if path[:2] == ["expect", "alarms"]:  # reported as a whole, like the other objects
+        value, path = value if len(path) == 2 else error.instance, path[:2]
+        message = "an object of alarm logical-id fragment -> true/false"
+    return ScenarioError(source, _field(path), value, message)
+
+
+def _field(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
 
 
 def _iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _time(source: str, field: str, raw: Any) -> datetime:
-    if not isinstance(raw, str):
-        raise ScenarioError(source, field, raw, "required: ISO 8601 UTC, e.g. 2026-11-24T14:30:00Z")
+def _time(source: str, field: str, raw: str) -> datetime:
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
@@ -350,67 +321,25 @@ def _time(source: str, field: str, raw: Any) -> datetime:
     return when.astimezone(UTC)
 
 
-def _series(source: str, raw: Any) -> dict[str, tuple[float | None, ...]]:
-    if not isinstance(raw, dict) or not raw:
-        raise ScenarioError(source, "series", raw, "required: an object of metric -> values")
+def _series(source: str, raw: dict[str, list[Any]]) -> dict[str, tuple[float | None, ...]]:
     series: dict[str, tuple[float | None, ...]] = {}
     for key, items in raw.items():
-        field = f"series.{key}"
-        name, _, stat = key.partition(":")
-        if name not in ALB_METRICS:
-            raise ScenarioError(
-                source,
-                field,
-                key,
-                f"unknown AWS/ApplicationELB metric; known: {', '.join(ALB_METRICS)}",
-            )
-        if stat and not _STAT.fullmatch(stat):
-            raise ScenarioError(
-                source,
-                field,
-                key,
-                "statistic must be Sum, Average, Minimum, Maximum, SampleCount "
-                "or pNN (e.g. TargetResponseTime:p99)",
-            )
-        series[key] = _values(source, field, items)
+        values: list[float | None] = []
+        for item in items:
+            repeat, value = (item["repeat"], item["value"]) if isinstance(item, dict) else (1, item)
+            values.extend([None if value is None else float(value)] * repeat)
+            if len(values) > MAX_MINUTES:
+                raise ScenarioError(
+                    source, f"series.{key}", len(values), f"longer than {MAX_MINUTES} minutes"
+                )
+        series[key] = tuple(values)
     lengths = {key: len(values) for key, values in series.items()}
     if len(set(lengths.values())) != 1:
         raise ScenarioError(
             source, "series", lengths, "every series must cover the same number of minutes"
         )
-    minutes = next(iter(lengths.values()))
-    if not 1 <= minutes <= MAX_MINUTES:
-        raise ScenarioError(source, "series", minutes, f"must cover 1..{MAX_MINUTES} minutes")
     _check_elb_5xx(source, series)
     return series
-
-
-def _values(source: str, field: str, items: Any) -> tuple[float | None, ...]:
-    if not isinstance(items, list) or not items:
-        raise ScenarioError(source, field, items, "must be a non-empty list of values")
-    out: list[float | None] = []
-    for i, item in enumerate(items):
-        at = f"{field}[{i}]"
-        if isinstance(item, dict):
-            if set(item) != {"repeat", "value"}:
-                raise ScenarioError(source, at, item, 'a segment is {"repeat": N, "value": X}')
-            repeat = item["repeat"]
-            if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-                raise ScenarioError(source, f"{at}.repeat", repeat, "must be an integer >= 1")
-            out.extend([_value(source, f"{at}.value", item["value"])] * repeat)
-        else:
-            out.append(_value(source, at, item))
-        if len(out) > MAX_MINUTES:
-            raise ScenarioError(source, field, len(out), f"longer than {MAX_MINUTES} minutes")
-    return tuple(out)
-
-
-def _value(source: str, field: str, raw: Any) -> float | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
-        raise ScenarioError(source, field, raw, "must be a number >= 0 or null")
-    return float(raw)
 
 
 def _check_elb_5xx(source: str, series: dict[str, tuple[float | None, ...]]) -> None:
@@ -432,182 +361,98 @@ def _check_elb_5xx(source: str, series: dict[str, tuple[float | None, ...]]) -> 
             )
 
 
-def _deployments(source: str, raw: Any, end: datetime) -> tuple[Deployment, ...]:
-    if not isinstance(raw, list):
-        raise ScenarioError(source, "deployments", raw, "required: a list (may be empty)")
+def _deployments(source: str, raw: list[dict[str, Any]], end: datetime) -> tuple[Deployment, ...]:
     out: list[Deployment] = []
-    allowed = {
-        "version",
-        "s3_key",
-        "createTime",
-        "completeTime",
-        "status",
-        "rollback_fails",
-        "description",
-    }
     for i, item in enumerate(raw):
         at = f"deployments[{i}]"
-        if not isinstance(item, dict):
-            raise ScenarioError(source, at, item, "must be an object")
-        for key in item:
-            if key not in allowed:
-                raise ScenarioError(
-                    source,
-                    f"{at}.{key}",
-                    item[key],
-                    f"unknown field; allowed: {', '.join(sorted(allowed))}",
-                )
-        for key in ("version", "s3_key"):
-            if not isinstance(item.get(key), str) or not item[key]:
-                raise ScenarioError(source, f"{at}.{key}", item.get(key), "required text")
-        status = item.get("status")
-        if status not in FINAL_STATUSES + RUNNING_STATUSES:
-            raise ScenarioError(
-                source,
-                f"{at}.status",
-                status,
-                f"one of {', '.join(FINAL_STATUSES + RUNNING_STATUSES)}",
-            )
-        created = _time(source, f"{at}.createTime", item.get("createTime"))
+        created = _time(source, f"{at}.createTime", item["createTime"])
         completed = None
         if item.get("completeTime") is not None:
             completed = _time(source, f"{at}.completeTime", item["completeTime"])
-            if completed < created:
-                raise ScenarioError(
-                    source, f"{at}.completeTime", item["completeTime"], "is before createTime"
-                )
-        if (completed is None) != (status in RUNNING_STATUSES):
-            raise ScenarioError(
-                source,
-                f"{at}.completeTime",
-                item.get("completeTime"),
-                f"a {status} deployment "
-                + ("needs" if completed is None else "has no")
-                + " completeTime",
-            )
-        if created >= end:
-            raise ScenarioError(
-                source,
-                f"{at}.createTime",
-                item["createTime"],
-                "is after the last minute of the series",
-            )
-        if out and created < out[-1].create_time:
-            raise ScenarioError(
-                source,
-                f"{at}.createTime",
-                item["createTime"],
-                "deployments must be listed oldest first",
-            )
-        if any(d.version == item["version"] for d in out):
-            raise ScenarioError(source, f"{at}.version", item["version"], "listed twice")
-        fails = item.get("rollback_fails", False)
-        if not isinstance(fails, bool):
-            raise ScenarioError(source, f"{at}.rollback_fails", fails, "must be true or false")
+        problem = _deployment_problem(item, created, completed, end, out)
+        if problem is not None:
+            key, message = problem
+            raise ScenarioError(source, f"{at}.{key}", item.get(key), message)
         out.append(
             Deployment(
                 version=item["version"],
                 s3_key=item["s3_key"],
                 create_time=created,
                 complete_time=completed,
-                status=status,
-                rollback_fails=fails,
-                description=str(item.get("description", "")),
+                status=item["status"],
+                rollback_fails=item.get("rollback_fails", False),
+                description=item.get("description", ""),
             )
         )
     return tuple(out)
 
 
+def _deployment_problem(
+    item: Mapping[str, Any],
+    created: datetime,
+    completed: datetime | None,
+    end: datetime,
+    earlier: Sequence[Deployment],
+) -> tuple[str, str] | None:
+    """The field of ``item`` that contradicts the others or the history, and why."""
+    status = item["status"]
+    if completed is not None and completed < created:
+        return "completeTime", "is before createTime"
+    if (completed is None) != (status in RUNNING_STATUSES):
+        needs = "needs" if completed is None else "has no"
+        return "completeTime", f"a {status} deployment {needs} completeTime"
+    if created >= end:
+        return "createTime", "is after the last minute of the series"
+    if earlier and created < earlier[-1].create_time:
+        return "createTime", "deployments must be listed oldest first"
+    if any(d.version == item["version"] for d in earlier):
+        return "version", "listed twice"
+    return None
+
+
 def _expect(
-    source: str, raw: Any, deployments: Sequence[Deployment], onset: datetime | None
+    source: str,
+    at: str,
+    raw: Mapping[str, Any],
+    deployments: Sequence[Deployment],
+    onset: datetime | None,
 ) -> Expectation:
-    if not isinstance(raw, dict):
-        raise ScenarioError(source, "expect", raw, "required: an object")
-    allowed = {
-        "alarm_fires",
-        "decision",
-        "rollback_target",
-        "rollback_succeeds",
-        "max_minutes_onset_to_rollback",
-        "alarms",
-    }
-    for key in raw:
-        if key not in allowed:
-            raise ScenarioError(
-                source,
-                f"expect.{key}",
-                raw[key],
-                f"unknown field; allowed: {', '.join(sorted(allowed))}",
-            )
-    fires = raw.get("alarm_fires")
-    if not isinstance(fires, bool):
-        raise ScenarioError(source, "expect.alarm_fires", fires, "required: true or false")
-    if "decision" not in raw:
-        raise ScenarioError(
-            source, "expect.decision", None, f"required: one of {', '.join(DECISIONS)} or null"
-        )
     decision = raw["decision"]
-    if decision is not None and decision not in DECISIONS:
-        raise ScenarioError(
-            source, "expect.decision", decision, f"one of {', '.join(DECISIONS)} or null"
-        )
-    if (decision is None) == fires:
-        raise ScenarioError(
-            source,
-            "expect.decision",
-            decision,
-            "must be null exactly when alarm_fires is false "
-            "(the rollback function runs only on an alarm)",
-        )
-    target = raw.get("rollback_target")
-    if decision == "rollback":
-        if target not in {d.version for d in deployments}:
-            raise ScenarioError(
-                source,
-                "expect.rollback_target",
-                target,
-                "with decision rollback, name a version listed in deployments",
-            )
-    elif target is not None:
-        raise ScenarioError(
-            source, "expect.rollback_target", target, "only meaningful with decision rollback"
-        )
+    problem = _expectation_problem(raw, deployments, onset)
+    if problem is not None:
+        key, message = problem
+        raise ScenarioError(source, f"{at}.{key}", raw.get(key), message)
     succeeds = raw.get("rollback_succeeds")
-    if succeeds is not None and (not isinstance(succeeds, bool) or decision != "rollback"):
-        raise ScenarioError(
-            source,
-            "expect.rollback_succeeds",
-            succeeds,
-            "true or false, and only with decision rollback",
-        )
     if decision == "rollback" and succeeds is None:
         succeeds = not any(d.rollback_fails for d in deployments)
-    minutes = raw.get("max_minutes_onset_to_rollback")
-    if minutes is not None:
-        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
-            raise ScenarioError(
-                source, "expect.max_minutes_onset_to_rollback", minutes, "must be an integer >= 1"
-            )
-        if onset is None or decision != "rollback":
-            raise ScenarioError(
-                source,
-                "expect.max_minutes_onset_to_rollback",
-                minutes,
-                "needs a top-level onset and decision rollback",
-            )
-    alarms = raw.get("alarms")
-    if alarms is not None and (
-        not isinstance(alarms, dict)
-        or not all(isinstance(k, str) and k and isinstance(v, bool) for k, v in alarms.items())
-    ):
-        raise ScenarioError(
-            source, "expect.alarms", alarms, "an object of alarm logical-id fragment -> true/false"
-        )
     return Expectation(
-        alarm_fires=fires,
+        alarm_fires=raw["alarm_fires"],
         decision=decision,
-        rollback_target=target,
+        rollback_target=raw.get("rollback_target"),
         rollback_succeeds=succeeds,
-        max_minutes_onset_to_rollback=minutes,
-        alarms=alarms,
+        max_minutes_onset_to_rollback=raw.get("max_minutes_onset_to_rollback"),
+        alarms=raw.get("alarms"),
     )
+
+
+def _expectation_problem(
+    raw: Mapping[str, Any], deployments: Sequence[Deployment], onset: datetime | None
+) -> tuple[str, str] | None:
+    """The field of an expect block that contradicts the others or the scenario, and why."""
+    decision, rollback = raw["decision"], raw["decision"] == "rollback"
+    if (decision is None) == raw["alarm_fires"]:
+        return "decision", (
+            "must be null exactly when alarm_fires is false "
+            "(the rollback function runs only on an alarm)"
+        )
+    target = raw.get("rollback_target")
+    if rollback and target not in {d.version for d in deployments}:
+        return "rollback_target", "with decision rollback, name a version listed in deployments"
+    if not rollback and target is not None:
+        return "rollback_target", "only meaningful with decision rollback"
+    if not rollback and raw.get("rollback_succeeds") is not None:
+        return "rollback_succeeds", "true or false, and only with decision rollback"
+    minutes = raw.get("max_minutes_onset_to_rollback")
+    if minutes is not None and (onset is None or not rollback):
+        return "max_minutes_onset_to_rollback", "needs a top-level onset and decision rollback"
+    return None

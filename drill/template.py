@@ -1,14 +1,12 @@
 """Reads what ``cdk synth`` wrote to ``cdk.out``: the kit's alarms, rule, function and fleet.
 
-The drill restates nothing about the kit by hand. This module finds, in the synthesized
-templates, the EventBridge rule that listens to CloudWatch alarm state changes and invokes
-a Lambda function (``drill.backtest.alarm_rules``), the alarms that rule names, the
+The drill restates nothing about the kit by hand. This module finds, in the templates of
+the cloud assembly (``drill.assembly``), the EventBridge rule that listens to CloudWatch
+alarm state changes and invokes a Lambda function, the alarms that rule names, the
 function's handler, asset directory and environment, its asynchronous-invocation settings
 (retries, on-failure destination), the CodeDeploy deployment group and the numbers the
 restore model needs (instances, deployment configuration, deregistration delay, health
-check). ``Resolver`` turns CloudFormation intrinsics (``Ref``, ``Fn::GetAtt`` including a
-nested stack's ``Outputs.<name>``, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``, pseudo
-parameters) into the physical names the drill gives the resources it creates under moto.
+check). ``drill.resolver`` turns intrinsics into the drill's physical names.
 
 Defaults used when a template leaves a value out are AWS's own: deregistration delay 300 s,
 health-check interval 30 s, healthy threshold 5 (ELB API Reference, CreateTargetGroup and
@@ -18,105 +16,101 @@ deployment configurations).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alarm_rollback_kit import timing
-from drill.backtest import alarm_rules, all_alarms, rollback_alarms
-from drill.evaluator import AlarmSpec
+from drill.alarm_spec import AlarmSpec
+from drill.assembly import (
+    ALB_NAMESPACE,
+    DISTRIBUTION,
+    LAMBDA_FUNCTION,
+    Assembly,
+    DrillTemplateError,
+    Template,
+)
 
-ACCOUNT = "123456789012"  # moto's default account (moto.core.models.DEFAULT_ACCOUNT_ID)
-REGION = "us-east-1"
-ALB_NAMESPACE = "AWS/ApplicationELB"
-LAMBDA_FUNCTION = "AWS::Lambda::Function"
-NESTED_STACK = "AWS::CloudFormation::Stack"
-DISTRIBUTION = "AWS::CloudFront::Distribution"
+ALARM_EVENT_SOURCE = "aws.cloudwatch"
+ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
 
-
-class DrillTemplateError(ValueError):
-    """cdk.out lacks something the drill needs, or holds something it cannot resolve."""
-
-
-# --- The cloud assembly ----------------------------------------------------------------------
+# --- Alarms and the rule that listens to them ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Template:
-    """One template file: a top-level stack or a nested stack."""
+def all_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every ``AWS::CloudWatch::Alarm`` as (logical id, Properties), in template order."""
+    resources = template.get("Resources", {})
+    return [
+        (logical_id, dict(resource.get("Properties", {})))
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::CloudWatch::Alarm"
+    ]
 
-    name: str
-    path: Path
-    body: Mapping[str, Any]
 
-    @property
-    def resources(self) -> Mapping[str, Any]:
-        found: Mapping[str, Any] = self.body.get("Resources", {})
-        return found
-
-    def resource(self, logical_id: str) -> Mapping[str, Any]:
+def _pattern(rule: Mapping[str, Any]) -> dict[str, Any]:
+    pattern = rule.get("Properties", {}).get("EventPattern", {})
+    if isinstance(pattern, str):  # CloudFormation also accepts the pattern as JSON text
         try:
-            found: Mapping[str, Any] = self.resources[logical_id]
-        except KeyError:
-            raise DrillTemplateError(f"{self.path.name}: no resource {logical_id}") from None
-        return found
-
-    def properties(self, logical_id: str) -> Mapping[str, Any]:
-        props: Mapping[str, Any] = self.resource(logical_id).get("Properties", {})
-        return props
-
-    def of_type(self, type_: str) -> list[str]:
-        return [lid for lid, res in self.resources.items() if res.get("Type") == type_]
+            pattern = json.loads(pattern)
+        except json.JSONDecodeError:
+            return {}
+    return pattern if isinstance(pattern, dict) else {}
 
 
-@dataclass(frozen=True)
-class Assembly:
-    cdk_out: Path
-    stacks: Mapping[str, Template]
-
-    def nested(self, parent: Template, logical_id: str) -> Template | None:
-        """The template of nested stack ``logical_id`` in ``parent`` (None if not in cdk.out)."""
-        resource = parent.resource(logical_id)
-        if resource.get("Type") != NESTED_STACK:
-            return None
-        asset = resource.get("Metadata", {}).get("aws:asset:path")
-        if not isinstance(asset, str):
-            return None
-        path = parent.path.parent / asset
-        if not path.is_file():
-            return None
-        return _read_template(path)
-
-    def nested_of(self, parent: Template) -> list[tuple[str, Template]]:
-        found = []
-        for logical_id in parent.of_type(NESTED_STACK):
-            child = self.nested(parent, logical_id)
-            if child is not None:
-                found.append((logical_id, child))
-        return found
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
-def _read_template(path: Path) -> Template:
-    name = path.name.removesuffix(".json").removesuffix(".template").removesuffix(".nested")
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise DrillTemplateError(f"{path}: not a readable template: {err}") from None
-    return Template(name, path, body)
+def alarm_rules(template: Mapping[str, Any]) -> list[str]:
+    """Logical ids of the rules that match CloudWatch alarm state-change events."""
+    found = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Events::Rule":
+            continue
+        pattern = _pattern(resource)
+        if ALARM_EVENT_SOURCE in _listed(pattern.get("source")) and ALARM_EVENT_DETAIL_TYPE in (
+            _listed(pattern.get("detail-type"))
+        ):
+            found.append(logical_id)
+    return found
 
 
-def load_assembly(cdk_out: Path) -> Assembly:
-    """Every top-level stack template in ``cdk_out`` (nested ones are reached through it)."""
-    paths = sorted(p for p in cdk_out.glob("*.template.json") if ".nested." not in p.name)
-    if not paths:
-        raise DrillTemplateError(
-            f"no *.template.json under {cdk_out}: run `make synth` (or pass --cdk-out)"
-        )
-    return Assembly(cdk_out, {t.name: t for t in (_read_template(p) for p in paths)})
+def rollback_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The alarms an alarm-state-change rule listens to, as (logical id, Properties).
+
+    A rule's ``resources`` entries are resolved when they are ``{"Fn::GetAtt": [LogicalId,
+    "Arn"]}`` (what CDK writes for ``alarm.alarm_arn``) or a literal alarm ARN matching an
+    alarm's ``AlarmName``; ``detail.alarmName`` lists are matched by name too.
+    """
+    resources = template.get("Resources", {})
+    alarms = dict(all_alarms(template))
+    by_name = {
+        props["AlarmName"]: logical_id
+        for logical_id, props in alarms.items()
+        if isinstance(props.get("AlarmName"), str)
+    }
+    chosen: list[str] = []
+    for rule_id in alarm_rules(template):
+        pattern = _pattern(resources[rule_id])
+        for entry in _listed(pattern.get("resources", [])):
+            logical_id = None
+            if isinstance(entry, dict) and "Fn::GetAtt" in entry:
+                target = entry["Fn::GetAtt"]
+                if isinstance(target, list) and target and target[-1] == "Arn":
+                    logical_id = target[0]
+            elif isinstance(entry, str) and ":alarm:" in entry:
+                logical_id = by_name.get(entry.split(":alarm:", 1)[1])
+            if logical_id in alarms and logical_id not in chosen:
+                chosen.append(logical_id)
+        detail = pattern.get("detail", {})
+        names = detail.get("alarmName", []) if isinstance(detail, dict) else []
+        for name in _listed(names):
+            logical_id = by_name.get(name) if isinstance(name, str) else None
+            if logical_id is not None and logical_id not in chosen:
+                chosen.append(logical_id)
+    return [(logical_id, alarms[logical_id]) for logical_id in chosen]
 
 
 # --- What the kit looks like in the template -------------------------------------------------
@@ -295,7 +289,7 @@ def _kit(
     handler = props.get("Handler")
     if not isinstance(handler, str) or handler.count(".") < 1:
         raise DrillTemplateError(f"{template.path.name}: {function_id} has no Handler")
-    asset_dir = _asset_dir(template, function_id)
+    asset_dir = _asset_dir(assembly, template, function_id)
     environment = props.get("Environment", {}).get("Variables", {})
     env_refs = _refs(environment)
 
@@ -354,16 +348,11 @@ def _kit(
     )
 
 
-def _asset_dir(template: Template, function_id: str) -> Path:
-    """The function's code in cdk.out: ``aws:asset:path`` metadata (the CDK CLI writes it),
-    else the staged directory named after the S3 key's asset hash."""
+def _asset_dir(assembly: Assembly, template: Template, function_id: str) -> Path:
+    """The function's code in cdk.out, from the asset manifest entry of its ``S3Key``."""
     function = template.resource(function_id)
-    asset = function.get("Metadata", {}).get("aws:asset:path")
-    if not isinstance(asset, str):
-        key = function.get("Properties", {}).get("Code", {}).get("S3Key")
-        asset = f"asset.{key.removesuffix('.zip')}" if isinstance(key, str) else ""
-    asset_dir = template.path.parent / asset
-    if not asset or not asset_dir.is_dir():
+    asset_dir = assembly.asset_path(function, function.get("Properties", {}).get("Code"))
+    if asset_dir is None or not asset_dir.is_dir():
         raise DrillTemplateError(
             f"{template.path.name}: no asset directory for {function_id} in cdk.out (the drill "
             "runs the function's code from there); run `make synth`"
@@ -459,200 +448,3 @@ def _restore_inputs(
         healthy_threshold=threshold,
         sources=sources,
     )
-
-
-# --- Resolving intrinsics --------------------------------------------------------------------
-
-
-def suffix(*parts: str, length: int = 12) -> str:
-    """A stable stand-in for CloudFormation's random name suffix."""
-    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
-    return digest[:length].upper()
-
-
-def physical_name(template: Template, logical_id: str, *, limit: int = 100) -> str:
-    """A CloudFormation-style generated name: ``<stack>-<logical id>-<suffix>``."""
-    name = f"{template.name}-{logical_id}"[: limit - 13]
-    return f"{name}-{suffix(template.name, logical_id)}"
-
-
-# Ref and Fn::GetAtt of the resource types the kit's environment and rule use. Anything
-# else raises, naming the intrinsic, rather than inventing a value.
-_ARN_SERVICE = {
-    "AWS::CloudWatch::Alarm": ("cloudwatch", "alarm:"),
-    "AWS::SQS::Queue": ("sqs", ""),
-    "AWS::Lambda::Function": ("lambda", "function:"),
-    "AWS::SNS::Topic": ("sns", ""),
-}
-
-
-def default_attributes(template: Template, logical_id: str) -> dict[str, str]:
-    """Physical values for one resource when the drill did not create it itself."""
-    type_ = str(template.resource(logical_id).get("Type", ""))
-    name = physical_name(template, logical_id)
-    attributes = {"Ref": name}
-    if type_ in _ARN_SERVICE:
-        service, prefix = _ARN_SERVICE[type_]
-        arn = f"arn:aws:{service}:{REGION}:{ACCOUNT}:{prefix}{name}"
-        attributes["Arn"] = arn
-        if type_ == "AWS::SNS::Topic":
-            attributes["Ref"] = arn
-            attributes["TopicName"] = name
-        if type_ == "AWS::SQS::Queue":
-            attributes["Ref"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
-            attributes["QueueName"] = name
-    elif type_ == "AWS::ElasticLoadBalancingV2::LoadBalancer":
-        attributes.update(load_balancer_attributes(template, logical_id, None))
-    elif type_ == "AWS::ElasticLoadBalancingV2::TargetGroup":
-        short = f"{template.name[:19]}-{suffix(template.name, logical_id, length=12)}"
-        id_ = suffix(template.name, logical_id, "id", length=16).lower()
-        arn = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{short}/{id_}"
-        attributes.update(
-            {
-                "Ref": arn,
-                "TargetGroupArn": arn,
-                "TargetGroupName": short,
-                "TargetGroupFullName": f"targetgroup/{short}/{id_}",
-            }
-        )
-    elif type_ == "AWS::IAM::Role":
-        attributes["Arn"] = f"arn:aws:iam::{ACCOUNT}:role/{name}"
-    elif type_ == "AWS::EC2::SecurityGroup":
-        attributes["GroupId"] = "sg-" + suffix(template.name, logical_id, length=17).lower()
-    elif type_ == "AWS::S3::Bucket":
-        bucket = name.lower()[:63]
-        attributes.update(
-            {
-                "Ref": bucket,
-                "Arn": f"arn:aws:s3:::{bucket}",
-                "RegionalDomainName": f"{bucket}.s3.{REGION}.amazonaws.com",
-            }
-        )
-    return attributes
-
-
-def load_balancer_attributes(
-    template: Template, logical_id: str, full_name: str | None
-) -> dict[str, str]:
-    """An ALB's Ref, LoadBalancerFullName and DNSName (``full_name`` as a scenario gives it)."""
-    if full_name is None:
-        short = f"{template.name[:19]}-{suffix(template.name, logical_id, length=12)}"
-        full_name = f"app/{short}/{suffix(template.name, logical_id, 'id', length=16).lower()}"
-    _, short, id_ = full_name.split("/")
-    return {
-        "Ref": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/{full_name}",
-        "LoadBalancerFullName": full_name,
-        "LoadBalancerName": short,
-        "DNSName": f"{short}-{id_[:10]}.{REGION}.elb.amazonaws.com",
-    }
-
-
-Physical = Mapping[tuple[str, str], Mapping[str, str]]
-
-
-class Resolver:
-    """Resolves intrinsics against ``physical`` ((template name, logical id) -> attributes);
-    resources not listed get ``default_attributes``."""
-
-    def __init__(self, assembly: Assembly, physical: Physical) -> None:
-        self._assembly = assembly
-        self._physical = physical
-
-    def resolve(
-        self,
-        value: Any,
-        template: Template,
-        parameters: Mapping[str, Any] | None = None,
-    ) -> Any:
-        params = parameters or {}
-        if isinstance(value, list):
-            return [self.resolve(v, template, params) for v in value]
-        if not isinstance(value, Mapping):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            handler = self._intrinsics().get(key)
-            if handler is not None:
-                return handler(arg, template, params)
-        return {k: self.resolve(v, template, params) for k, v in value.items()}
-
-    def _intrinsics(self) -> dict[str, Callable[[Any, Template, Mapping[str, Any]], Any]]:
-        return {
-            "Ref": self._ref,
-            "Fn::GetAtt": self._getatt,
-            "Fn::Join": self._join,
-            "Fn::Sub": self._sub,
-            "Fn::Select": self._select,
-        }
-
-    def attributes(self, template: Template, logical_id: str) -> Mapping[str, str]:
-        return self._physical.get((template.name, logical_id)) or default_attributes(
-            template, logical_id
-        )
-
-    def _ref(self, name: Any, template: Template, params: Mapping[str, Any]) -> Any:
-        pseudo = {
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": template.name,
-        }
-        if name in pseudo:
-            return pseudo[name]
-        if name in params:
-            return params[name]
-        if name in template.resources:
-            return self.attributes(template, str(name))["Ref"]
-        raise DrillTemplateError(f"{template.path.name}: cannot resolve Ref {name!r}")
-
-    def _getatt(self, arg: Any, template: Template, params: Mapping[str, Any]) -> Any:
-        if isinstance(arg, str):
-            arg = arg.split(".", 1)
-        logical_id, attribute = str(arg[0]), str(arg[1])
-        resource = template.resource(logical_id)
-        if resource.get("Type") == NESTED_STACK and attribute.startswith("Outputs."):
-            return self._nested_output(template, logical_id, attribute.removeprefix("Outputs."))
-        attributes = self.attributes(template, logical_id)
-        if attribute not in attributes:
-            raise DrillTemplateError(
-                f"{template.path.name}: cannot resolve Fn::GetAtt {logical_id}.{attribute} "
-                f"({resource.get('Type')})"
-            )
-        return attributes[attribute]
-
-    def _nested_output(self, parent: Template, logical_id: str, output: str) -> Any:
-        child = self._assembly.nested(parent, logical_id)
-        if child is None:
-            raise DrillTemplateError(
-                f"{parent.path.name}: nested stack {logical_id} has no template in cdk.out"
-            )
-        outputs = child.body.get("Outputs", {})
-        if output not in outputs:
-            raise DrillTemplateError(f"{child.path.name}: no output {output}")
-        raw_params = parent.properties(logical_id).get("Parameters", {})
-        params = {k: self.resolve(v, parent) for k, v in raw_params.items()}
-        return self.resolve(outputs[output]["Value"], child, params)
-
-    def _join(self, arg: Any, template: Template, params: Mapping[str, Any]) -> str:
-        separator, items = arg
-        return str(separator).join(str(self.resolve(i, template, params)) for i in items)
-
-    def _select(self, arg: Any, template: Template, params: Mapping[str, Any]) -> Any:
-        index, items = arg
-        resolved = self.resolve(items, template, params)
-        return resolved[int(self.resolve(index, template, params))]
-
-    def _sub(self, arg: Any, template: Template, params: Mapping[str, Any]) -> str:
-        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-        local = {k: self.resolve(v, template, params) for k, v in variables.items()}
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in local:
-                return str(local[name])
-            if "." in name and not name.startswith("AWS::"):
-                return str(self._getatt(name.split(".", 1), template, params))
-            return str(self._ref(name, template, params))
-
-        return re.sub(r"\$\{([^}!]+)\}", replace, str(text))

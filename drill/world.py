@@ -1,6 +1,6 @@
 """The AWS side of a drill, in process under moto: what the rollback function talks to.
 
-``World`` starts ``mock_aws`` (no server, no Docker) with ``drill.codedeploy_gaps``
+``World`` starts ``mock_aws`` (no server, no Docker) with ``tests.support.codedeploy_gaps``
 installed and creates, with names in the style CloudFormation generates, the resources the
 synthesized kit stack declares and the function reaches: the CodeDeploy application and
 deployment group (with the template's deployment configuration), every SNS topic of the
@@ -33,104 +33,28 @@ modelled restore time.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from unittest import mock
 
-import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.codedeploy.exceptions import CodeDeployException
-from moto.codedeploy.models import CodeDeployBackend
 
-from drill import codedeploy_gaps
-from drill.function import AssetFunction, DrillContext, Invocation, patched_environ
-from drill.scenario import NAMESPACE, Deployment, Scenario
-from drill.template import (
-    ACCOUNT,
-    REGION,
-    Kit,
-    Resolver,
-    Template,
-    load_balancer_attributes,
-    physical_name,
-)
+from drill import provision
+from drill.assembly import ACCOUNT, REGION, Template
+from drill.function import AssetFunction, DrillContext, KitInvocation
+from drill.metric_feed import HOST_COUNTS, MetricFeed
+from drill.refusals import CreateDeploymentRefusals
+from drill.resolver import Resolver, load_balancer_attributes, physical_name
+from drill.sandbox import client, sandbox_environment
+from drill.scenario import Deployment, Scenario
+from drill.template import Kit
+from tests.support import codedeploy_gaps
 
 SERVICES = ("codedeploy", "cloudwatch", "cloudfront", "dynamodb", "events", "sns", "sqs")
-HOST_COUNTS = ("HealthyHostCount", "UnHealthyHostCount")
-PUBLISHED_STATS = ("Sum", "Average", "Minimum", "Maximum")
-ROLLBACK_REFUSAL = "RevisionDoesNotExistException"
-# Fake credentials for moto; the drill never talks to AWS.
-_SANDBOX_ENV = {
-    "AWS_ACCESS_KEY_ID": "drill",
-    "AWS_SECRET_ACCESS_KEY": "drill",
-    "AWS_SESSION_TOKEN": "drill",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-_UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SECURITY_TOKEN")
-
-
-class RevisionDoesNotExist(CodeDeployException):
-    code = 400
-
-    def __init__(self, key: str) -> None:
-        super().__init__(
-            ROLLBACK_REFUSAL,
-            f"No application revision found for revision {key} (drill: the scenario marks "
-            "this rollback as failing)",
-        )
-
-
-@functools.cache
-def _client(service: str) -> Any:
-    """The drill's own clients, built once per process (building one dominates a run's set-up
-    time); moto intercepts them in every later ``mock_aws`` block, each a fresh account."""
-    return boto3.client(
-        service,
-        region_name=REGION,
-        aws_access_key_id=_SANDBOX_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=_SANDBOX_ENV["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=_SANDBOX_ENV["AWS_SESSION_TOKEN"],
-    )
-
-
-def sandbox_environment() -> contextlib.AbstractContextManager[None]:
-    """Fake credentials and the drill's region; the caller's AWS settings put back after."""
-    return patched_environ(_SANDBOX_ENV, unset=tuple(_UNSET))
-
-
-@dataclass
-class KitInvocation:
-    """One delivery of an event to the rollback function, and what it changed."""
-
-    invocation: Invocation
-    attempt: int
-    event: dict[str, Any]
-    request_id: str = ""
-    created: list[dict[str, Any]] = field(default_factory=list)
-    stopped: list[str] = field(default_factory=list)
-    refused: list[dict[str, Any]] = field(default_factory=list)
-    notifications: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def at(self) -> datetime:
-        return self.invocation.at
-
-    @property
-    def action(self) -> str:
-        if self.invocation.error is not None:
-            return "failed"
-        return str((self.invocation.result or {}).get("action"))
-
-    @property
-    def rollback_started(self) -> bool:
-        return bool(self.created) and self.action in {"redeployed", "stopped"}
 
 
 @dataclass
@@ -167,9 +91,7 @@ class World:
         self.deployment_ids: dict[str, str] = {}  # scenario version -> deployment id
         self.versions: dict[str, str] = {}  # s3 key -> scenario version
         self._timed: list[_Timed] = []
-        self._published: set[int] = set()
-        self._armed = False
-        self._requests: list[dict[str, Any]] = []
+        self.refusals = CreateDeploymentRefusals(self._rollback_fails)
         self._known_deployments: set[str] = set()
         self._unstored: set[str] = set()
 
@@ -180,8 +102,8 @@ class World:
             self._stack.enter_context(sandbox_environment())
             self._stack.enter_context(mock_aws())
             self._stack.enter_context(codedeploy_gaps.install())
-            self._stack.enter_context(self._refusals())
-            self.clients = {name: _client(name) for name in SERVICES}
+            self._stack.enter_context(self.refusals.installed())
+            self.clients = {name: client(name) for name in SERVICES}
             self._create()
         except BaseException:
             self._stack.close()
@@ -251,6 +173,9 @@ class World:
         self._create_alarms()
         self._create_rule()
         self.artifact_bucket = self._artifact_bucket()
+        self.feed = MetricFeed(
+            self.clients["cloudwatch"], self.scenario, self.metric_delay, self._dimensions
+        )
         self._schedule_history()
 
     def _create_topics(self) -> None:
@@ -289,33 +214,9 @@ class World:
     def _create_distributions(self) -> None:
         self.distribution_ids: list[str] = []
         for _, nested, distribution_id in self.kit.distributions:
-            config = nested.properties(distribution_id).get("DistributionConfig", {})
-            created = self.clients["cloudfront"].create_distribution(
-                DistributionConfig={
-                    "CallerReference": f"drill-{nested.name}-{distribution_id}",
-                    "Comment": str(config.get("Comment", ""))[:128],
-                    "Enabled": True,
-                    "Origins": {
-                        "Quantity": 1,
-                        "Items": [
-                            {
-                                "Id": "alb",
-                                "DomainName": "alb.drill.invalid",
-                                "CustomOriginConfig": {
-                                    "HTTPPort": 80,
-                                    "HTTPSPort": 443,
-                                    "OriginProtocolPolicy": "http-only",
-                                },
-                            }
-                        ],
-                    },
-                    "DefaultCacheBehavior": {
-                        "TargetOriginId": "alb",
-                        "ViewerProtocolPolicy": "redirect-to-https",
-                        "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
-                    },
-                }
-            )["Distribution"]
+            created = provision.create_distribution(
+                self.clients["cloudfront"], nested, distribution_id
+            )
             self.distribution_ids.append(created["Id"])
             self._set(nested, distribution_id, Ref=created["Id"], Id=created["Id"])
             self.physical[(nested.name, distribution_id)]["DomainName"] = created["DomainName"]
@@ -324,26 +225,7 @@ class World:
         cloudwatch = self.clients["cloudwatch"]
         for alarm in self.kit.alarms:
             props = self.resolver.resolve(dict(alarm.properties), self.template)
-            params: dict[str, Any] = {
-                key: props[key]
-                for key in (
-                    "AlarmDescription",
-                    "ComparisonOperator",
-                    "DatapointsToAlarm",
-                    "EvaluationPeriods",
-                    "Threshold",
-                    "TreatMissingData",
-                    "Metrics",
-                    "MetricName",
-                    "Namespace",
-                    "Statistic",
-                    "ExtendedStatistic",
-                    "Period",
-                    "Dimensions",
-                )
-                if key in props
-            }
-            params["AlarmName"] = self.alarm_name(alarm.logical_id)
+            params = provision.alarm_parameters(props, self.alarm_name(alarm.logical_id))
             try:
                 cloudwatch.put_metric_alarm(**params)
             except ClientError as err:
@@ -470,7 +352,7 @@ class World:
             if not item.done and item.at <= when:
                 item.done = True
                 item.run()
-        self._publish_landed(when)
+        self.feed.publish_landed(when)
 
     def complete_rollback_at(self, deployment_id: str, at: datetime, status: str) -> None:
         def complete() -> None:
@@ -481,10 +363,7 @@ class World:
 
     def use_series(self, scenario: Scenario) -> None:
         """Serve these series from now on (minutes already published stay as they were)."""
-        self.scenario = replace(self.scenario, series=scenario.series)
-
-    def landing_time(self, minute_start: datetime) -> datetime:
-        return minute_start + timedelta(seconds=self.scenario.period) + self.metric_delay
+        self.feed.use_series(scenario)
 
     def _dimensions(self, metric: str) -> list[dict[str, str]]:
         dims = []
@@ -495,40 +374,6 @@ class World:
             tg = self.resolver.attributes(self.template, self.kit.target_group_id)
             dims.append({"Name": "TargetGroup", "Value": tg["TargetGroupFullName"]})
         return dims
-
-    def _publish_landed(self, when: datetime) -> None:
-        data: list[dict[str, Any]] = []
-        for index, minute in enumerate(self.scenario.timestamps()):
-            if index in self._published or self.landing_time(minute) > when:
-                continue
-            self._published.add(index)
-            data.extend(self._datapoints(index, minute))
-        for start in range(0, len(data), 1000):  # PutMetricData takes at most 1000 a call
-            self.clients["cloudwatch"].put_metric_data(
-                Namespace=NAMESPACE, MetricData=data[start : start + 1000]
-            )
-
-    def _datapoints(self, index: int, minute: datetime) -> list[dict[str, Any]]:
-        points = []
-        plain = {key for key in self.scenario.series if ":" not in key}
-        for key, values in self.scenario.series.items():
-            name, _, stat = key.partition(":")
-            value = values[index]
-            if value is None or (stat and (stat not in PUBLISHED_STATS or name in plain)):
-                continue
-            counted = name.endswith("Count") and name not in HOST_COUNTS
-            if counted and value == 0 and not self.scenario.zero_counts_published:
-                continue  # the load balancer publishes a count only when it is non-zero
-            points.append(
-                {
-                    "MetricName": name,
-                    "Dimensions": self._dimensions(name),
-                    "Timestamp": minute,
-                    "Value": value,
-                    "Unit": "Seconds" if name == "TargetResponseTime" else "Count",
-                }
-            )
-        return points
 
     # --- Alarms and EventBridge --------------------------------------------------------------
 
@@ -578,26 +423,13 @@ class World:
 
     # --- The function ------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _refusals(self) -> Iterator[None]:
-        """Refuse CreateDeployment of a rollback away from a deployment with rollback_fails."""
-        current = CodeDeployBackend.create_deployment
-        world = self
-
-        def create_deployment(backend: CodeDeployBackend, *args: Any, **kwargs: Any) -> str:
-            description = str(kwargs.get("description") or "")
-            if world._armed:
-                world._requests.append(dict(kwargs))
-                for version, deployment_id in world.deployment_ids.items():
-                    failing = world.scenario.deployment(version).rollback_fails
-                    if failing and deployment_id in description:
-                        key = kwargs.get("revision", {}).get("s3Location", {}).get("key", "?")
-                        raise RevisionDoesNotExist(str(key))
-            result: str = current(backend, *args, **kwargs)
-            return result
-
-        with mock.patch.object(CodeDeployBackend, "create_deployment", create_deployment):
-            yield
+    def _rollback_fails(self, description: str) -> bool:
+        """True if a CreateDeployment with ``description`` undoes a deployment whose
+        rollback the scenario marks as failing (the kit names the deployment it undoes)."""
+        return any(
+            self.scenario.deployment(version).rollback_fails and deployment_id in description
+            for version, deployment_id in self.deployment_ids.items()
+        )
 
     def invoke(self, event: Mapping[str, Any], *, at: datetime, attempt: int) -> KitInvocation:
         """Deliver ``event`` to the rollback function at simulated time ``at``."""
@@ -608,14 +440,10 @@ class World:
             function_name=self.function_name,
             invoked_function_arn=self.function_arn,
         )
-        self._requests = []
-        self._armed = True
-        try:
+        with self.refusals.armed():
             invocation = self.function.invoke(
                 event, now=at, environment=self.environment, context=context
             )
-        finally:
-            self._armed = False
         record = KitInvocation(
             invocation=invocation, attempt=attempt, event=dict(event), request_id=request_id
         )
@@ -640,7 +468,7 @@ class World:
         if record.invocation.error is not None:
             record.refused = [
                 {"revision": r.get("revision"), "description": r.get("description")}
-                for r in self._requests
+                for r in self.refusals.requests
             ]
 
     def send_to_dead_letter_queue(self, record: Mapping[str, Any]) -> bool:

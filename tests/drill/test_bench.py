@@ -8,17 +8,19 @@ from pathlib import Path
 import pytest
 
 from drill import bench
-from drill.template import load_assembly
-from tests.drill.synthesized import synthesize
-from tests.lambdas.rollback.test_call_counts import CLAIM, RELEASE
-
-LIST = "codedeploy:ListDeployments"
-BATCH = "codedeploy:BatchGetDeployments"
-STOP = "codedeploy:StopDeployment"
-CREATE = "codedeploy:CreateDeployment"
-INVALIDATE = "cloudfront:CreateInvalidation"
-METRICS = "cloudwatch:GetMetricData"
-PUBLISH = "sns:Publish"
+from drill.assembly import load_assembly
+from tests.support.aws_calls import (
+    BATCH,
+    CLAIM,
+    CREATE,
+    INVALIDATE,
+    LIST,
+    METRICS,
+    PUBLISH,
+    RELEASE,
+    STOP,
+)
+from tests.support.synthesized import synthesize
 
 
 @pytest.fixture(scope="module")

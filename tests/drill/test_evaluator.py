@@ -12,13 +12,11 @@ from typing import Any
 
 import pytest
 
+from drill.alarm_spec import AlarmDefinitionError, AlarmSpec, SeriesStore
 from drill.evaluator import (
     ALARM,
     INSUFFICIENT_DATA,
     OK,
-    AlarmDefinitionError,
-    AlarmSpec,
-    SeriesStore,
     evaluate_window,
     evaluation_range_for,
     replay,
@@ -423,18 +421,6 @@ def test_metric_refs_list_every_metric_the_alarm_reads() -> None:
     ]
 
 
-def test_fill_repeat_only_carries_values_inside_the_evaluation_range() -> None:
-    # CloudWatch queries just the range, so REPEAT has nothing to repeat once the last
-    # real value has left it (range = 3 periods for N = 1).
-    props = rate_alarm("FILL(errors, REPEAT)", threshold=50)
-    alarm = AlarmSpec.from_properties(props)
-    source = store(HTTPCode_ELB_5XX_Count=[80.0, None, None, None, None])
-
-    result = replay(alarm, source, start=T0, end=minute(5))
-
-    assert [s.value for s in result.steps] == [80.0, 80.0, 80.0, None, None]
-
-
 def test_pointwise_rate_alarm_gives_the_same_values_as_per_range_evaluation() -> None:
     alarm = guarded_rate_alarm()
     source = store(
@@ -446,7 +432,6 @@ def test_pointwise_rate_alarm_gives_the_same_values_as_per_range_evaluation() ->
 
     result = replay(alarm, source, start=T0, end=minute(5))
 
-    assert alarm.pointwise
     assert [s.value for s in result.steps] == [alarm.values(g, data)[-1] for g in grids]
 
 

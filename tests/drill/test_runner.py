@@ -1,6 +1,6 @@
 """The offline drill: every bundled scenario through the synthesized kit under moto.
 
-The app is synthesized once per test process (``tests/drill/synthesized.py``) and each
+The app is synthesized once per test process (``tests/support/synthesized.py``) and each
 scenario is replayed once (session-scoped cache); the tests assert on those runs. Tests
 that need a different template edit a copy of the service template, which is also how they
 show the drill reads the kit from cdk.out instead of restating it.
@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 
 from alarm_rollback_kit import timing
-from drill import runner, scenario
+from drill import alarm_event, runner, scenario
 from drill.__main__ import main
+from drill.assembly import load_assembly
 from drill.evaluator import ALARM, OK, Transition
-from drill.runner import DelaySweep, DrillReport
-from drill.template import load_assembly
-from tests.conftest import load_event
-from tests.drill.synthesized import resource, synthesize, synthesize_with, variant
+from drill.outcome import DrillReport
+from drill.runner import DelaySweep
+from tests.support.events import load_event
+from tests.support.synthesized import resource, synthesize, synthesize_with, variant
 
 REFERENCE = "bad-release-502"
 CREATE = "codedeploy:CreateDeployment"
@@ -398,7 +399,7 @@ def test_alarm_event_has_the_documented_shape_and_the_function_parses_it() -> No
     at = datetime(2026, 11, 24, 14, 47, tzinfo=UTC)
     transition = Transition(at, at - timedelta(minutes=1), OK, ALARM, "Threshold Crossed", {})
 
-    event = runner.alarm_event(
+    event = alarm_event.alarm_event(
         name="alarm-a",
         arn="arn:aws:cloudwatch:us-east-1:123456789012:alarm:alarm-a",
         properties={"Metrics": [{"Id": "e", "Expression": "m", "ReturnData": True}]},

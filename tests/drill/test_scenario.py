@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from drill import scenario
-from drill.backtest import all_alarms
-from drill.evaluator import AlarmSpec, replay
+from drill.alarm_spec import AlarmSpec
+from drill.evaluator import replay
 from drill.scenario import NAMESPACE, ScenarioError, parse
-from tests.drill.synthesized import service_template, synthesize
+from drill.template import all_alarms
+from tests.support.synthesized import service_template, synthesize
 
 ONSET_502 = datetime(2026, 11, 24, 14, 45, tzinfo=UTC)
 

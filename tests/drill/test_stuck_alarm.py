@@ -17,23 +17,13 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from drill.evaluator import (
-    ALARM,
-    OK,
-    AlarmSpec,
-    Delay,
-    MetricRef,
-    Replay,
-    SeriesStore,
-    evaluation_range_for,
-    replay,
-)
-from tests.drill.conftest import ELB, LB_DIMENSION
-from tests.drill.synthesized import service_template, synthesize
+from drill.alarm_spec import AlarmSpec, MetricRef, SeriesStore
+from drill.evaluator import ALARM, OK, Delay, Replay, evaluation_range_for, replay
+from tests.support.alarms import ELB, metric_stat
+from tests.support.synthesized import service_template, synthesize
 
 T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
 ONSET = T0 + timedelta(minutes=5)
@@ -41,18 +31,6 @@ MINUTES = 25
 # The delay range the drill models (drill.runner): 1 to 4 minutes after a minute ends.
 DELAYS_S = (60, 150, 240)
 OLD_COUNT_EXPRESSION = "IF(100 * FILL(errors, 0) >= 0.1 * FILL(requests, 0), FILL(errors, 0), 0)"
-
-
-def _stat(id_: str, name: str) -> dict[str, Any]:
-    return {
-        "Id": id_,
-        "MetricStat": {
-            "Metric": {"Dimensions": [LB_DIMENSION], "MetricName": name, "Namespace": ELB},
-            "Period": 60,
-            "Stat": "Sum",
-        },
-        "ReturnData": False,
-    }
 
 
 def old_count_alarm() -> AlarmSpec:
@@ -64,8 +42,8 @@ def old_count_alarm() -> AlarmSpec:
             "EvaluationPeriods": 1,
             "Metrics": [
                 {"Expression": OLD_COUNT_EXPRESSION, "Id": "expr_1", "ReturnData": True},
-                _stat("errors", "HTTPCode_ELB_5XX_Count"),
-                _stat("requests", "RequestCount"),
+                metric_stat("errors", "HTTPCode_ELB_5XX_Count"),
+                metric_stat("requests", "RequestCount"),
             ],
             "Threshold": 50,
             "TreatMissingData": "notBreaching",

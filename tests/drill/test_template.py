@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from drill.template import (
-    Assembly,
-    DrillTemplateError,
-    Resolver,
-    Template,
-    find_kit,
-    load_assembly,
-)
-from tests.drill.synthesized import resource, synthesize, variant
+from drill.assembly import Assembly, DrillTemplateError, Template, load_assembly
+from drill.resolver import Resolver
+from drill.template import find_kit
+from tests.support.assembly import write_assembly
+from tests.support.synthesized import resource, synthesize, variant
 
 PARENT = {
     "Resources": {
@@ -39,9 +34,8 @@ CHILD = {
 
 @pytest.fixture
 def assembly(tmp_path: Path) -> Assembly:
-    (tmp_path / "parent.template.json").write_text(json.dumps(PARENT), encoding="utf-8")
-    (tmp_path / "parentEdge.nested.template.json").write_text(json.dumps(CHILD), encoding="utf-8")
-    return load_assembly(tmp_path)
+    files = {"parentEdge.nested.template.json": CHILD}
+    return load_assembly(write_assembly(tmp_path, {"parent": PARENT}, files))
 
 
 def parent(assembly: Assembly) -> Template:

@@ -1,6 +1,6 @@
 """Fixtures for the rollback function: a mocked account with a deployment group and on-call.
 
-``world`` starts moto (plus ``drill.codedeploy_gaps`` for the CodeDeploy behaviour moto
+``world`` starts moto (plus ``tests.support.codedeploy_gaps`` for the CodeDeploy behaviour moto
 lacks), creates the application, the deployment group, the SNS topic and an SQS queue
 subscribed to it (to read notifications back), and offers helpers to lay down a deployment
 history at chosen times. The helpers use boto3 clients of their own, so the hooks on the
@@ -22,10 +22,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
-from drill import codedeploy_gaps
 from rollback import aws, handler
 from rollback.config import KIT_MARKER
 from tests.conftest import load_event
+from tests.support import codedeploy_gaps
 
 APP = "order-api"
 GROUP = "prod"

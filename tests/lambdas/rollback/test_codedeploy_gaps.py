@@ -1,4 +1,4 @@
-"""drill.codedeploy_gaps: the CodeDeploy behaviour it adds to moto matches the documentation.
+"""tests.support.codedeploy_gaps: the CodeDeploy behaviour it adds to moto matches the documentation.
 
 Plain boto3 calls against moto with the gaps installed, as the rollback tests and the drill
 use it.
@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from drill import codedeploy_gaps
 from tests.lambdas.rollback.conftest import s3_revision
+from tests.support import codedeploy_gaps
 
 
 @pytest.fixture

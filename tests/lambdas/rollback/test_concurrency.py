@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from drill import codedeploy_gaps
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import ALARM, SECOND_ALARM, Hooks, World, alarm_event
+from tests.support import codedeploy_gaps
 
 MINUTE = timedelta(minutes=1)
 

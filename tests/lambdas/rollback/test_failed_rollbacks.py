@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from drill import codedeploy_gaps
 from rollback.aws import RetryLater
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
@@ -33,6 +32,7 @@ from tests.lambdas.rollback.test_call_counts import (
     _baked,
     _running,
 )
+from tests.support import codedeploy_gaps
 
 MINUTE = timedelta(minutes=1)
 BAD = "order-api-v2.zip"

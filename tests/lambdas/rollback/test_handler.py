@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from drill import codedeploy_gaps
 from rollback import aws
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
@@ -29,6 +28,7 @@ from tests.lambdas.rollback.conftest import (
     alarm_event,
     revision_key,
 )
+from tests.support import codedeploy_gaps
 
 MINUTE = timedelta(minutes=1)
 

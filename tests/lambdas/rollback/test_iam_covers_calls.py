@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from drill import codedeploy_gaps
 from rollback.aws import RetryLater
 from rollback.handler import lambda_handler
 from tests.infra.conftest import service_template
 from tests.lambdas.rollback.conftest import APP, GROUP, World, alarm_event, deployment_event
 from tests.lambdas.rollback.test_call_counts import _baked, _running
+from tests.support import codedeploy_gaps
 
 MINUTE = timedelta(minutes=1)
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from drill import codedeploy_gaps
 from rollback.aws import RetryLater
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import (
@@ -34,6 +33,7 @@ from tests.lambdas.rollback.test_call_counts import (
     PUBLISH,
     RELEASE,
 )
+from tests.support import codedeploy_gaps
 
 MINUTE = timedelta(minutes=1)
 CREATORS = ["autoscaling", "CodeDeployAutoUpdate"]

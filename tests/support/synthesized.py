@@ -1,8 +1,8 @@
 """The kit synthesized once per test process, for the drill runner's and benchmark's tests.
 
 ``synthesize`` builds the app in process the way ``cdk synth`` does (cdk.json's context,
-so the same feature flags, plus the metadata switches the CLI turns on), without the cdk-nag plugin, into a temporary directory, and
-remembers it: every drill test in the process reads the same cloud assembly. ``variant``
+so the same feature flags, plus the metadata switches the CLI turns on), without the
+cdk-nag plugin, into a temporary directory, and remembers it: every drill test in the process reads the same cloud assembly. ``variant``
 makes a copy whose service template is edited (other entries are symlinked), to show the
 drill follows the template.
 """
@@ -14,9 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
+
 from app import build_app
 from stacks.config import load_config
-from tests.infra.conftest import new_app
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 
 SERVICE_SUFFIX = "-service.template.json"
 
@@ -33,8 +36,14 @@ def synthesize(outdir: Path) -> Path:
 def synthesize_with(outdir: Path, context: dict[str, str]) -> Path:
     """cdk.out synthesized now with ``-c key=value`` style ``context`` (not cached)."""
     # What the CDK CLI passes by default: aws:cdk:path and aws:asset:path metadata.
-    app = new_app(
-        {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True, **context},
+    flags = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
+    app = cdk.App(
+        context={
+            **flags,
+            "aws:cdk:enable-path-metadata": True,
+            "aws:cdk:enable-asset-metadata": True,
+            **context,
+        },
         outdir=str(outdir),
     )
     build_app(load_config(app.node.get_all_context()), app=app, nag=False).synth()
@@ -62,7 +71,7 @@ def variant(cdk_out: Path, target: Path, edit: Callable[[dict[str, Any]], None])
 
 def resource(template: dict[str, Any], type_: str, fragment: str = "") -> dict[str, Any]:
     """The one resource of ``type_`` whose logical id contains ``fragment``."""
-    found = [
+    found: list[dict[str, Any]] = [
         res
         for logical_id, res in template["Resources"].items()
         if res["Type"] == type_ and fragment in logical_id

@@ -1,0 +1,259 @@
+"""What one drill run produced: its options, the report, and the checks against the scenario.
+
+``DrillReport`` holds everything ``drill.report`` prints and ``drill.plot`` draws;
+``expectations`` compares it with the scenario's ``expect`` block (or the ``expect_by_m_of_n``
+block matching the synthesized rollback alarms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from alarm_rollback_kit import timing
+from drill.evaluator import Replay
+from drill.function import KitInvocation
+from drill.scenario import Scenario
+from drill.template import Kit, WatchedAlarm
+
+# Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
+# evaluation (stacks/timing.py says why it is a range).
+DEFAULT_DELAY_RANGE_S = timing.METRIC_DELAY_RANGE_S
+
+
+ROLLBACK_ACTIONS = ("redeployed", "stopped", "would-redeploy", "would-stop")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DrillOptions:
+    # The delay of this run, and the range it belongs to: CloudWatch's evaluation range is
+    # not tied to one run's delay, so the drill sizes it for the longest delay it models.
+    metric_delay_s: int = DEFAULT_DELAY_RANGE_S[1]
+    delay_range_s: tuple[int, int] = DEFAULT_DELAY_RANGE_S
+    lifecycle_s: int = timing.DEFAULT_LIFECYCLE_SECONDS
+    # Extra environment for the function (e.g. DRY_RUN=true); the template's otherwise.
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened at ``at`` (wall clock of the scenario)."""
+
+    at: datetime
+    kind: str
+    text: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    minute: datetime
+    requests: float | None
+    elb_5xx: float | None
+    target_5xx: float | None
+    healthy: float | None
+    states: tuple[str, ...]
+    modelled: bool
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    expected: Any
+    actual: Any
+    passed: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Restore:
+    """The modelled restore for the kit's template and the same model at AWS defaults."""
+
+    kit: timing.RestoreEstimate
+    aws_defaults: timing.RestoreEstimate
+    instances: int
+    deployment_config_name: str
+    sources: Mapping[str, str]
+    lifecycle_s: int
+
+    @property
+    def ratio(self) -> float:
+        return self.aws_defaults.total_s / self.kit.total_s
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """The first rollback the function started (or tried to start)."""
+
+    started_at: datetime
+    action: str
+    bad_deployment_id: str | None
+    rollback_deployment_id: str | None
+    target_version: str | None
+    restore_end: datetime | None
+    outcome: str | None  # Succeeded / Failed / None while running or never created
+    trigger_alarm: str
+    trigger_datapoint: datetime
+
+
+@dataclass
+class DrillReport:
+    scenario: Scenario
+    kit: Kit
+    options: DrillOptions
+    environment: Mapping[str, str]
+    pattern: Mapping[str, Any]
+    rule_name: str
+    source_file: str
+    alarms: tuple[WatchedAlarm, ...]
+    alarm_names: Mapping[str, str]
+    replays: Mapping[str, Replay]
+    rows: list[Row]
+    events: list[Event]
+    invocations: list[KitInvocation]
+    restore: Restore
+    rollback: Rollback | None
+    recovery_from: datetime | None
+    baseline_until: datetime | None
+    diagnosis: str | None
+    checks: list[Check]
+    dead_letters: int
+    notes: list[str]
+    deployments: list[dict[str, Any]]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def metric_delay(self) -> timedelta:
+        return timedelta(seconds=self.options.metric_delay_s)
+
+    @property
+    def first_invocation(self) -> KitInvocation | None:
+        return next((i for i in self.invocations if i.attempt == 1), None)
+
+    @property
+    def decision(self) -> str | None:
+        first = self.first_invocation
+        return decision_of(first) if first else None
+
+    @property
+    def alarm_time(self) -> datetime | None:
+        """When the first rollback alarm entered ALARM (wall clock)."""
+        times = [t.at for a in self.alarms if a.rollback for t in self.replays[a.logical_id].alarms]
+        return min(times, default=None)
+
+    @property
+    def onset_to_rollback(self) -> timedelta | None:
+        if self.rollback is None or self.scenario.onset is None:
+            return None
+        return self.rollback.started_at - self.scenario.onset
+
+    @property
+    def onset_to_restored(self) -> timedelta | None:
+        """Onset until the modelled restore ends (None without a successful rollback)."""
+        if self.recovery_from is None or self.rollback is None or self.scenario.onset is None:
+            return None
+        assert self.rollback.restore_end is not None
+        return self.rollback.restore_end - self.scenario.onset
+
+    @property
+    def errors_served(self) -> float | None:
+        """ELB 5xx users received from onset until the first recovered minute (or the end).
+
+        None without an onset. Without a recovery it counts to the scenario's last minute
+        (``errors_until_end`` says so): the true number is higher.
+        """
+        onset = self.scenario.onset
+        if onset is None:
+            return None
+        stop = self.recovery_from or self.scenario.end
+        return float(sum(row.elb_5xx or 0.0 for row in self.rows if onset <= row.minute < stop))
+
+    @property
+    def errors_until_end(self) -> bool:
+        """True when the scenario's last minute still serves errors and no recovery ended
+        them: the true count is higher than ``errors_served``."""
+        return self.recovery_from is None and bool(self.rows and self.rows[-1].elb_5xx)
+
+
+def decision_of(invocation: KitInvocation) -> str:
+    """The decision class the scenario format speaks of: rollback, skip or failed."""
+    action = invocation.action
+    if action in ROLLBACK_ACTIONS:
+        return "rollback"
+    if action == "skipped":
+        return "skip"
+    return "rollback" if invocation.refused else "failed"
+
+
+def diagnosis_text(message: str) -> str | None:
+    """The "What it means" paragraph of the function's SNS message."""
+    lines = message.splitlines()
+    if "What it means" not in lines:
+        return None
+    start = lines.index("What it means") + 1
+    taken = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        taken.append(line.strip())
+    return " ".join(taken) or None
+
+
+def expectations(report: DrillReport) -> list[Check]:
+    """Compare the run with the scenario's ``expect`` block, one check per field."""
+    count = report.kit.rollback_alarms[0].spec
+    expect = report.scenario.expectation_for(count.datapoints_to_alarm, count.evaluation_periods)
+    fired = {a.logical_id: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
+    rollback_fired = any(fired[a.logical_id] for a in report.alarms if a.rollback)
+    checks = [
+        Check(
+            "alarm_fires", expect.alarm_fires, rollback_fired, expect.alarm_fires == rollback_fired
+        )
+    ]
+    decision = report.decision
+    checks.append(Check("decision", expect.decision, decision, expect.decision == decision))
+    rollback = report.rollback
+    if expect.rollback_target is not None:
+        actual = rollback.target_version if rollback else None
+        checks.append(
+            Check(
+                "rollback_target", expect.rollback_target, actual, actual == expect.rollback_target
+            )
+        )
+    if expect.rollback_succeeds is not None:
+        succeeded = bool(rollback and rollback.outcome == "Succeeded")
+        note = "" if rollback is None else f"rollback outcome: {rollback.outcome or 'not created'}"
+        checks.append(
+            Check(
+                "rollback_succeeds",
+                expect.rollback_succeeds,
+                succeeded,
+                succeeded == expect.rollback_succeeds,
+                note,
+            )
+        )
+    if expect.max_minutes_onset_to_rollback is not None:
+        elapsed = report.onset_to_rollback
+        minutes = None if elapsed is None else elapsed.total_seconds() / 60
+        passed = minutes is not None and minutes <= expect.max_minutes_onset_to_rollback
+        checks.append(
+            Check(
+                "max_minutes_onset_to_rollback",
+                expect.max_minutes_onset_to_rollback,
+                None if minutes is None else round(minutes, 2),
+                passed,
+            )
+        )
+    for fragment, wanted in (expect.alarms or {}).items():
+        matching = [lid for lid in fired if fragment in lid]
+        if not matching:
+            checks.append(Check(f"alarms.{fragment}", wanted, None, False, "no alarm matches"))
+            continue
+        entered = any(fired[lid] for lid in matching)
+        checks.append(Check(f"alarms.{fragment}", wanted, entered, entered == wanted))
+    return checks

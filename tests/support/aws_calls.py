@@ -1,0 +1,11 @@
+"""The AWS calls the rollback function reports (``awsCalls``), as ``service:Operation``."""
+
+LIST = "codedeploy:ListDeployments"
+BATCH = "codedeploy:BatchGetDeployments"
+STOP = "codedeploy:StopDeployment"
+CREATE = "codedeploy:CreateDeployment"
+INVALIDATE = "cloudfront:CreateInvalidation"
+METRICS = "cloudwatch:GetMetricData"
+PUBLISH = "sns:Publish"
+CLAIM = "dynamodb:PutItem"
+RELEASE = "dynamodb:DeleteItem"

@@ -492,3 +492,15 @@ def test_cli_without_a_synthesized_app_exits_2(
 
     assert code == 2
     assert "make synth" in capsys.readouterr().err
+
+
+def test_pre_traffic_validation_serves_no_error_where_the_alarm_path_serves_thousands(
+    sweep: Sweep,
+) -> None:
+    # The same bad release, validation on (fails its first batch before traffic) and off.
+    validated = [report for _, report in sweep("bad-release-502-validated").runs]
+    alarm_path = [report for _, report in sweep(REFERENCE).runs]
+
+    assert [r.errors_served or 0 for r in validated] == [0, 0, 0]
+    assert all(not r.errors_until_end for r in validated)
+    assert all((r.errors_served or 0) > 1000 for r in alarm_path)

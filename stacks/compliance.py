@@ -31,6 +31,7 @@ from stacks.constructs.buckets import ServiceBuckets
 from stacks.constructs.deployment import InPlaceDeployment
 from stacks.constructs.edge import Edge
 from stacks.constructs.health_checked_service import HealthCheckedService
+from stacks.constructs.lambda_release import LambdaRelease
 from stacks.constructs.network import Network
 from stacks.constructs.orders_api import OrdersApi
 from stacks.service_stack import REVISIONS_PREFIX, ServiceStack
@@ -273,6 +274,21 @@ def _deployment(dep: InPlaceDeployment) -> None:
                 )
             ],
         )
+
+
+def _lambda_release(release: LambdaRelease) -> None:
+    acknowledge(
+        release.deployment_group.role,
+        [
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSCodeDeployRoleForLambdaLimited]",
+                "The service-role policy CodeDeploy documents for Lambda deployment groups: "
+                "it lets CodeDeploy shift aliases and invoke hook functions and nothing wider; "
+                "AWS updates it when CodeDeploy needs new permissions.",
+            )
+        ],
+    )
 
 
 def _logical_id_token(construct: IConstruct) -> str:
@@ -804,6 +820,7 @@ def _guard_edge(edge: Edge) -> None:
 _BY_TYPE: list[tuple[type, Callable[..., None]]] = [
     (HealthCheckedService, _service),
     (InPlaceDeployment, _deployment),
+    (LambdaRelease, _lambda_release),
     (AutoRollback, _auto_rollback),
     (OrdersApi, _orders_api),
     (Edge, _edge),

@@ -35,6 +35,7 @@ from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -48,12 +49,15 @@ from stacks.config import ApiConfig
 from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_alarm
 from stacks.constructs.keys import LogsKey
 from stacks.constructs.lambda_code import function_code
+from stacks.constructs.lambda_release import LambdaRelease
 
 SERVICE_NAME = "order-api"
 METRICS_NAMESPACE = "OrderApi"
 # EMF metric lambdas/api/handler.py records for every answer (1 for a 5xx, else 0), with
-# Powertools Metrics' default dimension ``service``.
+# Powertools Metrics' default dimension ``service``, and again with ``version`` (the
+# function version that answered) so a canary's errors are counted apart from the old one's.
 HTTP_5XX_METRIC = "Http5xx"
+VERSION_DIMENSION = "version"
 PROBLEM_JSON = "application/problem+json"
 
 # What Powertools 3 needs at import for the REST resolver, Logger, Metrics and the batch
@@ -355,6 +359,17 @@ class OrdersApi(Construct):
             log_retention=log_retention,
         )
         self.queue.grant_send_messages(self.handler)
+        # Versions behind a ``live`` alias, shifted by CodeDeploy: API Gateway and the SQS
+        # event source invoke the alias, so a bad version can be taken back (issue 13).
+        self.application = codedeploy.LambdaApplication(self, "Releases")
+        self.handler_release = LambdaRelease(
+            self,
+            "HandlerRelease",
+            function=self.handler,
+            application=self.application,
+            deployment_config_name=config.deployment_config_name,
+            description="order-api handler",
+        )
 
         self.worker = self._function(
             "Worker",
@@ -365,7 +380,15 @@ class OrdersApi(Construct):
             table_actions=WORKER_TABLE_ACTIONS,
             log_retention=log_retention,
         )
-        self.worker.add_event_source(
+        self.worker_release = LambdaRelease(
+            self,
+            "WorkerRelease",
+            function=self.worker,
+            application=self.application,
+            deployment_config_name=config.deployment_config_name,
+            description="order-api export worker",
+        )
+        self.worker_release.alias.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
                 batch_size=10,
@@ -401,6 +424,9 @@ class OrdersApi(Construct):
         self.http_5xx_alarm, self.handler_errors_alarm, self.api_5xx_alarm = self._http_alarms(
             config
         )
+        self.canary_http_5xx_alarm = self._canary_alarm(config)
+        self.handler_release.add_alarm(self.canary_http_5xx_alarm)
+        self.handler_release.add_alarm(self.api_5xx_alarm)
         self.dead_letter_alarm = messages_waiting_alarm(
             self,
             "ExportDeadLettersWaiting",
@@ -415,6 +441,12 @@ class OrdersApi(Construct):
             self.handler_errors_alarm,
             self.api_5xx_alarm,
             self.dead_letter_alarm,
+            # A stopped canary is news too: the topic hears why CodeDeploy took it back.
+            self.canary_http_5xx_alarm,
+            self.handler_release.errors_alarm,
+            self.handler_release.throttles_alarm,
+            self.worker_release.errors_alarm,
+            self.worker_release.throttles_alarm,
         )
         if alarm_topic is not None:
             action = cw_actions.SnsAction(alarm_topic)
@@ -512,7 +544,7 @@ class OrdersApi(Construct):
         )
 
     def _routes(self) -> None:
-        integration = apigw.LambdaIntegration(self.handler, proxy=True)
+        integration = apigw.LambdaIntegration(self.handler_release.alias, proxy=True)
         for path, methods in ROUTES.items():
             resource = self.rest_api.root.resource_for_path(path)
             for method in (*methods, "ANY"):
@@ -593,6 +625,34 @@ class OrdersApi(Construct):
             ),
         )
         return http_5xx, handler_errors, api_5xx
+
+    def _canary_alarm(self, config: ApiConfig) -> cw.Alarm:
+        """Caught 5xx of the version being released, whatever share of traffic it has.
+
+        The dimension is the new version's number, so CloudFormation updates the alarm in
+        the same stack update that publishes the version; the alias (whose update starts
+        the CodeDeploy deployment) waits for it, so the deployment watches the new version
+        from its first minute.
+        """
+        version = self.handler_release.version.version
+        alarm = self._alarm(
+            "CanaryHttp5xxAlarm",
+            cw.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=HTTP_5XX_METRIC,
+                dimensions_map={"service": SERVICE_NAME, VERSION_DIMENSION: version},
+                statistic="Sum",
+                period=Duration.minutes(1),
+            ),
+            threshold=config.canary_http_5xx_threshold,
+            description=(
+                "The order-api version being released answered 5xx itself at least "
+                f"{config.canary_http_5xx_threshold} times in a minute. During a CodeDeploy "
+                "deployment this stops it and the live alias returns to the previous version."
+            ),
+        )
+        self.handler_release.alias.node.add_dependency(alarm)
+        return alarm
 
     def _alarm(
         self, id_: str, metric: cw.IMetric, *, threshold: float, description: str

@@ -330,15 +330,23 @@ def test_each_route_has_its_documented_methods_plus_any_for_the_handlers_405(
     }
 
 
-def test_every_method_is_a_lambda_proxy_to_the_handler(
+def test_every_method_is_a_lambda_proxy_to_the_handlers_live_alias(
     resources: dict[str, dict[str, Any]],
 ) -> None:
     handler = _function_id(resources, HANDLER)
+    (alias_id,) = [
+        k
+        for k, r in _of_type(resources, "AWS::Lambda::Alias").items()
+        if r["Properties"]["FunctionName"] == {"Ref": handler}
+    ]
     for method in _of_type(resources, "AWS::ApiGateway::Method").values():
         integration = method["Properties"]["Integration"]
         assert integration["Type"] == "AWS_PROXY"
         assert integration["IntegrationHttpMethod"] == "POST"
-        assert {"Fn::GetAtt": [handler, "Arn"]} in integration["Uri"]["Fn::Join"][1]
+        # The alias ARN (Ref of an alias), never the function: only the alias's weights
+        # decide which version answers.
+        assert {"Ref": alias_id} in integration["Uri"]["Fn::Join"][1]
+        assert {"Fn::GetAtt": [handler, "Arn"]} not in integration["Uri"]["Fn::Join"][1]
 
 
 # --- functions -------------------------------------------------------------------------
@@ -456,7 +464,8 @@ def test_table_survives_stack_deletion(template: Template) -> None:
 def test_worker_reports_batch_item_failures(resources: dict[str, dict[str, Any]]) -> None:
     (mapping,) = _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
     props = mapping["Properties"]
-    assert props["FunctionName"] == {"Ref": _function_id(resources, WORKER)}
+    # The worker's live alias ("<name>:live"); tests/infra/test_lambda_release.py pins it.
+    assert props["FunctionName"]["Fn::Join"][1][1] == ":live"
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 

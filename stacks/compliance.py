@@ -34,6 +34,7 @@ from stacks.constructs.health_checked_service import HealthCheckedService
 from stacks.constructs.lambda_release import LambdaRelease
 from stacks.constructs.network import Network
 from stacks.constructs.orders_api import OrdersApi
+from stacks.constructs.pre_traffic_hook import PreTrafficHook
 from stacks.service_stack import REVISIONS_PREFIX, ServiceStack
 
 Finding = tuple[str, str]
@@ -288,6 +289,43 @@ def _lambda_release(release: LambdaRelease) -> None:
                 "AWS updates it when CodeDeploy needs new permissions.",
             )
         ],
+    )
+
+
+def _lambda_release_hook(api: OrdersApi) -> None:
+    # CDK's add_pre_hook lets the group's service role invoke the hook's qualified ARNs.
+    role = api.handler_release.deployment_group.role
+    policy = role.node.try_find_child("DefaultPolicy") if role else None
+    hook = api.pre_traffic_hook
+    acknowledge(
+        policy or api.handler_release.deployment_group,
+        [
+            (
+                f"AwsSolutions-IAM5[Resource::{_logical_id_token(hook.function)}:*]",
+                "CodeDeploy invokes the pre-traffic hook function (any version or alias of "
+                "that one function, as CDK's add_pre_hook grants it) and nothing else.",
+            )
+        ],
+    )
+    hook_policy = hook.role.node.try_find_child("DefaultPolicy")
+    acknowledge(
+        hook_policy or hook.role,
+        [
+            (
+                f"AwsSolutions-IAM5[Resource::{_logical_id_token(api.handler)}:*]",
+                "The hook invokes the order-api handler's versions: each release is a new "
+                "version number, so the qualifier is a wildcard; the function is fixed and "
+                "$LATEST (the unqualified ARN) is not covered.",
+            )
+        ],
+    )
+
+
+def _guard_pre_traffic_hook(hook: PreTrafficHook) -> None:
+    acknowledge(hook.function, [_NOT_IN_VPC])
+    acknowledge(
+        hook.log_group,
+        [_retention("The pre-traffic hook's verdicts; retention is api.log_retention_days.")],
     )
 
 
@@ -823,6 +861,7 @@ _BY_TYPE: list[tuple[type, Callable[..., None]]] = [
     (LambdaRelease, _lambda_release),
     (AutoRollback, _auto_rollback),
     (OrdersApi, _orders_api),
+    (OrdersApi, _lambda_release_hook),
     (Edge, _edge),
     (ServiceStack, _service_stack),
     (HealthCheckedService, _guard_service),
@@ -833,6 +872,7 @@ _BY_TYPE: list[tuple[type, Callable[..., None]]] = [
     (InPlaceDeployment, _guard_deployment),
     (HealthCheckedService, _guard_health_check_type),
     (OrdersApi, _guard_orders_api),
+    (PreTrafficHook, _guard_pre_traffic_hook),
     (Edge, _guard_edge),
 ]
 

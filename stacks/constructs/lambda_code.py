@@ -42,9 +42,12 @@ def _copy_distribution(name: str, output_dir: Path) -> None:
 
 @jsii.implements(cdk.ILocalBundling)
 class _VendoredPackage:
-    def __init__(self, package: str, distributions: tuple[str, ...]) -> None:
+    def __init__(
+        self, package: str, distributions: tuple[str, ...], data: tuple[tuple[Path, str], ...]
+    ) -> None:
         self._package = package
         self._distributions = distributions
+        self._data = data
 
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: Any) -> bool:
         out = Path(output_dir)
@@ -53,11 +56,23 @@ class _VendoredPackage:
         )
         for name in self._distributions:
             _copy_distribution(name, out)
+        for source, target in self._data:
+            (out / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, out / target)
         return True
 
 
-def function_code(package: str, *, vendored: tuple[str, ...] = ()) -> lambda_.Code:
-    """Asset for ``lambdas/<package>`` plus the named installed distributions."""
+def function_code(
+    package: str,
+    *,
+    vendored: tuple[str, ...] = (),
+    data: tuple[tuple[Path, str], ...] = (),
+) -> lambda_.Code:
+    """Asset for ``lambdas/<package>`` plus the named installed distributions.
+
+    ``data``: (file, path inside the asset) pairs copied in too, e.g. the API Gateway
+    events the pre-traffic hook sends, kept in one place with the tests that use them.
+    """
     source = LAMBDAS_DIR / package
     if not (source / "handler.py").is_file() and not (source / "__init__.py").is_file():
         raise FileNotFoundError(f"no Lambda package at {source}")
@@ -70,6 +85,6 @@ def function_code(package: str, *, vendored: tuple[str, ...] = ()) -> lambda_.Co
         bundling=cdk.BundlingOptions(
             # Never pulled: local bundling always succeeds, so no container is used.
             image=cdk.DockerImage.from_registry("local-bundling-only"),
-            local=_VendoredPackage(package, vendored),
+            local=_VendoredPackage(package, vendored, data),
         ),
     )

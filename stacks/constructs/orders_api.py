@@ -50,6 +50,7 @@ from stacks.constructs.dead_letters import dead_letter_queue, messages_waiting_a
 from stacks.constructs.keys import LogsKey
 from stacks.constructs.lambda_code import function_code
 from stacks.constructs.lambda_release import LambdaRelease
+from stacks.constructs.pre_traffic_hook import PreTrafficHook
 
 SERVICE_NAME = "order-api"
 METRICS_NAMESPACE = "OrderApi"
@@ -370,6 +371,17 @@ class OrdersApi(Construct):
             deployment_config_name=config.deployment_config_name,
             description="order-api handler",
         )
+        # A version whose answers API Gateway could not use never takes traffic.
+        self.pre_traffic_hook = PreTrafficHook(
+            self,
+            "PreTrafficHook",
+            target=self.handler,
+            version=self.handler_release.version,
+            logs_key=self.logs_key,
+            log_retention=log_retention,
+        )
+        self.handler_release.deployment_group.add_pre_hook(self.pre_traffic_hook.function)
+        self.pre_traffic_hook.allow_reading(self.handler_release.deployment_group)
 
         self.worker = self._function(
             "Worker",

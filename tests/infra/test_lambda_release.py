@@ -7,6 +7,7 @@ from config.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -190,3 +191,68 @@ def test_a_deployment_config_that_is_not_a_predefined_lambda_one_fails_at_synth(
 def test_canary_threshold_below_one_fails_at_synth() -> None:
     with pytest.raises(ConfigError, match=r"api\.canary_http_5xx_threshold=0: allowed 1\.\.100000"):
         load_config({"api.canary_http_5xx_threshold": "0"})
+
+
+# --- pre-traffic hook -------------------------------------------------------------------
+
+
+def _hook_id(resources: dict[str, dict[str, Any]]) -> str:
+    return _function_id(resources, "pretraffic.handler.lambda_handler")
+
+
+def test_handler_alias_runs_the_pre_traffic_hook_before_allowing_traffic(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    _, alias = _alias(resources, HANDLER)
+    policy = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert policy["BeforeAllowTrafficHook"] == {"Ref": _hook_id(resources)}
+    _, worker_alias = _alias(resources, WORKER)
+    assert (
+        "BeforeAllowTrafficHook" not in worker_alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    )
+
+
+def test_hook_checks_the_version_the_alias_shifts_to(resources: dict[str, dict[str, Any]]) -> None:
+    _, alias = _alias(resources, HANDLER)
+    env = resources[_hook_id(resources)]["Properties"]["Environment"]["Variables"]
+    assert env["TARGET_FUNCTION"] == {"Ref": _function_id(resources, HANDLER)}
+    version_id = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+    assert env["TARGET_VERSION"] == {"Fn::GetAtt": [version_id, "Version"]}
+
+
+def test_hook_may_invoke_only_the_handlers_versions_and_report_on_its_group(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    hook = resources[_hook_id(resources)]
+    role_id = hook["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for policy in _of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    by_action = {
+        action: s
+        for s in statements
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    handler = _function_id(resources, HANDLER)
+    invoke = by_action["lambda:InvokeFunction"]
+    assert invoke["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [handler, "Arn"]}, ":*"]]}
+    for action in ("codedeploy:PutLifecycleEventHookExecutionStatus", "codedeploy:GetDeployment"):
+        assert "deploymentgroup:" in json.dumps(by_action[action]["Resource"])
+    assert set(by_action) == {
+        "lambda:InvokeFunction",
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "codedeploy:GetDeployment",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+
+
+def test_hook_asset_bundles_the_documented_api_gateway_events() -> None:
+    from stacks.constructs.pre_traffic_hook import EVENTS_DIR, bundled_events
+
+    targets = {target for _, target in bundled_events()}
+    assert "pretraffic/events/apigw-rest-post-orders.json" in targets
+    assert len(targets) == len(list(EVENTS_DIR.glob("apigw-rest-*.json")))

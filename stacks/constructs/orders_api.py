@@ -438,7 +438,9 @@ class OrdersApi(Construct):
         )
         self.canary_http_5xx_alarm = self._canary_alarm(config)
         self.handler_release.add_alarm(self.canary_http_5xx_alarm)
-        self.handler_release.add_alarm(self.api_5xx_alarm)
+        self.handler_release.add_alarm(
+            cw.Alarm.from_alarm_name(self, "Api5xxAlarmForRelease", self.api_5xx_alarm_name)
+        )
         self.dead_letter_alarm = messages_waiting_alarm(
             self,
             "ExportDeadLettersWaiting",
@@ -628,6 +630,10 @@ class OrdersApi(Construct):
         api_5xx = self._alarm(
             "Api5xxAlarm",
             self.rest_api.deployment_stage.metric_server_error(period=minute, statistic="Sum"),
+            # A name fixed at synth, so the handler's deployment group can name this alarm
+            # without a reference: the alarm depends on the stage, the stage on the methods,
+            # the methods on the alias, and the alias on the group (a cycle otherwise).
+            alarm_name=self.api_5xx_alarm_name,
             threshold=config.http_5xx_alarm_threshold,
             description=(
                 "The order-api stage returned 5xx at least "
@@ -666,12 +672,23 @@ class OrdersApi(Construct):
         self.handler_release.alias.node.add_dependency(alarm)
         return alarm
 
+    @property
+    def api_5xx_alarm_name(self) -> str:
+        return Names.unique_resource_name(self, max_length=200, separator="-") + "-Api5xx"
+
     def _alarm(
-        self, id_: str, metric: cw.IMetric, *, threshold: float, description: str
+        self,
+        id_: str,
+        metric: cw.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        alarm_name: str | None = None,
     ) -> cw.Alarm:
         return cw.Alarm(
             self,
             id_,
+            alarm_name=alarm_name,
             metric=metric,
             threshold=threshold,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -47,20 +47,36 @@ def _copy_distribution(name: str, output_dir: Path) -> None:
 
 @jsii.implements(cdk.ILocalBundling)
 class _VendoredPackage:
-    def __init__(self, source: Path, distributions: tuple[str, ...]) -> None:
+    def __init__(
+        self, source: Path, distributions: tuple[str, ...], data: tuple[tuple[Path, str], ...]
+    ) -> None:
         self._source = source
         self._distributions = distributions
+        self._data = data
 
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: Any) -> bool:
         out = Path(output_dir)
         shutil.copytree(self._source, out / self._source.name, ignore=_IGNORE, dirs_exist_ok=True)
         for name in self._distributions:
             _copy_distribution(name, out)
+        for source, target in self._data:
+            (out / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, out / target)
         return True
 
 
-def function_code(source: Path, *, vendored: tuple[str, ...] = ()) -> lambda_.Code:
-    """Asset holding the package at ``source`` plus the named installed distributions."""
+def function_code(
+    source: Path,
+    *,
+    vendored: tuple[str, ...] = (),
+    data: tuple[tuple[Path, str], ...] = (),
+) -> lambda_.Code:
+    """Asset holding the package at ``source`` plus the named installed distributions.
+
+    ``data``: (file, path inside the asset) pairs copied in too, e.g. the API Gateway
+    events the sample's pre-traffic hook sends, kept in one place with the tests that use
+    them.
+    """
     if not (source / "handler.py").is_file() and not (source / "__init__.py").is_file():
         raise FileNotFoundError(f"no Lambda package at {source}")
     return lambda_.Code.from_asset(
@@ -72,6 +88,6 @@ def function_code(source: Path, *, vendored: tuple[str, ...] = ()) -> lambda_.Co
         bundling=cdk.BundlingOptions(
             # Never pulled: local bundling always succeeds, so no container is used.
             image=cdk.DockerImage.from_registry("local-bundling-only"),
-            local=_VendoredPackage(source, vendored),
+            local=_VendoredPackage(source, vendored, data),
         ),
     )

@@ -40,8 +40,10 @@ from alarm_rollback_kit.compliance import (
     retention,
 )
 from stacks.constructs.buckets import ServiceBuckets
+from stacks.constructs.lambda_release import LambdaRelease
 from stacks.constructs.network import Network
 from stacks.constructs.orders_api import OrdersApi
+from stacks.constructs.pre_traffic_hook import PreTrafficHook
 
 __all__ = [
     "CONTROL_TOWER",
@@ -295,7 +297,69 @@ def _guard_buckets(buckets: ServiceBuckets) -> None:
     acknowledge(buckets.artifacts, [sse_s3, S3_NOTIFICATIONS, S3_OBJECT_LOCK])
 
 
+def _logical_id_token(construct: IConstruct) -> str:
+    """The ``<LogicalId.Arn>`` form cdk-nag prints for a resource's ARN in a finding."""
+    child = construct.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return f"<{cdk.Stack.of(construct).resolve(child.logical_id)}.Arn>"
+
+
+def _lambda_release(release: LambdaRelease) -> None:
+    acknowledge(
+        release.deployment_group.role,
+        [
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSCodeDeployRoleForLambdaLimited]",
+                "The service-role policy CodeDeploy documents for Lambda deployment groups: "
+                "it lets CodeDeploy shift aliases and invoke hook functions and nothing wider; "
+                "AWS updates it when CodeDeploy needs new permissions.",
+            )
+        ],
+    )
+
+
+def _lambda_release_hook(api: OrdersApi) -> None:
+    # CDK's add_pre_hook lets the group's service role invoke the hook's qualified ARNs.
+    role = api.handler_release.deployment_group.role
+    policy = role.node.try_find_child("DefaultPolicy") if role else None
+    hook = api.pre_traffic_hook
+    acknowledge(
+        policy or api.handler_release.deployment_group,
+        [
+            (
+                f"AwsSolutions-IAM5[Resource::{_logical_id_token(hook.function)}:*]",
+                "CodeDeploy invokes the pre-traffic hook function (any version or alias of "
+                "that one function, as CDK's add_pre_hook grants it) and nothing else.",
+            )
+        ],
+    )
+    hook_policy = hook.role.node.try_find_child("DefaultPolicy")
+    acknowledge(
+        hook_policy or hook.role,
+        [
+            (
+                f"AwsSolutions-IAM5[Resource::{_logical_id_token(api.handler)}:*]",
+                "The hook invokes the order-api handler's versions: each release is a new "
+                "version number, so the qualifier is a wildcard; the function is fixed and "
+                "$LATEST (the unqualified ARN) is not covered.",
+            )
+        ],
+    )
+
+
+def _guard_pre_traffic_hook(hook: PreTrafficHook) -> None:
+    acknowledge(hook.function, [NOT_IN_VPC])
+    acknowledge(
+        hook.log_group,
+        [retention("The pre-traffic hook's verdicts; retention is api.log_retention_days.")],
+    )
+
+
 _BY_TYPE: list[tuple[type, Callable[..., None]]] = [
+    (LambdaRelease, _lambda_release),
+    (OrdersApi, _lambda_release_hook),
+    (PreTrafficHook, _guard_pre_traffic_hook),
     (OrdersApi, _orders_api),
     (OrdersApi, _guard_orders_api),
     (Network, _guard_network),

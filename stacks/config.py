@@ -62,6 +62,21 @@ __all__ = [
 # raise it by quota request; the kit stays under the default.
 APIGW_INTEGRATION_TIMEOUT_S = 29
 
+# The predefined deployment configurations for the Lambda compute platform (CodeDeploy
+# User Guide, "Deployment configurations on an AWS Lambda compute platform"). A custom
+# one would need its own AWS::CodeDeploy::DeploymentConfig; the kit offers these.
+LAMBDA_DEPLOYMENT_CONFIGS = (
+    "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+    "CodeDeployDefault.LambdaCanary10Percent10Minutes",
+    "CodeDeployDefault.LambdaCanary10Percent15Minutes",
+    "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+    "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+    "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+    "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
+    "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+    "CodeDeployDefault.LambdaAllAtOnce",
+)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig:
@@ -86,11 +101,26 @@ class ApiConfig:
     # stage's access and execution logs need one; turn this off where the account
     # already has one, since the kit's replaces it for every REST API in the Region.
     manage_account_cloudwatch_role: bool = True
+    # How CodeDeploy shifts the handler's and the worker's ``live`` alias to a new version.
+    deployment_config_name: str = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    # Caught 5xx per minute from the new version that stop its deployment. Low, because
+    # during a 10 % canary the new version sees a tenth of the traffic.
+    canary_http_5xx_threshold: int = 1
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
+        if self.deployment_config_name not in LAMBDA_DEPLOYMENT_CONFIGS:
+            raise ConfigError(
+                "api.deployment_config_name",
+                self.deployment_config_name,
+                "one of " + ", ".join(LAMBDA_DEPLOYMENT_CONFIGS) + " (CodeDeploy User Guide, "
+                "Deployment configurations on an AWS Lambda compute platform)",
+            )
+        _check_range(
+            "api.canary_http_5xx_threshold", self.canary_http_5xx_threshold, 1, 100000, "1..100000"
+        )
         if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", self.stage_name or ""):
             raise ConfigError("api.stage_name", self.stage_name, "1-64 of A-Z a-z 0-9 _")
         _check_range(

@@ -14,7 +14,10 @@ instrumentation itself.
 Caught 5xx answers are invisible to Lambda's ``Errors`` metric (Lambda Developer Guide,
 "Types of metrics for Lambda functions": ``Errors`` counts function errors only), so every answer records EMF metrics ``Http5xx`` and ``Http4xx`` (1 or 0,
 unit Count) in namespace ``POWERTOOLS_METRICS_NAMESPACE`` with dimension ``service``:
-their Sum counts errors and their Average is the error rate.
+their Sum counts errors and their Average is the error rate. A second dimension set adds
+``version``, the function version that answered (``AWS_LAMBDA_FUNCTION_VERSION``, set by
+the Lambda runtime), so during a canary the new version's errors are seen apart from the
+old version's (Lambda Developer Guide, "Working with Lambda environment variables").
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "order-api")
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "OrderApi")
 HTTP_5XX_METRIC = "Http5xx"
 HTTP_4XX_METRIC = "Http4xx"
+VERSION_DIMENSION = "version"
 JSON = "application/json"
 INTERNAL_ERROR_DETAIL = (
     "The server failed to handle this request. Quote trace_id when you report it."
@@ -228,8 +232,14 @@ def _not_a_proxy_event(trace_id: str) -> dict[str, Any]:
     )
 
 
+def _function_version() -> str:
+    # Outside Lambda (tests, local runs) there is no version: the unpublished one's name.
+    return os.environ.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
+
+
 def _record(response: dict[str, Any], method: str, path: str) -> None:
     status = int(response["statusCode"])
+    metrics.add_dimensions(**{"service": SERVICE_NAME, VERSION_DIMENSION: _function_version()})
     metrics.add_metric(name=HTTP_5XX_METRIC, unit=MetricUnit.Count, value=int(status >= 500))
     metrics.add_metric(name=HTTP_4XX_METRIC, unit=MetricUnit.Count, value=int(400 <= status < 500))
     logger.info("answered", extra={"status": status, "method": method, "path": path})
@@ -269,6 +279,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             logger.exception("instrumentation failed", extra={"trace_id": trace_id})
         with contextlib.suppress(Exception):
             metrics.clear_metrics()
+            metrics.add_dimensions(
+                **{"service": SERVICE_NAME, VERSION_DIMENSION: _function_version()}
+            )
             metrics.add_metric(name=HTTP_5XX_METRIC, unit=MetricUnit.Count, value=1)
             metrics.add_metric(name=HTTP_4XX_METRIC, unit=MetricUnit.Count, value=0)
             metrics.flush_metrics()

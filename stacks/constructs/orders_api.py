@@ -30,12 +30,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -49,19 +49,23 @@ from alarm_rollback_kit.dead_letters import dead_letter_queue, messages_waiting_
 from alarm_rollback_kit.keys import LogsKey
 from alarm_rollback_kit.lambda_code import function_code
 from stacks.config import ApiConfig
+from stacks.constructs.lambda_release import LambdaRelease
+from stacks.constructs.pre_traffic_hook import LAMBDAS_DIR, PreTrafficHook
 
 SERVICE_NAME = "order-api"
 METRICS_NAMESPACE = "OrderApi"
 # EMF metric lambdas/api/handler.py records for every answer (1 for a 5xx, else 0), with
-# Powertools Metrics' default dimension ``service``.
+# Powertools Metrics' default dimension ``service``, and again with ``version`` (the
+# function version that answered) so a canary's errors are counted apart from the old one's.
 HTTP_5XX_METRIC = "Http5xx"
+VERSION_DIMENSION = "version"
 PROBLEM_JSON = "application/problem+json"
 
 # What Powertools 3 needs at import for the REST resolver, Logger, Metrics and the batch
 # utility: the package and its two unconditional requirements (its other dependencies are
 # extras). boto3/botocore come with the Lambda Python runtime.
 # The sample API's handlers live in the repository beside the stacks, not in the library.
-API_CODE = Path(__file__).resolve().parents[2] / "lambdas" / "api"
+API_CODE = LAMBDAS_DIR / "api"
 VENDORED_DISTRIBUTIONS = ("aws-lambda-powertools", "jmespath", "typing_extensions")
 
 # Paths and the operations each documents, mirroring lambdas/api/routing.py. HEAD and
@@ -358,6 +362,28 @@ class OrdersApi(Construct):
             log_retention=log_retention,
         )
         self.queue.grant_send_messages(self.handler)
+        # Versions behind a ``live`` alias, shifted by CodeDeploy: API Gateway and the SQS
+        # event source invoke the alias, so a bad version can be taken back (issue 13).
+        self.application = codedeploy.LambdaApplication(self, "Releases")
+        self.handler_release = LambdaRelease(
+            self,
+            "HandlerRelease",
+            function=self.handler,
+            application=self.application,
+            deployment_config_name=config.deployment_config_name,
+            description="order-api handler",
+        )
+        # A version whose answers API Gateway could not use never takes traffic.
+        self.pre_traffic_hook = PreTrafficHook(
+            self,
+            "PreTrafficHook",
+            target=self.handler,
+            version=self.handler_release.version,
+            logs_key=self.logs_key,
+            log_retention=log_retention,
+        )
+        self.handler_release.deployment_group.add_pre_hook(self.pre_traffic_hook.function)
+        self.pre_traffic_hook.allow_reading(self.handler_release.deployment_group)
 
         self.worker = self._function(
             "Worker",
@@ -368,7 +394,15 @@ class OrdersApi(Construct):
             table_actions=WORKER_TABLE_ACTIONS,
             log_retention=log_retention,
         )
-        self.worker.add_event_source(
+        self.worker_release = LambdaRelease(
+            self,
+            "WorkerRelease",
+            function=self.worker,
+            application=self.application,
+            deployment_config_name=config.deployment_config_name,
+            description="order-api export worker",
+        )
+        self.worker_release.alias.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
                 batch_size=10,
@@ -404,6 +438,11 @@ class OrdersApi(Construct):
         self.http_5xx_alarm, self.handler_errors_alarm, self.api_5xx_alarm = self._http_alarms(
             config
         )
+        self.canary_http_5xx_alarm = self._canary_alarm(config)
+        self.handler_release.add_alarm(self.canary_http_5xx_alarm)
+        self.handler_release.add_alarm(
+            cw.Alarm.from_alarm_name(self, "Api5xxAlarmForRelease", self.api_5xx_alarm_name)
+        )
         self.dead_letter_alarm = messages_waiting_alarm(
             self,
             "ExportDeadLettersWaiting",
@@ -418,6 +457,12 @@ class OrdersApi(Construct):
             self.handler_errors_alarm,
             self.api_5xx_alarm,
             self.dead_letter_alarm,
+            # A stopped canary is news too: the topic hears why CodeDeploy took it back.
+            self.canary_http_5xx_alarm,
+            self.handler_release.errors_alarm,
+            self.handler_release.throttles_alarm,
+            self.worker_release.errors_alarm,
+            self.worker_release.throttles_alarm,
         )
         if alarm_topic is not None:
             action = cw_actions.SnsAction(alarm_topic)
@@ -515,7 +560,7 @@ class OrdersApi(Construct):
         )
 
     def _routes(self) -> None:
-        integration = apigw.LambdaIntegration(self.handler, proxy=True)
+        integration = apigw.LambdaIntegration(self.handler_release.alias, proxy=True)
         for path, methods in ROUTES.items():
             resource = self.rest_api.root.resource_for_path(path)
             for method in (*methods, "ANY"):
@@ -587,6 +632,10 @@ class OrdersApi(Construct):
         api_5xx = self._alarm(
             "Api5xxAlarm",
             self.rest_api.deployment_stage.metric_server_error(period=minute, statistic="Sum"),
+            # A name fixed at synth, so the handler's deployment group can name this alarm
+            # without a reference: the alarm depends on the stage, the stage on the methods,
+            # the methods on the alias, and the alias on the group (a cycle otherwise).
+            alarm_name=self.api_5xx_alarm_name,
             threshold=config.http_5xx_alarm_threshold,
             description=(
                 "The order-api stage returned 5xx at least "
@@ -597,12 +646,51 @@ class OrdersApi(Construct):
         )
         return http_5xx, handler_errors, api_5xx
 
+    def _canary_alarm(self, config: ApiConfig) -> cw.Alarm:
+        """Caught 5xx of the version being released, whatever share of traffic it has.
+
+        The dimension is the new version's number, so CloudFormation updates the alarm in
+        the same stack update that publishes the version; the alias (whose update starts
+        the CodeDeploy deployment) waits for it, so the deployment watches the new version
+        from its first minute.
+        """
+        version = self.handler_release.version.version
+        alarm = self._alarm(
+            "CanaryHttp5xxAlarm",
+            cw.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=HTTP_5XX_METRIC,
+                dimensions_map={"service": SERVICE_NAME, VERSION_DIMENSION: version},
+                statistic="Sum",
+                period=Duration.minutes(1),
+            ),
+            threshold=config.canary_http_5xx_threshold,
+            description=(
+                "The order-api version being released answered 5xx itself at least "
+                f"{config.canary_http_5xx_threshold} times in a minute. During a CodeDeploy "
+                "deployment this stops it and the live alias returns to the previous version."
+            ),
+        )
+        self.handler_release.alias.node.add_dependency(alarm)
+        return alarm
+
+    @property
+    def api_5xx_alarm_name(self) -> str:
+        return Names.unique_resource_name(self, max_length=200, separator="-") + "-Api5xx"
+
     def _alarm(
-        self, id_: str, metric: cw.IMetric, *, threshold: float, description: str
+        self,
+        id_: str,
+        metric: cw.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        alarm_name: str | None = None,
     ) -> cw.Alarm:
         return cw.Alarm(
             self,
             id_,
+            alarm_name=alarm_name,
             metric=metric,
             threshold=threshold,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -330,15 +330,23 @@ def test_each_route_has_its_documented_methods_plus_any_for_the_handlers_405(
     }
 
 
-def test_every_method_is_a_lambda_proxy_to_the_handler(
+def test_every_method_is_a_lambda_proxy_to_the_handlers_live_alias(
     resources: dict[str, dict[str, Any]],
 ) -> None:
     handler = _function_id(resources, HANDLER)
+    (alias_id,) = [
+        k
+        for k, r in _of_type(resources, "AWS::Lambda::Alias").items()
+        if r["Properties"]["FunctionName"] == {"Ref": handler}
+    ]
     for method in _of_type(resources, "AWS::ApiGateway::Method").values():
         integration = method["Properties"]["Integration"]
         assert integration["Type"] == "AWS_PROXY"
         assert integration["IntegrationHttpMethod"] == "POST"
-        assert {"Fn::GetAtt": [handler, "Arn"]} in integration["Uri"]["Fn::Join"][1]
+        # The alias ARN (Ref of an alias), never the function: only the alias's weights
+        # decide which version answers.
+        assert {"Ref": alias_id} in integration["Uri"]["Fn::Join"][1]
+        assert {"Fn::GetAtt": [handler, "Arn"]} not in integration["Uri"]["Fn::Join"][1]
 
 
 # --- functions -------------------------------------------------------------------------
@@ -407,11 +415,15 @@ def test_function_code_imports_with_only_the_vendored_distributions_and_the_runt
     manifest = json.loads(
         (Path(assembly.directory) / f"{stack.artifact_id}.assets.json").read_text()
     )
-    (asset,) = {
-        f["source"]["path"]
+    zips = {
+        Path(assembly.directory) / f["source"]["path"]
         for f in manifest["files"].values()
         if f["source"].get("packaging") == "zip"
     }
+    # The API's asset (handler and worker) and the pre-traffic hook's.
+    (asset,) = [z for z in zips if (z / "api" / "handler.py").is_file()]
+    (hook_asset,) = [z for z in zips if (z / "pretraffic" / "handler.py").is_file()]
+    assert (hook_asset / "pretraffic" / "events" / "apigw-rest-post-orders.json").is_file()
     runtime = tmp_path / "runtime"
     runtime.mkdir()
     for dist, top in (
@@ -426,13 +438,35 @@ def test_function_code_imports_with_only_the_vendored_distributions_and_the_runt
     # When both entry points are imported with no site-packages at all
     code = "import sys; sys.path[:0] = sys.argv[1:]\nimport api.handler, api.worker\n"
     result = subprocess.run(  # noqa: S603 - fixed interpreter and arguments
-        [sys.executable, "-S", "-c", code, str(Path(assembly.directory) / asset), str(runtime)],
+        [sys.executable, "-S", "-c", code, str(asset), str(runtime)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # The hook vendors nothing: boto3 with its jmespath is all it needs from the runtime.
+    with_jmespath = tmp_path / "runtime-full"
+    with_jmespath.mkdir()
+    (with_jmespath / "jmespath").symlink_to(
+        Path(str(metadata.distribution("jmespath").locate_file("jmespath")))
+    )
+    hook_code = "import sys; sys.path[:0] = sys.argv[1:]\nimport pretraffic.handler\n"
+    hook_result = subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            hook_code,
+            str(hook_asset),
+            str(runtime),
+            str(with_jmespath),
+        ],
         capture_output=True,
         text=True,
         check=False,
     )
     # Then nothing is missing
     assert result.returncode == 0, result.stderr
+    assert hook_result.returncode == 0, hook_result.stderr
 
 
 # --- table and queues ------------------------------------------------------------------
@@ -456,7 +490,8 @@ def test_table_survives_stack_deletion(template: Template) -> None:
 def test_worker_reports_batch_item_failures(resources: dict[str, dict[str, Any]]) -> None:
     (mapping,) = _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
     props = mapping["Properties"]
-    assert props["FunctionName"] == {"Ref": _function_id(resources, WORKER)}
+    # The worker's live alias ("<name>:live"); tests/infra/test_lambda_release.py pins it.
+    assert props["FunctionName"]["Fn::Join"][1][1] == ":live"
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 

@@ -95,9 +95,28 @@ def test_route_exception_emits_http5xx_emf_metric(
     assert document["Http5xx"] == [1.0]
     directive = document["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "OrderApi"
-    assert directive["Dimensions"] == [["service"]]
+    assert directive["Dimensions"] == [["service"], ["service", "version"]]
     assert {"Name": "Http5xx", "Unit": "Count"} in directive["Metrics"]
     assert document["service"] == "order-api"
+
+
+def test_http5xx_carries_the_answering_version_once_per_invocation(
+    invoke: Invoke,
+    failing_route: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The canary alarm watches Http5xx{service, version=<new version>}: the version must be
+    # the runtime's, and a warm container must not pile up dimension sets.
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_VERSION", "7")
+    invoke(failing_route)
+    invoke(failing_route)
+
+    documents = emf_documents(capsys.readouterr().out)
+    assert [d["version"] for d in documents] == ["7", "7"]
+    assert [d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for d in documents] == [
+        [["service"], ["service", "version"]]
+    ] * 2
 
 
 def test_successful_request_emits_http5xx_of_zero(

@@ -55,7 +55,10 @@ class SeverityAlarms(KitConstruct):
         requests = lb.request_count(period=PERIOD, statistic="Sum")
 
         def rate(
-            label: str, numerator: str, landed: str | None = None, **counts: cw.IMetric
+            label: str,
+            numerator: str,
+            counts: dict[str, cw.IMetric],
+            landed: str | None = None,
         ) -> cw.MathExpression:
             return share_of_requests(
                 requests=requests,
@@ -67,15 +70,31 @@ class SeverityAlarms(KitConstruct):
                 landed=landed,
             )
 
+        # The response counts the shares are made of, by the ids the expressions use.
+        counts = {
+            "elb4xx": lb.http_code_elb(
+                elbv2.HttpCodeElb.ELB_4XX_COUNT, period=PERIOD, statistic="Sum"
+            ),
+            "elb5xx": lb.http_code_elb(
+                elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"
+            ),
+            **{
+                f"target{code}xx": lb.http_code_target(
+                    getattr(elbv2.HttpCodeTarget, f"TARGET_{code}XX_COUNT"),
+                    period=PERIOD,
+                    statistic="Sum",
+                )
+                for code in (2, 4, 5)
+            },
+        }
+
+        def pick(*ids: str) -> dict[str, cw.IMetric]:
+            return {id_: counts[id_] for id_ in ids}
+
         all_5xx = rate(
             "5xx % of requests (ALB + targets)",
             "(elb5xx + target5xx)",
-            elb5xx=lb.http_code_elb(
-                elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"
-            ),
-            target5xx=lb.http_code_target(
-                elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD, statistic="Sum"
-            ),
+            pick("elb5xx", "target5xx"),
         )
         self._add(
             "P2",
@@ -101,22 +120,8 @@ class SeverityAlarms(KitConstruct):
                 "target2xx",
                 # A minute counts once any response count of it has landed: in a total
                 # outage the 2xx count is missing while the 5xx are there (0 % 2xx, a page).
+                pick("target2xx", "target4xx", "target5xx", "elb4xx", "elb5xx"),
                 landed="(target2xx + target4xx + target5xx + elb4xx + elb5xx)",
-                target2xx=lb.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_2XX_COUNT, period=PERIOD, statistic="Sum"
-                ),
-                target4xx=lb.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=PERIOD, statistic="Sum"
-                ),
-                target5xx=lb.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD, statistic="Sum"
-                ),
-                elb4xx=lb.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_4XX_COUNT, period=PERIOD, statistic="Sum"
-                ),
-                elb5xx=lb.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"
-                ),
             ),
             config.two_xx_floor_percent,
             "2xx share of requests dropped: traffic is shifting to errors.",
@@ -128,12 +133,7 @@ class SeverityAlarms(KitConstruct):
             rate(
                 "4xx % of requests",
                 "(elb4xx + target4xx)",
-                elb4xx=lb.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_4XX_COUNT, period=PERIOD, statistic="Sum"
-                ),
-                target4xx=lb.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=PERIOD, statistic="Sum"
-                ),
+                pick("elb4xx", "target4xx"),
             ),
             config.four_xx_spike_percent,
             "4xx spike: a breaking API change or a broken client.",

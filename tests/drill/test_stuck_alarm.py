@@ -150,25 +150,40 @@ def test_kit_rate_alarm_fires_when_the_error_count_lands_after_the_request_count
         assert result.first_alarm is not None, fragment
 
 
+def traffic(*, steady: dict[str, float], from_onset: dict[str, float] | None = None) -> SeriesStore:
+    """ALB Sum series: ``steady`` every minute of the run, ``from_onset`` from ONSET on."""
+    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
+    store = SeriesStore()
+    for name, value in steady.items():
+        store.add(ELB, name, "Sum", dict.fromkeys(minutes, value))
+    for name, value in (from_onset or {}).items():
+        store.add(ELB, name, "Sum", {t: value for t in minutes if t >= ONSET})
+    return store
+
+
+def replay_worst(
+    alarm: AlarmSpec, store: SeriesStore, delay_s: float | Delay = 240, *, periods: int = 1
+) -> Replay:
+    """``alarm`` over ``store`` from T0 at the worst modelled delay (or a per-metric one)."""
+    return replay(
+        alarm,
+        store,
+        start=T0,
+        end=T0 + timedelta(minutes=MINUTES),
+        initial_state=OK,
+        delay_s=delay_s,
+        evaluation_range=evaluation_range_for(periods, 60, 240),
+    )
+
+
 def test_kit_count_alarm_keeps_its_noise_floor_at_a_million_requests(
     kit_alarms: dict[str, AlarmSpec],
 ) -> None:
     # 100 background 502s a minute are 0.01 % of 1,000,000 requests: under the 0.1 %
     # floor, so those minutes give no datapoint at all and the alarm stays OK.
-    store = SeriesStore()
-    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
-    store.add(ELB, "RequestCount", "Sum", dict.fromkeys(minutes, 1_000_000.0))
-    store.add(ELB, "HTTPCode_ELB_5XX_Count", "Sum", dict.fromkeys(minutes, 100.0))
+    store = traffic(steady={"RequestCount": 1_000_000.0, "HTTPCode_ELB_5XX_Count": 100.0})
 
-    result = replay(
-        kit_alarm(kit_alarms, "AutoRollbackElb5xxCount"),
-        store,
-        start=T0,
-        end=T0 + timedelta(minutes=MINUTES),
-        initial_state=OK,
-        delay_s=240,
-        evaluation_range=evaluation_range_for(1, 60, 240),
-    )
+    result = replay_worst(kit_alarm(kit_alarms, "AutoRollbackElb5xxCount"), store)
 
     assert result.transitions == ()
     assert {step.value for step in result.steps} == {None}
@@ -182,23 +197,14 @@ def test_kit_count_alarm_keeps_its_noise_floor_when_error_counts_land_before_req
     # above the 0.1 % floor of a million requests and roll a healthy release back; the
     # kit's FILL(requests, REPEAT) judges that minute against the last request count that
     # landed instead.
-    store = SeriesStore()
-    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
-    store.add(ELB, "RequestCount", "Sum", dict.fromkeys(minutes, 1_000_000.0))
-    store.add(ELB, "HTTPCode_ELB_5XX_Count", "Sum", {t: 100.0 for t in minutes if t >= ONSET})
+    store = traffic(
+        steady={"RequestCount": 1_000_000.0}, from_onset={"HTTPCode_ELB_5XX_Count": 100.0}
+    )
 
     def early_errors(ref: MetricRef, _t: datetime) -> float:
         return 60.0 if ref.metric_name == "HTTPCode_ELB_5XX_Count" else 240.0
 
-    result = replay(
-        kit_alarm(kit_alarms, "AutoRollbackElb5xxCount"),
-        store,
-        start=T0,
-        end=T0 + timedelta(minutes=MINUTES),
-        initial_state=OK,
-        delay_s=early_errors,
-        evaluation_range=evaluation_range_for(1, 60, 240),
-    )
+    result = replay_worst(kit_alarm(kit_alarms, "AutoRollbackElb5xxCount"), store, early_errors)
 
     assert result.transitions == ()
 
@@ -208,27 +214,10 @@ def test_kit_count_alarm_breaches_a_503_outage_without_a_request_count(
 ) -> None:
     # No registered targets: every request is an ELB 503 and RequestCount is absent
     # (it counts only requests for which a target was chosen).
-    store = SeriesStore()
-    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
-    store.add(ELB, "HTTPCode_ELB_5XX_Count", "Sum", {t: 4400.0 for t in minutes if t >= ONSET})
+    store = traffic(steady={}, from_onset={"HTTPCode_ELB_5XX_Count": 4400.0})
 
-    count = replay(
-        kit_alarm(kit_alarms, "AutoRollbackElb5xxCount"),
-        store,
-        start=T0,
-        end=T0 + timedelta(minutes=MINUTES),
-        initial_state=OK,
-        delay_s=240,
-        evaluation_range=evaluation_range_for(1, 60, 240),
-    )
-    rate = replay(
-        kit_alarm(kit_alarms, "AutoRollbackElb5xxRate"),
-        store,
-        start=T0,
-        end=T0 + timedelta(minutes=MINUTES),
-        initial_state=OK,
-        delay_s=240,
-    )
+    count = replay_worst(kit_alarm(kit_alarms, "AutoRollbackElb5xxCount"), store)
+    rate = replay_worst(kit_alarm(kit_alarms, "AutoRollbackElb5xxRate"), store)
 
     assert count.first_alarm is not None
     assert count.first_alarm.reason_data["recentDatapoints"] == [4400.0]
@@ -255,19 +244,10 @@ def test_p1_2xx_drop_stays_quiet_when_the_2xx_count_lands_after_the_request_coun
     kit_alarms: dict[str, AlarmSpec],
 ) -> None:
     # A healthy service: every request a 2xx, no errors at all.
-    store = SeriesStore()
-    minutes = [T0 + timedelta(minutes=i) for i in range(MINUTES)]
-    store.add(ELB, "RequestCount", "Sum", dict.fromkeys(minutes, 4420.0))
-    store.add(ELB, "HTTPCode_Target_2XX_Count", "Sum", dict.fromkeys(minutes, 4420.0))
+    store = traffic(steady={"RequestCount": 4420.0, "HTTPCode_Target_2XX_Count": 4420.0})
 
-    result = replay(
-        kit_alarm(kit_alarms, "TwoXxDrop"),
-        store,
-        start=T0,
-        end=T0 + timedelta(minutes=MINUTES),
-        initial_state=OK,
-        delay_s=_counts_lag_requests,
-        evaluation_range=evaluation_range_for(3, 60, 240),
+    result = replay_worst(
+        kit_alarm(kit_alarms, "TwoXxDrop"), store, _counts_lag_requests, periods=3
     )
 
     assert result.transitions == ()

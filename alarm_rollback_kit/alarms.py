@@ -79,14 +79,15 @@ class RollbackAlarms(KitConstruct):
         period = Duration.seconds(config.period_seconds)
         metrics = load_balancer.metrics
         requests = metrics.request_count(period=period, statistic="Sum")
+        elb_5xx = metrics.http_code_elb(
+            elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"
+        )
         min_requests = config.min_requests_per_minute * config.period_seconds // 60
 
         self.elb_5xx_count_alarm = self._alarm(
             "Elb5xxCount",
             elb_5xx_count(
-                metrics.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"
-                ),
+                elb_5xx,
                 requests,
                 min_rate_percent=config.elb_5xx_count_min_rate_percent,
                 period=period,
@@ -97,15 +98,14 @@ class RollbackAlarms(KitConstruct):
                 "minute, ignoring minutes under "
                 f"{config.elb_5xx_count_min_rate_percent:g} % of requests: a bad release "
                 "answering with broken responses. Triggers auto-rollback. An unpublished "
-                "minute has no datapoint (no FILL), so it cannot hold this alarm in OK."
+                "minute has no datapoint (the error count is never filled), so it cannot "
+                "hold this alarm in OK."
             ),
         )
         self.elb_5xx_rate_alarm = self._alarm(
             "Elb5xxRate",
             error_rate(
-                metrics.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"
-                ),
+                elb_5xx,
                 requests,
                 min_requests=min_requests,
                 label="ELB 5xx % of requests",

@@ -91,6 +91,27 @@ NOT_IN_VPC = control_tower(
 )
 
 
+def acknowledge_custom_resource_provider(role: IConstruct, records: str) -> None:
+    """Acknowledge the provider function of CDK's AwsCustomResource (one per stack).
+
+    ``role`` is the provider's role (``AwsCustomResource.grant_principal``); its scope is
+    the singleton function, whose log group ``records`` says what it logs.
+    """
+    provider = role.node.scope
+    assert provider is not None
+    acknowledge(
+        provider,
+        [
+            NOT_IN_VPC,
+            control_tower(
+                "cloudwatch_log_group_encrypted_check",
+                f"CT.CLOUDWATCH.PR.3: CDK's custom-resource provider log, which records {records} "
+                "and no client data.",
+            ),
+        ],
+    )
+
+
 def retention(reason: str) -> Finding:
     return control_tower(
         "cloudwatch_log_group_retention_period_check",

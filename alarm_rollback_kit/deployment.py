@@ -29,7 +29,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IDependable
 
-from alarm_rollback_kit.compliance import NOT_IN_VPC, KitConstruct, acknowledge, control_tower
+from alarm_rollback_kit.compliance import (
+    KitConstruct,
+    acknowledge,
+    acknowledge_custom_resource_provider,
+)
 
 INITIAL_RELEASE_DESCRIPTION = "initial release, deployed by the stack on creation"
 
@@ -192,17 +196,6 @@ class InPlaceDeployment(KitConstruct):
     def _acknowledge_control_tower(self) -> None:
         if self.initial_release_role is None:
             return
-        # The provider function of CDK's AwsCustomResource (one per stack) and its log group.
-        provider = self.initial_release_role.node.scope
-        assert provider is not None
-        acknowledge(
-            provider,
-            [
-                NOT_IN_VPC,
-                control_tower(
-                    "cloudwatch_log_group_encrypted_check",
-                    "CT.CLOUDWATCH.PR.3: CDK's custom-resource provider log, which records the "
-                    "initial release's CreateDeployment call and no client data.",
-                ),
-            ],
+        acknowledge_custom_resource_provider(
+            self.initial_release_role, "the initial release's CreateDeployment call"
         )

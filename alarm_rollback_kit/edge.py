@@ -29,12 +29,12 @@ from constructs import Construct
 from alarm_rollback_kit.compliance import (
     LOG_BUCKET_LOGGING,
     LOG_BUCKET_VERSIONING,
-    NOT_IN_VPC,
     S3_NOTIFICATIONS,
     S3_OBJECT_LOCK,
     Finding,
     KitConstruct,
     acknowledge,
+    acknowledge_custom_resource_provider,
     control_tower,
 )
 from alarm_rollback_kit.config import ORIGIN_KEEPALIVE_SECONDS, EdgeConfig
@@ -392,17 +392,6 @@ class Edge(KitConstruct):
                     LOG_BUCKET_LOGGING,
                 ],
             )
-        # The provider function of CDK's AwsCustomResource (one per stack) and its log group.
-        provider = self.prefix_list_lookup_role.node.scope
-        assert provider is not None
-        acknowledge(
-            provider,
-            [
-                NOT_IN_VPC,
-                control_tower(
-                    "cloudwatch_log_group_encrypted_check",
-                    "CT.CLOUDWATCH.PR.3: CDK's custom-resource provider log, which records the "
-                    "prefix-list look-up at deploy time and no client data.",
-                ),
-            ],
+        acknowledge_custom_resource_provider(
+            self.prefix_list_lookup_role, "the prefix-list look-up at deploy time"
         )

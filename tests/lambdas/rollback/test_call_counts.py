@@ -19,17 +19,19 @@ from botocore.exceptions import ClientError
 
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import Faults, World, alarm_event
+from tests.support.aws_calls import (
+    BATCH,
+    CLAIM,
+    CREATE,
+    INVALIDATE,
+    LIST,
+    METRICS,
+    PUBLISH,
+    RELEASE,
+    STOP,
+)
 
 MINUTE = timedelta(minutes=1)
-LIST = "codedeploy:ListDeployments"
-BATCH = "codedeploy:BatchGetDeployments"
-STOP = "codedeploy:StopDeployment"
-CREATE = "codedeploy:CreateDeployment"
-METRICS = "cloudwatch:GetMetricData"
-PUBLISH = "sns:Publish"
-INVALIDATE = "cloudfront:CreateInvalidation"
-CLAIM = "dynamodb:PutItem"
-RELEASE = "dynamodb:DeleteItem"
 
 
 def _baked(world: World) -> None:

@@ -22,17 +22,16 @@ from rollback.aws import RetryLater
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import World, alarm_event, deployment_event, revision_key
-from tests.lambdas.rollback.test_call_counts import (
+from tests.lambdas.rollback.test_call_counts import _baked, _running
+from tests.support import codedeploy_gaps
+from tests.support.aws_calls import (
     BATCH,
     CLAIM,
     CREATE,
     LIST,
     METRICS,
     PUBLISH,
-    _baked,
-    _running,
 )
-from tests.support import codedeploy_gaps
 
 MINUTE = timedelta(minutes=1)
 BAD = "order-api-v2.zip"

@@ -24,7 +24,8 @@ from tests.lambdas.rollback.conftest import (
     alarm_event,
     revision_key,
 )
-from tests.lambdas.rollback.test_call_counts import (
+from tests.support import codedeploy_gaps
+from tests.support.aws_calls import (
     BATCH,
     CLAIM,
     CREATE,
@@ -33,7 +34,6 @@ from tests.lambdas.rollback.test_call_counts import (
     PUBLISH,
     RELEASE,
 )
-from tests.support import codedeploy_gaps
 
 MINUTE = timedelta(minutes=1)
 CREATORS = ["autoscaling", "CodeDeployAutoUpdate"]

@@ -26,12 +26,13 @@ from constructs import Construct
 
 from alarm_rollback_kit.compliance import KitConstruct, acknowledge, control_tower
 from alarm_rollback_kit.config import RollbackConfig
+from alarm_rollback_kit.functions.rollback import alarm_event as _alarm_event
 from alarm_rollback_kit.rates import elb_5xx_count, error_rate
 
-# The alarm state-change event, as CloudWatch sends it to EventBridge (CloudWatch User
-# Guide, "Alarm events and EventBridge").
-ALARM_EVENT_SOURCE = "aws.cloudwatch"
-ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
+# The rule matches the event the rollback function reads, so both take its shape from
+# the function's reader (CloudWatch User Guide, "Alarm events and EventBridge").
+ALARM_EVENT_SOURCE = _alarm_event.SOURCE
+ALARM_EVENT_DETAIL_TYPE = _alarm_event.DETAIL_TYPE
 
 
 def alarm_state_rule(scope: Construct, id_: str, alarms: Sequence[cw.IAlarm]) -> events.Rule:

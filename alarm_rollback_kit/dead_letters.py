@@ -19,6 +19,8 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from alarm_rollback_kit.hardening import private_queue
+
 
 def dead_letter_queue(
     scope: Construct, id_: str, *, source_queue_arns: Sequence[str] = ()
@@ -35,11 +37,9 @@ def dead_letter_queue(
         if source_queue_arns
         else sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.DENY_ALL)
     )
-    return sqs.Queue(
+    return private_queue(
         scope,
         id_,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
         retention_period=Duration.days(14),
         redrive_allow_policy=redrive_allow,
     )

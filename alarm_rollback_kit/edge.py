@@ -15,7 +15,7 @@ addresses, found at deploy time so the stack stays environment-agnostic.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -38,6 +38,7 @@ from alarm_rollback_kit.compliance import (
     control_tower,
 )
 from alarm_rollback_kit.config import ORIGIN_KEEPALIVE_SECONDS, EdgeConfig
+from alarm_rollback_kit.hardening import private_bucket
 from alarm_rollback_kit.health_checked_service import ORIGIN_VERIFY_HEADER
 
 # AWS-managed prefix list of CloudFront's origin-facing servers; its id differs per region
@@ -202,16 +203,11 @@ class Edge(KitConstruct):
         # (CloudFront Developer Guide, "Configure standard logging (legacy)"). Such a
         # bucket cannot be in a Region CloudFront does not deliver legacy logs to (some
         # opt-in Regions).
-        return s3.Bucket(
+        return private_bucket(
             self,
             "Logs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(LOG_RETENTION_DAYS))],
-            # Like the kit's other log bucket: it may hold the only record of an incident.
-            removal_policy=RemovalPolicy.RETAIN,
         )
 
     def _prefix_list_lookup(self) -> cr.AwsCustomResource:

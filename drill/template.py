@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from alarm_rollback_kit import timing
+from alarm_rollback_kit.alarms import ALARM_EVENT_DETAIL_TYPE, ALARM_EVENT_SOURCE
 from drill.alarm_spec import AlarmSpec
 from drill.assembly import (
     ALB_NAMESPACE,
@@ -32,9 +33,6 @@ from drill.assembly import (
     DrillTemplateError,
     Template,
 )
-
-ALARM_EVENT_SOURCE = "aws.cloudwatch"
-ALARM_EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
 
 # --- Alarms and the rule that listens to them ------------------------------------------------
 

@@ -36,6 +36,7 @@ from alarm_rollback_kit.config import (
     _check_range,
     parse_success_codes,
 )
+from alarm_rollback_kit.hardening import LOG_RETENTION
 
 __all__ = [
     "CLOUDFRONT_CUSTOMIZABLE_CODES",
@@ -159,31 +160,7 @@ class ApiConfig:
         _check_range(
             "api.http_5xx_alarm_threshold", self.http_5xx_alarm_threshold, 1, 100000, "1..100000"
         )
-        allowed_retention = (
-            1,
-            3,
-            5,
-            7,
-            14,
-            30,
-            60,
-            90,
-            120,
-            150,
-            180,
-            365,
-            400,
-            545,
-            731,
-            1096,
-            1827,
-            2192,
-            2557,
-            2922,
-            3288,
-            3653,
-        )
-        if self.log_retention_days not in allowed_retention:
+        if self.log_retention_days not in LOG_RETENTION:
             raise ConfigError(
                 "api.log_retention_days",
                 self.log_retention_days,

@@ -9,22 +9,11 @@ what happened during an incident.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-
-def _secure_bucket(scope: Construct, id_: str, **kwargs: object) -> s3.Bucket:
-    return s3.Bucket(
-        scope,
-        id_,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removal_policy=RemovalPolicy.RETAIN,
-        **kwargs,  # type: ignore[arg-type]
-    )
+from alarm_rollback_kit.hardening import private_bucket
 
 
 class ServiceBuckets(Construct):
@@ -32,12 +21,12 @@ class ServiceBuckets(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, log_retention_days: int = 90) -> None:
         super().__init__(scope, id_)
-        self.access_logs = _secure_bucket(
+        self.access_logs = private_bucket(
             self,
             "AccessLogs",
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(log_retention_days))],
         )
-        self.artifacts = _secure_bucket(
+        self.artifacts = private_bucket(
             self,
             "Artifacts",
             versioned=True,

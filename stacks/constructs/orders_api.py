@@ -46,6 +46,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from alarm_rollback_kit.dead_letters import dead_letter_queue, messages_waiting_alarm
+from alarm_rollback_kit.hardening import LOG_RETENTION, private_queue
 from alarm_rollback_kit.keys import LogsKey
 from alarm_rollback_kit.lambda_code import function_code
 from stacks.config import ApiConfig
@@ -92,30 +93,6 @@ VISIBILITY_TIMEOUT_FACTOR = 6
 # Three attempts, then a human looks at the message in the dead-letter queue.
 MAX_RECEIVE_COUNT = 3
 
-_RETENTION_BY_DAYS: Mapping[int, logs.RetentionDays] = {
-    1: logs.RetentionDays.ONE_DAY,
-    3: logs.RetentionDays.THREE_DAYS,
-    5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS,
-    90: logs.RetentionDays.THREE_MONTHS,
-    120: logs.RetentionDays.FOUR_MONTHS,
-    150: logs.RetentionDays.FIVE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-    400: logs.RetentionDays.THIRTEEN_MONTHS,
-    545: logs.RetentionDays.EIGHTEEN_MONTHS,
-    731: logs.RetentionDays.TWO_YEARS,
-    1096: logs.RetentionDays.THREE_YEARS,
-    1827: logs.RetentionDays.FIVE_YEARS,
-    2192: logs.RetentionDays.SIX_YEARS,
-    2557: logs.RetentionDays.SEVEN_YEARS,
-    2922: logs.RetentionDays.EIGHT_YEARS,
-    3288: logs.RetentionDays.NINE_YEARS,
-    3653: logs.RetentionDays.TEN_YEARS,
-}
 
 # One JSON object per request. Every value is a quoted string so a "-" (no value) keeps
 # the line valid JSON. Fields a client controls (path, user agent) are left out because
@@ -266,7 +243,7 @@ def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
 def retention(days: int) -> logs.RetentionDays:
     """The CloudWatch Logs retention for ``days`` (one of the values ApiConfig accepts)."""
     try:
-        return _RETENTION_BY_DAYS[days]
+        return LOG_RETENTION[days]
     except KeyError:
         raise ValueError(f"no CloudWatch Logs retention of {days} days") from None
 
@@ -335,12 +312,10 @@ class OrdersApi(Construct):
                 )
             ],
         )
-        self.queue = sqs.Queue(
+        self.queue = private_queue(
             self,
             "ExportQueue",
             queue_name=export_queue_name,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=Duration.seconds(WORKER_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT

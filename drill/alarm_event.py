@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from alarm_rollback_kit.alarms import ALARM_EVENT_DETAIL_TYPE, ALARM_EVENT_SOURCE
 from drill.assembly import ACCOUNT, REGION
 from drill.evaluator import Transition
 from drill.template import WatchedAlarm
@@ -107,8 +108,8 @@ def alarm_event(
     return {
         "version": "0",
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}/{at.isoformat()}")),
-        "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch",
+        "detail-type": ALARM_EVENT_DETAIL_TYPE,
+        "source": ALARM_EVENT_SOURCE,
         "account": ACCOUNT,
         "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drill import bench
+from tools import bench
 from drill.assembly import load_assembly
 from tests.support.aws_calls import (
     BATCH,

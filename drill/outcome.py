@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from alarm_rollback_kit import timing
 from drill.evaluator import Replay
@@ -37,14 +37,14 @@ class DrillOptions:
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Event:
-    """Something that happened at ``at`` (wall clock of the scenario)."""
+class Event(NamedTuple):
+    """Something that happened at ``at`` (the scenario's clock); ``data`` is what the plot
+    marks (a deployment's version and status)."""
 
     at: datetime
     kind: str
     text: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = {}
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,11 @@ def _wrap(text: str, indent: str) -> list[str]:
     ]
 
 
+def _para(indent: str, *texts: str) -> list[str]:
+    """Each text wrapped as its own paragraph at ``indent``."""
+    return [line for text in texts for line in _wrap(text, indent)]
+
+
 def _seconds(delta: timedelta) -> str:
     total = delta.total_seconds()
     return f"{total:.0f} s" if total == int(total) else f"{total:.1f} s"
@@ -80,21 +85,20 @@ def _header(report: DrillReport) -> list[str]:
     lines += _wrap(scenario.description, "  ")
     lines += ["", "Read from cdk.out (nothing about the alarms, rule or function restated by hand)"]
     templates = ", ".join(str(p.relative_to(cdk_out.parent)) for p in kit.templates_read)
-    lines += _wrap(f"templates: {templates}", "  ")
-    lines += _wrap(
+    width = max(len(a.label) for a in report.alarms)
+    lines += _para(
+        "  ",
+        f"templates: {templates}",
         f"function:  {kit.function_id}, handler {kit.handler}, code imported from "
         f"{report.source_file}",
-        "  ",
-    )
-    lines += _wrap(
         f"rule:      {kit.rule_id} -> EventBridge rule {report.rule_name}; pattern "
         + json.dumps(report.pattern, sort_keys=True),
-        "  ",
+        *(
+            f"alarm:     {a.label:<{width}} [{'rollback' if a.rollback else 'notify  '}] "
+            f"{a.describe()}"
+            for a in report.alarms
+        ),
     )
-    width = max(len(a.label) for a in report.alarms)
-    for alarm in report.alarms:
-        role = "rollback" if alarm.rollback else "notify  "
-        lines += _wrap(f"alarm:     {alarm.label:<{width}} [{role}] {alarm.describe()}", "  ")
     lines.append("  environment (resolved):")
     for name, value in sorted(report.environment.items()):
         lines.append(f"    {name}={value}")
@@ -187,10 +191,7 @@ def _onset_to_rollback(report: DrillReport) -> list[str]:
             f"onset {_hms(scenario.onset)} -> rollback start {_hms(rollback.started_at)} = "
             f"{_seconds(elapsed)} ({periods:.1f} alarm periods of {scenario.period} s)."
         )
-    for part in parts:
-        lines += _wrap(part, "  ")
-    lines += _wrap(_served(report), "  ")
-    return lines
+    return lines + _para("  ", *parts, _served(report))
 
 
 def _served(report: DrillReport) -> str:
@@ -313,45 +314,35 @@ def _summary(invocation: KitInvocation) -> str:
 def _restore(report: DrillReport) -> list[str]:
     restore = report.restore
     lines = ["", "Restore (modelled, alarm_rollback_kit/timing.py)"]
-    lines += _wrap(FORMULA, "  ")
     sources = "; ".join(f"{k}: {v}" for k, v in restore.sources.items())
-    lines += _wrap(
+    lines += _para(
+        "  ",
+        FORMULA,
         f"kit (from the template): {restore.instances} instances, "
         f"{restore.deployment_config_name}: {restore.kit.formula}",
-        "  ",
     )
     lines += _wrap(f"read from: {sources}", "    ")
-    lines += _wrap(
+    lines += _para(
+        "  ",
         f"AWS defaults (300 s draining, 30 s x 5 health checks, OneAtATime): "
         f"{restore.aws_defaults.formula} ({restore.ratio:.1f}x the kit)",
-        "  ",
-    )
-    lines += _wrap(
         f"lifecycle {restore.lifecycle_s} s per batch is a stated assumption (ApplicationStop "
         "to ValidateService for the sample app), not a measurement",
-        "  ",
     )
     rollback = report.rollback
-    if rollback is not None and rollback.restore_end is not None:
-        if report.recovery_from is not None:
-            lines += _wrap(
-                f"restore ends {_hms(rollback.restore_end)}; from {report.recovery_from:%H:%M} "
-                "every series except RequestCount drops to its pre-onset baseline (median of "
-                f"the minutes before {_hms(report.baseline_until)}); the minute in which the "
-                "restore ends keeps its errors",
-                "  ",
-            )
-        else:
-            lines += _wrap(
-                f"restore ends {_hms(rollback.restore_end)}; "
-                + (
-                    "the rollback fails, so the errors go on"
-                    if rollback.outcome == "Failed"
-                    else "after the scenario's last minute"
-                ),
-                "  ",
-            )
-    return lines
+    if rollback is None or rollback.restore_end is None:
+        return lines
+    if report.recovery_from is not None:
+        ends = (
+            f"from {report.recovery_from:%H:%M} every series except RequestCount drops to its "
+            f"pre-onset baseline (median of the minutes before {_hms(report.baseline_until)}); "
+            "the minute in which the restore ends keeps its errors"
+        )
+    elif rollback.outcome == "Failed":
+        ends = "the rollback fails, so the errors go on"
+    else:
+        ends = "after the scenario's last minute"
+    return lines + _wrap(f"restore ends {_hms(rollback.restore_end)}; {ends}", "  ")
 
 
 def _expectations(report: DrillReport) -> list[str]:
@@ -410,8 +401,10 @@ def as_json(report: DrillReport, *, png: str | None = None) -> dict[str, Any]:
         },
         "restore": {
             "formula": FORMULA,
-            "kit": _estimate(restore.kit),
-            "awsDefaults": _estimate(restore.aws_defaults),
+            "kitSeconds": restore.kit.total_s,
+            "kitFormula": restore.kit.formula,
+            "awsDefaultSeconds": restore.aws_defaults.total_s,
+            "awsDefaultFormula": restore.aws_defaults.formula,
             "ratio": round(restore.ratio, 2),
             "instances": restore.instances,
             "deploymentConfigName": restore.deployment_config_name,
@@ -480,15 +473,4 @@ def as_json(report: DrillReport, *, png: str | None = None) -> dict[str, Any]:
         "environment": dict(report.environment),
         "notes": list(report.notes),
         "png": png,
-    }
-
-
-def _estimate(estimate: Any) -> dict[str, Any]:
-    return {
-        "totalSeconds": estimate.total_s,
-        "batches": estimate.batches,
-        "deregistrationDelaySeconds": estimate.deregistration_delay_s,
-        "lifecycleSeconds": estimate.lifecycle_s,
-        "healthCheckSeconds": estimate.health_check_s,
-        "formula": estimate.formula,
     }

@@ -155,8 +155,8 @@ class _Run:
             for alarm in self.kit.alarms
         }
 
-    def event(self, at: datetime, kind: str, text: str, **data: Any) -> None:
-        self.events.append(Event(at, kind, text, data))
+    def event(self, at: datetime, kind: str, text: str) -> None:
+        self.events.append(Event(at, kind, text))
 
     def run(self) -> DrillReport:
         with World(
@@ -259,15 +259,10 @@ class _Run:
             transition.reason,
             json.dumps(transition.reason_data),
         )
-        value = transition.reason_data.get("recentDatapoints", [None])[-1:]
         self.event(
             at,
             "alarm",
             f"{alarm.label} {transition.old_state} -> {transition.new_state}: {transition.reason}",
-            alarm=alarm.label,
-            new_state=transition.new_state,
-            datapoint=transition.timestamp.isoformat(),
-            value=value[0] if value else None,
         )
         event = world_alarm_event(world, alarm, transition, previous=previous, at=at)
         delivered = world.put_event(event)
@@ -288,8 +283,6 @@ class _Run:
             "match",
             f"EventBridge: rule {world.rule_name} matched {alarm.label}'s event -> rollback "
             "function invoked (asynchronously)",
-            trigger=alarm.label,
-            datapoint=transition.timestamp.isoformat(),
         )
         self.triggers[str(delivered.get("id"))] = (alarm.label, transition.timestamp)
         self._deliver(delivered, at, 1, retries)

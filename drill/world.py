@@ -46,11 +46,11 @@ from moto import mock_aws
 from drill import provision
 from drill.assembly import ACCOUNT, REGION, Template
 from drill.function import AssetFunction, DrillContext, KitInvocation
-from drill.metric_feed import HOST_COUNTS, MetricFeed
+from drill.metric_feed import MetricFeed
 from drill.refusals import CreateDeploymentRefusals
 from drill.resolver import Resolver, load_balancer_attributes, physical_name
 from drill.sandbox import client, sandbox_environment
-from drill.scenario import Deployment, Scenario
+from drill.scenario import HOST_COUNTS, Deployment, Scenario
 from drill.template import Kit
 from tests.support import codedeploy_gaps
 

@@ -1,11 +1,12 @@
 """Metric history for the backtest: a CloudWatch ``GetMetricData`` result, read or fetched.
 
-The metrics file is a CloudWatch ``GetMetricData`` result (CloudWatch API Reference,
-GetMetricData): ``MetricDataResults`` is a list of ``{Id, Label, Timestamps, Values,
-StatusCode}``; timestamps are ISO 8601 (or epoch seconds) in any order (GetMetricData
-returns newest first unless ``ScanBy`` is ``TimestampAscending``), and results of several
-pages may repeat an Id. ``drill.backtest``'s docstring says how each Id maps to a metric.
-``fetch`` records one from CloudWatch (GetMetricData only).
+The file is a ``GetMetricData`` result (CloudWatch API Reference, GetMetricData):
+``MetricDataResults`` of ``{Id, Label, Timestamps, Values, StatusCode}``, timestamps ISO
+8601 or epoch seconds in any order, pages possibly repeating an Id. Each Id names a metric
+through ``MetricDataQueries`` in the same file (``--fetch`` writes them), else through its
+``Label``, ``"[Namespace ]MetricName[ Stat]"`` (``AWS/ApplicationELB`` and ``Sum`` by
+default). Optional top-level ``Period`` (default 60) and ``Description``; dimensions are
+not matched, so one file holds one load balancer. ``fetch`` records one from CloudWatch.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """Turns a ``DrillReport`` into the text on-call reads and the JSON tools read.
 
 The text is a minute-by-minute table (requests, ELB 5xx, target 5xx, healthy hosts, each
-replayed alarm's state) with what happened in each minute printed under it: deployments,
-alarm transitions, the EventBridge match, the function's decision and AWS calls, what
-CodeDeploy and CloudFront did, the SNS notifications. Then the diagnosis from the
-notification, the onset-to-rollback time broken into its parts with onset-to-restored and
-the errors served, the restore model for the template beside AWS defaults (with the
-formula), and the scenario's expectations; ``render_sweep`` adds one line per metric delay
-of the modelled range.
+replayed alarm's state) with what happened in each minute under it, then the decision and
+diagnosis, onset to rollback in its parts with onset to restored and errors served, the
+restore model beside AWS defaults, and the expectations; ``render_sweep`` adds one line per
+metric delay of the modelled range.
 """
 
 from __future__ import annotations

@@ -1,39 +1,22 @@
 """Replays one incident scenario through the synthesized kit and reports what it did.
 
-The flow, minute by minute on the scenario's clock:
-
-1. ``drill.evaluator`` replays every rollback alarm (and its notify-only sibling) over the
-   scenario's series, exactly as the template defines them (moto never evaluates alarms).
-2. Each state change becomes an EventBridge "CloudWatch Alarm State Change" event in the
-   documented shape (CloudWatch User Guide, alarm events and EventBridge) and is put
-   through moto's EventBridge with the synthesized rule; what comes out of the rule's
-   target is handed to the real rollback handler, imported from the cdk.out asset.
-3. The handler runs against moto (CodeDeploy with the gap-filler, CloudWatch holding the
-   datapoints that have landed, SNS, CloudFront). If it raises, Lambda's asynchronous
-   retries are replayed (the template's ``MaximumRetryAttempts``; one minute before the
-   second attempt and two before the third, AWS Lambda Developer Guide, asynchronous
-   invocation) and then the on-failure destination (the dead-letter queue) gets the event.
-4. Once a rollback starts, recovery is modelled: errors continue until the restore model
-   (``alarm_rollback_kit/timing.py``, fed from the template) says the fleet runs the old revision;
-   from the first minute that starts after that, every series except ``RequestCount``
-   (which only gets its baseline back where it had no datapoint) drops to its pre-onset
-   baseline (the median of the minutes before onset; a metric
-   published in fewer than half of them stays unpublished). The minute in which the
-   restore ends keeps its errors. The alarms are replayed again over the new series.
-
-Timing model (stated, not measured): ALB publishes a minute's datapoints when the minute
-ends (ELB User Guide, CloudWatch metrics for your ALB: 60-second intervals) and they land
-in CloudWatch ``metric_delay_s`` later. AWS publishes no ingestion delay for ALB metrics,
-so the drill runs each scenario at the best, typical and worst delay of a range (default
-60-240 s, ``DEFAULT_DELAY_RANGE_S``; docs/aws-behaviours.md). CloudWatch evaluates every
-alarm every wall-clock minute over the datapoints that have landed by then, the range
-reaching the current minute (``drill.evaluator.replay``), so an expression that fills the
-not-yet-published minute is judged on the fill value, as it would be in AWS. The
-EventBridge delivery and the function's run take no time on the drill's clock (their real
-wall time is measured and printed separately). A scenario's expectations, including
-``max_minutes_onset_to_rollback``, must hold at every delay of the range, so the worst
-delay decides. Errors served counts the ELB 5xx from onset until the first recovered
-minute, so faster detection or faster restore shows in users' terms.
+Minute by minute on the scenario's clock, ``drill.evaluator`` replays the kit's alarms over
+the scenario's series; each state change becomes a "CloudWatch Alarm State Change" event
+(``drill.alarm_event``) put through moto's EventBridge with the synthesized rule, and what
+the rule's target receives goes to the real rollback handler from the cdk.out asset, which
+runs against moto (``drill.world``). A failed invocation is retried as Lambda retries an
+asynchronous invocation (the template's ``MaximumRetryAttempts``, one minute before the
+second attempt and two before the third; AWS Lambda Developer Guide, "Asynchronous
+invocation", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html) and then
+goes to the on-failure destination. Once a rollback starts, the restore model
+(``alarm_rollback_kit/timing.py``) says when the fleet runs the old revision; from the
+first minute after that every series except ``RequestCount`` returns to its pre-onset
+median and the alarms are replayed again. ALB publishes a minute's datapoints when it ends
+(ELB User Guide, "CloudWatch metrics for your Application Load Balancer") and AWS
+publishes no ingestion delay, so each scenario runs at the best, typical and worst delay
+of a stated range (docs/aws-behaviours.md) and its expectations must hold at every one.
+EventBridge and the function take no time on the drill's clock (their wall time is
+measured). Errors served counts the ELB 5xx from onset until the first recovered minute.
 """
 
 from __future__ import annotations
@@ -71,9 +54,6 @@ RETRY_DELAYS_S = (60, 120)
 # except where it had no datapoint: the ALB leaves requests it could not route to a target
 # out of RequestCount (ELB User Guide, CloudWatch metrics), and the restore ends that.
 UNCHANGED_BY_RECOVERY = ("RequestCount",)
-
-
-# --- Alarm events ----------------------------------------------------------------------------
 
 
 # --- Recovery model --------------------------------------------------------------------------

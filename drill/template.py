@@ -1,17 +1,11 @@
 """Reads what ``cdk synth`` wrote to ``cdk.out``: the kit's alarms, rule, function and fleet.
 
-The drill restates nothing about the kit by hand. This module finds, in the templates of
-the cloud assembly (``drill.assembly``), the EventBridge rule that listens to CloudWatch
-alarm state changes and invokes a Lambda function, the alarms that rule names, the
-function's handler, asset directory and environment, its asynchronous-invocation settings
-(retries, on-failure destination), the CodeDeploy deployment group and the numbers the
-restore model needs (instances, deployment configuration, deregistration delay, health
-check). ``drill.resolver`` turns intrinsics into the drill's physical names.
-
-Defaults used when a template leaves a value out are AWS's own: deregistration delay 300 s,
-health-check interval 30 s, healthy threshold 5 (ELB API Reference, CreateTargetGroup and
-target group attributes) and ``CodeDeployDefault.OneAtATime`` (CodeDeploy User Guide,
-deployment configurations).
+The drill restates nothing about the kit by hand: in the cloud assembly's templates
+(``drill.assembly``) it finds the EventBridge rule on CloudWatch alarm state changes with a
+Lambda target, the alarms that rule names, the function's handler, asset and environment,
+its asynchronous-invocation settings, the CodeDeploy group and the restore model's inputs.
+Values a template leaves out are AWS's defaults (``alarm_rollback_kit/timing.py``: ELB API
+Reference, CreateTargetGroup; CodeDeploy User Guide, deployment configurations).
 """
 
 from __future__ import annotations

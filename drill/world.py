@@ -1,33 +1,17 @@
 """The AWS side of a drill, in process under moto: what the rollback function talks to.
 
-``World`` starts ``mock_aws`` (no server, no Docker) with ``tests.support.codedeploy_gaps``
-installed and creates, with names in the style CloudFormation generates, the resources the
-synthesized kit stack declares and the function reaches: the CodeDeploy application and
-deployment group (with the template's deployment configuration), every SNS topic of the
-stack with an SQS queue subscribed to read notifications back, the dead-letter queue of the
-function's on-failure destination, the CloudWatch alarms (with their resolved definitions;
-moto stores them, the drill sets their state), a CloudFront distribution for each one in a
-nested stack, and the EventBridge rule with the synthesized pattern. moto delivers rule
-matches to SQS targets but not to Lambda ones, so the rule's target here is an SQS queue
-standing in for the function: an event that comes out of it is exactly what EventBridge
-would hand to Lambda. The function's environment and the rule's pattern are the template's
-own, with intrinsics resolved to these names (``drill.template.Resolver``).
-
-Time is the scenario's: ``advance_to`` creates and completes the scenario's deployments at
-their ``createTime``/``completeTime`` (unless the kit stopped one), completes rollbacks at
-their modelled restore time, and publishes each minute's ALB datapoints once they would have
-landed in CloudWatch (``period end + metric delay``). Datapoints go in with the dimensions
-the function's diagnosis asks for, in the same order (moto 5.2.5 compares dimension lists
-in order): ``LoadBalancer`` for load balancer metrics, ``LoadBalancer`` then ``TargetGroup``
-for the host counts. Percentile series (``TargetResponseTime:p99``) are not published:
-moto cannot answer percentiles from single values.
-
-Where a scenario says a rollback fails (``rollback_fails``), CreateDeployment of the
-rollback is refused by the AWS side with ``RevisionDoesNotExistException`` (the revision's
-bundle is gone; the error CodeDeploy's API Reference lists for CreateDeployment, though
-whether CodeDeploy checks an S3 bundle at that point is unverified). A rollback that
-CodeDeploy starts itself (StopDeployment with automatic rollback) instead ends Failed at its
-modelled restore time.
+``World`` starts ``mock_aws`` with ``tests.support.codedeploy_gaps`` installed and creates,
+with CloudFormation-style names, what the synthesized kit declares and the function
+reaches: the CodeDeploy application and group, the SNS topics (each with an SQS queue to
+read notifications back), the on-failure dead-letter queue, the alarms, a CloudFront
+distribution per nested-stack distribution and the EventBridge rule with the synthesized
+pattern, whose target is an SQS queue standing in for the function (moto delivers to SQS
+targets, not Lambda ones). The environment and pattern are the template's, resolved by
+``drill.resolver``. Time is the scenario's: ``advance_to`` creates and completes the
+scenario's deployments, completes rollbacks at their modelled restore time and publishes
+each minute's datapoints once landed (``drill.metric_feed``), with the dimensions the
+function's diagnosis asks for, in its order (moto compares dimension lists in order). A
+scenario's failing rollback is refused by CodeDeploy (``drill.refusals``).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def invocation_events(record: KitInvocation, world: World) -> list[Event]:
 
     def key_and_version(revision: Any) -> tuple[Any, str]:
         key = (revision or {}).get("s3Location", {}).get("key")
-        return key, world.versions.get(str(key), "?")
+        return key, world.history.versions.get(str(key), "?")
 
     for refused in record.refused:
         key, version = key_and_version(refused.get("revision"))
@@ -108,7 +108,7 @@ def without_stopped_endings(
         found
         for record in invocations
         for deployment_id in record.stopped
-        if (found := world.scenario_deployment(deployment_id)) is not None
+        if (found := world.history.scenario_deployment(deployment_id)) is not None
     ]
     versions = {d.version for d in stopped}
     kept = [

@@ -107,7 +107,6 @@ class DrillReport:
     pattern: Mapping[str, Any]
     rule_name: str
     source_file: str
-    alarms: tuple[WatchedAlarm, ...]
     alarm_names: Mapping[str, str]
     replays: Mapping[str, Replay]
     rows: list[Row]
@@ -121,7 +120,10 @@ class DrillReport:
     checks: list[Check]
     dead_letters: int
     notes: list[str]
-    deployments: list[dict[str, Any]]
+
+    @property
+    def alarms(self) -> tuple[WatchedAlarm, ...]:
+        return self.kit.alarms
 
     @property
     def passed(self) -> bool:

@@ -26,7 +26,6 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from drill import function as asset_function
 from drill import narration
@@ -34,6 +33,7 @@ from drill.alarm_event import world_alarm_event
 from drill.assembly import Assembly
 from drill.evaluator import ALARM, OK, Replay, Transition, evaluation_range_for, replay
 from drill.function import KitInvocation
+from drill.invoker import AsyncInvoker
 from drill.outcome import (
     DrillOptions,
     DrillReport,
@@ -47,9 +47,6 @@ from drill.scenario import Scenario
 from drill.template import Kit, WatchedAlarm, find_kit
 from drill.world import World
 
-# AWS Lambda Developer Guide, asynchronous invocation: one minute before the second attempt,
-# two minutes before the third.
-RETRY_DELAYS_S = (60, 120)
 # Traffic is not what a bad release changes, so recovery leaves it as the scenario gives it,
 # except where it had no datapoint: the ALB leaves requests it could not route to a target
 # out of RequestCount (ELB User Guide, CloudWatch metrics), and the restore ends that.
@@ -99,7 +96,6 @@ class _Run:
         self.function = asset_function.load(kit.asset_dir, kit.handler)
         self.events: list[Event] = []
         self.triggers: dict[str, tuple[str, datetime]] = {}
-        self.invocations: list[KitInvocation] = []
         self.notes: list[str] = []
         self.rollback: Rollback | None = None
         self.recovery_from: datetime | None = None
@@ -147,6 +143,7 @@ class _Run:
             environment_overrides=self.options.environment,
         ) as world:
             self.world = world
+            self.invoker = AsyncInvoker(world, self.kit, self.events, self._after_invocation)
             self.events.extend(narration.deployment_events(self.scenario))
             self._loop()
             last = max(
@@ -158,12 +155,12 @@ class _Run:
                 )
             )
             world.advance_to(last)
+            invocations = self.invoker.invocations
             self.events, stopped = narration.without_stopped_endings(
-                self.kit, self.world, self.invocations, self.events
+                self.kit, self.world, invocations, self.events
             )
-            self.notes += stopped + narration.subject_notes(self.invocations)
+            self.notes += stopped + narration.subject_notes(invocations)
             outcome = self._outcome()
-            deployments = world.deployments()
             dead_letters = world.dead_letters()
             self.notes.extend(world.notes)
             report = DrillReport(
@@ -174,21 +171,19 @@ class _Run:
                 pattern=world.pattern,
                 rule_name=world.rule_name,
                 source_file=str(self.function.source_file),
-                alarms=self.kit.alarms,
                 alarm_names={a.logical_id: world.alarm_name(a.logical_id) for a in self.kit.alarms},
                 replays=self.replays,
                 rows=narration.rows(self.scenario, self.kit, self.replays, self.recovery_from),
                 events=sorted(self.events, key=lambda e: e.at),
-                invocations=self.invocations,
+                invocations=invocations,
                 restore=self.restore,
                 rollback=outcome,
                 recovery_from=self.recovery_from,
                 baseline_until=self.baseline_until,
-                diagnosis=narration.diagnosis(self.invocations),
+                diagnosis=narration.diagnosis(invocations),
                 checks=[],
                 dead_letters=dead_letters,
                 notes=self.notes,
-                deployments=deployments,
             )
         report.checks = expectations(report)
         return report
@@ -207,27 +202,22 @@ class _Run:
         return best
 
     def _loop(self) -> None:
+        """Alarm transitions and Lambda's retries, in time order (a retry first on a tie)."""
         cursor = (datetime.min.replace(tzinfo=self.scenario.start.tzinfo), -1, -1)
-        retries: list[tuple[datetime, int, dict[str, Any]]] = []
         while True:
             upcoming = self._next_transition(cursor)
-            if retries and (upcoming is None or retries[0][0] < upcoming[0]):
-                at, attempt, event = retries.pop(0)
-                self._deliver(event, at, attempt, retries)
+            retry = self.invoker.next_retry()
+            if retry is not None and (upcoming is None or retry < upcoming[0]):
+                self.invoker.retry()
                 continue
             if upcoming is None:
                 return
             at, index, number, alarm, transition = upcoming
             cursor = (at, index, number)
-            self._alarm_transition(alarm, transition, number, at, retries)
+            self._alarm_transition(alarm, transition, number, at)
 
     def _alarm_transition(
-        self,
-        alarm: WatchedAlarm,
-        transition: Transition,
-        number: int,
-        at: datetime,
-        retries: list[tuple[datetime, int, dict[str, Any]]],
+        self, alarm: WatchedAlarm, transition: Transition, number: int, at: datetime
     ) -> None:
         world = self.world
         world.advance_to(at)
@@ -265,74 +255,15 @@ class _Run:
             "function invoked (asynchronously)",
         )
         self.triggers[str(delivered.get("id"))] = (alarm.label, transition.timestamp)
-        self._deliver(delivered, at, 1, retries)
+        self.invoker.deliver(delivered, at)
 
-    def _deliver(
-        self,
-        event: dict[str, Any],
-        at: datetime,
-        attempt: int,
-        retries: list[tuple[datetime, int, dict[str, Any]]],
-    ) -> None:
-        record = self.world.invoke(event, at=at, attempt=attempt)
-        self.invocations.append(record)
-        self.events.extend(narration.invocation_events(record, self.world))
-        if record.invocation.error is not None:
-            self._after_failure(record, retries)
+    def _after_invocation(self, record: KitInvocation) -> None:
+        if self.rollback is not None:
             return
-        if record.rollback_started and self.rollback is None:
+        if record.rollback_started:
             self._rollback_started(record)
-        elif decision_of(record) == "rollback" and self.rollback is None:
+        elif decision_of(record) == "rollback":
             self.rollback = self._rollback_record(record, None, None)
-
-    def _after_failure(
-        self, record: KitInvocation, retries: list[tuple[datetime, int, dict[str, Any]]]
-    ) -> None:
-        if decision_of(record) == "rollback" and self.rollback is None:
-            self.rollback = self._rollback_record(record, None, None)
-        if record.attempt <= self.kit.retry_attempts:
-            delay = RETRY_DELAYS_S[min(record.attempt, len(RETRY_DELAYS_S)) - 1]
-            at = record.at + timedelta(seconds=delay)
-            retries.append((at, record.attempt + 1, record.event))
-            retries.sort(key=lambda r: r[0])
-            self.event(
-                record.at,
-                "retry",
-                f"Lambda retries the event (asynchronous invocation, attempt "
-                f"{record.attempt + 1} of {self.kit.retry_attempts + 1}) at {at:%H:%M:%S}",
-            )
-            return
-        failure = {
-            "version": "1.0",
-            "timestamp": record.at.isoformat(),
-            "requestContext": {
-                "requestId": record.request_id,
-                "functionArn": f"{self.world.function_arn}:$LATEST",
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": record.attempt,
-            },
-            "requestPayload": record.event,
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "responsePayload": {
-                "errorType": type(record.invocation.error).__name__,
-                "errorMessage": str(record.invocation.error),
-            },
-        }
-        if self.world.send_to_dead_letter_queue(failure):
-            self.event(
-                record.at,
-                "dlq",
-                f"retries exhausted: the event goes to the on-failure destination, dead-letter "
-                f"queue {self.kit.on_failure_id} (its alarm pages on-call)",
-            )
-        else:
-            self.event(
-                record.at, "dlq", "retries exhausted and no on-failure destination: event lost"
-            )
 
     def _trigger(self, record: KitInvocation) -> tuple[str, datetime]:
         return self.triggers[str(record.event.get("id"))]
@@ -346,9 +277,9 @@ class _Run:
         result = record.invocation.result or {}
         version = None
         if record.created:
-            version = self.world.version_of(record.created[-1])
+            version = self.world.history.version_of(record.created[-1])
         elif record.refused:
-            version = self.world.version_of(record.refused[-1])
+            version = self.world.history.version_of(record.refused[-1])
         label, datapoint = self._trigger(record)
         return Rollback(
             started_at=record.at,
@@ -364,7 +295,7 @@ class _Run:
 
     def _bad_from_refusal(self, record: KitInvocation) -> str | None:
         for refused in record.refused:
-            for deployment_id in self.world.deployment_ids.values():
+            for deployment_id in self.world.history.deployment_ids.values():
                 if deployment_id in str(refused.get("description")):
                     return deployment_id
         return None
@@ -374,10 +305,10 @@ class _Run:
         rollback_id = str(created["deploymentId"])
         restore_end = record.at + timedelta(seconds=self.restore.kit.total_s)
         result = record.invocation.result or {}
-        bad = self.world.scenario_deployment(result.get("deploymentId"))
+        bad = self.world.history.scenario_deployment(result.get("deploymentId"))
         fails = bool(bad and bad.rollback_fails)
         status = "Failed" if fails else "Succeeded"
-        self.world.complete_rollback_at(rollback_id, restore_end, status)
+        self.world.history.complete_rollback_at(rollback_id, restore_end, status)
         self.rollback = self._rollback_record(record, restore_end, rollback_id)
         version = self.rollback.target_version or "?"
         self.event(
@@ -411,7 +342,7 @@ class _Run:
     def _outcome(self) -> Rollback | None:
         if self.rollback is None or self.rollback.rollback_deployment_id is None:
             return self.rollback
-        info = self.world.deployment_info(self.rollback.rollback_deployment_id)
+        info = self.world.history.deployment_info(self.rollback.rollback_deployment_id)
         status = str(info.get("status"))
         return replace(self.rollback, outcome=status if status in {"Succeeded", "Failed"} else None)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -410,16 +411,7 @@ def as_json(report: DrillReport, *, png: str | None = None) -> dict[str, Any]:
         },
         "recoveryFrom": _iso(report.recovery_from),
         "diagnosis": report.diagnosis,
-        "expectations": [
-            {
-                "name": c.name,
-                "expected": c.expected,
-                "actual": c.actual,
-                "passed": c.passed,
-                "note": c.note or None,
-            }
-            for c in report.checks
-        ],
+        "expectations": [{**asdict(c), "note": c.note or None} for c in report.checks],
         "invocations": [
             {
                 "at": _iso(i.at),

@@ -47,6 +47,19 @@ HOST_COUNTS = ("HealthyHostCount", "UnHealthyHostCount")
 MAX_MINUTES = 7 * 24 * 60
 
 
+@dataclass(frozen=True, kw_only=True)
+class Deployment:
+    """One deployment of the scenario's CodeDeploy history, and how it ends if left alone."""
+
+    version: str
+    s3_key: str
+    create_time: datetime
+    complete_time: datetime | None
+    status: str
+    rollback_fails: bool = False
+    description: str = ""
+
+
 class ScenarioError(ValueError):
     """A scenario file is invalid; the message names the file, the field and the value."""
 
@@ -64,19 +77,6 @@ def _jsonable(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-@dataclass(frozen=True, kw_only=True)
-class Deployment:
-    """One deployment of the scenario's CodeDeploy history, and how it ends if left alone."""
-
-    version: str
-    s3_key: str
-    create_time: datetime
-    complete_time: datetime | None
-    status: str
-    rollback_fails: bool = False
-    description: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,33 +32,30 @@ def points(row: str) -> list[bool | None]:
     return [{"0": False, "X": True, "-": None}[c] for c in row.split()]
 
 
-# The guide's first table: DatapointsToAlarm = EvaluationPeriods = 3, 5 datapoints retrieved.
-# Columns: MISSING, IGNORE, BREACHING, NOT BREACHING.
-TABLE_3_OF_3 = [
-    ("0 - X - X", OK, OK, OK, OK),
-    ("0 - - - -", OK, OK, OK, OK),
-    ("- - - - -", INSUFFICIENT_DATA, RETAIN, ALARM, OK),
-    ("0 X X - X", ALARM, ALARM, ALARM, ALARM),
-    ("- - - - X", INSUFFICIENT_DATA, RETAIN, ALARM, OK),
-    ("X - - - -", ALARM, RETAIN, ALARM, OK),
-]
-# The second table: 2 out of 3.
-TABLE_2_OF_3 = [
-    ("0 - X - X", ALARM, ALARM, ALARM, ALARM),
-    ("0 0 X 0 X", ALARM, ALARM, ALARM, ALARM),
-    ("0 - X - -", OK, OK, ALARM, OK),
-    ("- - - - 0", OK, OK, ALARM, OK),
-    ("- - - - X", INSUFFICIENT_DATA, RETAIN, ALARM, OK),
-]
+# The guide's two tables (EvaluationPeriods 3, 5 datapoints retrieved), one line per row:
+# DatapointsToAlarm, the row, then the state under missing, ignore, breaching, notBreaching.
+TABLES = """
+3 | 0 - X - X | OK OK OK OK
+3 | 0 - - - - | OK OK OK OK
+3 | - - - - - | INSUFFICIENT_DATA retain ALARM OK
+3 | 0 X X - X | ALARM ALARM ALARM ALARM
+3 | - - - - X | INSUFFICIENT_DATA retain ALARM OK
+3 | X - - - - | ALARM retain ALARM OK
+2 | 0 - X - X | ALARM ALARM ALARM ALARM
+2 | 0 0 X 0 X | ALARM ALARM ALARM ALARM
+2 | 0 - X - - | OK OK ALARM OK
+2 | - - - - 0 | OK OK ALARM OK
+2 | - - - - X | INSUFFICIENT_DATA retain ALARM OK
+"""
 TREATMENTS = ("missing", "ignore", "breaching", "notBreaching")
 
 
 def _table_cases() -> list[Any]:
     cases = []
-    for m, table in ((3, TABLE_3_OF_3), (2, TABLE_2_OF_3)):
-        for row, *expected in table:
-            for treat, want in zip(TREATMENTS, expected, strict=True):
-                cases.append(pytest.param(m, row, treat, want, id=f"{m}of3 [{row}] {treat}"))
+    for line in TABLES.strip().splitlines():
+        m, row, states = (part.strip() for part in line.split("|"))
+        for treat, want in zip(TREATMENTS, states.split(), strict=True):
+            cases.append(pytest.param(int(m), row, treat, want, id=f"{m}of3 [{row}] {treat}"))
     return cases
 
 

@@ -315,7 +315,8 @@ def _cw_time(when: datetime) -> str:
     return when.strftime("%d/%m/%y %H:%M:%S")
 
 
-def _iso(when: datetime) -> str:
+def event_timestamp(when: datetime) -> str:
+    """A time as CloudWatch writes it in alarm events and their reason data."""
     return when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
@@ -372,12 +373,14 @@ def _reason_data(alarm: AlarmSpec, step: Step) -> dict[str, Any]:
     used = [step.window[i] for i in step.outcome.used]
     data: dict[str, Any] = {
         "version": "1.0",
-        "queryDate": _iso(step.evaluated_at),
-        "startDate": _iso(step.window[0][0]),
+        "queryDate": event_timestamp(step.evaluated_at),
+        "startDate": event_timestamp(step.window[0][0]),
         "period": alarm.period,
         "recentDatapoints": [v for _, v in used],
         "threshold": alarm.threshold,
-        "evaluatedDatapoints": [{"timestamp": _iso(t), "value": v} for t, v in reversed(used)],
+        "evaluatedDatapoints": [
+            {"timestamp": event_timestamp(t), "value": v} for t, v in reversed(used)
+        ],
     }
     if alarm.statistic is not None:
         data["statistic"] = alarm.statistic

@@ -79,28 +79,19 @@ def rollback_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, An
     resources = template.get("Resources", {})
     alarms = dict(all_alarms(template))
     by_name = {
-        props["AlarmName"]: logical_id
-        for logical_id, props in alarms.items()
-        if isinstance(props.get("AlarmName"), str)
+        p["AlarmName"]: lid for lid, p in alarms.items() if isinstance(p.get("AlarmName"), str)
     }
     chosen: list[str] = []
     for rule_id in alarm_rules(template):
         pattern = _pattern(resources[rule_id])
-        for entry in _listed(pattern.get("resources", [])):
-            logical_id = None
-            if isinstance(entry, dict) and "Fn::GetAtt" in entry:
-                target = entry["Fn::GetAtt"]
-                if isinstance(target, list) and target and target[-1] == "Arn":
-                    logical_id = target[0]
-            elif isinstance(entry, str) and ":alarm:" in entry:
-                logical_id = by_name.get(entry.split(":alarm:", 1)[1])
-            if logical_id in alarms and logical_id not in chosen:
-                chosen.append(logical_id)
         detail = pattern.get("detail", {})
         names = detail.get("alarmName", []) if isinstance(detail, dict) else []
-        for name in _listed(names):
-            logical_id = by_name.get(name) if isinstance(name, str) else None
-            if logical_id is not None and logical_id not in chosen:
+        for entry in [*_listed(pattern.get("resources", [])), *_listed(names)]:
+            if isinstance(entry, str):
+                logical_id = by_name.get(entry.split(":alarm:", 1)[-1])
+            else:
+                logical_id = _getatt_target(entry, "Arn")
+            if logical_id in alarms and logical_id not in chosen:
                 chosen.append(logical_id)
     return [(logical_id, alarms[logical_id]) for logical_id in chosen]
 

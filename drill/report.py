@@ -116,43 +116,42 @@ def _header(report: DrillReport) -> list[str]:
 
 
 def _timeline(report: DrillReport) -> list[str]:
-    labels = [a.label for a in report.alarms]
-    head = (
-        f"{'minute':>6} {'requests':>10} {'ELB 5xx':>8} {'tgt 5xx':>8} {'healthy':>7}  "
-        + "  ".join(f"{label:<{max(len(label), 5)}}" for label in labels)
-    )
+    widths = [(a.label, max(len(a.label), 5)) for a in report.alarms]
     lines = [
         "",
         "Timeline (UTC). '-' no datapoint; '*' modelled recovery; alarm states as of the "
         "end of each minute",
-        head,
+        f"{'minute':>6} {'requests':>10} {'ELB 5xx':>8} {'tgt 5xx':>8} {'healthy':>7}  "
+        + "  ".join(f"{label:<{width}}" for label, width in widths),
     ]
-    events = list(report.events)
-    first = report.rows[0].minute if report.rows else None
-    before = [e for e in events if first and e.at < first]
-    for event in before:
-        lines += _wrap(f"{_hms(event.at)}  {event.text}", "       ")
+    if not report.rows:
+        return lines
+
+    def happened(
+        start: datetime | None, end: datetime | None, stamp: str = "%H:%M:%S"
+    ) -> list[str]:
+        return _para(
+            "       ",
+            *(
+                f"{e.at.strftime(stamp)}  {e.text}"
+                for e in report.events
+                if (start is None or start <= e.at) and (end is None or e.at < end)
+            ),
+        )
+
+    lines += happened(None, report.rows[0].minute)
     for row in report.rows:
-        mark = "*" if row.modelled else " "
         states = "  ".join(
-            f"{state:<{max(len(label), 5)}}"
-            for state, label in zip(row.states, labels, strict=True)
+            f"{state:<{width}}" for state, (_, width) in zip(row.states, widths, strict=True)
         )
         lines.append(
-            f"{row.minute:%H:%M}{mark} {_number(row.requests):>10} {_number(row.elb_5xx):>8} "
-            f"{_number(row.target_5xx):>8} {_number(row.healthy):>7}  {states}".rstrip()
+            f"{row.minute:%H:%M}{'*' if row.modelled else ' '} {_number(row.requests):>10} "
+            f"{_number(row.elb_5xx):>8} {_number(row.target_5xx):>8} {_number(row.healthy):>7}  "
+            f"{states}".rstrip()
         )
-        end = row.minute + timedelta(minutes=1)
-        for event in events:
-            if row.minute <= event.at < end:
-                lines += _wrap(f"{_hms(event.at)}  {event.text}", "       ")
-    last = report.rows[-1].minute + timedelta(minutes=1) if report.rows else None
-    after = [e for e in events if last and e.at >= last]
-    if after:
-        lines.append("  after the last minute:")
-        for event in after:
-            lines += _wrap(f"{event.at:%Y-%m-%d %H:%M:%S}  {event.text}", "       ")
-    return lines
+        lines += happened(row.minute, row.minute + timedelta(minutes=1))
+    after = happened(report.rows[-1].minute + timedelta(minutes=1), None, "%Y-%m-%d %H:%M:%S")
+    return lines + (["  after the last minute:", *after] if after else [])
 
 
 def _onset_to_rollback(report: DrillReport) -> list[str]:

@@ -207,55 +207,44 @@ def diagnosis_text(message: str) -> str | None:
 
 
 def expectations(report: DrillReport) -> list[Check]:
-    """Compare the run with the scenario's ``expect`` block, one check per field."""
+    """Compare the run with the scenario's ``expect`` block, one check per field it sets."""
     count = report.kit.rollback_alarms[0].spec
     expect = report.scenario.expectation_for(count.datapoints_to_alarm, count.evaluation_periods)
     fired = {a.logical_id: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
-    rollback_fired = any(fired[a.logical_id] for a in report.alarms if a.rollback)
-    checks = [
-        Check(
-            "alarm_fires", expect.alarm_fires, rollback_fired, expect.alarm_fires == rollback_fired
-        )
-    ]
-    decision = report.decision
-    checks.append(Check("decision", expect.decision, decision, expect.decision == decision))
     rollback = report.rollback
-    if expect.rollback_target is not None:
-        actual = rollback.target_version if rollback else None
+    checks: list[Check] = []
+
+    def check(
+        name: str, wanted: Any, actual: Any, note: str = "", passed: bool | None = None
+    ) -> None:
         checks.append(
-            Check(
-                "rollback_target", expect.rollback_target, actual, actual == expect.rollback_target
-            )
+            Check(name, wanted, actual, actual == wanted if passed is None else passed, note)
+        )
+
+    check(
+        "alarm_fires",
+        expect.alarm_fires,
+        any(fired[a.logical_id] for a in report.kit.rollback_alarms),
+    )
+    check("decision", expect.decision, report.decision)
+    if expect.rollback_target is not None:
+        check(
+            "rollback_target", expect.rollback_target, rollback.target_version if rollback else None
         )
     if expect.rollback_succeeds is not None:
-        succeeded = bool(rollback and rollback.outcome == "Succeeded")
         note = "" if rollback is None else f"rollback outcome: {rollback.outcome or 'not created'}"
-        checks.append(
-            Check(
-                "rollback_succeeds",
-                expect.rollback_succeeds,
-                succeeded,
-                succeeded == expect.rollback_succeeds,
-                note,
-            )
-        )
-    if expect.max_minutes_onset_to_rollback is not None:
+        succeeded = bool(rollback and rollback.outcome == "Succeeded")
+        check("rollback_succeeds", expect.rollback_succeeds, succeeded, note)
+    if (limit := expect.max_minutes_onset_to_rollback) is not None:
         elapsed = report.onset_to_rollback
         minutes = None if elapsed is None else elapsed.total_seconds() / 60
-        passed = minutes is not None and minutes <= expect.max_minutes_onset_to_rollback
-        checks.append(
-            Check(
-                "max_minutes_onset_to_rollback",
-                expect.max_minutes_onset_to_rollback,
-                None if minutes is None else round(minutes, 2),
-                passed,
-            )
-        )
+        within = minutes is not None and minutes <= limit
+        shown = None if minutes is None else round(minutes, 2)
+        check("max_minutes_onset_to_rollback", limit, shown, passed=within)
     for fragment, wanted in (expect.alarms or {}).items():
         matching = [lid for lid in fired if fragment in lid]
-        if not matching:
-            checks.append(Check(f"alarms.{fragment}", wanted, None, False, "no alarm matches"))
-            continue
-        entered = any(fired[lid] for lid in matching)
-        checks.append(Check(f"alarms.{fragment}", wanted, entered, entered == wanted))
+        if matching:
+            check(f"alarms.{fragment}", wanted, any(fired[lid] for lid in matching))
+        else:
+            check(f"alarms.{fragment}", wanted, None, "no alarm matches", passed=False)
     return checks

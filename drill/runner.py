@@ -21,7 +21,6 @@ measured). Errors served counts the ELB 5xx from onset until the first recovered
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -223,12 +222,6 @@ class _Run:
         world.advance_to(at)
         transitions = self.replays[alarm.logical_id].transitions
         previous = transitions[number - 1] if number else None
-        world.set_alarm_state(
-            alarm.logical_id,
-            transition.new_state,
-            transition.reason,
-            json.dumps(transition.reason_data),
-        )
         self.event(
             at,
             "alarm",

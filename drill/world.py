@@ -3,7 +3,8 @@
 ``World`` starts ``mock_aws`` with ``tests.support.codedeploy_gaps`` installed and creates,
 with CloudFormation-style names, what the synthesized kit declares and the function
 reaches: the CodeDeploy application and group, the SNS topics (each with an SQS queue to
-read notifications back), the on-failure dead-letter queue, the alarms, a CloudFront
+read notifications back), the on-failure dead-letter queue, the alarms' names (no alarm
+is created: the function reads none, and ``drill.evaluator`` decides states), a CloudFront
 distribution per nested-stack distribution and the EventBridge rule with the synthesized
 pattern, whose target is an SQS queue standing in for the function (moto delivers to SQS
 targets, not Lambda ones). The environment and pattern are the template's, resolved by
@@ -22,10 +23,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from drill import provision
 from drill.assembly import ACCOUNT, REGION, Template
 from drill.function import AssetFunction, DrillContext, KitInvocation
 from drill.history import DeploymentHistory
@@ -37,6 +36,38 @@ from drill.template import Kit
 from tests.support import codedeploy_gaps
 
 SERVICES = ("codedeploy", "cloudwatch", "cloudfront", "dynamodb", "events", "sns", "sqs")
+
+
+# The managed CachingDisabled policy: the drill's distribution only needs to exist, so that
+# the function's CreateInvalidation has a target.
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+
+
+def create_distribution(cloudfront: Any, nested: Template, distribution_id: str) -> Any:
+    """A moto distribution standing for ``distribution_id`` of the nested edge stack."""
+    config = nested.properties(distribution_id).get("DistributionConfig", {})
+    origin = {
+        "Id": "alb",
+        "DomainName": "alb.drill.invalid",
+        "CustomOriginConfig": {
+            "HTTPPort": 80,
+            "HTTPSPort": 443,
+            "OriginProtocolPolicy": "http-only",
+        },
+    }
+    return cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": f"drill-{nested.name}-{distribution_id}",
+            "Comment": str(config.get("Comment", ""))[:128],
+            "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [origin]},
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "alb",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": CACHING_DISABLED,
+            },
+        }
+    )["Distribution"]
 
 
 class World:
@@ -63,7 +94,6 @@ class World:
         self.environment: dict[str, str] = {}
         self.pattern: dict[str, Any] = {}
         self.history = DeploymentHistory(scenario, self.notes)
-        self._unstored: set[str] = set()
 
     # --- Lifecycle ---------------------------------------------------------------------------
 
@@ -140,7 +170,6 @@ class World:
                 BillingMode="PAY_PER_REQUEST",
             )
         self.pattern = self.resolver.resolve(dict(kit.rule_pattern), tpl)
-        self._create_alarms()
         self._create_rule()
         self.history.bind(
             self.clients["codedeploy"],
@@ -188,31 +217,10 @@ class World:
     def _create_distributions(self) -> None:
         self.distribution_ids: list[str] = []
         for _, nested, distribution_id in self.kit.distributions:
-            created = provision.create_distribution(
-                self.clients["cloudfront"], nested, distribution_id
-            )
+            created = create_distribution(self.clients["cloudfront"], nested, distribution_id)
             self.distribution_ids.append(created["Id"])
             self._set(nested, distribution_id, Ref=created["Id"], Id=created["Id"])
             self.physical[(nested.name, distribution_id)]["DomainName"] = created["DomainName"]
-
-    def _create_alarms(self) -> None:
-        cloudwatch = self.clients["cloudwatch"]
-        for alarm in self.kit.alarms:
-            props = self.resolver.resolve(dict(alarm.properties), self.template)
-            params = provision.alarm_parameters(props, self.alarm_name(alarm.logical_id))
-            try:
-                cloudwatch.put_metric_alarm(**params)
-            except ClientError as err:
-                # Only the evaluator decides states; a definition moto cannot store just
-                # means the alarm is not listed in moto.
-                self.notes.append(f"moto did not store alarm {alarm.label}: {err}")
-                self._unstored.add(alarm.logical_id)
-                continue
-            cloudwatch.set_alarm_state(
-                AlarmName=params["AlarmName"],
-                StateValue="OK",
-                StateReason="drill: the alarm was OK before the scenario",
-            )
 
     def _create_rule(self) -> None:
         events = self.clients["events"]
@@ -256,16 +264,6 @@ class World:
         return dims
 
     # --- Alarms and EventBridge --------------------------------------------------------------
-
-    def set_alarm_state(self, logical_id: str, state: str, reason: str, data: str) -> None:
-        if logical_id in self._unstored:
-            return
-        self.clients["cloudwatch"].set_alarm_state(
-            AlarmName=self.alarm_name(logical_id),
-            StateValue=state,
-            StateReason=reason[:1023],
-            StateReasonData=data,
-        )
 
     def put_event(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
         """Send an event through EventBridge; return it as the rule's target receives it."""

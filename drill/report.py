@@ -15,7 +15,6 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from drill.function import KitInvocation
 from drill.outcome import DrillReport, decision_of
 from drill.runner import DelaySweep
 
@@ -259,53 +258,46 @@ def _decision(report: DrillReport) -> list[str]:
     if first is None:
         lines.append("  the rollback function was not invoked (no rollback alarm entered ALARM)")
         return lines
-    lines += _wrap(f"{decision_of(first)}: {_summary(first)}", "  ")
+    error, result = first.invocation.error, first.invocation.result or {}
+    texts = [
+        f"{decision_of(first)}: "
+        + (
+            f"the function raised {type(error).__name__}: {error}"
+            if error is not None
+            else f"{result.get('action')} - {result.get('reason')}"
+        )
+    ]
     rollback = report.rollback
     if rollback is not None and rollback.rollback_deployment_id is not None:
-        lines += _wrap(
+        texts.append(
             f"deployment {rollback.bad_deployment_id} rolled back to "
             f"{rollback.target_version or '?'} by deployment {rollback.rollback_deployment_id}; "
-            f"outcome: {rollback.outcome or 'still running at the end of the drill'}",
-            "  ",
+            f"outcome: {rollback.outcome or 'still running at the end of the drill'}"
         )
     elif rollback is not None:
-        lines += _wrap(
+        texts.append(
             f"deployment {rollback.bad_deployment_id}: a rollback to "
             f"{rollback.target_version or '?'} was decided but no rollback deployment exists "
-            f"({rollback.action})",
-            "  ",
+            f"({rollback.action})"
         )
-    failures = [
-        note
-        for record in report.invocations
-        if record.invocation.error is not None
-        for note in record.notifications
-    ]
+    failures = sum(
+        len(r.notifications) for r in report.invocations if r.invocation.error is not None
+    )
     if failures:
-        lines += _wrap(
-            f"{len(failures)} failure notification(s) published: one per attempt of each "
-            "rollback alarm's event (Lambda retries each failed event)",
-            "  ",
+        texts.append(
+            f"{failures} failure notification(s) published: one per attempt of each "
+            "rollback alarm's event (Lambda retries each failed event)"
         )
-    lines += _wrap(
+    texts.append(
         "Diagnosis (from the SNS notification): "
-        + (report.diagnosis or "none in the notifications"),
-        "  ",
+        + (report.diagnosis or "none in the notifications")
     )
     if report.dead_letters:
-        lines += _wrap(
+        texts.append(
             f"{report.dead_letters} event(s) in the dead-letter queue after Lambda's retries; "
-            "its alarm pages on-call",
-            "  ",
+            "its alarm pages on-call"
         )
-    return lines
-
-
-def _summary(invocation: KitInvocation) -> str:
-    if invocation.invocation.error is not None:
-        return f"the function raised {type(invocation.invocation.error).__name__}: {invocation.invocation.error}"
-    result = invocation.invocation.result or {}
-    return f"{result.get('action')} - {result.get('reason')}"
+    return lines + _para("  ", *texts)
 
 
 def _restore(report: DrillReport) -> list[str]:

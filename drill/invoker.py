@@ -1,12 +1,15 @@
 """Lambda's asynchronous invocation of the rollback function: retries, then the destination.
 
 EventBridge invokes its Lambda target asynchronously. When the function raises, Lambda
-retries the event (the template's ``MaximumRetryAttempts``; one minute before the second
-attempt and two before the third) and then sends an invocation record to the on-failure
-destination (AWS Lambda Developer Guide, "Asynchronous invocation" and "Capturing records
-of asynchronous invocations",
-https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html). ``AsyncInvoker``
-replays that on the drill's clock and tells each invocation's story as timeline events.
+runs it again up to ``MaximumRetryAttempts`` times (the template's; one minute before the
+second attempt and two before the third: AWS Lambda Developer Guide, "How Lambda handles
+errors and retries with asynchronous invocation",
+https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html) and then
+sends an invocation record to the on-failure destination ("Capturing records of Lambda
+asynchronous invocations",
+https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+``AsyncInvoker`` replays that on the drill's clock and tells each invocation's story as
+timeline events.
 """
 
 from __future__ import annotations

@@ -4,19 +4,16 @@ Minute by minute on the scenario's clock, ``drill.evaluator`` replays the kit's 
 the scenario's series; each state change becomes a "CloudWatch Alarm State Change" event
 (``drill.alarm_event``) put through moto's EventBridge with the synthesized rule, and what
 the rule's target receives goes to the real rollback handler from the cdk.out asset, which
-runs against moto (``drill.world``). A failed invocation is retried as Lambda retries an
-asynchronous invocation (the template's ``MaximumRetryAttempts``, one minute before the
-second attempt and two before the third; AWS Lambda Developer Guide, "Asynchronous
-invocation", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html) and then
-goes to the on-failure destination. Once a rollback starts, the restore model
-(``alarm_rollback_kit/timing.py``) says when the fleet runs the old revision; from the
-first minute after that every series except ``RequestCount`` returns to its pre-onset
-median and the alarms are replayed again. ALB publishes a minute's datapoints when it ends
-(ELB User Guide, "CloudWatch metrics for your Application Load Balancer") and AWS
-publishes no ingestion delay, so each scenario runs at the best, typical and worst delay
-of a stated range (docs/aws-behaviours.md) and its expectations must hold at every one.
-EventBridge and the function take no time on the drill's clock (their wall time is
-measured). Errors served counts the ELB 5xx from onset until the first recovered minute.
+runs against moto (``drill.world``); a failed invocation is retried as Lambda retries an
+asynchronous one, then goes to the on-failure destination (``drill.invoker``). Once a
+rollback starts, the restore model (``alarm_rollback_kit/timing.py``) says when the fleet
+runs the old revision; from the first minute after that every series except ``RequestCount``
+returns to its pre-onset median and the alarms are replayed again. ALB publishes a minute's
+datapoints when it ends (ELB User Guide, "CloudWatch metrics for your Application Load
+Balancer") and AWS publishes no ingestion delay, so each scenario runs at the best, typical
+and worst delay of a stated range (docs/aws-behaviours.md) and its expectations must hold at
+every one. EventBridge and the function take no time on the drill's clock (their wall time
+is measured). Errors served counts the ELB 5xx from onset until the first recovered minute.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from alarm_rollback_kit import timing
 from drill.evaluator import Replay
 from drill.function import KitInvocation
 from drill.scenario import Scenario
-from drill.template import Kit, WatchedAlarm
+from drill.template import Kit, RestoreInputs, WatchedAlarm
 
 # Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
 # evaluation (stacks/timing.py says why it is a range).
@@ -69,14 +69,19 @@ class Check:
 
 @dataclass(frozen=True)
 class Restore:
-    """The modelled restore for the kit's template and the same model at AWS defaults."""
+    """The modelled restore for the kit's template (``inputs``, read from it) and the same
+    model at AWS defaults, with ``lifecycle_s`` of lifecycle hooks per batch."""
 
-    kit: timing.RestoreEstimate
-    aws_defaults: timing.RestoreEstimate
-    instances: int
-    deployment_config_name: str
-    sources: Mapping[str, str]
+    inputs: RestoreInputs
     lifecycle_s: int
+
+    @property
+    def kit(self) -> timing.RestoreEstimate:
+        return self.inputs.estimate(self.lifecycle_s)
+
+    @property
+    def aws_defaults(self) -> timing.RestoreEstimate:
+        return self.inputs.aws_default_estimate(self.lifecycle_s)
 
     @property
     def ratio(self) -> float:

@@ -303,12 +303,12 @@ def _decision(report: DrillReport) -> list[str]:
 def _restore(report: DrillReport) -> list[str]:
     restore = report.restore
     lines = ["", "Restore (modelled, alarm_rollback_kit/timing.py)"]
-    sources = "; ".join(f"{k}: {v}" for k, v in restore.sources.items())
+    sources = "; ".join(f"{k}: {v}" for k, v in restore.inputs.sources.items())
     lines += _para(
         "  ",
         FORMULA,
-        f"kit (from the template): {restore.instances} instances, "
-        f"{restore.deployment_config_name}: {restore.kit.formula}",
+        f"kit (from the template): {restore.inputs.instances} instances, "
+        f"{restore.inputs.deployment_config_name}: {restore.kit.formula}",
     )
     lines += _wrap(f"read from: {sources}", "    ")
     lines += _para(
@@ -395,10 +395,10 @@ def as_json(report: DrillReport, *, png: str | None = None) -> dict[str, Any]:
             "awsDefaultSeconds": restore.aws_defaults.total_s,
             "awsDefaultFormula": restore.aws_defaults.formula,
             "ratio": round(restore.ratio, 2),
-            "instances": restore.instances,
-            "deploymentConfigName": restore.deployment_config_name,
+            "instances": restore.inputs.instances,
+            "deploymentConfigName": restore.inputs.deployment_config_name,
             "lifecycleSeconds": restore.lifecycle_s,
-            "sources": dict(restore.sources),
+            "sources": dict(restore.inputs.sources),
         },
         "recoveryFrom": _iso(report.recovery_from),
         "diagnosis": report.diagnosis,

@@ -96,15 +96,7 @@ class _Run:
         self.rollback: Rollback | None = None
         self.recovery_from: datetime | None = None
         self.baseline_until: datetime | None = scenario.onset
-        estimate = kit.restore.estimate(options.lifecycle_s)
-        self.restore = Restore(
-            kit=estimate,
-            aws_defaults=kit.restore.aws_default_estimate(options.lifecycle_s),
-            instances=kit.restore.instances,
-            deployment_config_name=kit.restore.deployment_config_name,
-            sources=kit.restore.sources,
-            lifecycle_s=options.lifecycle_s,
-        )
+        self.restore = Restore(kit.restore, options.lifecycle_s)
         self.replays = self._replay(scenario)
 
     def _replay(self, scenario: Scenario) -> dict[str, Replay]:

@@ -266,14 +266,7 @@ def collect(
     ]
     sweep = runner.run_range(scenario.load(scenario.DEFAULT_SCENARIO), assembly)
     figures["referenceIncident"] = report.sweep_json(sweep)
-    reference = sweep.worst
-    figures["restore"] = {
-        "kitSeconds": reference.restore.kit.total_s,
-        "kitFormula": reference.restore.kit.formula,
-        "awsDefaultSeconds": reference.restore.aws_defaults.total_s,
-        "awsDefaultFormula": reference.restore.aws_defaults.formula,
-        "ratio": round(reference.restore.ratio, 2),
-    }
+    figures["restore"] = report.as_json(sweep.worst)["restore"]
     return figures
 
 

@@ -133,12 +133,15 @@ def backtest(
     templates: Mapping[str, Mapping[str, Any]], data: MetricData, *, include_all: bool = False
 ) -> list[AlarmReport]:
     """Replay the rollback alarms (or every alarm) of each stack template."""
-    reports = []
-    for stack, template in templates.items():
-        alarms = all_alarms(template) if include_all else rollback_alarms(template)
-        for logical_id, properties in alarms:
-            reports.append(replay_alarm(stack, logical_id, properties, data))
-    return reports
+    return [replay_alarm(*alarm, data) for alarm in _alarms(templates, include_all)]
+
+
+def _alarms(
+    templates: Mapping[str, Mapping[str, Any]], include_all: bool
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(stack, logical id, Properties) of the rollback alarms (or every alarm)."""
+    pick = all_alarms if include_all else rollback_alarms
+    return [(stack, *alarm) for stack, template in templates.items() for alarm in pick(template)]
 
 
 def render(reports: Sequence[AlarmReport], data: MetricData) -> str:
@@ -282,13 +285,11 @@ def _fetch_for(templates: Mapping[str, Mapping[str, Any]], args: argparse.Namesp
             file=sys.stderr,
         )
     specs = []
-    for template in templates.values():
-        pairs = all_alarms(template) if args.all_alarms else rollback_alarms(template)
-        for logical_id, properties in pairs:
-            try:
-                specs.append(AlarmSpec.from_properties(properties, name=logical_id))
-            except AlarmDefinitionError as err:
-                print(f"note: {err}", file=sys.stderr)
+    for _, logical_id, properties in _alarms(templates, args.all_alarms):
+        try:
+            specs.append(AlarmSpec.from_properties(properties, name=logical_id))
+        except AlarmDefinitionError as err:
+            print(f"note: {err}", file=sys.stderr)
     queries, skipped = fetch_queries(
         specs, load_balancer=args.load_balancer, target_group=args.target_group
     )

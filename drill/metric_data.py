@@ -255,32 +255,24 @@ def fetch(
     client = client or _cloudwatch(region)
     end = (now or datetime.now(tz=UTC)).replace(second=0, microsecond=0)
     start = end - timedelta(days=days)
-    merged: dict[str, dict[str, Any]] = {}
-    paginator = client.get_paginator("get_metric_data")
-    for page in paginator.paginate(
-        MetricDataQueries=list(queries),
-        StartTime=start,
-        EndTime=end,
-        ScanBy="TimestampAscending",
-    ):
-        for result in page.get("MetricDataResults", []):
-            entry = merged.setdefault(
-                result["Id"],
-                {
-                    "Id": result["Id"],
-                    "Label": result.get("Label", ""),
-                    "Timestamps": [],
-                    "Values": [],
-                    "StatusCode": "Complete",
-                },
-            )
-            entry["Timestamps"] += [t.astimezone(UTC).isoformat() for t in result["Timestamps"]]
-            entry["Values"] += list(result["Values"])
-            if result.get("StatusCode", "Complete") != "Complete":
-                entry["StatusCode"] = result["StatusCode"]
+    pages = client.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=list(queries), StartTime=start, EndTime=end, ScanBy="TimestampAscending"
+    )
+    # Pages may repeat an Id; the reader merges them, as it does for any saved result.
+    results = [
+        {
+            "Id": result["Id"],
+            "Label": result.get("Label", ""),
+            "Timestamps": [t.astimezone(UTC).isoformat() for t in result["Timestamps"]],
+            "Values": list(result["Values"]),
+            "StatusCode": result.get("StatusCode", "Complete"),
+        }
+        for page in pages
+        for result in page.get("MetricDataResults", [])
+    ]
     return {
         "Description": f"GetMetricData {start.isoformat()} .. {end.isoformat()}",
         "Period": queries[0]["MetricStat"]["Period"],
         "MetricDataQueries": list(queries),
-        "MetricDataResults": list(merged.values()),
+        "MetricDataResults": results,
     }

@@ -13,7 +13,7 @@ from typing import Any
 
 from drill.evaluator import OK, Replay
 from drill.function import KitInvocation
-from drill.outcome import Event, Row, diagnosis_text
+from drill.outcome import Event, Row
 from drill.scenario import Scenario
 from drill.template import Kit
 from drill.world import World
@@ -161,10 +161,12 @@ def rows(
 
 
 def diagnosis(invocations: Sequence[KitInvocation]) -> str | None:
-    """The diagnosis the first page carrying one gives."""
-    for record in invocations:
-        for note in record.notifications:
-            text = diagnosis_text(note["Message"])
-            if text:
-                return text
+    """The "What it means" paragraph of the first page that has one."""
+    for note in (note for record in invocations for note in record.notifications):
+        lines = [line.strip() for line in note["Message"].splitlines()]
+        if "What it means" in lines:
+            rest = lines[lines.index("What it means") + 1 :]
+            paragraph = rest[: rest.index("")] if "" in rest else rest
+            if paragraph:
+                return " ".join(paragraph)
     return None

@@ -197,20 +197,6 @@ def decision_of(invocation: KitInvocation) -> str:
     return "rollback" if invocation.refused else "failed"
 
 
-def diagnosis_text(message: str) -> str | None:
-    """The "What it means" paragraph of the function's SNS message."""
-    lines = message.splitlines()
-    if "What it means" not in lines:
-        return None
-    start = lines.index("What it means") + 1
-    taken = []
-    for line in lines[start:]:
-        if not line.strip():
-            break
-        taken.append(line.strip())
-    return " ".join(taken) or None
-
-
 def expectations(report: DrillReport) -> list[Check]:
     """Compare the run with the scenario's ``expect`` block, one check per field it sets."""
     count = report.kit.rollback_alarms[0].spec

@@ -174,12 +174,7 @@ class Kit:
 
     @property
     def rule_pattern(self) -> Mapping[str, Any]:
-        pattern = self.template.properties(self.rule_id).get("EventPattern", {})
-        if isinstance(pattern, str):
-            parsed: Mapping[str, Any] = json.loads(pattern)
-            return parsed
-        found: Mapping[str, Any] = pattern
-        return found
+        return _pattern(self.template.resource(self.rule_id))
 
     @property
     def rollback_alarms(self) -> tuple[WatchedAlarm, ...]:

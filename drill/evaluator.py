@@ -21,7 +21,7 @@ and percentile low-sample handling are not modelled.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -385,8 +385,3 @@ def _reason_data(alarm: AlarmSpec, step: Step) -> dict[str, Any]:
     if alarm.statistic is not None:
         data["statistic"] = alarm.statistic
     return data
-
-
-def summarize(transitions: Iterable[Transition]) -> list[str]:
-    """One line per transition, for logs and reports."""
-    return [f"{t.at.isoformat()} {t.old_state} -> {t.new_state}: {t.reason}" for t in transitions]

@@ -187,10 +187,6 @@ class AssetFunction:
     def source_file(self) -> Path:
         return Path(str(self.handler_module.__file__))
 
-    def module(self, name: str) -> ModuleType:
-        """One of the asset's modules, e.g. ``module("aws")`` for ``rollback.aws``."""
-        return self.modules[f"{self.package}.{name}"]
-
     def invoke(
         self,
         event: Mapping[str, Any],

@@ -67,16 +67,11 @@ class ScenarioError(ValueError):
         self.source = source
         self.field = field
         self.value = value
-        shown = json.dumps(value) if _jsonable(value) else repr(value)
+        try:
+            shown = json.dumps(value)
+        except (TypeError, ValueError):
+            shown = repr(value)
         super().__init__(f"{source}: {field}={shown}: {message}")
-
-
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 @dataclass(frozen=True, kw_only=True)

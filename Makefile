@@ -82,7 +82,7 @@ backtest: synth
 	@$(BIN)/python -m drill.backtest --metrics $(METRICS) $(BACKTEST_ARGS)
 
 bench: setup
-	$(BIN)/python -m drill.bench
+	$(BIN)/python -m tools.bench
 
 ## lock: re-pin the whole Python tree after editing pyproject.toml
 lock:

@@ -1,13 +1,10 @@
 """``python -m drill``: replay an incident scenario through the synthesized kit, offline.
 
-``make drill`` synthesizes first and runs the reference incident (the 502 incident the
-kit exists for) at the best, typical and worst metric delay, printing the worst delay's
-timeline and one line per delay; ``make drill
-SCENARIO=<bundled name or path.json>`` another one; ``--json`` prints the
-machine-readable report instead of the timeline (``--json-file PATH`` writes it to a file,
-which is cleaner under make, whose own output shares stdout). ``--all`` runs every bundled scenario.
-The exit status is 0 when every expectation of the scenario holds, 1 when one does not,
-2 when the drill cannot run (no cdk.out, an invalid scenario file).
+``make drill`` synthesizes and runs the reference incident at the best, typical and worst
+metric delay (``SCENARIO=<bundled name or path.json>`` another one; ``--all`` every bundled
+one), printing the worst delay's timeline and one line per delay, or the JSON report
+(``--json``, ``--json-file PATH``). Exit status 0 when every expectation holds, 1 when one
+does not, 2 when the drill cannot run (no cdk.out, an invalid scenario file).
 """
 
 from __future__ import annotations

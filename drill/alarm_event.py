@@ -14,14 +14,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from alarm_rollback_kit.alarms import ALARM_EVENT_DETAIL_TYPE, ALARM_EVENT_SOURCE
 from drill.assembly import ACCOUNT, REGION
-from drill.evaluator import Transition
+from drill.evaluator import Transition, event_timestamp
 from drill.template import WatchedAlarm
 from drill.world import World
-
-
-def _cw_timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 def _configuration(properties: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -90,25 +87,25 @@ def alarm_event(
 ) -> dict[str, Any]:
     """A "CloudWatch Alarm State Change" event in the documented shape, raised at ``at``."""
     data = dict(transition.reason_data)
-    data["queryDate"] = _cw_timestamp(at)
+    data["queryDate"] = event_timestamp(at)
     if previous is None:
         before = {
             "reason": "drill: the alarm was OK before the scenario",
-            "timestamp": _cw_timestamp(at),
+            "timestamp": event_timestamp(at),
             "value": transition.old_state,
         }
     else:
         before = {
             "reason": previous.reason,
             "reasonData": json.dumps(previous.reason_data),
-            "timestamp": _cw_timestamp(previous.at),
+            "timestamp": event_timestamp(previous.at),
             "value": previous.new_state,
         }
     return {
         "version": "0",
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}/{at.isoformat()}")),
-        "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch",
+        "detail-type": ALARM_EVENT_DETAIL_TYPE,
+        "source": ALARM_EVENT_SOURCE,
         "account": ACCOUNT,
         "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
@@ -120,7 +117,7 @@ def alarm_event(
             "state": {
                 "reason": transition.reason,
                 "reasonData": json.dumps(data),
-                "timestamp": _cw_timestamp(at),
+                "timestamp": event_timestamp(at),
                 "value": transition.new_state,
             },
         },

@@ -141,8 +141,8 @@ class AlarmSpec:
                 f"{where}: ComparisonOperator={comparison!r} is not one of {', '.join(COMPARISONS)}"
             )
         threshold = _number(props.get("Threshold"), f"{where}: Threshold")
-        n = _integer(props.get("EvaluationPeriods"), f"{where}: EvaluationPeriods", low=1)
-        m = _integer(props.get("DatapointsToAlarm", n), f"{where}: DatapointsToAlarm", low=1)
+        n = int(_number(props.get("EvaluationPeriods"), f"{where}: EvaluationPeriods", low=1))
+        m = int(_number(props.get("DatapointsToAlarm", n), f"{where}: DatapointsToAlarm", low=1))
         if m > n:
             raise AlarmDefinitionError(
                 f"{where}: DatapointsToAlarm={m} exceeds EvaluationPeriods={n}"
@@ -267,33 +267,35 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or value is None:
-        raise AlarmDefinitionError(f"{where}={value!r} must be a number")
+def _number(value: Any, where: str, *, low: int | None = None) -> float:
+    """``value`` as a number (an integer >= ``low`` when given); else name the field."""
     try:
-        return float(value)
+        number = None if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
-        raise AlarmDefinitionError(f"{where}={value!r} must be a number") from None
+        number = None
+    if number is None or (low is not None and (number != int(number) or number < low)):
+        wanted = "a number" if low is None else f"an integer >= {low}"
+        raise AlarmDefinitionError(f"{where}={value!r} must be {wanted}")
+    return number
 
 
-def _integer(value: Any, where: str, *, low: int) -> int:
-    number = _number(value, where)
-    if number != int(number) or number < low:
-        raise AlarmDefinitionError(f"{where}={value!r} must be an integer >= {low}")
-    return int(number)
-
-
-def _dimensions(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise AlarmDefinitionError(f"{where}: Dimensions={raw!r} must be a list")
-    out = []
-    for item in raw:
+def _metric(metric: Any, period: Any, stat: Any, where: str, period_field: str) -> MetricRef:
+    """One metric an alarm reads: its Namespace, MetricName, Dimensions, Period and stat."""
+    dimensions = metric.get("Dimensions") or []
+    if not isinstance(dimensions, list):
+        raise AlarmDefinitionError(f"{where}: Dimensions={dimensions!r} must be a list")
+    for item in dimensions:
         if not isinstance(item, dict) or "Name" not in item:
             raise AlarmDefinitionError(f"{where}: dimension {item!r} needs Name and Value")
-        out.append((str(item["Name"]), json.dumps(item.get("Value"), sort_keys=True)))
-    return tuple(sorted(out))
+    return MetricRef(
+        namespace=str(metric.get("Namespace", "")),
+        metric_name=str(metric.get("MetricName", "")),
+        stat=str(stat),
+        period=int(_number(period, f"{where}{period_field}", low=1)),
+        dimensions=tuple(
+            sorted((str(d["Name"]), json.dumps(d.get("Value"), sort_keys=True)) for d in dimensions)
+        ),
+    )
 
 
 def _single_metric(props: Mapping[str, Any], where: str) -> MetricRef:
@@ -303,59 +305,43 @@ def _single_metric(props: Mapping[str, Any], where: str) -> MetricRef:
     stat = props.get("Statistic") or props.get("ExtendedStatistic")
     if not isinstance(stat, str) or not stat:
         raise AlarmDefinitionError(f"{where}: Statistic or ExtendedStatistic is required")
-    return MetricRef(
-        namespace=str(props["Namespace"]),
-        metric_name=str(props["MetricName"]),
-        stat=stat,
-        period=_integer(props["Period"], f"{where}: Period", low=1),
-        dimensions=_dimensions(props.get("Dimensions"), where),
+    return _metric(props, props["Period"], stat, where, ": Period")
+
+
+def _query(item: Any, at: str) -> MetricQuery:
+    if not isinstance(item, dict) or not isinstance(item.get("Id"), str):
+        raise AlarmDefinitionError(f"{at} needs an Id")
+    expression, stat = item.get("Expression"), item.get("MetricStat")
+    if (expression is None) == (stat is None):
+        raise AlarmDefinitionError(
+            f"{at} ({item['Id']}) needs exactly one of Expression and MetricStat"
+        )
+    if stat is not None and not (isinstance(stat, dict) and "Period" in stat and "Stat" in stat):
+        raise AlarmDefinitionError(f"{at} ({item['Id']}): MetricStat needs Metric, Period and Stat")
+    return MetricQuery(
+        id=item["Id"],
+        expression=expression if isinstance(expression, str) else None,
+        metric=None
+        if stat is None
+        else _metric(
+            stat.get("Metric", {}), stat["Period"], stat["Stat"], at, ".MetricStat.Period"
+        ),
+        # ReturnData defaults to true; an alarm needs exactly one query that returns.
+        return_data=item.get("ReturnData", True) is not False,
+        label=_text(item.get("Label")),
     )
 
 
 def _queries(raw: Any, where: str) -> tuple[MetricQuery, ...]:
     if not isinstance(raw, list) or not raw:
         raise AlarmDefinitionError(f"{where}: Metrics must be a non-empty list")
-    queries = []
-    for i, item in enumerate(raw):
-        at = f"{where}: Metrics[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("Id"), str):
-            raise AlarmDefinitionError(f"{at} needs an Id")
-        expression = item.get("Expression")
-        stat = item.get("MetricStat")
-        if (expression is None) == (stat is None):
-            raise AlarmDefinitionError(
-                f"{at} ({item['Id']}) needs exactly one of Expression and MetricStat"
-            )
-        metric = None
-        if stat is not None:
-            inner = stat.get("Metric", {}) if isinstance(stat, dict) else {}
-            if not isinstance(stat, dict) or "Period" not in stat or "Stat" not in stat:
-                raise AlarmDefinitionError(
-                    f"{at} ({item['Id']}): MetricStat needs Metric, Period and Stat"
-                )
-            metric = MetricRef(
-                namespace=str(inner.get("Namespace", "")),
-                metric_name=str(inner.get("MetricName", "")),
-                stat=str(stat["Stat"]),
-                period=_integer(stat["Period"], f"{at}.MetricStat.Period", low=1),
-                dimensions=_dimensions(inner.get("Dimensions"), at),
-            )
-        queries.append(
-            MetricQuery(
-                id=item["Id"],
-                expression=expression if isinstance(expression, str) else None,
-                metric=metric,
-                # ReturnData defaults to true; an alarm needs exactly one query that returns.
-                return_data=item.get("ReturnData", True) is not False,
-                label=_text(item.get("Label")),
-            )
-        )
+    queries = tuple(_query(item, f"{where}: Metrics[{i}]") for i, item in enumerate(raw))
     returned = [q.id for q in queries if q.return_data]
     if len(returned) != 1:
         raise AlarmDefinitionError(
             f"{where}: exactly one of Metrics must have ReturnData true, got {returned}"
         )
-    return tuple(queries)
+    return queries
 
 
 # Parsed once per expression text: a replay evaluates the same expression every period.

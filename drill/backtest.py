@@ -1,32 +1,13 @@
 """Backtest the synthesized rollback alarms against real metric history: count the pages.
 
-Before trusting an alarm to roll production back, replay it over the last days of the
-service's own metrics and see when it would have fired. This module reads every
-stack template of the cloud assembly in ``cdk.out``, finds the alarms the rollback rule listens to (an
-``AWS::Events::Rule`` whose pattern has source ``aws.cloudwatch`` and detail-type
-``CloudWatch Alarm State Change``; CloudWatch User Guide, "Alarm events and EventBridge"),
-replays each one with ``drill.evaluator`` and reports every time it entered ALARM, so false
-pages can be counted before they happen::
+Before trusting an alarm to roll production back, replay it over the service's own recent
+metrics and see when it would have fired. The alarms are those the rollback rule listens to
+(``drill.template``), replayed with ``drill.evaluator`` over a CloudWatch ``GetMetricData``
+result (``drill.metric_data``)::
 
     python -m drill.backtest --metrics drill/samples/getmetricdata-sample.json
     python -m drill.backtest --fetch --load-balancer app/order-api/5f0c6b2e1a9d4c3b --days 7 \\
         --save history.json          # needs AWS credentials; GetMetricData only
-
-The metrics file is a CloudWatch ``GetMetricData`` result (CloudWatch API Reference,
-GetMetricData): ``MetricDataResults`` is a list of ``{Id, Label, Timestamps, Values,
-StatusCode}``; timestamps are ISO 8601 (or epoch seconds) in any order (GetMetricData
-returns newest first unless ``ScanBy`` is ``TimestampAscending``), and results of several
-pages may repeat an Id. Each Id is mapped to a metric by, in order:
-
-1. ``MetricDataQueries`` in the same file (the request's queries: ``{Id, MetricStat:
-   {Metric: {Namespace, MetricName, Dimensions}, Period, Stat}}``); ``--fetch`` writes it;
-2. otherwise the ``Label``: ``"[Namespace ]MetricName[ Stat]"``, e.g.
-   ``"HTTPCode_ELB_5XX_Count"`` (namespace ``AWS/ApplicationELB`` and ``Sum`` by default,
-   which is also GetMetricData's default label for a single metric) or
-   ``"AWS/ApplicationELB TargetResponseTime p99"``.
-
-Optional top-level ``Period`` (default 60) and ``Description`` are read too. Dimensions are
-not matched: one file holds one load balancer's metrics.
 """
 
 from __future__ import annotations
@@ -53,12 +34,6 @@ from drill.metric_data import (
 )
 from drill.metric_math import MathEvaluationError
 from drill.template import all_alarms, rollback_alarms
-
-# --- Finding the alarms in synthesized templates ---------------------------------------------
-
-
-# --- Reading a GetMetricData result ----------------------------------------------------------
-
 
 # --- Replaying ------------------------------------------------------------------------------
 
@@ -158,12 +133,15 @@ def backtest(
     templates: Mapping[str, Mapping[str, Any]], data: MetricData, *, include_all: bool = False
 ) -> list[AlarmReport]:
     """Replay the rollback alarms (or every alarm) of each stack template."""
-    reports = []
-    for stack, template in templates.items():
-        alarms = all_alarms(template) if include_all else rollback_alarms(template)
-        for logical_id, properties in alarms:
-            reports.append(replay_alarm(stack, logical_id, properties, data))
-    return reports
+    return [replay_alarm(*alarm, data) for alarm in _alarms(templates, include_all)]
+
+
+def _alarms(
+    templates: Mapping[str, Mapping[str, Any]], include_all: bool
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(stack, logical id, Properties) of the rollback alarms (or every alarm)."""
+    pick = all_alarms if include_all else rollback_alarms
+    return [(stack, *alarm) for stack, template in templates.items() for alarm in pick(template)]
 
 
 def render(reports: Sequence[AlarmReport], data: MetricData) -> str:
@@ -237,9 +215,6 @@ def _hhmm(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
 
 
-# --- Fetching from CloudWatch ----------------------------------------------------------------
-
-
 # --- Command line ----------------------------------------------------------------------------
 
 
@@ -310,13 +285,11 @@ def _fetch_for(templates: Mapping[str, Mapping[str, Any]], args: argparse.Namesp
             file=sys.stderr,
         )
     specs = []
-    for template in templates.values():
-        pairs = all_alarms(template) if args.all_alarms else rollback_alarms(template)
-        for logical_id, properties in pairs:
-            try:
-                specs.append(AlarmSpec.from_properties(properties, name=logical_id))
-            except AlarmDefinitionError as err:
-                print(f"note: {err}", file=sys.stderr)
+    for _, logical_id, properties in _alarms(templates, args.all_alarms):
+        try:
+            specs.append(AlarmSpec.from_properties(properties, name=logical_id))
+        except AlarmDefinitionError as err:
+            print(f"note: {err}", file=sys.stderr)
     queries, skipped = fetch_queries(
         specs, load_balancer=args.load_balancer, target_group=args.target_group
     )

@@ -1,53 +1,27 @@
 """Evaluate a CloudWatch metric alarm offline, period by period, as CloudWatch documents it.
 
-moto stores alarms but never evaluates them, so the drill and the backtest need their own
-evaluator to know when the kit's rollback alarms would enter ALARM. It takes an alarm as
-``drill.alarm_spec`` reads it from the ``Properties`` ``cdk synth`` writes (single metric,
-or metric math through ``Metrics``) and per-period datapoints from a ``MetricSource``, and
-replays the alarm: the state after every period, the transitions, and
-a reason text shaped like CloudWatch's ("Threshold Crossed: 1 out of the last 1 datapoints
-[369.0 (24/11/26 14:45:00)] was greater than the threshold (50.0) ...").
-
-Semantics, from the CloudWatch User Guide, "Evaluating an alarm" and "Configuring how
-CloudWatch alarms treat missing data" (section "How alarm state is evaluated when data is
-missing"):
-
-* Each evaluation looks at the *evaluation range*: more periods than ``EvaluationPeriods``
-  (N). The guide's examples retrieve 5 datapoints for N = 3; the exact number is not
-  published, so the range here is N + 2 unless the caller says otherwise.
-* If the range holds at least N real datapoints, the most recent N real ones are evaluated
-  and ``TreatMissingData`` is not used at all (so a sparse ALB error count can keep an
-  alarm in ALARM for a while after the errors stop: the guide's note on re-evaluating the
-  last datapoints after a metric stops flowing).
-* Otherwise every real datapoint in the range is used and the shortfall is filled according
-  to ``TreatMissingData``: ``breaching`` and ``notBreaching`` fill with breaching or
-  non-breaching points; ``missing`` and ``ignore`` never invent a breach. With all
-  datapoints missing, ``missing`` gives INSUFFICIENT_DATA and ``ignore`` keeps the current
-  state. ALARM needs at least ``DatapointsToAlarm`` (M) breaching points of the N.
-* The guide's two outcome tables (3 of 3 and 2 of 3) are reproduced by
-  ``evaluate_window``; its tests walk every row. Where only breaching real points exist
-  and there are fewer than M, the table answers INSUFFICIENT_DATA (``missing``) or "retain
-  current state" (``ignore``), except that ``missing`` answers ALARM when the lone real
-  point is the oldest of the range (its row "X - - - -"); that row is encoded as written.
-
-Time (CloudWatch User Guide, "Evaluating an alarm": an alarm with a period of a minute or
-more "is evaluated every minute", over the window that ends then): ``replay`` evaluates
-once per wall-clock minute, and each query range ends with the period that ends at that
-minute. A datapoint is keyed by the start of its period (as GetMetricData returns it) and
-is in the range only once it has landed, a stated delay after its period ends (per
-datapoint if the caller wants). AWS publishes no ingestion delay for ALB metrics, so the
-drill runs a range of delays (``drill.runner``); with any delay the newest minute of a
-range is still empty, and an expression that fills it (``FILL(m, 0)``) judges a made-up
-value there: the guide's FILL caveat ("Using metric math"), reproduced in
-``tests/drill/test_stuck_alarm.py``. Anomaly-detection alarms (``ThresholdMetricId``, the
-band operators) and percentile low-sample handling are not modelled and are rejected or
-ignored by name.
+moto stores alarms but never evaluates them, so the drill and the backtest replay the
+kit's alarms here (read by ``drill.alarm_spec``) over per-period datapoints from a
+``MetricSource``: the state after every evaluation, the transitions, and a reason text
+shaped like CloudWatch's. Semantics (CloudWatch User Guide, "Using Amazon CloudWatch
+alarms", sections Evaluating an alarm and How alarm state is evaluated when data is
+missing, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html):
+an alarm of a minute or longer is evaluated every minute over an evaluation range of more
+than N periods ending at that minute (the size is not published: N + 2 here, plus the
+delay margin of ``evaluation_range_for``); with at least N real datapoints the most
+recent N decide and ``TreatMissingData`` is unused, otherwise the shortfall is filled as
+``TreatMissingData`` says and ``evaluate_window`` reproduces the guide's two outcome tables
+row by row (including "X - - - -" under ``missing``). A datapoint counts once it has
+landed, a stated delay after its period ends (AWS publishes none for ALB metrics), so the
+newest minute of a range is empty and ``FILL(m, 0)`` judges a made-up value: the guide's
+FILL caveat, reproduced in ``tests/drill/test_stuck_alarm.py``. Anomaly-detection alarms
+and percentile low-sample handling are not modelled.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,15 +34,9 @@ INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
 STATES = (OK, ALARM, INSUFFICIENT_DATA)
 
 
-# --- Metrics and their data ------------------------------------------------------------------
-
-
 # A MetricSource answers a metric's datapoints: {period start (UTC): value}. A metric with no
 # data answers an empty mapping.
 MetricSource = Callable[[MetricRef], Mapping[datetime, float]]
-
-
-# --- Alarm definition ------------------------------------------------------------------------
 
 
 # --- The state decision for one evaluation ---------------------------------------------------
@@ -347,7 +315,8 @@ def _cw_time(when: datetime) -> str:
     return when.strftime("%d/%m/%y %H:%M:%S")
 
 
-def _iso(when: datetime) -> str:
+def event_timestamp(when: datetime) -> str:
+    """A time as CloudWatch writes it in alarm events and their reason data."""
     return when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
@@ -404,18 +373,15 @@ def _reason_data(alarm: AlarmSpec, step: Step) -> dict[str, Any]:
     used = [step.window[i] for i in step.outcome.used]
     data: dict[str, Any] = {
         "version": "1.0",
-        "queryDate": _iso(step.evaluated_at),
-        "startDate": _iso(step.window[0][0]),
+        "queryDate": event_timestamp(step.evaluated_at),
+        "startDate": event_timestamp(step.window[0][0]),
         "period": alarm.period,
         "recentDatapoints": [v for _, v in used],
         "threshold": alarm.threshold,
-        "evaluatedDatapoints": [{"timestamp": _iso(t), "value": v} for t, v in reversed(used)],
+        "evaluatedDatapoints": [
+            {"timestamp": event_timestamp(t), "value": v} for t, v in reversed(used)
+        ],
     }
     if alarm.statistic is not None:
         data["statistic"] = alarm.statistic
     return data
-
-
-def summarize(transitions: Iterable[Transition]) -> list[str]:
-    """One line per transition, for logs and reports."""
-    return [f"{t.at.isoformat()} {t.old_state} -> {t.new_state}: {t.reason}" for t in transitions]

@@ -1,20 +1,13 @@
 """Runs the rollback function's deployed code in process: imported from its cdk.out asset.
 
-``cdk synth`` copies the function's package into ``cdk.out/asset.<hash>/`` (the template's
-``aws:asset:path``); that directory is what Lambda would run, so the drill imports the
-handler from there rather than from ``alarm_rollback_kit/functions/``. Both copies are the
-top-level package ``rollback`` (the handler string is ``rollback.handler.lambda_handler``),
-and the test suite imports the ``alarm_rollback_kit/functions/`` one, so the asset copy is
-imported with the package's entries taken out of ``sys.modules`` and put back afterwards;
-its modules are kept in a private table and swapped in again around every call. No
-``.pyc`` is written into cdk.out.
-
-Around each invocation the function gets the environment its template declares (resolved
-by the caller), the drill's simulated clock (the handler reads ``datetime.now``; the module
-global ``datetime`` of the handler module is swapped for a frozen one, the only change made
-to the function's code) and a log capture: its JSON log lines are collected instead of
-printed. The ``rollback`` logger is shared by name with the ``alarm_rollback_kit/functions/``
-copy, so its handlers, level and propagation are restored after every use.
+``cdk synth`` copies the function's package into ``cdk.out/asset.<hash>/``: what Lambda
+would run, so the drill imports the handler from there. The test suite imports the
+``alarm_rollback_kit/functions/`` copy of the same top-level package ``rollback``, so the
+asset's modules live in a private table, swapped into ``sys.modules`` around every call,
+and no ``.pyc`` is written into cdk.out. Each invocation gets the template's environment,
+the drill's clock (the handler module's ``datetime`` swapped for a frozen one, the only
+change made to the code) and a capture of its JSON log lines; the shared ``rollback``
+logger is restored after every use.
 """
 
 from __future__ import annotations
@@ -193,10 +186,6 @@ class AssetFunction:
     @property
     def source_file(self) -> Path:
         return Path(str(self.handler_module.__file__))
-
-    def module(self, name: str) -> ModuleType:
-        """One of the asset's modules, e.g. ``module("aws")`` for ``rollback.aws``."""
-        return self.modules[f"{self.package}.{name}"]
 
     def invoke(
         self,

@@ -1,11 +1,12 @@
 """Metric history for the backtest: a CloudWatch ``GetMetricData`` result, read or fetched.
 
-The metrics file is a CloudWatch ``GetMetricData`` result (CloudWatch API Reference,
-GetMetricData): ``MetricDataResults`` is a list of ``{Id, Label, Timestamps, Values,
-StatusCode}``; timestamps are ISO 8601 (or epoch seconds) in any order (GetMetricData
-returns newest first unless ``ScanBy`` is ``TimestampAscending``), and results of several
-pages may repeat an Id. ``drill.backtest``'s docstring says how each Id maps to a metric.
-``fetch`` records one from CloudWatch (GetMetricData only).
+The file is a ``GetMetricData`` result (CloudWatch API Reference, GetMetricData):
+``MetricDataResults`` of ``{Id, Label, Timestamps, Values, StatusCode}``, timestamps ISO
+8601 or epoch seconds in any order, pages possibly repeating an Id. Each Id names a metric
+through ``MetricDataQueries`` in the same file (``--fetch`` writes them), else through its
+``Label``, ``"[Namespace ]MetricName[ Stat]"`` (``AWS/ApplicationELB`` and ``Sum`` by
+default). Optional top-level ``Period`` (default 60) and ``Description``; dimensions are
+not matched, so one file holds one load balancer. ``fetch`` records one from CloudWatch.
 """
 
 from __future__ import annotations
@@ -254,32 +255,24 @@ def fetch(
     client = client or _cloudwatch(region)
     end = (now or datetime.now(tz=UTC)).replace(second=0, microsecond=0)
     start = end - timedelta(days=days)
-    merged: dict[str, dict[str, Any]] = {}
-    paginator = client.get_paginator("get_metric_data")
-    for page in paginator.paginate(
-        MetricDataQueries=list(queries),
-        StartTime=start,
-        EndTime=end,
-        ScanBy="TimestampAscending",
-    ):
-        for result in page.get("MetricDataResults", []):
-            entry = merged.setdefault(
-                result["Id"],
-                {
-                    "Id": result["Id"],
-                    "Label": result.get("Label", ""),
-                    "Timestamps": [],
-                    "Values": [],
-                    "StatusCode": "Complete",
-                },
-            )
-            entry["Timestamps"] += [t.astimezone(UTC).isoformat() for t in result["Timestamps"]]
-            entry["Values"] += list(result["Values"])
-            if result.get("StatusCode", "Complete") != "Complete":
-                entry["StatusCode"] = result["StatusCode"]
+    pages = client.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=list(queries), StartTime=start, EndTime=end, ScanBy="TimestampAscending"
+    )
+    # Pages may repeat an Id; the reader merges them, as it does for any saved result.
+    results = [
+        {
+            "Id": result["Id"],
+            "Label": result.get("Label", ""),
+            "Timestamps": [t.astimezone(UTC).isoformat() for t in result["Timestamps"]],
+            "Values": list(result["Values"]),
+            "StatusCode": result.get("StatusCode", "Complete"),
+        }
+        for page in pages
+        for result in page.get("MetricDataResults", [])
+    ]
     return {
         "Description": f"GetMetricData {start.isoformat()} .. {end.isoformat()}",
         "Period": queries[0]["MetricStat"]["Period"],
         "MetricDataQueries": list(queries),
-        "MetricDataResults": list(merged.values()),
+        "MetricDataResults": results,
     }

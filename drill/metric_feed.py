@@ -14,10 +14,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from drill.scenario import NAMESPACE, Scenario
+from drill.scenario import NAMESPACE, PLAIN_KEY_STATS, Scenario, is_count
 
-HOST_COUNTS = ("HealthyHostCount", "UnHealthyHostCount")
-PUBLISHED_STATS = ("Sum", "Average", "Minimum", "Maximum")
 PUT_METRIC_DATA_LIMIT = 1000  # datapoints per PutMetricData call
 
 
@@ -62,10 +60,9 @@ class MetricFeed:
         for key, values in self._scenario.series.items():
             name, _, stat = key.partition(":")
             value = values[index]
-            if value is None or (stat and (stat not in PUBLISHED_STATS or name in plain)):
+            if value is None or (stat and (stat not in PLAIN_KEY_STATS or name in plain)):
                 continue
-            counted = name.endswith("Count") and name not in HOST_COUNTS
-            if counted and value == 0 and not self._scenario.zero_counts_published:
+            if is_count(name) and value == 0 and not self._scenario.zero_counts_published:
                 continue  # the load balancer publishes a count only when it is non-zero
             points.append(
                 {

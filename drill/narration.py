@@ -13,7 +13,7 @@ from typing import Any
 
 from drill.evaluator import OK, Replay
 from drill.function import KitInvocation
-from drill.outcome import Event, Row, diagnosis_text
+from drill.outcome import Event, Row
 from drill.scenario import Scenario
 from drill.template import Kit
 from drill.world import World
@@ -23,89 +23,59 @@ SNS_SUBJECT_LIMIT = 99
 
 def invocation_events(record: KitInvocation, world: World) -> list[Event]:
     """What one invocation of the function did, as timeline events."""
-    events: list[Event] = []
-
-    def event(at: datetime, kind: str, text: str, **data: Any) -> None:
-        events.append(Event(at, kind, text, data))
-
     at, inv = record.at, record.invocation
-    label = f"rollback function (attempt {record.attempt})"
-    wall = f"{inv.wall_seconds * 1000:.0f} ms wall time"
-    if inv.error is not None:
-        event(
-            at,
-            "decision",
-            f"{label}: FAILED with {type(inv.error).__name__}: {inv.error} ({wall})",
-            action="failed",
-        )
-    else:
-        result = inv.result or {}
-        event(
-            at,
-            "decision",
-            f"{label}: {result.get('action')} - {result.get('reason')} ({wall})",
-            action=result.get("action"),
-        )
-    event(at, "calls", "AWS calls: " + (", ".join(record.invocation.aws_calls) or "none"))
-    for refused in record.refused:
-        key = (refused.get("revision") or {}).get("s3Location", {}).get("key")
-        event(
-            at,
-            "codedeploy",
-            f"CodeDeploy refused CreateDeployment of {key} "
-            f"({world.versions.get(str(key), '?')}): the scenario's rollback fails",
-        )
-    for stopped in record.stopped:
-        event(at, "codedeploy", f"CodeDeploy: deployment {stopped} stopped")
-    for info in record.created:
-        key = info.get("revision", {}).get("s3Location", {}).get("key")
-        event(
-            at,
-            "codedeploy",
-            f"CodeDeploy: rollback deployment {info['deploymentId']} created by "
-            f"{info.get('creator')} (revision {key} = "
-            f"{world.versions.get(str(key), '?')})",
-            deployment_id=info["deploymentId"],
-        )
     result = inv.result or {}
+    if inv.error is not None:
+        said = f"FAILED with {type(inv.error).__name__}: {inv.error}"
+    else:
+        said = f"{result.get('action')} - {result.get('reason')}"
+    wall = f"{inv.wall_seconds * 1000:.0f} ms wall time"
+    texts = [
+        ("decision", f"rollback function (attempt {record.attempt}): {said} ({wall})"),
+        ("calls", "AWS calls: " + (", ".join(inv.aws_calls) or "none")),
+    ]
+
+    def key_and_version(revision: Any) -> tuple[Any, str]:
+        key = (revision or {}).get("s3Location", {}).get("key")
+        return key, world.history.versions.get(str(key), "?")
+
+    for refused in record.refused:
+        key, version = key_and_version(refused.get("revision"))
+        text = f"CodeDeploy refused CreateDeployment of {key} ({version}): the scenario's "
+        texts.append(("codedeploy", text + "rollback fails"))
+    texts += [
+        ("codedeploy", f"CodeDeploy: deployment {stopped} stopped") for stopped in record.stopped
+    ]
+    for info in record.created:
+        key, version = key_and_version(info.get("revision"))
+        text = f"CodeDeploy: rollback deployment {info['deploymentId']} created by "
+        texts.append(("codedeploy", text + f"{info.get('creator')} (revision {key} = {version})"))
     if result.get("invalidationId"):
-        distribution = world.environment.get("DISTRIBUTION_ID", "?")
-        event(
-            at,
-            "cloudfront",
-            f"CloudFront: invalidation {result['invalidationId']} on distribution "
-            f"{distribution} (paths {world.environment.get('INVALIDATION_PATHS', '/*')})",
+        texts.append(
+            (
+                "cloudfront",
+                f"CloudFront: invalidation {result['invalidationId']} on distribution "
+                f"{world.environment.get('DISTRIBUTION_ID', '?')} (paths "
+                f"{world.environment.get('INVALIDATION_PATHS', '/*')})",
+            )
         )
-    for note in record.notifications:
-        event(at, "sns", f'SNS notification: "{note["Subject"]}"')
-    return events
+    texts += [("sns", f'SNS notification: "{note["Subject"]}"') for note in record.notifications]
+    return [Event(at, kind, text) for kind, text in texts]
 
 
 def deployment_events(scenario: Scenario) -> list[Event]:
     """The scenario's deployments and onset, as timeline events."""
     events: list[Event] = []
-
-    def event(at: datetime, kind: str, text: str, **data: Any) -> None:
-        events.append(Event(at, kind, text, data))
-
-    for deployment in scenario.deployments:
-        if deployment.create_time >= scenario.start:
-            event(
-                deployment.create_time,
-                "deployment",
-                f"{deployment.version} deployment created ({deployment.s3_key})",
-                version=deployment.version,
-            )
-        if deployment.complete_time and deployment.complete_time >= scenario.start:
-            event(
-                deployment.complete_time,
-                "deployment",
-                f"{deployment.version} deployment ends {deployment.status} (if nobody stops it)",
-                version=deployment.version,
-                status=deployment.status,
-            )
+    for d in scenario.deployments:
+        if d.create_time >= scenario.start:
+            text = f"{d.version} deployment created ({d.s3_key})"
+            events.append(Event(d.create_time, "deployment", text, {"version": d.version}))
+        if d.complete_time and d.complete_time >= scenario.start:
+            text = f"{d.version} deployment ends {d.status} (if nobody stops it)"
+            data = {"version": d.version, "status": d.status}
+            events.append(Event(d.complete_time, "deployment", text, data))
     if scenario.onset is not None:
-        event(scenario.onset, "onset", "onset: the first bad minute begins")
+        events.append(Event(scenario.onset, "onset", "onset: the first bad minute begins"))
     return events
 
 
@@ -138,7 +108,7 @@ def without_stopped_endings(
         found
         for record in invocations
         for deployment_id in record.stopped
-        if (found := world.scenario_deployment(deployment_id)) is not None
+        if (found := world.history.scenario_deployment(deployment_id)) is not None
     ]
     versions = {d.version for d in stopped}
     kept = [
@@ -191,10 +161,12 @@ def rows(
 
 
 def diagnosis(invocations: Sequence[KitInvocation]) -> str | None:
-    """The diagnosis the first page carrying one gives."""
-    for record in invocations:
-        for note in record.notifications:
-            text = diagnosis_text(note["Message"])
-            if text:
-                return text
+    """The "What it means" paragraph of the first page that has one."""
+    for note in (note for record in invocations for note in record.notifications):
+        lines = [line.strip() for line in note["Message"].splitlines()]
+        if "What it means" in lines:
+            rest = lines[lines.index("What it means") + 1 :]
+            paragraph = rest[: rest.index("")] if "" in rest else rest
+            if paragraph:
+                return " ".join(paragraph)
     return None

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from alarm_rollback_kit import timing
 from drill.evaluator import Replay
 from drill.function import KitInvocation
 from drill.scenario import Scenario
-from drill.template import Kit, WatchedAlarm
+from drill.template import Kit, RestoreInputs, WatchedAlarm
 
 # Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
 # evaluation (stacks/timing.py says why it is a range).
@@ -37,14 +37,14 @@ class DrillOptions:
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Event:
-    """Something that happened at ``at`` (wall clock of the scenario)."""
+class Event(NamedTuple):
+    """Something that happened at ``at`` (the scenario's clock); ``data`` is what the plot
+    marks (a deployment's version and status)."""
 
     at: datetime
     kind: str
     text: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,19 @@ class Check:
 
 @dataclass(frozen=True)
 class Restore:
-    """The modelled restore for the kit's template and the same model at AWS defaults."""
+    """The modelled restore for the kit's template (``inputs``, read from it) and the same
+    model at AWS defaults, with ``lifecycle_s`` of lifecycle hooks per batch."""
 
-    kit: timing.RestoreEstimate
-    aws_defaults: timing.RestoreEstimate
-    instances: int
-    deployment_config_name: str
-    sources: Mapping[str, str]
+    inputs: RestoreInputs
     lifecycle_s: int
+
+    @property
+    def kit(self) -> timing.RestoreEstimate:
+        return self.inputs.estimate(self.lifecycle_s)
+
+    @property
+    def aws_defaults(self) -> timing.RestoreEstimate:
+        return self.inputs.aws_default_estimate(self.lifecycle_s)
 
     @property
     def ratio(self) -> float:
@@ -107,7 +112,6 @@ class DrillReport:
     pattern: Mapping[str, Any]
     rule_name: str
     source_file: str
-    alarms: tuple[WatchedAlarm, ...]
     alarm_names: Mapping[str, str]
     replays: Mapping[str, Replay]
     rows: list[Row]
@@ -121,7 +125,10 @@ class DrillReport:
     checks: list[Check]
     dead_letters: int
     notes: list[str]
-    deployments: list[dict[str, Any]]
+
+    @property
+    def alarms(self) -> tuple[WatchedAlarm, ...]:
+        return self.kit.alarms
 
     @property
     def passed(self) -> bool:
@@ -190,70 +197,45 @@ def decision_of(invocation: KitInvocation) -> str:
     return "rollback" if invocation.refused else "failed"
 
 
-def diagnosis_text(message: str) -> str | None:
-    """The "What it means" paragraph of the function's SNS message."""
-    lines = message.splitlines()
-    if "What it means" not in lines:
-        return None
-    start = lines.index("What it means") + 1
-    taken = []
-    for line in lines[start:]:
-        if not line.strip():
-            break
-        taken.append(line.strip())
-    return " ".join(taken) or None
-
-
 def expectations(report: DrillReport) -> list[Check]:
-    """Compare the run with the scenario's ``expect`` block, one check per field."""
+    """Compare the run with the scenario's ``expect`` block, one check per field it sets."""
     count = report.kit.rollback_alarms[0].spec
     expect = report.scenario.expectation_for(count.datapoints_to_alarm, count.evaluation_periods)
     fired = {a.logical_id: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
-    rollback_fired = any(fired[a.logical_id] for a in report.alarms if a.rollback)
-    checks = [
-        Check(
-            "alarm_fires", expect.alarm_fires, rollback_fired, expect.alarm_fires == rollback_fired
-        )
-    ]
-    decision = report.decision
-    checks.append(Check("decision", expect.decision, decision, expect.decision == decision))
     rollback = report.rollback
-    if expect.rollback_target is not None:
-        actual = rollback.target_version if rollback else None
+    checks: list[Check] = []
+
+    def check(
+        name: str, wanted: Any, actual: Any, note: str = "", passed: bool | None = None
+    ) -> None:
         checks.append(
-            Check(
-                "rollback_target", expect.rollback_target, actual, actual == expect.rollback_target
-            )
+            Check(name, wanted, actual, actual == wanted if passed is None else passed, note)
+        )
+
+    check(
+        "alarm_fires",
+        expect.alarm_fires,
+        any(fired[a.logical_id] for a in report.kit.rollback_alarms),
+    )
+    check("decision", expect.decision, report.decision)
+    if expect.rollback_target is not None:
+        check(
+            "rollback_target", expect.rollback_target, rollback.target_version if rollback else None
         )
     if expect.rollback_succeeds is not None:
-        succeeded = bool(rollback and rollback.outcome == "Succeeded")
         note = "" if rollback is None else f"rollback outcome: {rollback.outcome or 'not created'}"
-        checks.append(
-            Check(
-                "rollback_succeeds",
-                expect.rollback_succeeds,
-                succeeded,
-                succeeded == expect.rollback_succeeds,
-                note,
-            )
-        )
-    if expect.max_minutes_onset_to_rollback is not None:
+        succeeded = bool(rollback and rollback.outcome == "Succeeded")
+        check("rollback_succeeds", expect.rollback_succeeds, succeeded, note)
+    if (limit := expect.max_minutes_onset_to_rollback) is not None:
         elapsed = report.onset_to_rollback
         minutes = None if elapsed is None else elapsed.total_seconds() / 60
-        passed = minutes is not None and minutes <= expect.max_minutes_onset_to_rollback
-        checks.append(
-            Check(
-                "max_minutes_onset_to_rollback",
-                expect.max_minutes_onset_to_rollback,
-                None if minutes is None else round(minutes, 2),
-                passed,
-            )
-        )
+        within = minutes is not None and minutes <= limit
+        shown = None if minutes is None else round(minutes, 2)
+        check("max_minutes_onset_to_rollback", limit, shown, passed=within)
     for fragment, wanted in (expect.alarms or {}).items():
         matching = [lid for lid in fired if fragment in lid]
-        if not matching:
-            checks.append(Check(f"alarms.{fragment}", wanted, None, False, "no alarm matches"))
-            continue
-        entered = any(fired[lid] for lid in matching)
-        checks.append(Check(f"alarms.{fragment}", wanted, entered, entered == wanted))
+        if matching:
+            check(f"alarms.{fragment}", wanted, any(fired[lid] for lid in matching))
+        else:
+            check(f"alarms.{fragment}", wanted, None, "no alarm matches", passed=False)
     return checks

@@ -1,23 +1,20 @@
 """Turns a ``DrillReport`` into the text on-call reads and the JSON tools read.
 
 The text is a minute-by-minute table (requests, ELB 5xx, target 5xx, healthy hosts, each
-replayed alarm's state) with what happened in each minute printed under it: deployments,
-alarm transitions, the EventBridge match, the function's decision and AWS calls, what
-CodeDeploy and CloudFront did, the SNS notifications. Then the diagnosis from the
-notification, the onset-to-rollback time broken into its parts with onset-to-restored and
-the errors served, the restore model for the template beside AWS defaults (with the
-formula), and the scenario's expectations; ``render_sweep`` adds one line per metric delay
-of the modelled range.
+replayed alarm's state) with what happened in each minute under it, then the decision and
+diagnosis, onset to rollback in its parts with onset to restored and errors served, the
+restore model beside AWS defaults, and the expectations; ``render_sweep`` adds one line per
+metric delay of the modelled range.
 """
 
 from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from drill.function import KitInvocation
 from drill.outcome import DrillReport, decision_of
 from drill.runner import DelaySweep
 
@@ -47,6 +44,11 @@ def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "    ") or [
         indent
     ]
+
+
+def _para(indent: str, *texts: str) -> list[str]:
+    """Each text wrapped as its own paragraph at ``indent``."""
+    return [line for text in texts for line in _wrap(text, indent)]
 
 
 def _seconds(delta: timedelta) -> str:
@@ -80,21 +82,20 @@ def _header(report: DrillReport) -> list[str]:
     lines += _wrap(scenario.description, "  ")
     lines += ["", "Read from cdk.out (nothing about the alarms, rule or function restated by hand)"]
     templates = ", ".join(str(p.relative_to(cdk_out.parent)) for p in kit.templates_read)
-    lines += _wrap(f"templates: {templates}", "  ")
-    lines += _wrap(
+    width = max(len(a.label) for a in report.alarms)
+    lines += _para(
+        "  ",
+        f"templates: {templates}",
         f"function:  {kit.function_id}, handler {kit.handler}, code imported from "
         f"{report.source_file}",
-        "  ",
-    )
-    lines += _wrap(
         f"rule:      {kit.rule_id} -> EventBridge rule {report.rule_name}; pattern "
         + json.dumps(report.pattern, sort_keys=True),
-        "  ",
+        *(
+            f"alarm:     {a.label:<{width}} [{'rollback' if a.rollback else 'notify  '}] "
+            f"{a.describe()}"
+            for a in report.alarms
+        ),
     )
-    width = max(len(a.label) for a in report.alarms)
-    for alarm in report.alarms:
-        role = "rollback" if alarm.rollback else "notify  "
-        lines += _wrap(f"alarm:     {alarm.label:<{width}} [{role}] {alarm.describe()}", "  ")
     lines.append("  environment (resolved):")
     for name, value in sorted(report.environment.items()):
         lines.append(f"    {name}={value}")
@@ -114,43 +115,42 @@ def _header(report: DrillReport) -> list[str]:
 
 
 def _timeline(report: DrillReport) -> list[str]:
-    labels = [a.label for a in report.alarms]
-    head = (
-        f"{'minute':>6} {'requests':>10} {'ELB 5xx':>8} {'tgt 5xx':>8} {'healthy':>7}  "
-        + "  ".join(f"{label:<{max(len(label), 5)}}" for label in labels)
-    )
+    widths = [(a.label, max(len(a.label), 5)) for a in report.alarms]
     lines = [
         "",
         "Timeline (UTC). '-' no datapoint; '*' modelled recovery; alarm states as of the "
         "end of each minute",
-        head,
+        f"{'minute':>6} {'requests':>10} {'ELB 5xx':>8} {'tgt 5xx':>8} {'healthy':>7}  "
+        + "  ".join(f"{label:<{width}}" for label, width in widths),
     ]
-    events = list(report.events)
-    first = report.rows[0].minute if report.rows else None
-    before = [e for e in events if first and e.at < first]
-    for event in before:
-        lines += _wrap(f"{_hms(event.at)}  {event.text}", "       ")
+    if not report.rows:
+        return lines
+
+    def happened(
+        start: datetime | None, end: datetime | None, stamp: str = "%H:%M:%S"
+    ) -> list[str]:
+        return _para(
+            "       ",
+            *(
+                f"{e.at.strftime(stamp)}  {e.text}"
+                for e in report.events
+                if (start is None or start <= e.at) and (end is None or e.at < end)
+            ),
+        )
+
+    lines += happened(None, report.rows[0].minute)
     for row in report.rows:
-        mark = "*" if row.modelled else " "
         states = "  ".join(
-            f"{state:<{max(len(label), 5)}}"
-            for state, label in zip(row.states, labels, strict=True)
+            f"{state:<{width}}" for state, (_, width) in zip(row.states, widths, strict=True)
         )
         lines.append(
-            f"{row.minute:%H:%M}{mark} {_number(row.requests):>10} {_number(row.elb_5xx):>8} "
-            f"{_number(row.target_5xx):>8} {_number(row.healthy):>7}  {states}".rstrip()
+            f"{row.minute:%H:%M}{'*' if row.modelled else ' '} {_number(row.requests):>10} "
+            f"{_number(row.elb_5xx):>8} {_number(row.target_5xx):>8} {_number(row.healthy):>7}  "
+            f"{states}".rstrip()
         )
-        end = row.minute + timedelta(minutes=1)
-        for event in events:
-            if row.minute <= event.at < end:
-                lines += _wrap(f"{_hms(event.at)}  {event.text}", "       ")
-    last = report.rows[-1].minute + timedelta(minutes=1) if report.rows else None
-    after = [e for e in events if last and e.at >= last]
-    if after:
-        lines.append("  after the last minute:")
-        for event in after:
-            lines += _wrap(f"{event.at:%Y-%m-%d %H:%M:%S}  {event.text}", "       ")
-    return lines
+        lines += happened(row.minute, row.minute + timedelta(minutes=1))
+    after = happened(report.rows[-1].minute + timedelta(minutes=1), None, "%Y-%m-%d %H:%M:%S")
+    return lines + (["  after the last minute:", *after] if after else [])
 
 
 def _onset_to_rollback(report: DrillReport) -> list[str]:
@@ -187,10 +187,7 @@ def _onset_to_rollback(report: DrillReport) -> list[str]:
             f"onset {_hms(scenario.onset)} -> rollback start {_hms(rollback.started_at)} = "
             f"{_seconds(elapsed)} ({periods:.1f} alarm periods of {scenario.period} s)."
         )
-    for part in parts:
-        lines += _wrap(part, "  ")
-    lines += _wrap(_served(report), "  ")
-    return lines
+    return lines + _para("  ", *parts, _served(report))
 
 
 def _served(report: DrillReport) -> str:
@@ -261,97 +258,80 @@ def _decision(report: DrillReport) -> list[str]:
     if first is None:
         lines.append("  the rollback function was not invoked (no rollback alarm entered ALARM)")
         return lines
-    lines += _wrap(f"{decision_of(first)}: {_summary(first)}", "  ")
+    error, result = first.invocation.error, first.invocation.result or {}
+    texts = [
+        f"{decision_of(first)}: "
+        + (
+            f"the function raised {type(error).__name__}: {error}"
+            if error is not None
+            else f"{result.get('action')} - {result.get('reason')}"
+        )
+    ]
     rollback = report.rollback
     if rollback is not None and rollback.rollback_deployment_id is not None:
-        lines += _wrap(
+        texts.append(
             f"deployment {rollback.bad_deployment_id} rolled back to "
             f"{rollback.target_version or '?'} by deployment {rollback.rollback_deployment_id}; "
-            f"outcome: {rollback.outcome or 'still running at the end of the drill'}",
-            "  ",
+            f"outcome: {rollback.outcome or 'still running at the end of the drill'}"
         )
     elif rollback is not None:
-        lines += _wrap(
+        texts.append(
             f"deployment {rollback.bad_deployment_id}: a rollback to "
             f"{rollback.target_version or '?'} was decided but no rollback deployment exists "
-            f"({rollback.action})",
-            "  ",
+            f"({rollback.action})"
         )
-    failures = [
-        note
-        for record in report.invocations
-        if record.invocation.error is not None
-        for note in record.notifications
-    ]
+    failures = sum(
+        len(r.notifications) for r in report.invocations if r.invocation.error is not None
+    )
     if failures:
-        lines += _wrap(
-            f"{len(failures)} failure notification(s) published: one per attempt of each "
-            "rollback alarm's event (Lambda retries each failed event)",
-            "  ",
+        texts.append(
+            f"{failures} failure notification(s) published: one per attempt of each "
+            "rollback alarm's event (Lambda retries each failed event)"
         )
-    lines += _wrap(
+    texts.append(
         "Diagnosis (from the SNS notification): "
-        + (report.diagnosis or "none in the notifications"),
-        "  ",
+        + (report.diagnosis or "none in the notifications")
     )
     if report.dead_letters:
-        lines += _wrap(
+        texts.append(
             f"{report.dead_letters} event(s) in the dead-letter queue after Lambda's retries; "
-            "its alarm pages on-call",
-            "  ",
+            "its alarm pages on-call"
         )
-    return lines
-
-
-def _summary(invocation: KitInvocation) -> str:
-    if invocation.invocation.error is not None:
-        return f"the function raised {type(invocation.invocation.error).__name__}: {invocation.invocation.error}"
-    result = invocation.invocation.result or {}
-    return f"{result.get('action')} - {result.get('reason')}"
+    return lines + _para("  ", *texts)
 
 
 def _restore(report: DrillReport) -> list[str]:
     restore = report.restore
     lines = ["", "Restore (modelled, alarm_rollback_kit/timing.py)"]
-    lines += _wrap(FORMULA, "  ")
-    sources = "; ".join(f"{k}: {v}" for k, v in restore.sources.items())
-    lines += _wrap(
-        f"kit (from the template): {restore.instances} instances, "
-        f"{restore.deployment_config_name}: {restore.kit.formula}",
+    sources = "; ".join(f"{k}: {v}" for k, v in restore.inputs.sources.items())
+    lines += _para(
         "  ",
+        FORMULA,
+        f"kit (from the template): {restore.inputs.instances} instances, "
+        f"{restore.inputs.deployment_config_name}: {restore.kit.formula}",
     )
     lines += _wrap(f"read from: {sources}", "    ")
-    lines += _wrap(
+    lines += _para(
+        "  ",
         f"AWS defaults (300 s draining, 30 s x 5 health checks, OneAtATime): "
         f"{restore.aws_defaults.formula} ({restore.ratio:.1f}x the kit)",
-        "  ",
-    )
-    lines += _wrap(
         f"lifecycle {restore.lifecycle_s} s per batch is a stated assumption (ApplicationStop "
         "to ValidateService for the sample app), not a measurement",
-        "  ",
     )
     rollback = report.rollback
-    if rollback is not None and rollback.restore_end is not None:
-        if report.recovery_from is not None:
-            lines += _wrap(
-                f"restore ends {_hms(rollback.restore_end)}; from {report.recovery_from:%H:%M} "
-                "every series except RequestCount drops to its pre-onset baseline (median of "
-                f"the minutes before {_hms(report.baseline_until)}); the minute in which the "
-                "restore ends keeps its errors",
-                "  ",
-            )
-        else:
-            lines += _wrap(
-                f"restore ends {_hms(rollback.restore_end)}; "
-                + (
-                    "the rollback fails, so the errors go on"
-                    if rollback.outcome == "Failed"
-                    else "after the scenario's last minute"
-                ),
-                "  ",
-            )
-    return lines
+    if rollback is None or rollback.restore_end is None:
+        return lines
+    if report.recovery_from is not None:
+        ends = (
+            f"from {report.recovery_from:%H:%M} every series except RequestCount drops to its "
+            f"pre-onset baseline (median of the minutes before {_hms(report.baseline_until)}); "
+            "the minute in which the restore ends keeps its errors"
+        )
+    elif rollback.outcome == "Failed":
+        ends = "the rollback fails, so the errors go on"
+    else:
+        ends = "after the scenario's last minute"
+    return lines + _wrap(f"restore ends {_hms(rollback.restore_end)}; {ends}", "  ")
 
 
 def _expectations(report: DrillReport) -> list[str]:
@@ -410,26 +390,19 @@ def as_json(report: DrillReport, *, png: str | None = None) -> dict[str, Any]:
         },
         "restore": {
             "formula": FORMULA,
-            "kit": _estimate(restore.kit),
-            "awsDefaults": _estimate(restore.aws_defaults),
+            "kitSeconds": restore.kit.total_s,
+            "kitFormula": restore.kit.formula,
+            "awsDefaultSeconds": restore.aws_defaults.total_s,
+            "awsDefaultFormula": restore.aws_defaults.formula,
             "ratio": round(restore.ratio, 2),
-            "instances": restore.instances,
-            "deploymentConfigName": restore.deployment_config_name,
+            "instances": restore.inputs.instances,
+            "deploymentConfigName": restore.inputs.deployment_config_name,
             "lifecycleSeconds": restore.lifecycle_s,
-            "sources": dict(restore.sources),
+            "sources": dict(restore.inputs.sources),
         },
         "recoveryFrom": _iso(report.recovery_from),
         "diagnosis": report.diagnosis,
-        "expectations": [
-            {
-                "name": c.name,
-                "expected": c.expected,
-                "actual": c.actual,
-                "passed": c.passed,
-                "note": c.note or None,
-            }
-            for c in report.checks
-        ],
+        "expectations": [{**asdict(c), "note": c.note or None} for c in report.checks],
         "invocations": [
             {
                 "at": _iso(i.at),
@@ -480,15 +453,4 @@ def as_json(report: DrillReport, *, png: str | None = None) -> dict[str, Any]:
         "environment": dict(report.environment),
         "notes": list(report.notes),
         "png": png,
-    }
-
-
-def _estimate(estimate: Any) -> dict[str, Any]:
-    return {
-        "totalSeconds": estimate.total_s,
-        "batches": estimate.batches,
-        "deregistrationDelaySeconds": estimate.deregistration_delay_s,
-        "lifecycleSeconds": estimate.lifecycle_s,
-        "healthCheckSeconds": estimate.health_check_s,
-        "formula": estimate.formula,
     }

@@ -1,49 +1,27 @@
 """Replays one incident scenario through the synthesized kit and reports what it did.
 
-The flow, minute by minute on the scenario's clock:
-
-1. ``drill.evaluator`` replays every rollback alarm (and its notify-only sibling) over the
-   scenario's series, exactly as the template defines them (moto never evaluates alarms).
-2. Each state change becomes an EventBridge "CloudWatch Alarm State Change" event in the
-   documented shape (CloudWatch User Guide, alarm events and EventBridge) and is put
-   through moto's EventBridge with the synthesized rule; what comes out of the rule's
-   target is handed to the real rollback handler, imported from the cdk.out asset.
-3. The handler runs against moto (CodeDeploy with the gap-filler, CloudWatch holding the
-   datapoints that have landed, SNS, CloudFront). If it raises, Lambda's asynchronous
-   retries are replayed (the template's ``MaximumRetryAttempts``; one minute before the
-   second attempt and two before the third, AWS Lambda Developer Guide, asynchronous
-   invocation) and then the on-failure destination (the dead-letter queue) gets the event.
-4. Once a rollback starts, recovery is modelled: errors continue until the restore model
-   (``alarm_rollback_kit/timing.py``, fed from the template) says the fleet runs the old revision;
-   from the first minute that starts after that, every series except ``RequestCount``
-   (which only gets its baseline back where it had no datapoint) drops to its pre-onset
-   baseline (the median of the minutes before onset; a metric
-   published in fewer than half of them stays unpublished). The minute in which the
-   restore ends keeps its errors. The alarms are replayed again over the new series.
-
-Timing model (stated, not measured): ALB publishes a minute's datapoints when the minute
-ends (ELB User Guide, CloudWatch metrics for your ALB: 60-second intervals) and they land
-in CloudWatch ``metric_delay_s`` later. AWS publishes no ingestion delay for ALB metrics,
-so the drill runs each scenario at the best, typical and worst delay of a range (default
-60-240 s, ``DEFAULT_DELAY_RANGE_S``; docs/aws-behaviours.md). CloudWatch evaluates every
-alarm every wall-clock minute over the datapoints that have landed by then, the range
-reaching the current minute (``drill.evaluator.replay``), so an expression that fills the
-not-yet-published minute is judged on the fill value, as it would be in AWS. The
-EventBridge delivery and the function's run take no time on the drill's clock (their real
-wall time is measured and printed separately). A scenario's expectations, including
-``max_minutes_onset_to_rollback``, must hold at every delay of the range, so the worst
-delay decides. Errors served counts the ELB 5xx from onset until the first recovered
-minute, so faster detection or faster restore shows in users' terms.
+Minute by minute on the scenario's clock, ``drill.evaluator`` replays the kit's alarms over
+the scenario's series; each state change becomes a "CloudWatch Alarm State Change" event
+(``drill.alarm_event``) put through moto's EventBridge with the synthesized rule, and what
+the rule's target receives goes to the real rollback handler from the cdk.out asset, which
+runs against moto (``drill.world``); a failed invocation is retried as Lambda retries an
+asynchronous one, then goes to the on-failure destination (``drill.invoker``). Once a
+rollback starts, the restore model (``alarm_rollback_kit/timing.py``) says when the fleet
+runs the old revision; from the first minute after that every series except ``RequestCount``
+returns to its pre-onset median and the alarms are replayed again. ALB publishes a minute's
+datapoints when it ends (ELB User Guide, "CloudWatch metrics for your Application Load
+Balancer") and AWS publishes no ingestion delay, so each scenario runs at the best, typical
+and worst delay of a stated range (docs/aws-behaviours.md) and its expectations must hold at
+every one. EventBridge and the function take no time on the drill's clock (their wall time
+is measured). Errors served counts the ELB 5xx from onset until the first recovered minute.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from drill import function as asset_function
 from drill import narration
@@ -51,6 +29,7 @@ from drill.alarm_event import world_alarm_event
 from drill.assembly import Assembly
 from drill.evaluator import ALARM, OK, Replay, Transition, evaluation_range_for, replay
 from drill.function import KitInvocation
+from drill.invoker import AsyncInvoker
 from drill.outcome import (
     DrillOptions,
     DrillReport,
@@ -64,16 +43,10 @@ from drill.scenario import Scenario
 from drill.template import Kit, WatchedAlarm, find_kit
 from drill.world import World
 
-# AWS Lambda Developer Guide, asynchronous invocation: one minute before the second attempt,
-# two minutes before the third.
-RETRY_DELAYS_S = (60, 120)
 # Traffic is not what a bad release changes, so recovery leaves it as the scenario gives it,
 # except where it had no datapoint: the ALB leaves requests it could not route to a target
 # out of RequestCount (ELB User Guide, CloudWatch metrics), and the restore ends that.
 UNCHANGED_BY_RECOVERY = ("RequestCount",)
-
-
-# --- Alarm events ----------------------------------------------------------------------------
 
 
 # --- Recovery model --------------------------------------------------------------------------
@@ -119,20 +92,11 @@ class _Run:
         self.function = asset_function.load(kit.asset_dir, kit.handler)
         self.events: list[Event] = []
         self.triggers: dict[str, tuple[str, datetime]] = {}
-        self.invocations: list[KitInvocation] = []
         self.notes: list[str] = []
         self.rollback: Rollback | None = None
         self.recovery_from: datetime | None = None
         self.baseline_until: datetime | None = scenario.onset
-        estimate = kit.restore.estimate(options.lifecycle_s)
-        self.restore = Restore(
-            kit=estimate,
-            aws_defaults=kit.restore.aws_default_estimate(options.lifecycle_s),
-            instances=kit.restore.instances,
-            deployment_config_name=kit.restore.deployment_config_name,
-            sources=kit.restore.sources,
-            lifecycle_s=options.lifecycle_s,
-        )
+        self.restore = Restore(kit.restore, options.lifecycle_s)
         self.replays = self._replay(scenario)
 
     def _replay(self, scenario: Scenario) -> dict[str, Replay]:
@@ -155,8 +119,8 @@ class _Run:
             for alarm in self.kit.alarms
         }
 
-    def event(self, at: datetime, kind: str, text: str, **data: Any) -> None:
-        self.events.append(Event(at, kind, text, data))
+    def event(self, at: datetime, kind: str, text: str) -> None:
+        self.events.append(Event(at, kind, text))
 
     def run(self) -> DrillReport:
         with World(
@@ -167,6 +131,7 @@ class _Run:
             environment_overrides=self.options.environment,
         ) as world:
             self.world = world
+            self.invoker = AsyncInvoker(world, self.kit, self.events, self._after_invocation)
             self.events.extend(narration.deployment_events(self.scenario))
             self._loop()
             last = max(
@@ -178,12 +143,12 @@ class _Run:
                 )
             )
             world.advance_to(last)
+            invocations = self.invoker.invocations
             self.events, stopped = narration.without_stopped_endings(
-                self.kit, self.world, self.invocations, self.events
+                self.kit, self.world, invocations, self.events
             )
-            self.notes += stopped + narration.subject_notes(self.invocations)
+            self.notes += stopped + narration.subject_notes(invocations)
             outcome = self._outcome()
-            deployments = world.deployments()
             dead_letters = world.dead_letters()
             self.notes.extend(world.notes)
             report = DrillReport(
@@ -194,21 +159,19 @@ class _Run:
                 pattern=world.pattern,
                 rule_name=world.rule_name,
                 source_file=str(self.function.source_file),
-                alarms=self.kit.alarms,
                 alarm_names={a.logical_id: world.alarm_name(a.logical_id) for a in self.kit.alarms},
                 replays=self.replays,
                 rows=narration.rows(self.scenario, self.kit, self.replays, self.recovery_from),
                 events=sorted(self.events, key=lambda e: e.at),
-                invocations=self.invocations,
+                invocations=invocations,
                 restore=self.restore,
                 rollback=outcome,
                 recovery_from=self.recovery_from,
                 baseline_until=self.baseline_until,
-                diagnosis=narration.diagnosis(self.invocations),
+                diagnosis=narration.diagnosis(invocations),
                 checks=[],
                 dead_letters=dead_letters,
                 notes=self.notes,
-                deployments=deployments,
             )
         report.checks = expectations(report)
         return report
@@ -227,47 +190,31 @@ class _Run:
         return best
 
     def _loop(self) -> None:
+        """Alarm transitions and Lambda's retries, in time order (a retry first on a tie)."""
         cursor = (datetime.min.replace(tzinfo=self.scenario.start.tzinfo), -1, -1)
-        retries: list[tuple[datetime, int, dict[str, Any]]] = []
         while True:
             upcoming = self._next_transition(cursor)
-            if retries and (upcoming is None or retries[0][0] < upcoming[0]):
-                at, attempt, event = retries.pop(0)
-                self._deliver(event, at, attempt, retries)
+            retry = self.invoker.next_retry()
+            if retry is not None and (upcoming is None or retry < upcoming[0]):
+                self.invoker.retry()
                 continue
             if upcoming is None:
                 return
             at, index, number, alarm, transition = upcoming
             cursor = (at, index, number)
-            self._alarm_transition(alarm, transition, number, at, retries)
+            self._alarm_transition(alarm, transition, number, at)
 
     def _alarm_transition(
-        self,
-        alarm: WatchedAlarm,
-        transition: Transition,
-        number: int,
-        at: datetime,
-        retries: list[tuple[datetime, int, dict[str, Any]]],
+        self, alarm: WatchedAlarm, transition: Transition, number: int, at: datetime
     ) -> None:
         world = self.world
         world.advance_to(at)
         transitions = self.replays[alarm.logical_id].transitions
         previous = transitions[number - 1] if number else None
-        world.set_alarm_state(
-            alarm.logical_id,
-            transition.new_state,
-            transition.reason,
-            json.dumps(transition.reason_data),
-        )
-        value = transition.reason_data.get("recentDatapoints", [None])[-1:]
         self.event(
             at,
             "alarm",
             f"{alarm.label} {transition.old_state} -> {transition.new_state}: {transition.reason}",
-            alarm=alarm.label,
-            new_state=transition.new_state,
-            datapoint=transition.timestamp.isoformat(),
-            value=value[0] if value else None,
         )
         event = world_alarm_event(world, alarm, transition, previous=previous, at=at)
         delivered = world.put_event(event)
@@ -288,78 +235,17 @@ class _Run:
             "match",
             f"EventBridge: rule {world.rule_name} matched {alarm.label}'s event -> rollback "
             "function invoked (asynchronously)",
-            trigger=alarm.label,
-            datapoint=transition.timestamp.isoformat(),
         )
         self.triggers[str(delivered.get("id"))] = (alarm.label, transition.timestamp)
-        self._deliver(delivered, at, 1, retries)
+        self.invoker.deliver(delivered, at)
 
-    def _deliver(
-        self,
-        event: dict[str, Any],
-        at: datetime,
-        attempt: int,
-        retries: list[tuple[datetime, int, dict[str, Any]]],
-    ) -> None:
-        record = self.world.invoke(event, at=at, attempt=attempt)
-        self.invocations.append(record)
-        self.events.extend(narration.invocation_events(record, self.world))
-        if record.invocation.error is not None:
-            self._after_failure(record, retries)
+    def _after_invocation(self, record: KitInvocation) -> None:
+        if self.rollback is not None:
             return
-        if record.rollback_started and self.rollback is None:
+        if record.rollback_started:
             self._rollback_started(record)
-        elif decision_of(record) == "rollback" and self.rollback is None:
+        elif decision_of(record) == "rollback":
             self.rollback = self._rollback_record(record, None, None)
-
-    def _after_failure(
-        self, record: KitInvocation, retries: list[tuple[datetime, int, dict[str, Any]]]
-    ) -> None:
-        if decision_of(record) == "rollback" and self.rollback is None:
-            self.rollback = self._rollback_record(record, None, None)
-        if record.attempt <= self.kit.retry_attempts:
-            delay = RETRY_DELAYS_S[min(record.attempt, len(RETRY_DELAYS_S)) - 1]
-            at = record.at + timedelta(seconds=delay)
-            retries.append((at, record.attempt + 1, record.event))
-            retries.sort(key=lambda r: r[0])
-            self.event(
-                record.at,
-                "retry",
-                f"Lambda retries the event (asynchronous invocation, attempt "
-                f"{record.attempt + 1} of {self.kit.retry_attempts + 1}) at {at:%H:%M:%S}",
-            )
-            return
-        failure = {
-            "version": "1.0",
-            "timestamp": record.at.isoformat(),
-            "requestContext": {
-                "requestId": record.request_id,
-                "functionArn": f"{self.world.function_arn}:$LATEST",
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": record.attempt,
-            },
-            "requestPayload": record.event,
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "responsePayload": {
-                "errorType": type(record.invocation.error).__name__,
-                "errorMessage": str(record.invocation.error),
-            },
-        }
-        if self.world.send_to_dead_letter_queue(failure):
-            self.event(
-                record.at,
-                "dlq",
-                f"retries exhausted: the event goes to the on-failure destination, dead-letter "
-                f"queue {self.kit.on_failure_id} (its alarm pages on-call)",
-            )
-        else:
-            self.event(
-                record.at, "dlq", "retries exhausted and no on-failure destination: event lost"
-            )
 
     def _trigger(self, record: KitInvocation) -> tuple[str, datetime]:
         return self.triggers[str(record.event.get("id"))]
@@ -373,9 +259,9 @@ class _Run:
         result = record.invocation.result or {}
         version = None
         if record.created:
-            version = self.world.version_of(record.created[-1])
+            version = self.world.history.version_of(record.created[-1])
         elif record.refused:
-            version = self.world.version_of(record.refused[-1])
+            version = self.world.history.version_of(record.refused[-1])
         label, datapoint = self._trigger(record)
         return Rollback(
             started_at=record.at,
@@ -391,7 +277,7 @@ class _Run:
 
     def _bad_from_refusal(self, record: KitInvocation) -> str | None:
         for refused in record.refused:
-            for deployment_id in self.world.deployment_ids.values():
+            for deployment_id in self.world.history.deployment_ids.values():
                 if deployment_id in str(refused.get("description")):
                     return deployment_id
         return None
@@ -401,10 +287,10 @@ class _Run:
         rollback_id = str(created["deploymentId"])
         restore_end = record.at + timedelta(seconds=self.restore.kit.total_s)
         result = record.invocation.result or {}
-        bad = self.world.scenario_deployment(result.get("deploymentId"))
+        bad = self.world.history.scenario_deployment(result.get("deploymentId"))
         fails = bool(bad and bad.rollback_fails)
         status = "Failed" if fails else "Succeeded"
-        self.world.complete_rollback_at(rollback_id, restore_end, status)
+        self.world.history.complete_rollback_at(rollback_id, restore_end, status)
         self.rollback = self._rollback_record(record, restore_end, rollback_id)
         version = self.rollback.target_version or "?"
         self.event(
@@ -438,7 +324,7 @@ class _Run:
     def _outcome(self) -> Rollback | None:
         if self.rollback is None or self.rollback.rollback_deployment_id is None:
             return self.rollback
-        info = self.world.deployment_info(self.rollback.rollback_deployment_id)
+        info = self.world.history.deployment_info(self.rollback.rollback_deployment_id)
         status = str(info.get("status"))
         return replace(self.rollback, outcome=status if status in {"Succeeded", "Failed"} else None)
 

@@ -2,63 +2,15 @@
 
 A scenario is the minute-by-minute world the kit's alarms would have seen (ALB metrics),
 the deployment history the rollback function would have found, and the outcome the drill
-must reproduce. The reference incident (the 502 incident the kit exists for) ships as
-``scenarios/bad-release-502.json``;
-the other bundled files cover the cases that tell a good alarm from a bad one. The format
-is documented here and in ``drill/scenarios/README.md``::
-
-    {
-      "name": "bad-release-502",                 # required; lower-case, digits and dashes
-      "description": "What happens and why.",  # required
-      "start": "2026-11-24T14:30:00Z",         # required; ISO 8601 UTC, on a minute
-      "period": 60,                            # optional; ALB publishes per minute: only 60
-      "onset": "2026-11-24T14:45:00Z",         # optional; the first bad minute
-      "load_balancer": "app/order-api/5f0c6b2e1a9d4c3b",   # optional; LoadBalancer dimension
-      "zero_counts_published": false,          # optional; see "Zero counts" below
-      "series": {                              # required; one value per minute from start
-        "RequestCount": [4398, 4420, {"repeat": 28, "value": 4421}],
-        "HTTPCode_ELB_502_Count": [{"repeat": 15, "value": null}, {"repeat": 15, "value": 369}],
-        "TargetResponseTime:p99": [{"repeat": 30, "value": 0.21}]
-      },
-      "deployments": [                         # required (may be empty); oldest first
-        {"version": "v2.3.2", "s3_key": "order-api-v2.3.2.zip",
-         "createTime": "2026-11-24T14:41:30Z", "completeTime": "2026-11-24T14:44:00Z",
-         "status": "Succeeded", "rollback_fails": false}
-      ],
-      "expect": {                              # required: what the drill asserts
-        "alarm_fires": true,                   # a rollback alarm enters ALARM
-        "decision": "rollback",                # "rollback", "skip", or null (not invoked)
-        "rollback_target": "v2.3.1",           # version redeployed (with "rollback")
-        "rollback_succeeds": true,             # false when a deployment has rollback_fails
-        "max_minutes_onset_to_rollback": 5,    # needs "onset"
-        "alarms": {"Elb5xxCount": true, "Target5xxRate": false}   # optional, per alarm
-      }
-    }
-
-Series: keys are ``AWS/ApplicationELB`` metric names (ELB User Guide, "CloudWatch metrics
-for your Application Load Balancer"), optionally with ``:<statistic>``. A plain key answers
-the Sum, Average, Minimum and Maximum statistics (the minute's value); ``Name:p99`` answers
-only that statistic, so latency percentiles are written ``TargetResponseTime:p50`` /
-``TargetResponseTime:p99``. Each value is a number, ``null`` (no datapoint published), or
-``{"repeat": N, "value": X}`` for N equal minutes. Every series must cover the same number
-of minutes. If ``HTTPCode_ELB_5XX_Count`` is absent it is derived as the sum of the 500,
-502, 503 and 504 splits; if present it must be at least their sum (it also counts other
-5xx codes the load balancer generates).
-
-Zero counts: the load balancer publishes a metric only for minutes with data (ELB User
-Guide, same page), so by default a 0 in a count series (a metric whose name ends in
-``Count``, except ``HealthyHostCount``/``UnHealthyHostCount``) is served to the alarms as
-"no datapoint". That difference matters: CloudWatch treats a missing datapoint differently
-from a zero (see ``drill.evaluator``). Set ``zero_counts_published`` to true to serve zeros.
-
-Deployments carry CodeDeploy's own field names where it has them (``createTime``,
-``completeTime``, ``status`` with the DeploymentInfo status values) so a user can copy them
-from ``aws deploy get-deployment``. ``status`` and ``completeTime`` say how a deployment
-ends if nobody intervenes: before its ``completeTime`` it is running (InProgress), and a
-running status (Created, Queued, InProgress, Baking, Ready) has no ``completeTime``.
-``rollback_fails`` marks a deployment whose rollback (the redeploy of the previous
-revision) ends ``Failed``. Series describe the world if
-nobody acts; the drill's runner decides what changes once a rollback completes.
+must reproduce; ``drill/scenarios/README.md`` documents the format and the bundled files.
+``scenario_schema.json`` (JSON Schema, checked with jsonschema) holds the shape and the
+defaults; ``parse`` adds the rules that span fields. Series keys are ``AWS/ApplicationELB``
+metric names, and the load balancer publishes a count only for minutes with data (ELB User
+Guide, "CloudWatch metrics for your Application Load Balancer",
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html),
+so a 0 in a count series reaches the alarms as no datapoint unless
+``zero_counts_published``. Deployments carry CodeDeploy's field names and status values
+(CodeDeploy API Reference, DeploymentInfo).
 """
 
 from __future__ import annotations
@@ -75,10 +27,12 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
 from drill.alarm_spec import SeriesStore
+from drill.assembly import ALB_NAMESPACE
+from tests.support.codedeploy_gaps import RUNNING_STATUSES
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 DEFAULT_SCENARIO = "bad-release-502"
-NAMESPACE = "AWS/ApplicationELB"
+NAMESPACE = ALB_NAMESPACE
 
 ELB_5XX_SPLITS = (
     "HTTPCode_ELB_500_Count",
@@ -86,12 +40,24 @@ ELB_5XX_SPLITS = (
     "HTTPCode_ELB_503_Count",
     "HTTPCode_ELB_504_Count",
 )
+# What a plain series key answers; a "Name:Stat" key answers that statistic only.
 PLAIN_KEY_STATS = ("Sum", "Average", "Minimum", "Maximum")
-# CodeDeploy DeploymentInfo status values (CodeDeploy API Reference).
-FINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
-RUNNING_STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready")
-DECISIONS = ("rollback", "skip")
+# Gauges, published every minute; every other "...Count" only for minutes with data.
+HOST_COUNTS = ("HealthyHostCount", "UnHealthyHostCount")
 MAX_MINUTES = 7 * 24 * 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deployment:
+    """One deployment of the scenario's CodeDeploy history, and how it ends if left alone."""
+
+    version: str
+    s3_key: str
+    create_time: datetime
+    complete_time: datetime | None
+    status: str
+    rollback_fails: bool = False
+    description: str = ""
 
 
 class ScenarioError(ValueError):
@@ -101,27 +67,11 @@ class ScenarioError(ValueError):
         self.source = source
         self.field = field
         self.value = value
-        shown = json.dumps(value) if _jsonable(value) else repr(value)
+        try:
+            shown = json.dumps(value)
+        except (TypeError, ValueError):
+            shown = repr(value)
         super().__init__(f"{source}: {field}={shown}: {message}")
-
-
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-@dataclass(frozen=True, kw_only=True)
-class Deployment:
-    version: str
-    s3_key: str
-    create_time: datetime
-    complete_time: datetime | None
-    status: str
-    rollback_fails: bool = False
-    description: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,7 +116,7 @@ class Scenario:
         times = self.timestamps()
         for key, values in self.series.items():
             name, _, stat = key.partition(":")
-            suppress = not self.zero_counts_published and _is_count(name)
+            suppress = not self.zero_counts_published and is_count(name)
             points = {
                 t: v
                 for t, v in zip(times, values, strict=True)
@@ -187,11 +137,9 @@ class Scenario:
         raise KeyError(version)
 
 
-def _is_count(metric_name: str) -> bool:
-    return metric_name.endswith("Count") and metric_name not in (
-        "HealthyHostCount",
-        "UnHealthyHostCount",
-    )
+def is_count(metric_name: str) -> bool:
+    """A count the load balancer publishes only for minutes with data."""
+    return metric_name.endswith("Count") and metric_name not in HOST_COUNTS
 
 
 # --- Loading ---------------------------------------------------------------------------------

@@ -1,17 +1,11 @@
 """Reads what ``cdk synth`` wrote to ``cdk.out``: the kit's alarms, rule, function and fleet.
 
-The drill restates nothing about the kit by hand. This module finds, in the templates of
-the cloud assembly (``drill.assembly``), the EventBridge rule that listens to CloudWatch
-alarm state changes and invokes a Lambda function, the alarms that rule names, the
-function's handler, asset directory and environment, its asynchronous-invocation settings
-(retries, on-failure destination), the CodeDeploy deployment group and the numbers the
-restore model needs (instances, deployment configuration, deregistration delay, health
-check). ``drill.resolver`` turns intrinsics into the drill's physical names.
-
-Defaults used when a template leaves a value out are AWS's own: deregistration delay 300 s,
-health-check interval 30 s, healthy threshold 5 (ELB API Reference, CreateTargetGroup and
-target group attributes) and ``CodeDeployDefault.OneAtATime`` (CodeDeploy User Guide,
-deployment configurations).
+The drill restates nothing about the kit by hand: in the cloud assembly's templates
+(``drill.assembly``) it finds the EventBridge rule on CloudWatch alarm state changes with a
+Lambda target, the alarms that rule names, the function's handler, asset and environment,
+its asynchronous-invocation settings, the CodeDeploy group and the restore model's inputs.
+Values a template leaves out are AWS's defaults (``alarm_rollback_kit/timing.py``: ELB API
+Reference, CreateTargetGroup; CodeDeploy User Guide, deployment configurations).
 """
 
 from __future__ import annotations
@@ -85,28 +79,19 @@ def rollback_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, An
     resources = template.get("Resources", {})
     alarms = dict(all_alarms(template))
     by_name = {
-        props["AlarmName"]: logical_id
-        for logical_id, props in alarms.items()
-        if isinstance(props.get("AlarmName"), str)
+        p["AlarmName"]: lid for lid, p in alarms.items() if isinstance(p.get("AlarmName"), str)
     }
     chosen: list[str] = []
     for rule_id in alarm_rules(template):
         pattern = _pattern(resources[rule_id])
-        for entry in _listed(pattern.get("resources", [])):
-            logical_id = None
-            if isinstance(entry, dict) and "Fn::GetAtt" in entry:
-                target = entry["Fn::GetAtt"]
-                if isinstance(target, list) and target and target[-1] == "Arn":
-                    logical_id = target[0]
-            elif isinstance(entry, str) and ":alarm:" in entry:
-                logical_id = by_name.get(entry.split(":alarm:", 1)[1])
-            if logical_id in alarms and logical_id not in chosen:
-                chosen.append(logical_id)
         detail = pattern.get("detail", {})
         names = detail.get("alarmName", []) if isinstance(detail, dict) else []
-        for name in _listed(names):
-            logical_id = by_name.get(name) if isinstance(name, str) else None
-            if logical_id is not None and logical_id not in chosen:
+        for entry in [*_listed(pattern.get("resources", [])), *_listed(names)]:
+            if isinstance(entry, str):
+                logical_id = by_name.get(entry.split(":alarm:", 1)[-1])
+            else:
+                logical_id = _getatt_target(entry, "Arn")
+            if logical_id in alarms and logical_id not in chosen:
                 chosen.append(logical_id)
     return [(logical_id, alarms[logical_id]) for logical_id in chosen]
 
@@ -189,12 +174,7 @@ class Kit:
 
     @property
     def rule_pattern(self) -> Mapping[str, Any]:
-        pattern = self.template.properties(self.rule_id).get("EventPattern", {})
-        if isinstance(pattern, str):
-            parsed: Mapping[str, Any] = json.loads(pattern)
-            return parsed
-        found: Mapping[str, Any] = pattern
-        return found
+        return _pattern(self.template.resource(self.rule_id))
 
     @property
     def rollback_alarms(self) -> tuple[WatchedAlarm, ...]:

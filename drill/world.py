@@ -1,33 +1,17 @@
 """The AWS side of a drill, in process under moto: what the rollback function talks to.
 
-``World`` starts ``mock_aws`` (no server, no Docker) with ``tests.support.codedeploy_gaps``
-installed and creates, with names in the style CloudFormation generates, the resources the
-synthesized kit stack declares and the function reaches: the CodeDeploy application and
-deployment group (with the template's deployment configuration), every SNS topic of the
-stack with an SQS queue subscribed to read notifications back, the dead-letter queue of the
-function's on-failure destination, the CloudWatch alarms (with their resolved definitions;
-moto stores them, the drill sets their state), a CloudFront distribution for each one in a
-nested stack, and the EventBridge rule with the synthesized pattern. moto delivers rule
-matches to SQS targets but not to Lambda ones, so the rule's target here is an SQS queue
-standing in for the function: an event that comes out of it is exactly what EventBridge
-would hand to Lambda. The function's environment and the rule's pattern are the template's
-own, with intrinsics resolved to these names (``drill.template.Resolver``).
-
-Time is the scenario's: ``advance_to`` creates and completes the scenario's deployments at
-their ``createTime``/``completeTime`` (unless the kit stopped one), completes rollbacks at
-their modelled restore time, and publishes each minute's ALB datapoints once they would have
-landed in CloudWatch (``period end + metric delay``). Datapoints go in with the dimensions
-the function's diagnosis asks for, in the same order (moto 5.2.5 compares dimension lists
-in order): ``LoadBalancer`` for load balancer metrics, ``LoadBalancer`` then ``TargetGroup``
-for the host counts. Percentile series (``TargetResponseTime:p99``) are not published:
-moto cannot answer percentiles from single values.
-
-Where a scenario says a rollback fails (``rollback_fails``), CreateDeployment of the
-rollback is refused by the AWS side with ``RevisionDoesNotExistException`` (the revision's
-bundle is gone; the error CodeDeploy's API Reference lists for CreateDeployment, though
-whether CodeDeploy checks an S3 bundle at that point is unverified). A rollback that
-CodeDeploy starts itself (StopDeployment with automatic rollback) instead ends Failed at its
-modelled restore time.
+``World`` starts ``mock_aws`` with ``tests.support.codedeploy_gaps`` installed and creates,
+with CloudFormation-style names, what the synthesized kit declares and the function
+reaches: the CodeDeploy application and group, the SNS topics (each with an SQS queue to
+read notifications back), the on-failure dead-letter queue, the alarms' names (no alarm
+is created: the function reads none, and ``drill.evaluator`` decides states), a CloudFront
+distribution per nested-stack distribution and the EventBridge rule with the synthesized
+pattern, whose target is an SQS queue standing in for the function (moto delivers to SQS
+targets, not Lambda ones). The environment and pattern are the template's, resolved by
+``drill.resolver``. Time is the scenario's: ``advance_to`` applies the deployment history
+due by then (``drill.history``) and publishes each minute's datapoints once landed
+(``drill.metric_feed``), with the dimensions the function's diagnosis asks for, in its
+order (moto compares dimension lists in order).
 """
 
 from __future__ import annotations
@@ -35,34 +19,55 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from drill import provision
 from drill.assembly import ACCOUNT, REGION, Template
 from drill.function import AssetFunction, DrillContext, KitInvocation
-from drill.metric_feed import HOST_COUNTS, MetricFeed
-from drill.refusals import CreateDeploymentRefusals
+from drill.history import DeploymentHistory
+from drill.metric_feed import MetricFeed
 from drill.resolver import Resolver, load_balancer_attributes, physical_name
 from drill.sandbox import client, sandbox_environment
-from drill.scenario import Deployment, Scenario
+from drill.scenario import HOST_COUNTS, Scenario
 from drill.template import Kit
 from tests.support import codedeploy_gaps
 
 SERVICES = ("codedeploy", "cloudwatch", "cloudfront", "dynamodb", "events", "sns", "sqs")
 
 
-@dataclass
-class _Timed:
-    at: datetime
-    order: int
-    run: Callable[[], None]
-    done: bool = False
+# The managed CachingDisabled policy: the drill's distribution only needs to exist, so that
+# the function's CreateInvalidation has a target.
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+
+
+def create_distribution(cloudfront: Any, nested: Template, distribution_id: str) -> Any:
+    """A moto distribution standing for ``distribution_id`` of the nested edge stack."""
+    config = nested.properties(distribution_id).get("DistributionConfig", {})
+    origin = {
+        "Id": "alb",
+        "DomainName": "alb.drill.invalid",
+        "CustomOriginConfig": {
+            "HTTPPort": 80,
+            "HTTPSPort": 443,
+            "OriginProtocolPolicy": "http-only",
+        },
+    }
+    return cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": f"drill-{nested.name}-{distribution_id}",
+            "Comment": str(config.get("Comment", ""))[:128],
+            "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [origin]},
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "alb",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": CACHING_DISABLED,
+            },
+        }
+    )["Distribution"]
 
 
 class World:
@@ -88,12 +93,7 @@ class World:
         self.notes: list[str] = []
         self.environment: dict[str, str] = {}
         self.pattern: dict[str, Any] = {}
-        self.deployment_ids: dict[str, str] = {}  # scenario version -> deployment id
-        self.versions: dict[str, str] = {}  # s3 key -> scenario version
-        self._timed: list[_Timed] = []
-        self.refusals = CreateDeploymentRefusals(self._rollback_fails)
-        self._known_deployments: set[str] = set()
-        self._unstored: set[str] = set()
+        self.history = DeploymentHistory(scenario, self.notes)
 
     # --- Lifecycle ---------------------------------------------------------------------------
 
@@ -102,7 +102,7 @@ class World:
             self._stack.enter_context(sandbox_environment())
             self._stack.enter_context(mock_aws())
             self._stack.enter_context(codedeploy_gaps.install())
-            self._stack.enter_context(self.refusals.installed())
+            self._stack.enter_context(self.history.refusals.installed())
             self.clients = {name: client(name) for name in SERVICES}
             self._create()
         except BaseException:
@@ -170,13 +170,16 @@ class World:
                 BillingMode="PAY_PER_REQUEST",
             )
         self.pattern = self.resolver.resolve(dict(kit.rule_pattern), tpl)
-        self._create_alarms()
         self._create_rule()
-        self.artifact_bucket = self._artifact_bucket()
+        self.history.bind(
+            self.clients["codedeploy"],
+            self.application_name,
+            self.group_name,
+            self._artifact_bucket(),
+        )
         self.feed = MetricFeed(
             self.clients["cloudwatch"], self.scenario, self.metric_delay, self._dimensions
         )
-        self._schedule_history()
 
     def _create_topics(self) -> None:
         sns, sqs = self.clients["sns"], self.clients["sqs"]
@@ -214,31 +217,10 @@ class World:
     def _create_distributions(self) -> None:
         self.distribution_ids: list[str] = []
         for _, nested, distribution_id in self.kit.distributions:
-            created = provision.create_distribution(
-                self.clients["cloudfront"], nested, distribution_id
-            )
+            created = create_distribution(self.clients["cloudfront"], nested, distribution_id)
             self.distribution_ids.append(created["Id"])
             self._set(nested, distribution_id, Ref=created["Id"], Id=created["Id"])
             self.physical[(nested.name, distribution_id)]["DomainName"] = created["DomainName"]
-
-    def _create_alarms(self) -> None:
-        cloudwatch = self.clients["cloudwatch"]
-        for alarm in self.kit.alarms:
-            props = self.resolver.resolve(dict(alarm.properties), self.template)
-            params = provision.alarm_parameters(props, self.alarm_name(alarm.logical_id))
-            try:
-                cloudwatch.put_metric_alarm(**params)
-            except ClientError as err:
-                # Only the evaluator decides states; a definition moto cannot store just
-                # means the alarm is not listed in moto.
-                self.notes.append(f"moto did not store alarm {alarm.label}: {err}")
-                self._unstored.add(alarm.logical_id)
-                continue
-            cloudwatch.set_alarm_state(
-                AlarmName=params["AlarmName"],
-                StateValue="OK",
-                StateReason="drill: the alarm was OK before the scenario",
-            )
 
     def _create_rule(self) -> None:
         events = self.clients["events"]
@@ -262,104 +244,10 @@ class World:
     def alarm_arn(self, logical_id: str) -> str:
         return self.physical[(self.template.name, logical_id)]["Arn"]
 
-    # --- Deployment history ------------------------------------------------------------------
-
-    def _schedule_history(self) -> None:
-        for deployment in self.scenario.deployments:
-            self.versions[deployment.s3_key] = deployment.version
-            self._at(deployment.create_time, self._creator(deployment))
-            if deployment.complete_time is not None:
-                self._at(deployment.complete_time, self._completer(deployment))
-
-    def _at(self, when: datetime, run: Callable[[], None]) -> None:
-        self._timed.append(_Timed(when, len(self._timed), run))
-
-    def revision(self, s3_key: str) -> dict[str, Any]:
-        return {
-            "revisionType": "S3",
-            "s3Location": {"bucket": self.artifact_bucket, "key": s3_key, "bundleType": "zip"},
-        }
-
-    def _creator(self, deployment: Deployment) -> Callable[[], None]:
-        def create() -> None:
-            try:
-                created = self.clients["codedeploy"].create_deployment(
-                    applicationName=self.application_name,
-                    deploymentGroupName=self.group_name,
-                    revision=self.revision(deployment.s3_key),
-                    description=deployment.description or f"release {deployment.version}",
-                )
-            except ClientError as err:
-                self.notes.append(
-                    f"{deployment.version} could not be created at "
-                    f"{deployment.create_time:%H:%M:%S}: {err}"
-                )
-                return
-            deployment_id = str(created["deploymentId"])
-            self.deployment_ids[deployment.version] = deployment_id
-            self._known_deployments.add(deployment_id)
-            codedeploy_gaps.set_create_time(deployment_id, deployment.create_time)
-            codedeploy_gaps.set_status(deployment_id, "InProgress", at=deployment.create_time)
-
-        return create
-
-    def _completer(self, deployment: Deployment) -> Callable[[], None]:
-        def complete() -> None:
-            deployment_id = self.deployment_ids.get(deployment.version)
-            if deployment_id is None:
-                return
-            if codedeploy_gaps.get(deployment_id).status not in codedeploy_gaps.RUNNING_STATUSES:
-                return  # the kit stopped it first
-            codedeploy_gaps.complete_deployment(
-                deployment_id, deployment.status, at=deployment.complete_time
-            )
-
-        return complete
-
-    def scenario_deployment(self, deployment_id: str | None) -> Deployment | None:
-        for version, known in self.deployment_ids.items():
-            if known == deployment_id:
-                return self.scenario.deployment(version)
-        return None
-
-    def version_of(self, info: Mapping[str, Any]) -> str | None:
-        key = info.get("revision", {}).get("s3Location", {}).get("key")
-        return self.versions.get(str(key)) if key else None
-
-    def deployment_info(self, deployment_id: str) -> dict[str, Any]:
-        info: dict[str, Any] = self.clients["codedeploy"].get_deployment(
-            deploymentId=deployment_id
-        )["deploymentInfo"]
-        return info
-
-    def deployments(self) -> list[dict[str, Any]]:
-        codedeploy = self.clients["codedeploy"]
-        ids = codedeploy.list_deployments(
-            applicationName=self.application_name, deploymentGroupName=self.group_name
-        )["deployments"]
-        if not ids:
-            return []
-        infos: list[dict[str, Any]] = codedeploy.batch_get_deployments(deploymentIds=ids)[
-            "deploymentsInfo"
-        ]
-        return sorted(infos, key=lambda d: d["createTime"])
-
-    # --- Time ---------------------------------------------------------------------------------
-
     def advance_to(self, when: datetime) -> None:
         """Apply everything scheduled up to ``when`` and publish the datapoints landed by then."""
-        for item in sorted(self._timed, key=lambda t: (t.at, t.order)):
-            if not item.done and item.at <= when:
-                item.done = True
-                item.run()
+        self.history.run_due(when)
         self.feed.publish_landed(when)
-
-    def complete_rollback_at(self, deployment_id: str, at: datetime, status: str) -> None:
-        def complete() -> None:
-            if codedeploy_gaps.get(deployment_id).status in codedeploy_gaps.RUNNING_STATUSES:
-                codedeploy_gaps.complete_deployment(deployment_id, status, at=at)
-
-        self._at(at, complete)
 
     def use_series(self, scenario: Scenario) -> None:
         """Serve these series from now on (minutes already published stay as they were)."""
@@ -376,16 +264,6 @@ class World:
         return dims
 
     # --- Alarms and EventBridge --------------------------------------------------------------
-
-    def set_alarm_state(self, logical_id: str, state: str, reason: str, data: str) -> None:
-        if logical_id in self._unstored:
-            return
-        self.clients["cloudwatch"].set_alarm_state(
-            AlarmName=self.alarm_name(logical_id),
-            StateValue=state,
-            StateReason=reason[:1023],
-            StateReasonData=data,
-        )
 
     def put_event(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
         """Send an event through EventBridge; return it as the rule's target receives it."""
@@ -423,14 +301,6 @@ class World:
 
     # --- The function ------------------------------------------------------------------------
 
-    def _rollback_fails(self, description: str) -> bool:
-        """True if a CreateDeployment with ``description`` undoes a deployment whose
-        rollback the scenario marks as failing (the kit names the deployment it undoes)."""
-        return any(
-            self.scenario.deployment(version).rollback_fails and deployment_id in description
-            for version, deployment_id in self.deployment_ids.items()
-        )
-
     def invoke(self, event: Mapping[str, Any], *, at: datetime, attempt: int) -> KitInvocation:
         """Deliver ``event`` to the rollback function at simulated time ``at``."""
         self.advance_to(at)
@@ -440,7 +310,7 @@ class World:
             function_name=self.function_name,
             invoked_function_arn=self.function_arn,
         )
-        with self.refusals.armed():
+        with self.history.refusals.armed():
             invocation = self.function.invoke(
                 event, now=at, environment=self.environment, context=context
             )
@@ -454,13 +324,7 @@ class World:
     def _settle(self, record: KitInvocation, at: datetime) -> None:
         """Put what the function created on the drill's clock (moto stamps real time)."""
         result = record.invocation.result or {}
-        for info in self.deployments():
-            deployment_id = str(info["deploymentId"])
-            if deployment_id in self._known_deployments:
-                continue
-            self._known_deployments.add(deployment_id)
-            codedeploy_gaps.set_create_time(deployment_id, at)
-            record.created.append(self.deployment_info(deployment_id))
+        record.created = self.history.new_since_last_call(at)
         if result.get("action") == "stopped" and result.get("deploymentId"):
             stopped = str(result["deploymentId"])
             codedeploy_gaps.complete_deployment(stopped, "Stopped", at=at)
@@ -468,7 +332,7 @@ class World:
         if record.invocation.error is not None:
             record.refused = [
                 {"revision": r.get("revision"), "description": r.get("description")}
-                for r in self.refusals.requests
+                for r in self.history.refusals.requests
             ]
 
     def send_to_dead_letter_queue(self, record: Mapping[str, Any]) -> bool:
@@ -484,11 +348,3 @@ class World:
             QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
         )
         return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-
-    def invalidations(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for distribution_id in self.distribution_ids:
-            listed = self.clients["cloudfront"].list_invalidations(DistributionId=distribution_id)
-            for item in listed.get("InvalidationList", {}).get("Items", []) or []:
-                found.append({"DistributionId": distribution_id, **item})
-        return found

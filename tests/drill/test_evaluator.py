@@ -7,7 +7,7 @@ missing data" (the two outcome tables, each row a test case below) and "Using me
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,14 +21,10 @@ from drill.evaluator import (
     evaluation_range_for,
     replay,
 )
+from tests.support.alarms import ELB
+from tests.support.replays import T0, count_alarm, minute, rate_alarm, states, store
 
-T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
-ELB = "AWS/ApplicationELB"
 RETAIN = "retain"
-
-
-def minute(i: int) -> datetime:
-    return T0 + timedelta(minutes=i)
 
 
 def points(row: str) -> list[bool | None]:
@@ -36,33 +32,30 @@ def points(row: str) -> list[bool | None]:
     return [{"0": False, "X": True, "-": None}[c] for c in row.split()]
 
 
-# The guide's first table: DatapointsToAlarm = EvaluationPeriods = 3, 5 datapoints retrieved.
-# Columns: MISSING, IGNORE, BREACHING, NOT BREACHING.
-TABLE_3_OF_3 = [
-    ("0 - X - X", OK, OK, OK, OK),
-    ("0 - - - -", OK, OK, OK, OK),
-    ("- - - - -", INSUFFICIENT_DATA, RETAIN, ALARM, OK),
-    ("0 X X - X", ALARM, ALARM, ALARM, ALARM),
-    ("- - - - X", INSUFFICIENT_DATA, RETAIN, ALARM, OK),
-    ("X - - - -", ALARM, RETAIN, ALARM, OK),
-]
-# The second table: 2 out of 3.
-TABLE_2_OF_3 = [
-    ("0 - X - X", ALARM, ALARM, ALARM, ALARM),
-    ("0 0 X 0 X", ALARM, ALARM, ALARM, ALARM),
-    ("0 - X - -", OK, OK, ALARM, OK),
-    ("- - - - 0", OK, OK, ALARM, OK),
-    ("- - - - X", INSUFFICIENT_DATA, RETAIN, ALARM, OK),
-]
+# The guide's two tables (EvaluationPeriods 3, 5 datapoints retrieved), one line per row:
+# DatapointsToAlarm, the row, then the state under missing, ignore, breaching, notBreaching.
+TABLES = """
+3 | 0 - X - X | OK OK OK OK
+3 | 0 - - - - | OK OK OK OK
+3 | - - - - - | INSUFFICIENT_DATA retain ALARM OK
+3 | 0 X X - X | ALARM ALARM ALARM ALARM
+3 | - - - - X | INSUFFICIENT_DATA retain ALARM OK
+3 | X - - - - | ALARM retain ALARM OK
+2 | 0 - X - X | ALARM ALARM ALARM ALARM
+2 | 0 0 X 0 X | ALARM ALARM ALARM ALARM
+2 | 0 - X - - | OK OK ALARM OK
+2 | - - - - 0 | OK OK ALARM OK
+2 | - - - - X | INSUFFICIENT_DATA retain ALARM OK
+"""
 TREATMENTS = ("missing", "ignore", "breaching", "notBreaching")
 
 
 def _table_cases() -> list[Any]:
     cases = []
-    for m, table in ((3, TABLE_3_OF_3), (2, TABLE_2_OF_3)):
-        for row, *expected in table:
-            for treat, want in zip(TREATMENTS, expected, strict=True):
-                cases.append(pytest.param(m, row, treat, want, id=f"{m}of3 [{row}] {treat}"))
+    for line in TABLES.strip().splitlines():
+        m, row, states = (part.strip() for part in line.split("|"))
+        for treat, want in zip(TREATMENTS, states.split(), strict=True):
+            cases.append(pytest.param(int(m), row, treat, want, id=f"{m}of3 [{row}] {treat}"))
     return cases
 
 
@@ -93,75 +86,6 @@ def test_enough_real_datapoints_ignore_missing_data_treatment() -> None:
 
     assert outcome.used == (0, 2, 4)
     assert outcome.filled == 0
-
-
-# --- Alarm properties as CloudFormation writes them ----------------------------------------
-
-
-def count_alarm(**overrides: Any) -> dict[str, Any]:
-    props: dict[str, Any] = {
-        "AlarmDescription": "ALB-generated 5xx per minute above 50",
-        "ComparisonOperator": "GreaterThanThreshold",
-        "DatapointsToAlarm": 1,
-        "Dimensions": [
-            {
-                "Name": "LoadBalancer",
-                "Value": {"Fn::GetAtt": ["ServiceLoadBalancer31A7DB79", "LoadBalancerFullName"]},
-            }
-        ],
-        "EvaluationPeriods": 1,
-        "MetricName": "HTTPCode_ELB_5XX_Count",
-        "Namespace": ELB,
-        "Period": 60,
-        "Statistic": "Sum",
-        "Threshold": 50,
-        "TreatMissingData": "notBreaching",
-    }
-    props.update(overrides)
-    return props
-
-
-def metric_stat(id_: str, name: str) -> dict[str, Any]:
-    return {
-        "Id": id_,
-        "MetricStat": {
-            "Metric": {
-                "Dimensions": [{"Name": "LoadBalancer", "Value": {"Fn::GetAtt": ["Alb", "X"]}}],
-                "MetricName": name,
-                "Namespace": ELB,
-            },
-            "Period": 60,
-            "Stat": "Sum",
-        },
-        "ReturnData": False,
-    }
-
-
-def rate_alarm(expression: str, threshold: float = 1.0) -> dict[str, Any]:
-    return {
-        "ComparisonOperator": "GreaterThanThreshold",
-        "EvaluationPeriods": 1,
-        "Metrics": [
-            {"Expression": expression, "Id": "expr_1", "Label": "ELB 5xx %", "ReturnData": True},
-            metric_stat("errors", "HTTPCode_ELB_5XX_Count"),
-            metric_stat("requests", "RequestCount"),
-        ],
-        "Threshold": threshold,
-        "TreatMissingData": "notBreaching",
-    }
-
-
-def store(**series: list[float | None]) -> SeriesStore:
-    """Per-minute Sum series from T0, by metric name; None means no datapoint published."""
-    out = SeriesStore()
-    for name, values in series.items():
-        out.add(ELB, name, "Sum", {minute(i): v for i, v in enumerate(values) if v is not None})
-    return out
-
-
-def states(alarm: AlarmSpec, source: SeriesStore, minutes: int) -> list[str]:
-    result = replay(alarm, source, start=T0, end=minute(minutes))
-    return [step.state for step in result.steps]
 
 
 def test_502_incident_minute_fires_the_count_alarm_one_period_after_onset() -> None:
@@ -301,169 +225,6 @@ def test_extended_statistic_selects_the_percentile_series() -> None:
     source = SeriesStore({(ELB, "TargetResponseTime", "p99"): {T0: 2.5}})
 
     assert states(alarm, source, 1) == [ALARM]
-
-
-# --- Metric math alarms --------------------------------------------------------------------
-
-GUARDED_RATE = "IF(requests >= 100, 100 * e5xx / requests, 0)"
-
-
-def guarded_rate_alarm() -> AlarmSpec:
-    props = rate_alarm(GUARDED_RATE)
-    props["Metrics"][1]["Id"] = "e5xx"
-    return AlarmSpec.from_properties(props, name="Elb5xxRate")
-
-
-def test_guard_silences_rate_alarm_at_40_requests_per_minute_with_30_percent_errors() -> None:
-    source = store(RequestCount=[40.0], HTTPCode_ELB_5XX_Count=[12.0])
-
-    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
-
-    assert (result.steps[0].value, result.steps[0].state) == (0.0, OK)
-
-
-def test_rate_alarm_ignores_0_01_percent_at_a_million_requests_per_minute() -> None:
-    source = store(RequestCount=[1_000_000.0], HTTPCode_ELB_5XX_Count=[100.0])
-
-    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
-
-    assert (result.steps[0].value, result.steps[0].state) == (0.01, OK)
-
-
-def test_count_alarm_fires_on_the_same_0_01_percent_at_a_million_requests() -> None:
-    alarm = AlarmSpec.from_properties(count_alarm())
-    source = store(RequestCount=[1_000_000.0], HTTPCode_ELB_5XX_Count=[100.0])
-
-    assert states(alarm, source, 1) == [ALARM]
-
-
-def test_rate_alarm_fires_on_the_502_incident() -> None:
-    source = store(RequestCount=[4421.0], HTTPCode_ELB_5XX_Count=[369.0])
-
-    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
-
-    assert result.steps[0].state == ALARM
-    assert result.steps[0].value == pytest.approx(8.3465, abs=1e-4)
-
-
-def test_unpublished_error_count_counts_as_zero_next_to_a_request_count() -> None:
-    # "Missing values in a time series are treated as 0" (metric math, basic arithmetic).
-    source = store(RequestCount=[4400.0], HTTPCode_ELB_5XX_Count=[None])
-
-    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
-
-    assert result.steps[0].value == 0.0
-
-
-def test_rate_without_a_request_count_has_no_datapoint() -> None:
-    # IF drops the point when the condition series has none; the alarm sees missing data.
-    source = store(RequestCount=[None], HTTPCode_ELB_5XX_Count=[30.0])
-
-    result = replay(guarded_rate_alarm(), source, start=T0, end=minute(1))
-
-    assert result.steps[0].value is None
-
-
-def test_division_by_zero_drops_the_datapoint() -> None:
-    alarm = AlarmSpec.from_properties(rate_alarm("100 * errors / requests"))
-    source = store(RequestCount=[0.0], HTTPCode_ELB_5XX_Count=[5.0])
-
-    result = replay(alarm, source, start=T0, end=minute(1))
-
-    assert result.steps[0].value is None
-
-
-def test_kit_rate_expression_with_fill_reads_like_the_synthesized_alarm() -> None:
-    # The expression alarm_rollback_kit/auto_rollback.py writes.
-    alarm = AlarmSpec.from_properties(
-        rate_alarm("IF(requests >= 50, 100 * FILL(errors, 0) / requests, 0)")
-    )
-    source = store(RequestCount=[120.0, 120.0], HTTPCode_ELB_5XX_Count=[None, 36.0])
-
-    result = replay(alarm, source, start=T0, end=minute(2))
-
-    assert [s.value for s in result.steps] == [0.0, 30.0]
-    assert [s.state for s in result.steps] == [OK, ALARM]
-
-
-def test_math_alarm_periods_must_agree() -> None:
-    props = rate_alarm(GUARDED_RATE)
-    props["Metrics"][2]["MetricStat"]["Period"] = 300
-
-    with pytest.raises(AlarmDefinitionError, match="same Period"):
-        AlarmSpec.from_properties(props)
-
-
-def test_math_alarm_needs_exactly_one_returned_query() -> None:
-    props = rate_alarm(GUARDED_RATE)
-    props["Metrics"][1]["ReturnData"] = True
-
-    with pytest.raises(AlarmDefinitionError, match="exactly one of Metrics"):
-        AlarmSpec.from_properties(props)
-
-
-def test_expression_naming_an_unknown_id_is_rejected() -> None:
-    with pytest.raises(AlarmDefinitionError, match="unknown id\\(s\\) e5xx"):
-        AlarmSpec.from_properties(rate_alarm("100 * e5xx / requests"))
-
-
-def test_expression_syntax_error_names_the_position() -> None:
-    with pytest.raises(AlarmDefinitionError, match="position 15"):
-        AlarmSpec.from_properties(rate_alarm("100 * errors / "))
-
-
-def test_metric_refs_list_every_metric_the_alarm_reads() -> None:
-    alarm = AlarmSpec.from_properties(rate_alarm(GUARDED_RATE.replace("e5xx", "errors")))
-
-    assert sorted(str(r) for r in alarm.metric_refs()) == [
-        "AWS/ApplicationELB HTTPCode_ELB_5XX_Count Sum",
-        "AWS/ApplicationELB RequestCount Sum",
-    ]
-
-
-def test_pointwise_rate_alarm_gives_the_same_values_as_per_range_evaluation() -> None:
-    alarm = guarded_rate_alarm()
-    source = store(
-        RequestCount=[40.0, 4421.0, None, 4420.0, 0.0],
-        HTTPCode_ELB_5XX_Count=[12.0, 369.0, 5.0, None, None],
-    )
-    grids = [[minute(i - 2), minute(i - 1), minute(i)] for i in range(5)]
-    data = {q.id: source(q.metric) for q in alarm.queries if q.metric is not None}
-
-    result = replay(alarm, source, start=T0, end=minute(5))
-
-    assert [s.value for s in result.steps] == [alarm.values(g, data)[-1] for g in grids]
-
-
-def test_breaching_fill_is_named_in_the_reason() -> None:
-    alarm = AlarmSpec.from_properties(
-        count_alarm(TreatMissingData="breaching", EvaluationPeriods=3, DatapointsToAlarm=2)
-    )
-
-    result = replay(alarm, store(HTTPCode_ELB_5XX_Count=[80.0]), start=T0, end=minute(1))
-
-    assert result.steps[0].state == ALARM
-    assert result.steps[0].reason.endswith("2 missing datapoints treated as [Breaching].")
-
-
-def test_reason_without_any_datapoint_says_none_were_received() -> None:
-    alarm = AlarmSpec.from_properties(count_alarm())
-
-    result = replay(alarm, store(HTTPCode_ELB_5XX_Count=[None]), start=T0, end=minute(1))
-
-    assert result.steps[0].reason == (
-        "Threshold Crossed: no datapoints were received for 1 period and 1 missing "
-        "datapoint was treated as [NonBreaching]."
-    )
-
-
-def test_state_at_reports_the_state_in_force() -> None:
-    alarm = AlarmSpec.from_properties(count_alarm())
-    result = replay(alarm, store(HTTPCode_ELB_5XX_Count=[10.0, 369.0]), start=T0, end=minute(2))
-
-    assert result.state_at(minute(0)) is None
-    assert result.state_at(minute(1) + timedelta(seconds=30)) == OK
-    assert result.state_at(minute(2)) == ALARM
 
 
 # --- The wall clock ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``python -m drill.bench`` (``make bench``): the kit's figures, measured once on this machine.
+"""``python -m tools.bench`` (``make bench``): the kit's figures, measured once on this machine.
 
 Prints, as a table (or ``--json``), with the date and the machine (CPU count and model,
 Python version):
@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drill import alarm_event, outcome, runner, scenario
+from drill import alarm_event, outcome, report, runner, scenario
 from drill import function as asset_function
 from drill.assembly import Assembly, load_assembly
 from drill.evaluator import OK
@@ -265,29 +265,9 @@ def collect(
         for f in decision_benchmark(assembly, runs=runs)
     ]
     sweep = runner.run_range(scenario.load(scenario.DEFAULT_SCENARIO), assembly)
-    figures["referenceIncident"] = [
-        {
-            "case": label,
-            "metricDelaySeconds": report.options.metric_delay_s,
-            "onsetToRollbackSeconds": _total(report.onset_to_rollback),
-            "onsetToRestoredSeconds": _total(report.onset_to_restored),
-            "errorsServed": report.errors_served,
-        }
-        for label, report in sweep.runs
-    ]
-    reference = sweep.worst
-    figures["restore"] = {
-        "kitSeconds": reference.restore.kit.total_s,
-        "kitFormula": reference.restore.kit.formula,
-        "awsDefaultSeconds": reference.restore.aws_defaults.total_s,
-        "awsDefaultFormula": reference.restore.aws_defaults.formula,
-        "ratio": round(reference.restore.ratio, 2),
-    }
+    figures["referenceIncident"] = report.sweep_json(sweep)
+    figures["restore"] = report.as_json(sweep.worst)["restore"]
     return figures
-
-
-def _total(delta: timedelta | None) -> float | None:
-    return None if delta is None else delta.total_seconds()
 
 
 def _incident_lines(cases: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -347,7 +327,7 @@ def render(figures: Mapping[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m drill.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
     parser.add_argument("--skip-fresh", action="store_true", help="skip the fresh-clone synth")
     parser.add_argument("--skip-test", action="store_true", help="skip the warm make test")
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="runs per decision type")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from drill import bench
 from drill.assembly import load_assembly
 from tests.support.aws_calls import (
     BATCH,
@@ -21,6 +20,7 @@ from tests.support.aws_calls import (
     STOP,
 )
 from tests.support.synthesized import synthesize
+from tools import bench
 
 
 @pytest.fixture(scope="module")

@@ -341,6 +341,53 @@ SECTIONS: dict[str, type[Any]] = {
 _SCALARS = {"stage", "account", "region"}
 
 
+def _to_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ValueError
+
+
+def _to_int(raw: object) -> int:
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise ValueError
+    value: int = int(raw)  # type: ignore[call-overload]
+    return value
+
+
+def _to_float(raw: object) -> float:
+    if isinstance(raw, bool):
+        raise ValueError
+    return float(raw)  # type: ignore[arg-type]
+
+
+def _to_str(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise ValueError
+    return raw
+
+
+def _to_tuple(raw: object) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise ValueError
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _to_code_map(name: str, raw: object) -> dict[int, int]:
+    mapping = raw
+    if isinstance(raw, str):
+        # "502=5,404=60" on the command line
+        mapping = dict(part.split("=", 1) for part in raw.split(",") if part)
+    if not isinstance(mapping, Mapping):
+        raise ValueError
+    return {int(k): _coerce(f"{name}.{k}", v, int) for k, v in mapping.items()}
+
+
+_CONVERTERS: dict[Any, Any] = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
+
+
 def _coerce(name: str, raw: object, annotation: Any) -> Any:
     """Turn a context value (JSON from cdk.json, or a string from ``-c``) into ``annotation``."""
     origin = typing.get_origin(annotation)
@@ -349,39 +396,12 @@ def _coerce(name: str, raw: object, annotation: Any) -> Any:
         (inner,) = (arg for arg in typing.get_args(annotation) if arg is not type(None))
         return _coerce(name, raw, inner)
     try:
-        if annotation is bool:
-            if isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and raw.lower() in ("true", "false"):
-                return raw.lower() == "true"
-            raise ValueError
-        if annotation is int:
-            if isinstance(raw, bool):
-                raise ValueError
-            if isinstance(raw, float) and not raw.is_integer():
-                raise ValueError
-            return int(raw)  # type: ignore[call-overload]
-        if annotation is float:
-            if isinstance(raw, bool):
-                raise ValueError
-            return float(raw)  # type: ignore[arg-type]
-        if annotation is str:
-            if not isinstance(raw, str):
-                raise ValueError
-            return raw
+        if annotation in _CONVERTERS:
+            return _CONVERTERS[annotation](raw)
         if origin is tuple:
-            items = raw.split(",") if isinstance(raw, str) else raw
-            if not isinstance(items, list | tuple):
-                raise ValueError
-            return tuple(str(item).strip() for item in items if str(item).strip())
-        if origin in (Mapping, dict) or origin is getattr(types, "MappingProxyType", None):
-            mapping = raw
-            if isinstance(raw, str):
-                # "502=5,404=60" on the command line
-                mapping = dict(part.split("=", 1) for part in raw.split(",") if part)
-            if not isinstance(mapping, Mapping):
-                raise ValueError
-            return {int(k): _coerce(f"{name}.{k}", v, int) for k, v in mapping.items()}
+            return _to_tuple(raw)
+        if origin in (Mapping, dict, types.MappingProxyType):
+            return _to_code_map(name, raw)
     except ConfigError:
         raise
     except (TypeError, ValueError):

@@ -16,6 +16,9 @@ from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
+from alarm_rollback_kit.config import EdgeConfig
+from alarm_rollback_kit.edge import Edge
+
 ACCOUNT, REGION = "111122223333", "eu-west-1"
 ALB_ARN = (
     f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/shop-web/50dc6c495c0c9188"
@@ -77,3 +80,29 @@ def created_service(stack: cdk.Stack) -> dict[str, Any]:
         install_agent=False,
     )
     return {"load_balancer": alb, "target_group": target_group, "deployment_group": group}
+
+
+def public_vpc(stack: cdk.Stack) -> ec2.Vpc:
+    """Two zones of public subnets only: the least an internet-facing ALB needs."""
+    return ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
+        ],
+    )
+
+
+def bare_edge(stack: cdk.Stack, *, config: EdgeConfig | None = None, origin_port: int = 80) -> Edge:
+    """An ``Edge`` in front of an imported ALB, opening that ALB's security group."""
+    load_balancer = imported_service(stack)["load_balancer"]
+    return Edge(
+        stack,
+        "Edge",
+        config=config or EdgeConfig(),
+        load_balancer=load_balancer,
+        load_balancer_security_group=load_balancer.connections.security_groups[0],
+        origin_port=origin_port,
+    )

@@ -3,9 +3,9 @@
 Two small apps are synthesized once each (module-scoped): the sandbox defaults (no
 certificate, HTTP to the ALB, no geo or WAF) and a hardened edge (certificate + aliases,
 HTTPS to the ALB, geo allowlist, web ACL, non-default TTLs). Each is a parent stack with a
-VPC, an ALB, its security group and the verify-header secret, and the ``EdgeStack``
-nested in it, the way the service stack uses it. Config checks for ``EdgeConfig`` run
-through ``load_config``/``StageConfig`` as ``app.py`` does.
+VPC, an ALB and its security group, and the ``EdgeStack`` nested in it holding the
+``Edge`` (and its verify-header secret), the way the service stack uses it. The config
+checks for ``EdgeConfig`` are in ``test_edge_config.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Match, Template
 
 from alarm_rollback_kit.edge import (
@@ -27,7 +26,6 @@ from alarm_rollback_kit.edge import (
     ORIGIN_KEEPALIVE_SECONDS,
     Edge,
 )
-from alarm_rollback_kit.health_checked_service import ORIGIN_VERIFY_HEADER
 from stacks.config import (
     CLOUDFRONT_CUSTOMIZABLE_CODES,
     CLOUDFRONT_NEVER_CACHED_CODES,
@@ -38,7 +36,9 @@ from stacks.config import (
     load_config,
 )
 from stacks.edge_stack import EdgeStack
-from tests.infra.conftest import service_stack
+from tests.infra.bare import public_vpc
+from tests.support.nested_stacks import through_outputs
+from tests.support.origin_verify import header_cloudfront_sends
 
 # Managed policy ids (CloudFront Developer Guide, "Use managed cache policies" and "Use
 # managed origin request policies").
@@ -74,41 +74,30 @@ def _synthesize(
 ) -> Synthesized:
     app = cdk.App()
     parent = cdk.Stack(app, "Parent")
-    vpc = ec2.Vpc(
-        parent,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
-        ],
-    )
+    vpc = public_vpc(parent)
     security_group = ec2.SecurityGroup(
         parent, "AlbSecurityGroup", vpc=vpc, allow_all_outbound=False
     )
     alb = elbv2.ApplicationLoadBalancer(
         parent, "Alb", vpc=vpc, internet_facing=True, security_group=security_group
     )
-    secret = secretsmanager.Secret(
-        parent,
-        "OriginVerify",
-        generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
-    )
-    nested = EdgeStack(
-        parent,
+    nested = EdgeStack(parent, "Edge")
+    edge = Edge(
+        nested,
         "Edge",
         config=config,
         load_balancer=alb,
         load_balancer_security_group=security_group,
         origin_port=origin_port,
-        origin_verify_value=secret.secret_value.unsafe_unwrap(),
         origin_domain_name=origin_domain_name,
     )
-    # What the service stack does with it: hand the id to the rollback function.
-    cdk.CfnOutput(parent, "DistributionId", value=nested.edge.distribution_id)
+    # What the service stack does with it: hand the id to the rollback function and the
+    # verify value to the ALB listener (an output stands in for the listener rule here).
+    cdk.CfnOutput(parent, "DistributionId", value=edge.distribution_id)
+    cdk.CfnOutput(parent, "OriginVerify", value=edge.origin_verify_value)
     return Synthesized(
         config=config,
-        edge=nested.edge,
+        edge=edge,
         parent=Template.from_stack(parent),
         nested=Template.from_stack(nested),
     )
@@ -241,28 +230,41 @@ def test_origin_keepalive_is_shorter_than_the_alb_idle_timeout(default: Synthesi
     assert keepalive < StageConfig().service.idle_timeout_seconds
 
 
-def test_origin_verify_header_is_a_secrets_manager_dynamic_reference(
+def test_origin_verify_header_is_a_dynamic_reference_to_the_edge_own_secret(
     default: Synthesized,
 ) -> None:
-    headers = {
-        h["HeaderName"]: h["HeaderValue"] for h in _origin(default.nested)["OriginCustomHeaders"]
-    }
-    value = headers[ORIGIN_VERIFY_HEADER]
+    secret_id, _ = _only(default.nested, "AWS::SecretsManager::Secret")
     # A literal string here would be the secret in plain text in the template.
-    assert not isinstance(value, str)
-    assert value["Fn::Join"][1][0] == "{{resolve:secretsmanager:"
-    assert set(value["Fn::Join"][1][1]) == {"Ref"}
-    assert value["Fn::Join"][1][2] == ":SecretString:::}}"
+    assert header_cloudfront_sends(default.nested) == {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]
+    }
 
 
-def test_parent_passes_the_secret_arn_not_its_value_to_the_nested_stack(
+def test_the_secret_is_generated_without_punctuation_for_a_header_value(
     default: Synthesized,
 ) -> None:
-    secret_id, _ = _only(default.parent, "AWS::SecretsManager::Secret")
+    default.nested.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {
+            "GenerateSecretString": Match.object_like(
+                {"ExcludePunctuation": True, "PasswordLength": 32}
+            )
+        },
+    )
+
+
+def test_the_parent_reads_the_secret_arn_not_its_value_from_the_nested_stack(
+    default: Synthesized,
+) -> None:
     _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
-    parameters = stack["Properties"]["Parameters"]
-    assert {"Ref": secret_id} in parameters.values()
-    assert "resolve:secretsmanager" not in json.dumps(parameters)
+    assert "resolve:secretsmanager" not in json.dumps(stack["Properties"].get("Parameters", {}))
+    assert default.parent.find_resources("AWS::SecretsManager::Secret") == {}
+    # The value the parent uses resolves, through the nested output, to the same
+    # reference CloudFront sends.
+    used = default.parent.find_outputs("OriginVerify")["OriginVerify"]["Value"]
+    assert through_outputs(used, default.parent, default.nested) == header_cloudfront_sends(
+        default.nested
+    )
 
 
 # --- Viewer side --------------------------------------------------------------------------------
@@ -474,136 +476,3 @@ def test_distribution_id_reaches_the_parent_through_a_nested_stack_output(
     target, attribute = output["Value"]["Fn::GetAtt"]
     assert target == stack_id
     assert attribute.startswith("Outputs.")
-
-
-def test_origin_port_other_than_80_or_443_is_rejected() -> None:
-    stack = cdk.Stack(cdk.App(), "Bad")
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
-        ],
-    )
-    alb = elbv2.ApplicationLoadBalancer(stack, "Alb", vpc=vpc, internet_facing=True)
-    with pytest.raises(ValueError, match=r"origin_port=8080"):
-        Edge(
-            stack,
-            "Edge",
-            config=EdgeConfig(),
-            load_balancer=alb,
-            load_balancer_security_group=alb.connections.security_groups[0],
-            origin_port=8080,
-            origin_verify_value="token",
-        )
-
-
-# --- EdgeConfig validation ----------------------------------------------------------------------
-
-
-def test_code_cloudfront_cannot_customize_is_rejected_naming_the_field() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"edge.error_caching_min_ttl.418": "5"})
-    assert caught.value.field_name == "edge.error_caching_min_ttl.418"
-    assert "502" in caught.value.allowed
-
-
-def test_negative_error_ttl_is_rejected() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"edge.error_caching_min_ttl.404": "-1"})
-    assert caught.value.field_name == "edge.error_caching_min_ttl.404"
-    assert ">= 0" in caught.value.allowed
-
-
-def test_5xx_ttl_longer_than_detection_plus_restore_is_rejected() -> None:
-    window = StageConfig().rollback_window_seconds
-    with pytest.raises(ConfigError) as caught:
-        load_config({"edge.error_caching_min_ttl.502": str(window + 1)})
-    assert caught.value.field_name == "edge.error_caching_min_ttl.502"
-    assert f"<= {window} s" in caught.value.allowed
-
-
-def test_5xx_ttl_equal_to_the_rollback_window_is_accepted() -> None:
-    window = StageConfig().rollback_window_seconds
-    config = load_config({"edge.error_caching_min_ttl.502": str(window)})
-    assert config.edge.error_caching_min_ttl[502] == window
-
-
-def test_5xx_ttl_beyond_the_window_is_accepted_when_explicitly_allowed() -> None:
-    window = StageConfig().rollback_window_seconds
-    config = load_config(
-        {
-            "edge.error_caching_min_ttl.503": str(window + 600),
-            "edge.allow_error_ttl_beyond_rollback": "true",
-        }
-    )
-    assert config.edge.error_caching_min_ttl[503] == window + 600
-
-
-def test_4xx_ttl_is_not_bound_by_the_rollback_window() -> None:
-    window = StageConfig().rollback_window_seconds
-    config = load_config({"edge.error_caching_min_ttl.404": str(window + 600)})
-    assert config.edge.error_caching_min_ttl[404] == window + 600
-
-
-def test_origin_read_timeout_above_the_alb_idle_timeout_is_rejected() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config(
-            {"service.idle_timeout_seconds": "20", "edge.origin_read_timeout_seconds": "30"}
-        )
-    assert caught.value.field_name == "edge.origin_read_timeout_seconds"
-    assert "service.idle_timeout_seconds=20" in caught.value.allowed
-
-
-def test_certificate_outside_us_east_1_is_rejected() -> None:
-    with pytest.raises(ConfigError, match=r"edge\.certificate_arn.*us-east-1"):
-        StageConfig(
-            edge=EdgeConfig(certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/x")
-        )
-
-
-def test_aliases_without_a_certificate_are_rejected() -> None:
-    with pytest.raises(ConfigError, match=r"edge\.domain_names"):
-        StageConfig(edge=EdgeConfig(domain_names=("api.example.com",)))
-
-
-# --- HTTPS to the origin outside the sandbox ------------------------------------------------------
-
-ALB_CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/alb"
-
-
-def test_a_non_sandbox_stage_without_an_alb_certificate_fails_at_synth() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"stage": "prod"})
-    assert (caught.value.field_name, caught.value.value) == ("service.certificate_arn", "")
-    assert "stage='prod'" in caught.value.allowed
-    assert "HTTPS" in caught.value.allowed
-
-
-def test_the_sandbox_stage_may_reach_the_alb_over_http() -> None:
-    assert load_config({}).service.certificate_arn == ""
-
-
-def test_a_non_sandbox_stage_without_the_edge_needs_no_alb_certificate() -> None:
-    config = load_config({"stage": "prod", "edge.enabled": "false"})
-    assert config.service.certificate_arn == ""
-
-
-def test_a_non_sandbox_stage_with_an_alb_certificate_reaches_the_origin_over_https() -> None:
-    # The service stack as app.py builds it: the origin port follows the ALB certificate.
-    stack = service_stack(
-        {
-            "stage": "prod",
-            "service.certificate_arn": ALB_CERTIFICATE_ARN,
-            "edge.origin_domain_name": "origin.example.com",
-        }
-    )
-    edge = next(c for c in stack.node.find_all() if isinstance(c, Edge))
-    origin = _distribution_config(Template.from_stack(cdk.Stack.of(edge)))["Origins"][0]
-
-    assert edge.origin_port == 443
-    assert origin["DomainName"] == "origin.example.com"
-    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
-    assert origin["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]

@@ -20,7 +20,6 @@ from aws_cdk import aws_sns as sns
 from alarm_rollback_kit import (
     AutoRollback,
     ConfigError,
-    Edge,
     EdgeConfig,
     HealthCheckConfig,
     HealthCheckedService,
@@ -31,7 +30,7 @@ from alarm_rollback_kit import (
     SeverityAlarms,
     SeverityAlarmsConfig,
 )
-from tests.infra.bare import bare_stack, imported_service
+from tests.infra.bare import bare_edge, bare_stack, imported_service
 
 Props = Callable[[], Any]
 
@@ -75,16 +74,7 @@ def _health_checked_service(stack: cdk.Stack, props: Props) -> None:
 
 
 def _edge(stack: cdk.Stack, props: Props) -> None:
-    load_balancer = imported_service(stack)["load_balancer"]
-    Edge(
-        stack,
-        "Edge",
-        config=props(),
-        load_balancer=load_balancer,
-        load_balancer_security_group=load_balancer.connections.security_groups[0],
-        origin_port=80,
-        origin_verify_value="token",
-    )
+    bare_edge(stack, config=props())
 
 
 def _severity_alarms(stack: cdk.Stack, props: Props) -> None:

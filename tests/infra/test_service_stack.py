@@ -11,10 +11,14 @@ from aws_cdk.assertions import Match, Template
 
 from app import build_app
 from stacks.config import ConfigError, load_config, parse_success_codes
+from stacks.service_stack import ServiceStack
 from tests.infra.conftest import new_app, only_resource, service_template
+from tests.support.nested_stacks import through_outputs
+from tests.support.origin_verify import header_cloudfront_sends, header_listener_requires
 
 TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+FORBIDDEN = {"ContentType": "text/plain", "MessageBody": "Forbidden"}
 
 
 PROD_CONTEXT = {
@@ -315,13 +319,42 @@ def test_alb_is_reachable_only_through_cloudfront_by_default(default_template: T
         {"GroupDescription": Match.string_like_regexp("ALB: viewers")},
     )["Properties"]
     assert "SecurityGroupIngress" not in sg
-    listener = only_resource(default_template, "AWS::ElasticLoadBalancingV2::Listener")
-    assert listener["Properties"]["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
-    rule = only_resource(default_template, "AWS::ElasticLoadBalancingV2::ListenerRule")
-    (condition,) = rule["Properties"]["Conditions"]
-    assert condition["HttpHeaderConfig"]["HttpHeaderName"] == "X-Origin-Verify"
-    (value,) = condition["HttpHeaderConfig"]["Values"]
-    assert "resolve:secretsmanager" in json.dumps(value)
+    default_template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "DefaultActions": [
+                Match.object_like(
+                    {
+                        "Type": "fixed-response",
+                        "FixedResponseConfig": {"StatusCode": "403", **FORBIDDEN},
+                    }
+                )
+            ]
+        },
+    )
+    default_template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        {"Priority": 1, "Actions": [Match.object_like({"Type": "forward"})]},
+    )
+
+
+def test_listener_requires_exactly_the_header_cloudfront_sends(
+    default_service_stack: ServiceStack, default_template: Template
+) -> None:
+    # Given the edge in its nested stack and the listener rule in the service stack
+    assert default_service_stack.edge_stack is not None
+    edge_template = Template.from_stack(default_service_stack.edge_stack)
+    # When the listener's required value is followed into the nested stack
+    required = through_outputs(
+        header_listener_requires(default_template), default_template, edge_template
+    )
+    # Then it is the very reference CloudFront sends: the edge's own secret
+    (secret_id,) = edge_template.find_resources("AWS::SecretsManager::Secret")
+    assert required == header_cloudfront_sends(edge_template)
+    assert required == {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]
+    }
+    assert default_template.find_resources("AWS::SecretsManager::Secret") == {}
 
 
 def test_alb_is_open_to_the_internet_without_the_edge() -> None:

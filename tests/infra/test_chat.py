@@ -12,7 +12,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.config import ChatConfig, ConfigError, load_config
-from tests.infra.conftest import only_resource, resources_of, service_stack
+from tests.support.templates import only_resource, resources_of, service_stack
 
 CHATBOT = "AWS::Chatbot::SlackChannelConfiguration"
 WORKSPACE, CHANNEL = "T012ABCDEFG", "C0123ABCDEF"

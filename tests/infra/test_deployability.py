@@ -17,7 +17,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aws_cdk.assertions import Match, Template
@@ -26,8 +26,8 @@ from moto.events.models import EventPattern
 from alarm_rollback_kit.deployment import INITIAL_RELEASE_DESCRIPTION
 from app import build_app
 from stacks.config import ConfigError, load_config
-from tests.conftest import load_event
-from tests.infra.conftest import new_app, only_resource, service_template
+from tests.support.events import load_event
+from tests.support.templates import new_app, only_resource, resources_of, service_template
 
 LAMBDA = "AWS::Lambda::Function"
 
@@ -43,13 +43,18 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
-    return {p.name: json.loads(p.read_text()) for p in outdir.glob("*.template.json")}
+    templates: dict[str, dict[str, Any]] = {
+        p.name: json.loads(p.read_text()) for p in outdir.glob("*.template.json")
+    }
+    return templates
 
 
 def _function(template: Template) -> dict[str, Any]:
-    return only_resource(template, LAMBDA, {"Handler": "rollback.handler.lambda_handler"})[
-        "Properties"
-    ]
+    return dict(
+        only_resource(template, LAMBDA, {"Handler": "rollback.handler.lambda_handler"})[
+            "Properties"
+        ]
+    )
 
 
 def test_default_synth_reserves_no_concurrency_in_any_template(synthesized: Path) -> None:
@@ -117,9 +122,11 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 
 def _deployment_rule(template: Template) -> dict[str, Any]:
-    return only_resource(
-        template, "AWS::Events::Rule", {"EventPattern": {"source": ["aws.codedeploy"]}}
-    )["Properties"]
+    return dict(
+        only_resource(
+            template, "AWS::Events::Rule", {"EventPattern": {"source": ["aws.codedeploy"]}}
+        )["Properties"]
+    )
 
 
 def test_deployment_failures_reach_the_function_with_the_dead_letter_queue(
@@ -147,7 +154,7 @@ def test_deployment_rule_matches_codedeploy_documented_event_for_endings_only(
     event = load_event("codedeploy-deployment-state-change-failure.json")
     event["detail"]["state"] = state
 
-    assert EventPattern.load(json.dumps(pattern)).matches_event(event) is matches
+    assert EventPattern.load(json.dumps(pattern)).matches_event(cast(Any, event)) is matches
 
 
 def test_deployment_failed_page_says_nothing_was_rolled_back_after_the_kit_redeploy(
@@ -180,7 +187,7 @@ def test_dead_letter_alarm_says_a_rollback_blocked_by_a_launch_needs_a_human(
 def _initial_release(template: Template) -> dict[str, Any]:
     releases = [
         r
-        for r in template.find_resources("Custom::AWS").values()
+        for r in resources_of(template, "Custom::AWS").values()
         if "createDeployment" in json.dumps(r["Properties"].get("Create"))
     ]
     assert len(releases) == 1

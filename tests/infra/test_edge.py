@@ -20,12 +20,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk.assertions import Match, Template
 
-from alarm_rollback_kit.edge import (
-    LOG_PREFIX,
-    ORIGIN_FACING_PREFIX_LIST,
-    ORIGIN_KEEPALIVE_SECONDS,
-    Edge,
-)
+from alarm_rollback_kit.config import ORIGIN_KEEPALIVE_SECONDS
+from alarm_rollback_kit.edge import LOG_PREFIX, ORIGIN_FACING_PREFIX_LIST, Edge
 from stacks.config import (
     CLOUDFRONT_CUSTOMIZABLE_CODES,
     CLOUDFRONT_NEVER_CACHED_CODES,
@@ -39,6 +35,7 @@ from stacks.edge_stack import EdgeStack
 from tests.infra.bare import public_vpc
 from tests.support.nested_stacks import through_outputs
 from tests.support.origin_verify import header_cloudfront_sends
+from tests.support.templates import only
 
 # Managed policy ids (CloudFront Developer Guide, "Use managed cache policies" and "Use
 # managed origin request policies").
@@ -142,13 +139,6 @@ def _error_responses(template: Template) -> dict[int, dict[str, Any]]:
     return {r["ErrorCode"]: r for r in _distribution_config(template)["CustomErrorResponses"]}
 
 
-def _only(template: Template, type_: str) -> tuple[str, dict[str, Any]]:
-    found = template.find_resources(type_)
-    assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
-    logical_id, resource = next(iter(found.items()))
-    return logical_id, resource
-
-
 # --- Error caching --------------------------------------------------------------------------
 
 
@@ -203,8 +193,8 @@ def test_origin_is_the_alb_over_http_when_the_alb_has_no_certificate(
     origin = _origin(default.nested)
     assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
     assert origin["CustomOriginConfig"]["HTTPPort"] == 80
-    alb_id, _ = _only(default.parent, "AWS::ElasticLoadBalancingV2::LoadBalancer")
-    _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
+    alb_id, _ = only(default.parent, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    _, stack = only(default.parent, "AWS::CloudFormation::Stack")
     parameter = origin["DomainName"]["Ref"]
     assert stack["Properties"]["Parameters"][parameter] == {"Fn::GetAtt": [alb_id, "DNSName"]}
 
@@ -233,7 +223,7 @@ def test_origin_keepalive_is_shorter_than_the_alb_idle_timeout(default: Synthesi
 def test_origin_verify_header_is_a_dynamic_reference_to_the_edge_own_secret(
     default: Synthesized,
 ) -> None:
-    secret_id, _ = _only(default.nested, "AWS::SecretsManager::Secret")
+    secret_id, _ = only(default.nested, "AWS::SecretsManager::Secret")
     # A literal string here would be the secret in plain text in the template.
     assert header_cloudfront_sends(default.nested) == {
         "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]
@@ -256,7 +246,7 @@ def test_the_secret_is_generated_without_punctuation_for_a_header_value(
 def test_the_parent_reads_the_secret_arn_not_its_value_from_the_nested_stack(
     default: Synthesized,
 ) -> None:
-    _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
+    _, stack = only(default.parent, "AWS::CloudFormation::Stack")
     assert "resolve:secretsmanager" not in json.dumps(stack["Properties"].get("Parameters", {}))
     assert default.parent.find_resources("AWS::SecretsManager::Secret") == {}
     # The value the parent uses resolves, through the nested output, to the same
@@ -343,7 +333,7 @@ def test_no_web_acl_when_none_is_configured(default: Synthesized) -> None:
 
 
 def test_standard_logs_go_to_the_edge_log_bucket_under_a_prefix(default: Synthesized) -> None:
-    bucket_id, _ = _only(default.nested, "AWS::S3::Bucket")
+    bucket_id, _ = only(default.nested, "AWS::S3::Bucket")
     assert _distribution_config(default.nested)["Logging"] == {
         "Bucket": {"Fn::GetAtt": [bucket_id, "RegionalDomainName"]},
         "Prefix": LOG_PREFIX,
@@ -379,13 +369,13 @@ def test_standard_logging_off_is_accepted_in_a_region_without_delivery() -> None
 
 
 def test_log_bucket_has_acls_enabled_for_cloudfront_log_delivery(default: Synthesized) -> None:
-    _, bucket = _only(default.nested, "AWS::S3::Bucket")
+    _, bucket = only(default.nested, "AWS::S3::Bucket")
     ownership = bucket["Properties"]["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
     assert ownership in ("BucketOwnerPreferred", "ObjectWriter")
 
 
 def test_log_bucket_is_private_and_encrypted(default: Synthesized) -> None:
-    _, bucket = _only(default.nested, "AWS::S3::Bucket")
+    _, bucket = only(default.nested, "AWS::S3::Bucket")
     assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -425,8 +415,8 @@ def test_alb_security_group_admits_the_cloudfront_prefix_list_on_the_origin_port
     request: pytest.FixtureRequest, fixture: str, port: int
 ) -> None:
     synthesized: Synthesized = request.getfixturevalue(fixture)
-    lookup_id, _ = _only(synthesized.nested, "Custom::AWS")
-    _, ingress = _only(synthesized.nested, "AWS::EC2::SecurityGroupIngress")
+    lookup_id, _ = only(synthesized.nested, "Custom::AWS")
+    _, ingress = only(synthesized.nested, "AWS::EC2::SecurityGroupIngress")
     props = ingress["Properties"]
     assert props["SourcePrefixListId"] == {"Fn::GetAtt": [lookup_id, "PrefixLists.0.PrefixListId"]}
     assert (props["IpProtocol"], props["FromPort"], props["ToPort"]) == ("tcp", port, port)
@@ -434,15 +424,15 @@ def test_alb_security_group_admits_the_cloudfront_prefix_list_on_the_origin_port
 
 
 def test_ingress_rule_targets_the_parent_alb_security_group(default: Synthesized) -> None:
-    _, ingress = _only(default.nested, "AWS::EC2::SecurityGroupIngress")
+    _, ingress = only(default.nested, "AWS::EC2::SecurityGroupIngress")
     parameter = ingress["Properties"]["GroupId"]["Ref"]
-    sg_id, _ = _only(default.parent, "AWS::EC2::SecurityGroup")
-    _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
+    sg_id, _ = only(default.parent, "AWS::EC2::SecurityGroup")
+    _, stack = only(default.parent, "AWS::CloudFormation::Stack")
     assert stack["Properties"]["Parameters"][parameter] == {"Fn::GetAtt": [sg_id, "GroupId"]}
 
 
 def test_prefix_list_is_found_by_name_at_deploy_time(default: Synthesized) -> None:
-    _, lookup = _only(default.nested, "Custom::AWS")
+    _, lookup = only(default.nested, "Custom::AWS")
     for phase in ("Create", "Update"):
         call = json.loads(lookup["Properties"][phase])
         assert call["service"] == "EC2"
@@ -454,12 +444,12 @@ def test_prefix_list_is_found_by_name_at_deploy_time(default: Synthesized) -> No
 
 
 def test_prefix_list_lookup_does_not_install_an_sdk_from_npm(default: Synthesized) -> None:
-    _, lookup = _only(default.nested, "Custom::AWS")
+    _, lookup = only(default.nested, "Custom::AWS")
     assert lookup["Properties"]["InstallLatestAwsSdk"] is False
 
 
 def test_prefix_list_lookup_may_only_describe_prefix_lists(default: Synthesized) -> None:
-    _, policy = _only(default.nested, "AWS::IAM::Policy")
+    _, policy = only(default.nested, "AWS::IAM::Policy")
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
         {"Action": "ec2:DescribeManagedPrefixLists", "Effect": "Allow", "Resource": "*"}
     ]
@@ -471,7 +461,7 @@ def test_prefix_list_lookup_may_only_describe_prefix_lists(default: Synthesized)
 def test_distribution_id_reaches_the_parent_through_a_nested_stack_output(
     default: Synthesized,
 ) -> None:
-    stack_id, _ = _only(default.parent, "AWS::CloudFormation::Stack")
+    stack_id, _ = only(default.parent, "AWS::CloudFormation::Stack")
     output = default.parent.find_outputs("DistributionId")["DistributionId"]
     target, attribute = output["Value"]["Fn::GetAtt"]
     assert target == stack_id

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 
 from stacks.config import ConfigError, EdgeConfig, StageConfig, load_config
 from tests.infra.bare import bare_edge, bare_stack
-from tests.infra.conftest import service_stack
+from tests.support.templates import service_stack
 
 
 def test_origin_port_other_than_80_or_443_is_rejected() -> None:

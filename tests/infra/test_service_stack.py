@@ -12,9 +12,9 @@ from aws_cdk.assertions import Match, Template
 from app import build_app
 from stacks.config import ConfigError, load_config, parse_success_codes
 from stacks.service_stack import ServiceStack
-from tests.infra.conftest import new_app, only_resource, service_template
 from tests.support.nested_stacks import through_outputs
 from tests.support.origin_verify import header_cloudfront_sends, header_listener_requires
+from tests.support.templates import new_app, only_resource, service_template
 
 TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"

@@ -8,19 +8,19 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from tests.infra.conftest import service_template
+from tests.support.templates import resources_of, service_template
 
 ALARM = "AWS::CloudWatch::Alarm"
 
 
 def _tiered(template: Template, name: str) -> dict[str, Any]:
-    alarms = template.find_resources(ALARM)
+    alarms = resources_of(template, ALARM)
     (props,) = [a["Properties"] for k, a in alarms.items() if k.startswith(f"SeverityAlarms{name}")]
-    return props
+    return dict(props)
 
 
 def _expression(props: dict[str, Any]) -> str:
-    return next(q["Expression"] for q in props["Metrics"] if "Expression" in q)
+    return str(next(q["Expression"] for q in props["Metrics"] if "Expression" in q))
 
 
 @pytest.mark.parametrize(

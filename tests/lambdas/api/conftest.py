@@ -24,7 +24,8 @@ import pytest
 from moto import mock_aws
 
 from api import handler, store
-from tests.conftest import FakeLambdaContext, load_event
+from tests.support.events import load_event
+from tests.support.lambda_context import FakeLambdaContext
 
 STATUSES_WITHOUT_BODY = {204, 304}
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance", "trace_id"}

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from api import handler, service, store
-from tests.conftest import FakeLambdaContext
 from tests.lambdas.api.conftest import (
     ApiEnv,
     Invoke,
@@ -25,6 +24,7 @@ from tests.lambdas.api.conftest import (
     header,
     log_records,
 )
+from tests.support.lambda_context import FakeLambdaContext
 
 SECRET = "password=hunter2 at api/store.py line 42"
 LEAKS = (SECRET, "hunter2", "RuntimeError", "Traceback", "store.py", "api.")

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from api import service, worker
-from tests.conftest import FakeLambdaContext
+from api import store, worker
 from tests.lambdas.api.conftest import ApiEnv, Invoke, api_event, order_path, sqs_event
+from tests.support.lambda_context import FakeLambdaContext
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_worker_reports_a_failing_store_as_a_batch_item_failure(
     def unavailable(*_: object, **__: object) -> Any:
         raise ConnectionError("dynamodb unreachable")
 
-    monkeypatch.setattr(service.store, "get_item", unavailable)
+    monkeypatch.setattr(store, "get_item", unavailable)
 
     result = worker.lambda_handler(event, lambda_context)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from api import handler, service, store
-from tests.lambdas.api.conftest import (
+from tests.support.api_events import (
     ApiEnv,
     Invoke,
     api_event,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from api import store, worker
-from tests.lambdas.api.conftest import ApiEnv, Invoke, api_event, order_path, sqs_event
+from tests.support.api_events import ApiEnv, Invoke, api_event, order_path, sqs_event
 from tests.support.lambda_context import FakeLambdaContext
 
 

@@ -13,13 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from sample_app.order_api import (
-    DEFAULT_BAD_MODE,
-    OrderApiServer,
-    Release,
-    ServerConfig,
-    make_server,
-)
+from sample_app.order_api import OrderApiServer, ServerConfig, make_server
+from sample_app.release_info import DEFAULT_BAD_MODE, Release
 
 StartServer = Callable[..., OrderApiServer]
 

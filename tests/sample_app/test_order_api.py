@@ -26,14 +26,13 @@ from sample_app import order_api
 from sample_app.order_api import (
     ALB_DEFAULT_IDLE_TIMEOUT_SECONDS,
     BAD_MODE_ENV,
-    BAD_MODES,
     OrderApiServer,
-    Release,
     ServerConfig,
     build_parser,
     config_from_args,
-    route,
 )
+from sample_app.orders import route
+from sample_app.release_info import BAD_MODES, Release
 from tests.sample_app.conftest import StartServer
 
 ORDER = json.dumps({"product_id": 1, "quantity": 1})

@@ -104,7 +104,12 @@ def test_bundle_ships_the_app_package_without_bytecode_or_bundle_sources() -> No
     with open_bundle("good") as bundle:
         app_entries = {n for n in bundle.namelist() if n.startswith("sample_app/")}
 
-    assert app_entries == {"sample_app/__init__.py", "sample_app/order_api.py"}
+    assert app_entries == {
+        "sample_app/__init__.py",
+        "sample_app/order_api.py",
+        "sample_app/orders.py",
+        "sample_app/release_info.py",
+    }
 
 
 def test_env_file_carries_the_port_and_keep_alive() -> None:

@@ -112,13 +112,8 @@ class ServiceStack(cdk.Stack):
         )
         bundle = self.initial_release_bundle
         if bundle is not None:
-            self.service.instance_role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["s3:GetObject", "s3:GetObjectVersion"],
-                    resources=[
-                        f"arn:{self.partition}:s3:::{bundle.s3_bucket_name}/{bundle.s3_object_key}"
-                    ],
-                )
+            self._let_instances_read(
+                f"arn:{self.partition}:s3:::{bundle.s3_bucket_name}/{bundle.s3_object_key}"
             )
         return InPlaceDeployment(
             self,
@@ -176,10 +171,13 @@ class ServiceStack(cdk.Stack):
 
     def _grant_revisions(self) -> None:
         # The agent downloads revisions with the instance role; nothing else in the bucket.
+        self._let_instances_read(self.buckets.artifacts.arn_for_objects(f"{REVISIONS_PREFIX}*"))
+
+    def _let_instances_read(self, objects_arn: str) -> None:
+        """The CodeDeploy agent fetches a revision (any version of it) with the instance role."""
         self.service.instance_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.buckets.artifacts.arn_for_objects(f"{REVISIONS_PREFIX}*")],
+                actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[objects_arn]
             )
         )
 

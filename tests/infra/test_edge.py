@@ -20,17 +20,16 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk.assertions import Match, Template
 
-from alarm_rollback_kit.config import ORIGIN_KEEPALIVE_SECONDS
-from alarm_rollback_kit.edge import LOG_PREFIX, ORIGIN_FACING_PREFIX_LIST, Edge
-from stacks.config import (
+from alarm_rollback_kit.config import (
     CLOUDFRONT_CUSTOMIZABLE_CODES,
     CLOUDFRONT_NEVER_CACHED_CODES,
     CLOUDFRONT_NO_STANDARD_LOG_REGIONS,
+    ORIGIN_KEEPALIVE_SECONDS,
     ConfigError,
     EdgeConfig,
-    StageConfig,
-    load_config,
 )
+from alarm_rollback_kit.edge import LOG_PREFIX, ORIGIN_FACING_PREFIX_LIST, Edge
+from stacks.config import StageConfig, load_config
 from stacks.edge_stack import EdgeStack
 from tests.infra.bare import public_vpc
 from tests.support.nested_stacks import through_outputs

@@ -11,8 +11,10 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.config import ConfigError, EdgeConfig, StageConfig, load_config
+from alarm_rollback_kit.config import EdgeConfig
+from stacks.config import ConfigError, StageConfig, load_config
 from tests.infra.bare import bare_edge, bare_stack
+from tests.support.config_errors import assert_names, config_error
 from tests.support.templates import service_stack
 
 
@@ -25,25 +27,21 @@ def test_origin_port_other_than_80_or_443_is_rejected() -> None:
 
 
 def test_code_cloudfront_cannot_customize_is_rejected_naming_the_field() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"edge.error_caching_min_ttl.418": "5"})
-    assert caught.value.field_name == "edge.error_caching_min_ttl.418"
-    assert "502" in caught.value.allowed
+    error = config_error(lambda: load_config({"edge.error_caching_min_ttl.418": "5"}))
+    assert_names(error, field="edge.error_caching_min_ttl.418", allowed="502")
 
 
 def test_negative_error_ttl_is_rejected() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"edge.error_caching_min_ttl.404": "-1"})
-    assert caught.value.field_name == "edge.error_caching_min_ttl.404"
-    assert ">= 0" in caught.value.allowed
+    error = config_error(lambda: load_config({"edge.error_caching_min_ttl.404": "-1"}))
+    assert_names(error, field="edge.error_caching_min_ttl.404", value=-1, allowed=">= 0")
 
 
 def test_5xx_ttl_longer_than_detection_plus_restore_is_rejected() -> None:
     window = StageConfig().rollback_window_seconds
-    with pytest.raises(ConfigError) as caught:
-        load_config({"edge.error_caching_min_ttl.502": str(window + 1)})
-    assert caught.value.field_name == "edge.error_caching_min_ttl.502"
-    assert f"<= {window} s" in caught.value.allowed
+    error = config_error(lambda: load_config({"edge.error_caching_min_ttl.502": str(window + 1)}))
+    assert_names(
+        error, field="edge.error_caching_min_ttl.502", value=window + 1, allowed=f"<= {window} s"
+    )
 
 
 def test_5xx_ttl_equal_to_the_rollback_window_is_accepted() -> None:
@@ -70,12 +68,17 @@ def test_4xx_ttl_is_not_bound_by_the_rollback_window() -> None:
 
 
 def test_origin_read_timeout_above_the_alb_idle_timeout_is_rejected() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config(
+    error = config_error(
+        lambda: load_config(
             {"service.idle_timeout_seconds": "20", "edge.origin_read_timeout_seconds": "30"}
         )
-    assert caught.value.field_name == "edge.origin_read_timeout_seconds"
-    assert "service.idle_timeout_seconds=20" in caught.value.allowed
+    )
+    assert_names(
+        error,
+        field="edge.origin_read_timeout_seconds",
+        value=30,
+        allowed="service.idle_timeout_seconds=20",
+    )
 
 
 def test_certificate_outside_us_east_1_is_rejected() -> None:
@@ -96,11 +99,9 @@ ALB_CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/alb"
 
 
 def test_a_non_sandbox_stage_without_an_alb_certificate_fails_at_synth() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"stage": "prod"})
-    assert (caught.value.field_name, caught.value.value) == ("service.certificate_arn", "")
-    assert "stage='prod'" in caught.value.allowed
-    assert "HTTPS" in caught.value.allowed
+    error = config_error(lambda: load_config({"stage": "prod"}))
+    assert_names(error, field="service.certificate_arn", value="", allowed="stage='prod'")
+    assert "HTTPS" in error.allowed
 
 
 def test_the_sandbox_stage_may_reach_the_alb_over_http() -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from alarm_rollback_kit.config import parse_success_codes
 from app import build_app
-from stacks.config import ConfigError, load_config, parse_success_codes
+from stacks.config import ConfigError, load_config
 from stacks.service_stack import ServiceStack
 from tests.support.nested_stacks import through_outputs
 from tests.support.origin_verify import header_cloudfront_sends, header_listener_requires

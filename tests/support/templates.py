@@ -22,6 +22,9 @@ from stacks.config import StageConfig, load_config
 from stacks.service_stack import ServiceStack
 
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+# In-memory mode: a failing gate raises with the whole report as its message (outside
+# it CDK may only print the report and set the exit code).
+IN_MEMORY = {"@aws-cdk/core:appMode": "inmemory"}
 
 
 def new_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> cdk.App:

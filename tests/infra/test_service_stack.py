@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Capture, Match, Template
 
 from alarm_rollback_kit.config import parse_success_codes
 from app import build_app
@@ -44,16 +44,17 @@ def test_health_check_accepts_204_when_health_returns_no_content(
 
 
 def test_health_check_timing_is_tuned_for_fast_rejoin(default_template: Template) -> None:
-    props = only_resource(default_template, TG)["Properties"]
-    assert props["HealthCheckIntervalSeconds"] == 10
-    assert props["HealthCheckTimeoutSeconds"] == 5
-    assert props["HealthyThresholdCount"] == 2
-    assert props["UnhealthyThresholdCount"] == 2
-    assert (
-        _attributes(only_resource(default_template, TG), "TargetGroupAttributes")[
-            "deregistration_delay.timeout_seconds"
-        ]
-        == "30"
+    default_template.has_resource_properties(
+        TG,
+        {
+            "HealthCheckIntervalSeconds": 10,
+            "HealthCheckTimeoutSeconds": 5,
+            "HealthyThresholdCount": 2,
+            "UnhealthyThresholdCount": 2,
+            "TargetGroupAttributes": Match.array_with(
+                [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]
+            ),
+        },
     )
 
 
@@ -65,10 +66,16 @@ def test_health_check_values_follow_config() -> None:
             "service.deregistration_delay_seconds": "120",
         }
     )
-    tg = only_resource(template, TG)
-    assert tg["Properties"]["HealthCheckPath"] == "/ping"
-    assert tg["Properties"]["Matcher"]["HttpCode"] == "200-299"
-    assert _attributes(tg, "TargetGroupAttributes")["deregistration_delay.timeout_seconds"] == "120"
+    template.has_resource_properties(
+        TG,
+        {
+            "HealthCheckPath": "/ping",
+            "Matcher": {"HttpCode": "200-299"},
+            "TargetGroupAttributes": Match.array_with(
+                [{"Key": "deregistration_delay.timeout_seconds", "Value": "120"}]
+            ),
+        },
+    )
 
 
 def test_load_balancer_is_internet_facing_with_idle_timeout_and_access_logs(
@@ -118,24 +125,42 @@ def test_access_log_bucket_lets_both_elb_log_delivery_principals_write(
 
 
 def test_launch_template_requires_imdsv2_and_encrypts_volumes(default_template: Template) -> None:
-    lt = only_resource(default_template, "AWS::EC2::LaunchTemplate")["Properties"][
-        "LaunchTemplateData"
-    ]
-    assert lt["MetadataOptions"]["HttpTokens"] == "required"
-    assert all(b["Ebs"]["Encrypted"] for b in lt["BlockDeviceMappings"])
-    user_data = json.dumps(lt["UserData"])
-    assert "codedeploy-agent" in user_data
-    assert "./install auto" in user_data
+    user_data = Capture()
+    default_template.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {
+            "LaunchTemplateData": Match.object_like(
+                {
+                    "MetadataOptions": Match.object_like({"HttpTokens": "required"}),
+                    "BlockDeviceMappings": [
+                        {
+                            "DeviceName": "/dev/xvda",
+                            "Ebs": Match.object_like({"Encrypted": True, "VolumeType": "gp3"}),
+                        }
+                    ],
+                    "UserData": user_data,
+                }
+            )
+        },
+    )
+    script = json.dumps(user_data.as_object())
+    assert "codedeploy-agent" in script
+    assert "./install auto" in script
 
 
 def test_auto_scaling_group_uses_a_launch_template(
     default_template: Template,
 ) -> None:
     # Health-check type: tests/infra/test_deployability.py (EC2 until opted in).
-    asg = only_resource(default_template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
-    assert "LaunchTemplate" in asg
-    assert "LaunchConfigurationName" not in asg
-    assert (asg["MinSize"], asg["MaxSize"]) == ("2", "2")
+    default_template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "LaunchTemplate": Match.object_like({"Version": Match.any_value()}),
+            "LaunchConfigurationName": Match.absent(),
+            "MinSize": "2",
+            "MaxSize": "2",
+        },
+    )
 
 
 def test_instance_role_reads_only_revisions_of_the_artifact_bucket(

@@ -25,7 +25,8 @@ from moto.events.models import EventPattern
 
 from alarm_rollback_kit.deployment import INITIAL_RELEASE_DESCRIPTION
 from app import build_app
-from stacks.config import ConfigError, load_config
+from stacks.config import load_config
+from tests.support.config_errors import assert_names, config_error
 from tests.support.events import load_event
 from tests.support.templates import new_app, only_resource, resources_of, service_template
 
@@ -77,20 +78,16 @@ def test_default_synth_reserves_no_concurrency_in_any_template(synthesized: Path
 
 
 def test_reserved_concurrency_is_opt_in() -> None:
-    fn = _function(service_template({"rollback.reserved_concurrency": "2"}))
-
-    assert fn["ReservedConcurrentExecutions"] == 2
+    service_template({"rollback.reserved_concurrency": "2"}).has_resource_properties(
+        LAMBDA, {"Handler": "rollback.handler.lambda_handler", "ReservedConcurrentExecutions": 2}
+    )
 
 
 @pytest.mark.parametrize("value", ["-1", "1001"])
 def test_reserved_concurrency_out_of_range_fails_naming_field_value_and_range(value: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"rollback.reserved_concurrency": value})
+    error = config_error(lambda: load_config({"rollback.reserved_concurrency": value}))
 
-    message = str(caught.value)
-    assert "rollback.reserved_concurrency" in message
-    assert value in message
-    assert "0..1000" in message
+    assert_names(error, field="rollback.reserved_concurrency", value=int(value), allowed="0..1000")
 
 
 def test_idempotency_table_expires_records_and_only_the_function_writes_them(
@@ -271,16 +268,20 @@ def test_initial_release_can_be_turned_off_for_your_own_revision() -> None:
 def test_deployment_group_keeps_auto_rollback_and_has_no_deployment_property(
     default_template: Template,
 ) -> None:
-    group = only_resource(default_template, "AWS::CodeDeploy::DeploymentGroup")["Properties"]
-
-    assert group["AutoRollbackConfiguration"]["Enabled"] is True
-    assert "Deployment" not in group
+    default_template.has_resource_properties(
+        "AWS::CodeDeploy::DeploymentGroup",
+        {
+            "AutoRollbackConfiguration": Match.object_like({"Enabled": True}),
+            "Deployment": Match.absent(),
+        },
+    )
 
 
 @pytest.mark.parametrize(("opt_in", "expected"), [("false", "EC2"), ("true", "ELB")])
 def test_auto_scaling_health_checks_are_ec2_until_opted_in(opt_in: str, expected: str) -> None:
     template = service_template({"service.elb_health_check": opt_in})
 
-    asg = only_resource(template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
-    assert asg["HealthCheckType"] == expected
-    assert asg["HealthCheckGracePeriod"] == 300
+    template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {"HealthCheckType": expected, "HealthCheckGracePeriod": 300},
+    )

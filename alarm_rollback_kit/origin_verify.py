@@ -5,9 +5,12 @@ custom header) and the ALB listener forwards only requests that carry it, answer
 to anything else. ``Edge`` owns the secret, because the edge is what sends it; the
 service's listener is handed the same value to require. The value stays out of every
 template: both ends hold a Secrets Manager dynamic reference, which CloudFormation
-resolves at deploy time (CloudFormation User Guide, "Get values stored in other services
-using dynamic references",
-https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html).
+resolves when it creates or updates the resource; a changed secret reaches neither end
+until a stack update does (CloudFormation User Guide, "Get a secret or secret value from
+Secrets Manager",
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-secretsmanager.html).
+The resolved value can still show in CloudFront's and the ALB's own configuration, so the
+secret keeps direct traffic off the ALB; it is not a credential to guard beyond that.
 """
 
 from __future__ import annotations

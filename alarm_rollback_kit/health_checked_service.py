@@ -58,6 +58,17 @@ class HealthCheckedService(KitConstruct):
         self.load_balancer = self._load_balancer(vpc)
         if config.access_logs:
             enable_alb_access_logs(self, self.load_balancer, access_log_bucket, prefix="alb")
+        self._instances(vpc, instance_subnets)
+        self.target_group = self._target_group(vpc)
+        # Ingress only: the ALB's side is the inline egress rule in _admit_viewers.
+        self.instance_security_group.add_ingress_rule(
+            self.load_balancer_security_group, ec2.Port.tcp(config.app_port), "ALB to app"
+        )
+        self.listener = self._listener(config)
+        self.web_acl = self._web_acl() if config.enable_waf else None
+
+    def _instances(self, vpc: ec2.IVpc, instance_subnets: ec2.SubnetSelection) -> None:
+        config = self.config
         self.instance_role = iam.Role(
             self,
             "InstanceRole",
@@ -83,13 +94,6 @@ class HealthCheckedService(KitConstruct):
             max_capacity=config.max_capacity,
             health_checks=self._health_checks(config),
         )
-        self.target_group = self._target_group(vpc)
-        # Ingress only: the ALB's side is the inline egress rule in _admit_viewers.
-        self.instance_security_group.add_ingress_rule(
-            self.load_balancer_security_group, ec2.Port.tcp(config.app_port), "ALB to app"
-        )
-        self.listener = self._listener(config)
-        self.web_acl = self._web_acl() if config.enable_waf else None
 
     @property
     def listener_port(self) -> int:

@@ -59,33 +59,11 @@ class ServiceStack(cdk.Stack):
         self.edge: Edge | None = None
         if config.edge.enabled:
             self.edge_stack, self.edge = self._edge(config)
-        edge = self.edge
-        if edge is not None:
-            # The ALB answers only requests carrying the edge's secret, which CloudFront
-            # adds; both templates hold a Secrets Manager reference, not the value.
-            self.service.require_origin_header(edge.origin_verify_value)
         self.deployment = self._deployment(config)
         self._notifications(config)
-        self.auto_rollback = AutoRollback(
-            self,
-            "AutoRollback",
-            load_balancer=self.service.load_balancer,
-            target_group=self.service.target_group,
-            deployment_group=self.deployment.deployment_group,
-            config=config.rollback,
-            topic=self.paging.topic,
-            distribution_id=edge.distribution_id if edge else None,
-        )
-        self.severity_alarms = SeverityAlarms(
-            self,
-            "SeverityAlarms",
-            load_balancer=self.service.load_balancer,
-            config=config.alarms,
-            min_requests_per_minute=config.rollback.min_requests_per_minute,
-            paging_topic=self.paging.topic,
-            low_priority_topic=self.low_priority.topic,
-        )
-        self.dashboard = self._dashboard(edge.distribution_id if edge else None)
+        distribution_id = self.edge.distribution_id if self.edge else None
+        self._alarms(config, distribution_id)
+        self.dashboard = self._dashboard(distribution_id)
         self._grant_revisions()
         self._acknowledge_nag_findings()
         self._outputs()
@@ -102,6 +80,9 @@ class ServiceStack(cdk.Stack):
             origin_port=self.service.listener_port,
             origin_domain_name=config.edge.origin_domain_name or None,
         )
+        # The ALB answers only requests carrying the edge's secret, which CloudFront adds;
+        # both templates hold a Secrets Manager reference, not the value.
+        self.service.require_origin_header(edge.origin_verify_value)
         return edge_stack, edge
 
     def _deployment(self, config: StageConfig) -> InPlaceDeployment:
@@ -142,6 +123,27 @@ class ServiceStack(cdk.Stack):
             SlackChannel(self, "Chat", config=config.chat, topics=[self.paging.topic])
             if config.chat.enabled
             else None
+        )
+
+    def _alarms(self, config: StageConfig, distribution_id: str | None) -> None:
+        self.auto_rollback = AutoRollback(
+            self,
+            "AutoRollback",
+            load_balancer=self.service.load_balancer,
+            target_group=self.service.target_group,
+            deployment_group=self.deployment.deployment_group,
+            config=config.rollback,
+            topic=self.paging.topic,
+            distribution_id=distribution_id,
+        )
+        self.severity_alarms = SeverityAlarms(
+            self,
+            "SeverityAlarms",
+            load_balancer=self.service.load_balancer,
+            config=config.alarms,
+            min_requests_per_minute=config.rollback.min_requests_per_minute,
+            paging_topic=self.paging.topic,
+            low_priority_topic=self.low_priority.topic,
         )
 
     def _dashboard(self, distribution_id: str | None) -> ServiceDashboard:

@@ -31,7 +31,7 @@ from alarm_rollback_kit.config import (
 from alarm_rollback_kit.edge import LOG_PREFIX, ORIGIN_FACING_PREFIX_LIST, Edge
 from stacks.config import StageConfig, load_config
 from stacks.edge_stack import EdgeStack
-from tests.infra.bare import public_vpc
+from tests.support.bare import public_vpc
 from tests.support.nested_stacks import through_outputs
 from tests.support.origin_verify import header_cloudfront_sends
 from tests.support.templates import only

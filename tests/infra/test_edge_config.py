@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 
 from alarm_rollback_kit.config import EdgeConfig
 from stacks.config import ConfigError, StageConfig, load_config
-from tests.infra.bare import bare_edge, bare_stack
+from tests.support.bare import bare_edge, bare_stack
 from tests.support.config_errors import assert_names, config_error
 from tests.support.templates import service_stack
 

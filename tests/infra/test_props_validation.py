@@ -29,7 +29,7 @@ from alarm_rollback_kit import (
     SeverityAlarms,
     SeverityAlarmsConfig,
 )
-from tests.infra.bare import bare_edge, bare_stack, imported_service
+from tests.support.bare import bare_edge, bare_stack, imported_service
 from tests.support.config_errors import assert_names, config_error
 
 Props = Callable[[], Any]

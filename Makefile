@@ -16,7 +16,17 @@ CDK_ARGS ?=
 SCENARIO ?=
 METRICS ?= drill/samples/getmetricdata-sample.json
 
-.PHONY: bootstrap setup synth test lint typecheck unit cfn-lint nag diff deploy destroy clean lock drill backtest bench format
+.PHONY: help bootstrap setup synth test lint typecheck unit cfn-lint nag diff deploy destroy clean lock drill backtest bench format
+
+## help: list every target with its one-line purpose (from these `## target: purpose` lines)
+help:
+	@grep -E '^## [a-z-]+: ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/^## ([a-z-]+): /\1\t/' \
+	  | awk -F'\t' '{ printf "  %-10s %s\n", $$1, $$2 }'
+
+# The drill's targets, described here rather than above their recipes further down.
+## drill: replay an incident scenario against the synthesized templates (SCENARIO=...)
+## backtest: evaluate the alarms over recorded GetMetricData samples (METRICS=...)
+## bench: time the drill and count its AWS calls
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +37,7 @@ node_modules/.installed: package.json package-lock.json $(BIN)/.installed
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+## setup: the pinned Python packages in .venv and the pinned CDK CLI in node_modules
 setup: $(BIN)/.installed node_modules/.installed
 
 ## synth: cdk synth through the pinned CLI; every stack's template lands in cdk.out/
@@ -38,24 +49,30 @@ synth: setup
 ## test: lint, type check, pytest (synth-and-assert, lambdas under moto, cdk-nag), cfn-lint
 test: lint typecheck unit cfn-lint
 
+## lint: ruff check and ruff format --check over the whole repository
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## format: ruff format, then the ruff fixes that are safe
 format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## typecheck: mypy (strict) on the library, stacks, lambdas, drill, tools, tests and the example
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy --exclude '^alarm_rollback_kit/functions/' alarm_rollback_kit stacks lambdas drill sample_app tools app.py
 	@# Checked on their own: the function as Lambda imports it (top-level `rollback`), the
 	@# example as a user's app (its own `app` module).
 	$(BIN)/mypy -p rollback
 	$(BIN)/mypy examples/existing_service/app.py
+	$(BIN)/mypy tests
 
+## unit: pytest on two workers (synth-and-assert, lambdas under moto, cdk-nag gates)
 unit: setup
 	$(BIN)/pytest -n 2 -q
 
+## cfn-lint: cfn-lint over every synthesized template
 cfn-lint: synth
 	$(BIN)/cfn-lint --config-file .cfnlintrc.yaml
 
@@ -63,15 +80,19 @@ cfn-lint: synth
 nag: setup
 	$(BIN)/pytest -q -m nag
 
+## diff: cdk diff against the deployed stacks (needs credentials)
 diff: setup
 	$(CDK) diff $(CDK_FLAGS) $(CDK_ARGS)
 
+## deploy: cdk deploy every stack, asking before any security-broadening change
 deploy: setup
 	$(CDK) deploy $(CDK_FLAGS) --all --require-approval broadening $(CDK_ARGS)
 
+## destroy: cdk destroy every stack of the stage
 destroy: setup
 	$(CDK) destroy $(CDK_FLAGS) --all $(CDK_ARGS)
 
+## bootstrap: cdk bootstrap the account and Region (once per environment)
 bootstrap: setup
 	$(CDK) bootstrap $(CDK_FLAGS) $(CDK_ARGS)
 
@@ -93,6 +114,7 @@ lock:
 	  .lockvenv/bin/pip freeze --exclude-editable | grep -v -E '^(pip|setuptools)==' ) > requirements.lock
 	rm -rf .lockvenv
 
+## clean: remove cdk.out, caches and build output
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis .drill
 	find . -name __pycache__ -not -path './.venv/*' -not -path './node_modules/*' -prune -exec rm -rf {} +

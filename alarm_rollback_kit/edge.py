@@ -39,7 +39,7 @@ from alarm_rollback_kit.compliance import (
 )
 from alarm_rollback_kit.config import ORIGIN_KEEPALIVE_SECONDS, EdgeConfig
 from alarm_rollback_kit.hardening import private_bucket
-from alarm_rollback_kit.health_checked_service import ORIGIN_VERIFY_HEADER
+from alarm_rollback_kit.origin_verify import ORIGIN_VERIFY_HEADER, OriginVerifySecret
 
 # AWS-managed prefix list of CloudFront's origin-facing servers; its id differs per region
 # (VPC User Guide, "AWS-managed prefix lists").
@@ -62,8 +62,9 @@ _ORIGIN_PROTOCOLS = {
 class Edge(KitConstruct):
     """A CloudFront distribution whose only origin is the service's ALB.
 
-    ``origin_verify_value`` is sent as ``X-Origin-Verify``; pass a token (a Secrets Manager
-    dynamic reference) so the secret never appears in the template. ``origin_port`` is
+    The edge owns the ``X-Origin-Verify`` secret (``origin_verify``) and sends it on every
+    request; hand ``origin_verify_value`` (a Secrets Manager dynamic reference, never the
+    value) to the service's listener, which must require it. ``origin_port`` is
     the ALB listener port: 80 (HTTP to the ALB) or 443 (HTTPS); with 443,
     ``origin_domain_name`` must be a name on the ALB's certificate, because CloudFront
     checks the origin certificate against the origin domain name and the ALB's own
@@ -88,7 +89,6 @@ class Edge(KitConstruct):
         load_balancer: elbv2.IApplicationLoadBalancer,
         load_balancer_security_group: ec2.ISecurityGroup,
         origin_port: int,
-        origin_verify_value: str,
         origin_domain_name: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -97,6 +97,20 @@ class Edge(KitConstruct):
         self.config = config
         self.origin_port = origin_port
         self.log_bucket = self._log_bucket() if config.standard_logging else None
+        self._open_to_cloudfront(load_balancer_security_group)
+        self.origin_verify = OriginVerifySecret(
+            self, "OriginVerify", description="X-Origin-Verify value CloudFront sends the ALB"
+        )
+        # The header value for the ALB listener rule to require (a deploy-time reference).
+        self.origin_verify_value = self.origin_verify.value
+        self.distribution = self._distribution(
+            self._origin(origin_domain_name or load_balancer.load_balancer_dns_name)
+        )
+        self.distribution_id = self.distribution.distribution_id
+        self.distribution_arn = self.distribution.distribution_arn
+        self.distribution_domain_name = self.distribution.distribution_domain_name
+
+    def _open_to_cloudfront(self, load_balancer_security_group: ec2.ISecurityGroup) -> None:
         self.prefix_list_lookup = self._prefix_list_lookup()
         self.prefix_list_id = self.prefix_list_lookup.get_response_field(PREFIX_LIST_ID_PATH)
         # Exposed so compliance.py can acknowledge findings on exactly these two: the
@@ -119,51 +133,36 @@ class Edge(KitConstruct):
             "AlbIngressFromCloudFront",
             group_id=load_balancer_security_group.security_group_id,
             ip_protocol="tcp",
-            from_port=origin_port,
-            to_port=origin_port,
+            from_port=self.origin_port,
+            to_port=self.origin_port,
             source_prefix_list_id=self.prefix_list_id,
             description="CloudFront origin-facing servers to the ALB listener",
         )
 
-        origin = origins.HttpOrigin(
-            origin_domain_name or load_balancer.load_balancer_dns_name,
-            protocol_policy=_ORIGIN_PROTOCOLS[origin_port],
+    def _origin(self, domain_name: str) -> origins.HttpOrigin:
+        return origins.HttpOrigin(
+            domain_name,
+            protocol_policy=_ORIGIN_PROTOCOLS[self.origin_port],
             http_port=80,
             https_port=443,
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
-            read_timeout=Duration.seconds(config.origin_read_timeout_seconds),
+            read_timeout=Duration.seconds(self.config.origin_read_timeout_seconds),
             keepalive_timeout=Duration.seconds(ORIGIN_KEEPALIVE_SECONDS),
-            custom_headers={ORIGIN_VERIFY_HEADER: origin_verify_value},
+            custom_headers={ORIGIN_VERIFY_HEADER: self.origin_verify_value},
         )
+
+    def _distribution(self, origin: origins.HttpOrigin) -> cloudfront.Distribution:
+        config = self.config
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", config.certificate_arn)
             if config.certificate_arn
             else None
         )
-        self.distribution = cloudfront.Distribution(
+        return cloudfront.Distribution(
             self,
             "Distribution",
             comment="ALB origin: errors pass through, cached no longer than a rollback takes",
-            default_behavior=cloudfront.BehaviorOptions(
-                origin=origin,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                # The API takes POST and DELETE; only GET/HEAD could ever be cached.
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
-                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
-                # An API: nothing is cached unless an error response is (error caching
-                # follows ErrorCachingMinTTL, see below). Max TTL 0 also stops a bad
-                # release's Cache-Control from stretching an error past its TTL.
-                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
-                # Every viewer header, cookie and query string except Host: the ALB
-                # routes on the verify header, not the host, and with an HTTPS origin
-                # CloudFront checks the ALB's certificate against the Host it sends, so
-                # a forwarded viewer Host (the distribution's name) would fail it.
-                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-                # CloudFront compresses only with a caching policy that allows Gzip and
-                # Brotli (CachingDisabled does not); until then the origin compresses,
-                # as Accept-Encoding is forwarded. Kept on for behaviours that cache.
-                compress=True,
-            ),
+            default_behavior=_api_behavior(origin),
             error_responses=self._error_responses(config),
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=_PRICE_CLASSES[config.price_class],
@@ -184,9 +183,6 @@ class Edge(KitConstruct):
             ),
             web_acl_id=config.web_acl_arn or None,
         )
-        self.distribution_id = self.distribution.distribution_id
-        self.distribution_arn = self.distribution.distribution_arn
-        self.distribution_domain_name = self.distribution.distribution_domain_name
 
     @staticmethod
     def _error_responses(config: EdgeConfig) -> list[cloudfront.ErrorResponse]:
@@ -391,3 +387,26 @@ class Edge(KitConstruct):
         acknowledge_custom_resource_provider(
             self.prefix_list_lookup_role, "the prefix-list look-up at deploy time"
         )
+
+
+def _api_behavior(origin: origins.HttpOrigin) -> cloudfront.BehaviorOptions:
+    return cloudfront.BehaviorOptions(
+        origin=origin,
+        viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        # The API takes POST and DELETE; only GET/HEAD could ever be cached.
+        allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+        cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+        # An API: nothing is cached unless an error response is (error caching follows
+        # ErrorCachingMinTTL, see Edge._error_responses). Max TTL 0 also stops a bad
+        # release's Cache-Control from stretching an error past its TTL.
+        cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+        # Every viewer header, cookie and query string except Host: the ALB routes on the
+        # verify header, not the host, and with an HTTPS origin CloudFront checks the
+        # ALB's certificate against the Host it sends, so a forwarded viewer Host (the
+        # distribution's name) would fail it.
+        origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        # CloudFront compresses only with a caching policy that allows Gzip and Brotli
+        # (CachingDisabled does not); until then the origin compresses, as
+        # Accept-Encoding is forwarded. Kept on for behaviours that cache.
+        compress=True,
+    )

@@ -23,18 +23,18 @@ from constructs import Construct
 from alarm_rollback_kit.alb_access_logs import enable_alb_access_logs
 from alarm_rollback_kit.compliance import KitConstruct, acknowledge, control_tower
 from alarm_rollback_kit.config import ServiceConfig
+from alarm_rollback_kit.origin_verify import ORIGIN_VERIFY_HEADER
 
-# Header CloudFront adds and the listener requires when the service sits behind the edge.
-ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
+__all__ = ["ORIGIN_VERIFY_HEADER", "HealthCheckedService"]
 
 
 class HealthCheckedService(KitConstruct):
     """ALB + listener + health-checked target group + Auto Scaling group.
 
-    ``origin_verify_secret``: when given, the ALB answers 403 unless the request carries
-    ``X-Origin-Verify: <secret>`` (CloudFront adds it), and the security group is left
-    closed for the edge to open to CloudFront's prefix list; otherwise the listener is
-    open to the internet.
+    ``behind_edge``: the ALB answers 403 to every request and its security group is left
+    closed for the edge to open to CloudFront's prefix list; ``require_origin_header``
+    then forwards the requests that carry ``X-Origin-Verify: <value>`` (CloudFront adds
+    it; ``Edge.origin_verify_value``). Otherwise the listener is open to the internet.
     """
 
     def __init__(
@@ -46,52 +46,29 @@ class HealthCheckedService(KitConstruct):
         instance_subnets: ec2.SubnetSelection,
         config: ServiceConfig,
         access_log_bucket: s3.IBucket,
-        origin_verify_secret: str | None = None,
+        behind_edge: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         self.config = config
-        listener_port = 443 if config.certificate_arn else 80
-        self.guarded = origin_verify_secret is not None
-
-        self.load_balancer_security_group = ec2.SecurityGroup(
-            self,
-            "AlbSecurityGroup",
-            vpc=vpc,
-            allow_all_outbound=False,
-            description=f"{config.service_name} ALB: viewers in, instances out",
+        self.guarded = behind_edge
+        self.load_balancer_security_group = self._security_group(
+            vpc, "AlbSecurityGroup", outbound=False, purpose="ALB: viewers in, instances out"
         )
-        # Inline, so it lands in the group's SecurityGroupEgress: CloudFormation removes
-        # the allow-all egress rule EC2 gives every new group only when that property
-        # lists a rule; separate AWS::EC2::SecurityGroupEgress resources leave it in place
-        # (CloudFormation User Guide, AWS::EC2::SecurityGroup, SecurityGroupEgress). The
-        # ALB's only outbound traffic is requests and health checks to the instances.
-        self.load_balancer_security_group.add_egress_rule(
-            ec2.Peer.ipv4(vpc.vpc_cidr_block),
-            ec2.Port.tcp(config.app_port),
-            "requests and health checks to the instances' port, inside the VPC",
-        )
-        if origin_verify_secret is None:
-            for port in {80, listener_port}:
-                self.load_balancer_security_group.add_ingress_rule(
-                    ec2.Peer.any_ipv4(), ec2.Port.tcp(port), "viewers over the internet"
-                )
-        self.load_balancer = elbv2.ApplicationLoadBalancer(
-            self,
-            "LoadBalancer",
-            vpc=vpc,
-            internet_facing=True,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            security_group=self.load_balancer_security_group,
-            idle_timeout=Duration.seconds(config.idle_timeout_seconds),
-            # Requests with malformed headers never reach the app (ELB User Guide).
-            drop_invalid_header_fields=True,
-            # None (a ServiceConfig used alone) is off; StageConfig turns it on outside
-            # the sandbox, so a stage's load balancer cannot be deleted by accident.
-            deletion_protection=bool(config.deletion_protection),
-        )
+        self._admit_viewers(vpc)
+        self.load_balancer = self._load_balancer(vpc)
         if config.access_logs:
             enable_alb_access_logs(self, self.load_balancer, access_log_bucket, prefix="alb")
+        self._instances(vpc, instance_subnets)
+        self.target_group = self._target_group(vpc)
+        # Ingress only: the ALB's side is the inline egress rule in _admit_viewers.
+        self.instance_security_group.add_ingress_rule(
+            self.load_balancer_security_group, ec2.Port.tcp(config.app_port), "ALB to app"
+        )
+        self.listener = self._listener(config)
+        self.web_acl = self._web_acl() if config.enable_waf else None
 
+    def _instances(self, vpc: ec2.IVpc, instance_subnets: ec2.SubnetSelection) -> None:
+        config = self.config
         self.instance_role = iam.Role(
             self,
             "InstanceRole",
@@ -101,12 +78,11 @@ class HealthCheckedService(KitConstruct):
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             ],
         )
-        self.instance_security_group = ec2.SecurityGroup(
-            self,
+        self.instance_security_group = self._security_group(
+            vpc,
             "InstanceSecurityGroup",
-            vpc=vpc,
-            allow_all_outbound=True,
-            description=f"{config.service_name} instances: app port from the ALB only",
+            outbound=True,
+            purpose="instances: app port from the ALB only",
         )
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
             self,
@@ -119,8 +95,76 @@ class HealthCheckedService(KitConstruct):
             health_checks=self._health_checks(config),
         )
 
+    @property
+    def listener_port(self) -> int:
+        return 443 if self.config.certificate_arn else 80
+
+    def require_origin_header(self, value: str) -> elbv2.ApplicationListenerRule:
+        """Forward the requests carrying ``X-Origin-Verify: value``; the rest get 403.
+
+        Only for a service built ``behind_edge``; pass the edge's ``origin_verify_value``
+        (a deploy-time reference), never a literal."""
+        if not self.guarded:
+            raise ValueError("require_origin_header: the service was not built behind_edge")
+        self.listener.add_action(
+            "FromCloudFront",
+            priority=1,
+            action=elbv2.ListenerAction.forward([self.target_group]),
+            conditions=[elbv2.ListenerCondition.http_header(ORIGIN_VERIFY_HEADER, [value])],
+        )
+        rule = self.listener.node.find_child("FromCloudFrontRule")
+        assert isinstance(rule, elbv2.ApplicationListenerRule)
+        return rule
+
+    def _security_group(
+        self, vpc: ec2.IVpc, id_: str, *, outbound: bool, purpose: str
+    ) -> ec2.SecurityGroup:
+        return ec2.SecurityGroup(
+            self,
+            id_,
+            vpc=vpc,
+            allow_all_outbound=outbound,
+            description=f"{self.config.service_name} {purpose}",
+        )
+
+    def _admit_viewers(self, vpc: ec2.IVpc) -> None:
+        # Inline, so it lands in the group's SecurityGroupEgress: CloudFormation removes
+        # the allow-all egress rule EC2 gives every new group only when that property
+        # lists a rule; separate AWS::EC2::SecurityGroupEgress resources leave it in place
+        # (CloudFormation User Guide, AWS::EC2::SecurityGroup, SecurityGroupEgress). The
+        # ALB's only outbound traffic is requests and health checks to the instances.
+        group = self.load_balancer_security_group
+        group.add_egress_rule(
+            ec2.Peer.ipv4(vpc.vpc_cidr_block),
+            ec2.Port.tcp(self.config.app_port),
+            "requests and health checks to the instances' port, inside the VPC",
+        )
+        if not self.guarded:
+            for port in {80, self.listener_port}:
+                group.add_ingress_rule(
+                    ec2.Peer.any_ipv4(), ec2.Port.tcp(port), "viewers over the internet"
+                )
+
+    def _load_balancer(self, vpc: ec2.IVpc) -> elbv2.ApplicationLoadBalancer:
+        return elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            security_group=self.load_balancer_security_group,
+            idle_timeout=Duration.seconds(self.config.idle_timeout_seconds),
+            # Requests with malformed headers never reach the app (ELB User Guide).
+            drop_invalid_header_fields=True,
+            # None (a ServiceConfig used alone) is off; StageConfig turns it on outside
+            # the sandbox, so a stage's load balancer cannot be deleted by accident.
+            deletion_protection=bool(self.config.deletion_protection),
+        )
+
+    def _target_group(self, vpc: ec2.IVpc) -> elbv2.ApplicationTargetGroup:
+        config = self.config
         hc = config.health_check
-        self.target_group = elbv2.ApplicationTargetGroup(
+        return elbv2.ApplicationTargetGroup(
             self,
             "TargetGroup",
             vpc=vpc,
@@ -138,13 +182,6 @@ class HealthCheckedService(KitConstruct):
                 unhealthy_threshold_count=hc.unhealthy_threshold,
             ),
         )
-        # Ingress only: the ALB's side is the inline egress rule above.
-        self.instance_security_group.add_ingress_rule(
-            self.load_balancer_security_group, ec2.Port.tcp(config.app_port), "ALB to app"
-        )
-
-        self.listener = self._listener(config, listener_port, origin_verify_secret)
-        self.web_acl = self._web_acl() if config.enable_waf else None
 
     @staticmethod
     def _health_checks(config: ServiceConfig) -> autoscaling.HealthChecks:
@@ -200,44 +237,29 @@ class HealthCheckedService(KitConstruct):
             ],
         )
 
-    def _listener(
-        self, config: ServiceConfig, port: int, origin_verify_secret: str | None
-    ) -> elbv2.ApplicationListener:
-        forward = elbv2.ListenerAction.forward([self.target_group])
-        guarded = origin_verify_secret is not None
+    def _listener(self, config: ServiceConfig) -> elbv2.ApplicationListener:
+        guarded = self.guarded
         default = (
             elbv2.ListenerAction.fixed_response(
                 403, content_type="text/plain", message_body="Forbidden"
             )
             if guarded
-            else forward
+            else elbv2.ListenerAction.forward([self.target_group])
         )
-        if config.certificate_arn:
-            listener = self.load_balancer.add_listener(
-                "Https",
-                port=443,
-                open=False,
-                default_action=default,
-                certificates=[elbv2.ListenerCertificate.from_arn(config.certificate_arn)],
-                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-            )
-            # Behind the edge, port 80 stays closed to the internet as well.
-            self.load_balancer.add_redirect(source_port=80, target_port=443, open=not guarded)
-        else:
-            listener = self.load_balancer.add_listener(
+        if not config.certificate_arn:
+            return self.load_balancer.add_listener(
                 "Http", port=80, open=False, default_action=default
             )
-        if guarded:
-            listener.add_action(
-                "FromCloudFront",
-                priority=1,
-                action=forward,
-                conditions=[
-                    elbv2.ListenerCondition.http_header(
-                        ORIGIN_VERIFY_HEADER, [origin_verify_secret or ""]
-                    )
-                ],
-            )
+        listener = self.load_balancer.add_listener(
+            "Https",
+            port=443,
+            open=False,
+            default_action=default,
+            certificates=[elbv2.ListenerCertificate.from_arn(config.certificate_arn)],
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+        )
+        # Behind the edge, port 80 stays closed to the internet as well.
+        self.load_balancer.add_redirect(source_port=80, target_port=443, open=not guarded)
         return listener
 
     def _web_acl(self) -> wafv2.CfnWebACL:

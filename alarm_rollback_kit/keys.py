@@ -19,6 +19,8 @@ Management Service").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -47,6 +49,25 @@ def deny_grants_except_for_aws(key: kms.IKey) -> None:
     )
 
 
+def kit_key(
+    scope: Construct,
+    id_: str,
+    *,
+    description: str,
+    removal_policy: RemovalPolicy,
+    allow: Sequence[iam.PolicyStatement],
+) -> kms.Key:
+    """A key as every kit key is: rotated yearly, its policy allowing ``allow`` (the services
+    that use it) and refusing grants except for AWS (``deny_grants_except_for_aws``)."""
+    key = kms.Key(
+        scope, id_, description=description, enable_key_rotation=True, removal_policy=removal_policy
+    )
+    for statement in allow:
+        key.add_to_resource_policy(statement)
+    deny_grants_except_for_aws(key)
+    return key
+
+
 class LogsKey(Construct):
     """A rotating key CloudWatch Logs may use for this account's log groups in this Region."""
 
@@ -61,33 +82,30 @@ class LogsKey(Construct):
         """``removal_policy``: match the log groups it encrypts; a retained log group is
         unreadable without its key, so the default keeps the key too."""
         super().__init__(scope, id_)
-        self.key = kms.Key(
+        logs_of_this_account = iam.PolicyStatement(
+            sid="CloudWatchLogsOfThisAccountAndRegion",
+            principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:"
+                        f"{cdk.Aws.ACCOUNT_ID}:log-group:*"
+                    )
+                }
+            },
+        )
+        self.key = kit_key(
             self,
             "Key",
-            enable_key_rotation=True,
             description=description,
             removal_policy=removal_policy,
+            allow=[logs_of_this_account],
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsOfThisAccountAndRegion",
-                principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:"
-                            f"{cdk.Aws.ACCOUNT_ID}:log-group:*"
-                        )
-                    }
-                },
-            )
-        )
-        deny_grants_except_for_aws(self.key)

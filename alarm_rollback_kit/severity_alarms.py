@@ -50,51 +50,31 @@ class SeverityAlarms(KitConstruct):
     ) -> None:
         super().__init__(scope, id_)
         self._routes = {"P1": paging_topic, "P2": low_priority_topic}
+        self._min_requests = min_requests_per_minute
         self.alarms: list[TieredAlarm] = []
         lb = load_balancer.metrics
-        requests = lb.request_count(period=PERIOD, statistic="Sum")
+        self._requests = lb.request_count(period=PERIOD, statistic="Sum")
+        self._counts = _response_counts(lb)
+        self._add_share_alarms(config)
+        self._add_alb_alarms(config, lb)
 
-        def rate(
-            label: str,
-            numerator: str,
-            counts: dict[str, cw.IMetric],
-            landed: str | None = None,
-        ) -> cw.MathExpression:
-            return share_of_requests(
-                requests=requests,
-                counts=counts,
-                numerator=numerator,
-                min_requests=min_requests_per_minute,
-                label=label,
-                period=PERIOD,
-                landed=landed,
-            )
+    def _rate(
+        self, label: str, numerator: str, *ids: str, landed: str | None = None
+    ) -> cw.MathExpression:
+        """``numerator`` as a share of requests, over the response counts named by ``ids``."""
+        return share_of_requests(
+            requests=self._requests,
+            counts={id_: self._counts[id_] for id_ in ids},
+            numerator=numerator,
+            min_requests=self._min_requests,
+            label=label,
+            period=PERIOD,
+            landed=landed,
+        )
 
-        # The response counts the shares are made of, by the ids the expressions use.
-        counts = {
-            "elb4xx": lb.http_code_elb(
-                elbv2.HttpCodeElb.ELB_4XX_COUNT, period=PERIOD, statistic="Sum"
-            ),
-            "elb5xx": lb.http_code_elb(
-                elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"
-            ),
-            **{
-                f"target{code}xx": lb.http_code_target(
-                    getattr(elbv2.HttpCodeTarget, f"TARGET_{code}XX_COUNT"),
-                    period=PERIOD,
-                    statistic="Sum",
-                )
-                for code in (2, 4, 5)
-            },
-        }
-
-        def pick(*ids: str) -> dict[str, cw.IMetric]:
-            return {id_: counts[id_] for id_ in ids}
-
-        all_5xx = rate(
-            "5xx % of requests (ALB + targets)",
-            "(elb5xx + target5xx)",
-            pick("elb5xx", "target5xx"),
+    def _add_share_alarms(self, config: SeverityAlarmsConfig) -> None:
+        all_5xx = self._rate(
+            "5xx % of requests (ALB + targets)", "(elb5xx + target5xx)", "elb5xx", "target5xx"
         )
         self._add(
             "P2",
@@ -112,16 +92,17 @@ class SeverityAlarms(KitConstruct):
             f"5xx above {config.five_xx_rate_p1_percent:g} % of requests: wake the team "
             "(P1 from 1 %).",
         )
+        # A minute counts once any response count of it has landed: in a total outage the
+        # 2xx count is missing while the 5xx are there (0 % 2xx, a page).
+        every_count = ("target2xx", "target4xx", "target5xx", "elb4xx", "elb5xx")
         self._add(
             "P1",
             "TwoXxDrop",
-            rate(
+            self._rate(
                 "2xx % of requests",
                 "target2xx",
-                # A minute counts once any response count of it has landed: in a total
-                # outage the 2xx count is missing while the 5xx are there (0 % 2xx, a page).
-                pick("target2xx", "target4xx", "target5xx", "elb4xx", "elb5xx"),
-                landed="(target2xx + target4xx + target5xx + elb4xx + elb5xx)",
+                *every_count,
+                landed="(" + " + ".join(every_count) + ")",
             ),
             config.two_xx_floor_percent,
             "2xx share of requests dropped: traffic is shifting to errors.",
@@ -130,14 +111,14 @@ class SeverityAlarms(KitConstruct):
         self._add(
             "P2",
             "FourXxSpike",
-            rate(
-                "4xx % of requests",
-                "(elb4xx + target4xx)",
-                pick("elb4xx", "target4xx"),
-            ),
+            self._rate("4xx % of requests", "(elb4xx + target4xx)", "elb4xx", "target4xx"),
             config.four_xx_spike_percent,
             "4xx spike: a breaking API change or a broken client.",
         )
+
+    def _add_alb_alarms(
+        self, config: SeverityAlarmsConfig, lb: elbv2.IApplicationLoadBalancerMetrics
+    ) -> None:
         self._add(
             "P1",
             "Elb503Spike",
@@ -194,3 +175,19 @@ class SeverityAlarms(KitConstruct):
         cdk.Tags.of(alarm).add("severity", severity)
         alarm.add_alarm_action(cw_actions.SnsAction(self._routes[severity]))
         self.alarms.append(TieredAlarm(severity, alarm))
+
+
+def _response_counts(lb: elbv2.IApplicationLoadBalancerMetrics) -> dict[str, cw.IMetric]:
+    """The response counts the shares are made of, by the ids the expressions use."""
+    return {
+        "elb4xx": lb.http_code_elb(elbv2.HttpCodeElb.ELB_4XX_COUNT, period=PERIOD, statistic="Sum"),
+        "elb5xx": lb.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, statistic="Sum"),
+        **{
+            f"target{code}xx": lb.http_code_target(
+                getattr(elbv2.HttpCodeTarget, f"TARGET_{code}XX_COUNT"),
+                period=PERIOD,
+                statistic="Sum",
+            )
+            for code in (2, 4, 5)
+        },
+    }

@@ -14,13 +14,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from alarm_rollback_kit.compliance import KitConstruct
-from alarm_rollback_kit.keys import deny_grants_except_for_aws
+from alarm_rollback_kit.keys import kit_key
 
 
 class AlarmTopic(KitConstruct):
@@ -28,27 +27,24 @@ class AlarmTopic(KitConstruct):
 
     def __init__(self, scope: Construct, id_: str, *, display_name: str, email: str = "") -> None:
         super().__init__(scope, id_)
-        self.key = kms.Key(
+        publishers = iam.PolicyStatement(
+            # EventBridge rules with this topic as target need the key too.
+            principals=[
+                iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                iam.ServicePrincipal("events.amazonaws.com"),
+            ],
+            # GenerateDataKey* is the documented form for this key policy statement.
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],  # in a key policy "*" means this key
+            conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+        )
+        self.key = kit_key(
             self,
             "Key",
-            enable_key_rotation=True,
             description=f"Encrypts the '{display_name}' topic",
             removal_policy=RemovalPolicy.DESTROY,
+            allow=[publishers],
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                # EventBridge rules with this topic as target need the key too.
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
-                # GenerateDataKey* is the documented form for this key policy statement.
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-            )
-        )
-        deny_grants_except_for_aws(self.key)
         self.topic = sns.Topic(
             self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True
         )

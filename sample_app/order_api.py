@@ -34,14 +34,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import socketserver
 import sys
 import threading
 import time
-import uuid
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -50,10 +47,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
-VARIANTS = ("good", "bad")
-# How the bad release breaks POST /orders (see the module docstring); the first is the default.
-BAD_MODES = ("broken-headers", "truncated-body")
-DEFAULT_BAD_MODE = BAD_MODES[0]
+from sample_app.orders import OrderStore, parse_order, route
+from sample_app.release_info import (
+    BAD_MODES,
+    DEFAULT_RELEASE_FILE,
+    DEV_RELEASE,
+    VARIANTS,
+    Release,
+    load_release,
+)
+
 BAD_MODE_ENV = "ORDER_API_BAD_MODE"
 DEFAULT_HOST = "127.0.0.1"
 # The target group's port (stacks/config.py ServiceConfig.app_port); above 1024 so the
@@ -68,11 +71,6 @@ DEFAULT_KEEP_ALIVE_SECONDS = 75.0
 # ELB API Reference, LoadBalancerAttribute: idle_timeout.timeout_seconds is 1-4000 s.
 ALB_IDLE_TIMEOUT_RANGE = (1.0, 4000.0)
 MAX_BODY_BYTES = 64 * 1024
-# In-memory store: the oldest orders are dropped past this, so a load drill cannot
-# exhaust the instance's memory.
-MAX_ORDERS = 10_000
-# Next to the package in the installed bundle: /opt/order-api/release.json.
-DEFAULT_RELEASE_FILE = Path(__file__).resolve().parent.parent / "release.json"
 
 # Synthetic-request marker: the bundle's pre-traffic check sends it so a validation POST
 # /orders runs the whole handler without keeping the order. Honoured only from loopback,
@@ -80,56 +78,6 @@ DEFAULT_RELEASE_FILE = Path(__file__).resolve().parent.parent / "release.json"
 # viewer cannot make orders vanish.
 SYNTHETIC_HEADER = "X-Synthetic-Check"
 _LOOPBACK = frozenset({"127.0.0.1", "::1"})
-
-_VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}")
-_ORDER_PATH_RE = re.compile(r"/orders/([0-9a-f]{32})")
-
-
-@dataclass(frozen=True)
-class Release:
-    """What ``release.json`` says: the version string, which behaviour ships and, for the
-    bad release, how it breaks."""
-
-    version: str
-    variant: str
-    bad_mode: str = DEFAULT_BAD_MODE
-
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"release variant {self.variant!r}: expected one of {VARIANTS}")
-        if self.bad_mode not in BAD_MODES:
-            raise ValueError(f"release bad_mode {self.bad_mode!r}: expected one of {BAD_MODES}")
-        if not isinstance(self.version, str) or not _VERSION_RE.fullmatch(self.version):
-            raise ValueError(
-                f"release version {self.version!r}: expected 1-64 characters of letters, "
-                "digits and '.+_-', such as '2.3.1'"
-            )
-
-    def as_dict(self) -> dict[str, str]:
-        # The default mode is left out, so release.json and /version keep their shape.
-        data = {"version": self.version, "variant": self.variant}
-        if self.bad_mode != DEFAULT_BAD_MODE:
-            data["bad_mode"] = self.bad_mode
-        return data
-
-
-DEV_RELEASE = Release(version="0.0.0-dev", variant="good")
-
-
-def parse_release(data: Any) -> Release:
-    """Build a ``Release`` from the decoded ``release.json`` object, rejecting other shapes."""
-    if not isinstance(data, dict):
-        raise ValueError(f"release.json: expected an object, got {type(data).__name__}")
-    return Release(
-        version=data.get("version", ""),
-        variant=data.get("variant", ""),
-        bad_mode=data.get("bad_mode", DEFAULT_BAD_MODE),
-    )
-
-
-def load_release(path: Path) -> Release:
-    with path.open(encoding="utf-8") as fh:
-        return parse_release(json.load(fh))
 
 
 @dataclass(frozen=True)
@@ -157,66 +105,6 @@ class ServerConfig:
                 f"alb_idle_timeout_seconds={self.alb_idle_timeout_seconds}, or the ALB "
                 "reuses connections the app has closed and answers 502"
             )
-
-
-@dataclass(frozen=True)
-class Route:
-    """Which endpoint a request line names; ``allow`` is set for a 405."""
-
-    name: str
-    order_id: str = ""
-    allow: str = ""
-
-
-def route(method: str, target: str) -> Route:
-    """Map a method and request target to an endpoint name, ignoring any query string."""
-    path = target.split("?", 1)[0]
-    if path in ("/health", "/version"):
-        return Route(path[1:]) if method == "GET" else Route("method_not_allowed", allow="GET")
-    if path == "/orders":
-        if method == "POST":
-            return Route("create_order")
-        return Route("method_not_allowed", allow="POST")
-    match = _ORDER_PATH_RE.fullmatch(path)
-    if match:
-        if method == "GET":
-            return Route("get_order", order_id=match.group(1))
-        return Route("method_not_allowed", allow="GET")
-    return Route("not_found")
-
-
-def parse_order(body: bytes) -> dict[str, Any]:
-    """Decode an order request body: a non-empty JSON object, or ``ValueError``."""
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"body is not JSON: {exc}") from exc
-    if not isinstance(data, dict) or not data:
-        raise ValueError("body must be a non-empty JSON object")
-    return data
-
-
-class OrderStore:
-    """Orders in memory, shared by the server's threads; the oldest go first past capacity."""
-
-    def __init__(self, capacity: int = MAX_ORDERS) -> None:
-        self._capacity = capacity
-        self._orders: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def create(self, payload: dict[str, Any], *, keep: bool = True) -> str:
-        order_id = uuid.uuid4().hex
-        if not keep:
-            return order_id
-        with self._lock:
-            self._orders[order_id] = {"orderId": order_id, "order": payload}
-            while len(self._orders) > self._capacity:
-                self._orders.popitem(last=False)
-        return order_id
-
-    def get(self, order_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            return self._orders.get(order_id)
 
 
 def log_event(event: str, **fields: Any) -> None:

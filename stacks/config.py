@@ -23,37 +23,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alarm_rollback_kit.config import (
-    CLOUDFRONT_CUSTOMIZABLE_CODES,
-    CLOUDFRONT_NEVER_CACHED_CODES,
     CLOUDFRONT_NO_STANDARD_LOG_REGIONS,
     ORIGIN_KEEPALIVE_SECONDS,
     ConfigError,
     EdgeConfig,
-    HealthCheckConfig,
     RollbackConfig,
     ServiceConfig,
     SeverityAlarmsConfig,
     _check_range,
-    parse_success_codes,
 )
 from alarm_rollback_kit.hardening import LOG_RETENTION
 
+# The stage's own sections and the loader; the library's props are imported from
+# ``alarm_rollback_kit`` (``ConfigError`` is here too, for callers that catch it).
 __all__ = [
-    "CLOUDFRONT_CUSTOMIZABLE_CODES",
-    "CLOUDFRONT_NEVER_CACHED_CODES",
-    "CLOUDFRONT_NO_STANDARD_LOG_REGIONS",
-    "ORIGIN_KEEPALIVE_SECONDS",
+    "APIGW_INTEGRATION_TIMEOUT_S",
+    "LAMBDA_DEPLOYMENT_CONFIGS",
     "ApiConfig",
     "ChatConfig",
     "ConfigError",
-    "EdgeConfig",
-    "HealthCheckConfig",
-    "RollbackConfig",
-    "ServiceConfig",
-    "SeverityAlarmsConfig",
     "StageConfig",
     "load_config",
-    "parse_success_codes",
 ]
 
 
@@ -76,6 +66,30 @@ LAMBDA_DEPLOYMENT_CONFIGS = (
     "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
     "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
     "CodeDeployDefault.LambdaAllAtOnce",
+)
+
+
+# ApiConfig's numeric fields: (name, lowest, highest, where the range comes from).
+_API_RANGES = (
+    ("canary_http_5xx_threshold", 1, 100000, "1..100000"),
+    (
+        "handler_timeout_seconds",
+        1,
+        APIGW_INTEGRATION_TIMEOUT_S - 1,
+        f"1..{APIGW_INTEGRATION_TIMEOUT_S - 1}, below API Gateway's "
+        f"{APIGW_INTEGRATION_TIMEOUT_S} s integration timeout",
+    ),
+    ("handler_memory_mb", 128, 10240, "Lambda memory 128..10240 MB"),
+    ("throttle_rate_per_second", 1, 10000, "1..10000 (account default limit)"),
+    ("throttle_burst", 1, 5000, "1..5000 (account default burst)"),
+    ("retry_after_seconds", 1, 3600, "1..3600"),
+    (
+        "worker_max_concurrency",
+        2,
+        1000,
+        "Lambda Developer Guide, maximum concurrency for Amazon SQS event sources",
+    ),
+    ("http_5xx_alarm_threshold", 1, 100000, "1..100000"),
 )
 
 
@@ -119,47 +133,10 @@ class ApiConfig:
                 "one of " + ", ".join(LAMBDA_DEPLOYMENT_CONFIGS) + " (CodeDeploy User Guide, "
                 "Deployment configurations on an AWS Lambda compute platform)",
             )
-        _check_range(
-            "api.canary_http_5xx_threshold", self.canary_http_5xx_threshold, 1, 100000, "1..100000"
-        )
+        for name, low, high, source in _API_RANGES:
+            _check_range(f"api.{name}", getattr(self, name), low, high, source)
         if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", self.stage_name or ""):
             raise ConfigError("api.stage_name", self.stage_name, "1-64 of A-Z a-z 0-9 _")
-        _check_range(
-            "api.handler_timeout_seconds",
-            self.handler_timeout_seconds,
-            1,
-            APIGW_INTEGRATION_TIMEOUT_S - 1,
-            f"1..{APIGW_INTEGRATION_TIMEOUT_S - 1}, below API Gateway's "
-            f"{APIGW_INTEGRATION_TIMEOUT_S} s integration timeout",
-        )
-        _check_range(
-            "api.handler_memory_mb",
-            self.handler_memory_mb,
-            128,
-            10240,
-            "Lambda memory 128..10240 MB",
-        )
-        _check_range(
-            "api.throttle_rate_per_second",
-            self.throttle_rate_per_second,
-            1,
-            10000,
-            "1..10000 (account default limit)",
-        )
-        _check_range(
-            "api.throttle_burst", self.throttle_burst, 1, 5000, "1..5000 (account default burst)"
-        )
-        _check_range("api.retry_after_seconds", self.retry_after_seconds, 1, 3600, "1..3600")
-        _check_range(
-            "api.worker_max_concurrency",
-            self.worker_max_concurrency,
-            2,
-            1000,
-            "Lambda Developer Guide, maximum concurrency for Amazon SQS event sources",
-        )
-        _check_range(
-            "api.http_5xx_alarm_threshold", self.http_5xx_alarm_threshold, 1, 100000, "1..100000"
-        )
         if self.log_retention_days not in LOG_RETENTION:
             raise ConfigError(
                 "api.log_retention_days",
@@ -341,6 +318,53 @@ SECTIONS: dict[str, type[Any]] = {
 _SCALARS = {"stage", "account", "region"}
 
 
+def _to_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ValueError
+
+
+def _to_int(raw: object) -> int:
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise ValueError
+    value: int = int(raw)  # type: ignore[call-overload]
+    return value
+
+
+def _to_float(raw: object) -> float:
+    if isinstance(raw, bool):
+        raise ValueError
+    return float(raw)  # type: ignore[arg-type]
+
+
+def _to_str(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise ValueError
+    return raw
+
+
+def _to_tuple(raw: object) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise ValueError
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _to_code_map(name: str, raw: object) -> dict[int, int]:
+    mapping = raw
+    if isinstance(raw, str):
+        # "502=5,404=60" on the command line
+        mapping = dict(part.split("=", 1) for part in raw.split(",") if part)
+    if not isinstance(mapping, Mapping):
+        raise ValueError
+    return {int(k): _coerce(f"{name}.{k}", v, int) for k, v in mapping.items()}
+
+
+_CONVERTERS: dict[Any, Any] = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
+
+
 def _coerce(name: str, raw: object, annotation: Any) -> Any:
     """Turn a context value (JSON from cdk.json, or a string from ``-c``) into ``annotation``."""
     origin = typing.get_origin(annotation)
@@ -349,39 +373,12 @@ def _coerce(name: str, raw: object, annotation: Any) -> Any:
         (inner,) = (arg for arg in typing.get_args(annotation) if arg is not type(None))
         return _coerce(name, raw, inner)
     try:
-        if annotation is bool:
-            if isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and raw.lower() in ("true", "false"):
-                return raw.lower() == "true"
-            raise ValueError
-        if annotation is int:
-            if isinstance(raw, bool):
-                raise ValueError
-            if isinstance(raw, float) and not raw.is_integer():
-                raise ValueError
-            return int(raw)  # type: ignore[call-overload]
-        if annotation is float:
-            if isinstance(raw, bool):
-                raise ValueError
-            return float(raw)  # type: ignore[arg-type]
-        if annotation is str:
-            if not isinstance(raw, str):
-                raise ValueError
-            return raw
+        if annotation in _CONVERTERS:
+            return _CONVERTERS[annotation](raw)
         if origin is tuple:
-            items = raw.split(",") if isinstance(raw, str) else raw
-            if not isinstance(items, list | tuple):
-                raise ValueError
-            return tuple(str(item).strip() for item in items if str(item).strip())
-        if origin in (Mapping, dict) or origin is getattr(types, "MappingProxyType", None):
-            mapping = raw
-            if isinstance(raw, str):
-                # "502=5,404=60" on the command line
-                mapping = dict(part.split("=", 1) for part in raw.split(",") if part)
-            if not isinstance(mapping, Mapping):
-                raise ValueError
-            return {int(k): _coerce(f"{name}.{k}", v, int) for k, v in mapping.items()}
+            return _to_tuple(raw)
+        if origin in (Mapping, dict, types.MappingProxyType):
+            return _to_code_map(name, raw)
     except ConfigError:
         raise
     except (TypeError, ValueError):

@@ -10,13 +10,13 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from alarm_rollback_kit.auto_rollback import AutoRollback
 from alarm_rollback_kit.compliance import acknowledge
 from alarm_rollback_kit.dashboard import ServiceDashboard
 from alarm_rollback_kit.deployment import InPlaceDeployment, S3Revision
+from alarm_rollback_kit.edge import Edge
 from alarm_rollback_kit.health_checked_service import HealthCheckedService
 from alarm_rollback_kit.severity_alarms import SeverityAlarms
 from alarm_rollback_kit.topics import AlarmTopic
@@ -46,25 +46,6 @@ class ServiceStack(cdk.Stack):
             availability_zones=svc.availability_zones,
         )
         self.buckets = ServiceBuckets(self, "Buckets")
-        # With the edge on, the ALB answers only requests carrying this secret, which
-        # CloudFront adds; the template holds a Secrets Manager reference, not the value.
-        self.origin_verify_secret = (
-            secretsmanager.Secret(
-                self,
-                "OriginVerifySecret",
-                description=f"{svc.service_name}: X-Origin-Verify value (CloudFront to ALB)",
-                generate_secret_string=secretsmanager.SecretStringGenerator(
-                    exclude_punctuation=True, password_length=32
-                ),
-            )
-            if config.edge.enabled
-            else None
-        )
-        origin_verify = (
-            self.origin_verify_secret.secret_value.unsafe_unwrap()
-            if self.origin_verify_secret
-            else None
-        )
         self.service = HealthCheckedService(
             self,
             "Service",
@@ -72,39 +53,50 @@ class ServiceStack(cdk.Stack):
             instance_subnets=self.network.instance_subnets,
             config=svc,
             access_log_bucket=self.buckets.access_logs,
-            origin_verify_secret=origin_verify,
+            behind_edge=config.edge.enabled,
         )
-        self.edge_stack = (
-            EdgeStack(
-                self,
-                "Edge",
-                config=config.edge,
-                load_balancer=self.service.load_balancer,
-                load_balancer_security_group=self.service.load_balancer_security_group,
-                origin_port=443 if svc.certificate_arn else 80,
-                origin_verify_value=origin_verify,
-                origin_domain_name=config.edge.origin_domain_name or None,
-                description=f"{svc.service_name}: CloudFront edge in front of the ALB",
-            )
-            if origin_verify is not None
-            else None
+        self.edge_stack: EdgeStack | None = None
+        self.edge: Edge | None = None
+        if config.edge.enabled:
+            self.edge_stack, self.edge = self._edge(config)
+        self.deployment = self._deployment(config)
+        self._notifications(config)
+        distribution_id = self.edge.distribution_id if self.edge else None
+        self._alarms(config, distribution_id)
+        self.dashboard = self._dashboard(distribution_id)
+        self._grant_revisions()
+        self._acknowledge_nag_findings()
+        self._outputs()
+
+    def _edge(self, config: StageConfig) -> tuple[EdgeStack, Edge]:
+        description = f"{config.service.service_name}: CloudFront edge in front of the ALB"
+        edge_stack = EdgeStack(self, "Edge", description=description)
+        edge = Edge(
+            edge_stack,
+            "Edge",
+            config=config.edge,
+            load_balancer=self.service.load_balancer,
+            load_balancer_security_group=self.service.load_balancer_security_group,
+            origin_port=self.service.listener_port,
+            origin_domain_name=config.edge.origin_domain_name or None,
         )
-        edge = self.edge_stack.edge if self.edge_stack else None
+        # The ALB answers only requests carrying the edge's secret, which CloudFront adds;
+        # both templates hold a Secrets Manager reference, not the value.
+        self.service.require_origin_header(edge.origin_verify_value)
+        return edge_stack, edge
+
+    def _deployment(self, config: StageConfig) -> InPlaceDeployment:
+        svc = config.service
         # The sample's good release, uploaded with the stack and deployed when it is created.
         self.initial_release_bundle = (
             good_release_asset(self, "InitialReleaseBundle", svc) if svc.initial_release else None
         )
         bundle = self.initial_release_bundle
         if bundle is not None:
-            self.service.instance_role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["s3:GetObject", "s3:GetObjectVersion"],
-                    resources=[
-                        f"arn:{self.partition}:s3:::{bundle.s3_bucket_name}/{bundle.s3_object_key}"
-                    ],
-                )
+            self._let_instances_read(
+                f"arn:{self.partition}:s3:::{bundle.s3_bucket_name}/{bundle.s3_object_key}"
             )
-        self.deployment = InPlaceDeployment(
+        return InPlaceDeployment(
             self,
             "Deployment",
             auto_scaling_group=self.service.auto_scaling_group,
@@ -118,22 +110,22 @@ class ServiceStack(cdk.Stack):
             ),
             initial_release_after=(self.service.instance_role,),
         )
+
+    def _notifications(self, config: StageConfig) -> None:
+        name = config.service.service_name
         # P1 pages on-call (the rollback notifications go there too); P2/P3 wait for
         # working hours.
         self.paging = AlarmTopic(
-            self,
-            "Paging",
-            display_name=f"{svc.service_name} P1",
-            email=config.rollback.notification_email,
+            self, "Paging", display_name=f"{name} P1", email=config.rollback.notification_email
         )
-        self.low_priority = AlarmTopic(
-            self, "LowPriority", display_name=f"{svc.service_name} P2-P3"
-        )
+        self.low_priority = AlarmTopic(self, "LowPriority", display_name=f"{name} P2-P3")
         self.chat = (
             SlackChannel(self, "Chat", config=config.chat, topics=[self.paging.topic])
             if config.chat.enabled
             else None
         )
+
+    def _alarms(self, config: StageConfig, distribution_id: str | None) -> None:
         self.auto_rollback = AutoRollback(
             self,
             "AutoRollback",
@@ -142,7 +134,7 @@ class ServiceStack(cdk.Stack):
             deployment_group=self.deployment.deployment_group,
             config=config.rollback,
             topic=self.paging.topic,
-            distribution_id=edge.distribution_id if edge else None,
+            distribution_id=distribution_id,
         )
         self.severity_alarms = SeverityAlarms(
             self,
@@ -153,20 +145,22 @@ class ServiceStack(cdk.Stack):
             paging_topic=self.paging.topic,
             low_priority_topic=self.low_priority.topic,
         )
+
+    def _dashboard(self, distribution_id: str | None) -> ServiceDashboard:
         rb = self.auto_rollback
         # Named, so the rollback function can link it without a reference to it (the
         # dashboard already refers to the function: a reference back would be a cycle).
         # Dashboard names are per account, not per region: the region keeps them apart.
         dashboard_name = f"{self.stack_name}-{cdk.Aws.REGION}"
         rb.function.add_environment("DASHBOARD_NAME", dashboard_name)
-        self.dashboard = ServiceDashboard(
+        return ServiceDashboard(
             self,
             "Dashboard",
             load_balancer=self.service.load_balancer,
             target_group=self.service.target_group,
             rollback_function=rb.function,
             dead_letter_queue=rb.dead_letter_queue,
-            distribution_id=edge.distribution_id if edge else None,
+            distribution_id=distribution_id,
             dashboard_name=dashboard_name,
             alarms=[
                 *rb.rollback_alarms,
@@ -176,64 +170,38 @@ class ServiceStack(cdk.Stack):
                 *(t.alarm for t in self.severity_alarms.alarms),
             ],
         )
+
+    def _grant_revisions(self) -> None:
         # The agent downloads revisions with the instance role; nothing else in the bucket.
+        self._let_instances_read(self.buckets.artifacts.arn_for_objects(f"{REVISIONS_PREFIX}*"))
+
+    def _let_instances_read(self, objects_arn: str) -> None:
+        """The CodeDeploy agent fetches a revision (any version of it) with the instance role."""
         self.service.instance_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.buckets.artifacts.arn_for_objects(f"{REVISIONS_PREFIX}*")],
+                actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[objects_arn]
             )
         )
-        self._acknowledge_nag_findings()
 
-        for name, value, description in (
-            (
-                "LoadBalancerDns",
-                self.service.load_balancer.load_balancer_dns_name,
-                "ALB DNS name (direct access; with the edge enabled it answers 403)",
-            ),
-            (
-                "ArtifactBucket",
-                self.buckets.artifacts.bucket_name,
-                "Bucket for CodeDeploy revisions (tools/release.py push --bucket)",
-            ),
-            (
-                "ApplicationName",
-                self.deployment.application.application_name,
-                "CodeDeploy application",
-            ),
-            (
-                "DeploymentGroupName",
-                self.deployment.deployment_group.deployment_group_name,
-                "CodeDeploy deployment group",
-            ),
-            (
-                "RollbackTopicArn",
-                self.auto_rollback.topic.topic_arn,
-                "Rollback decisions and pages (subscribe on-call here)",
-            ),
-            (
-                "RollbackFunctionName",
-                self.auto_rollback.function.function_name,
-                "The rollback function (its log has one JSON line per decision)",
-            ),
-        ):
-            cdk.CfnOutput(self, name, value=value, description=description)
+    def _outputs(self) -> None:
+        lb, dep, rb = self.service.load_balancer, self.deployment, self.auto_rollback
+        direct = "ALB DNS name (direct access; with the edge enabled it answers 403)"
+        push = "Bucket for CodeDeploy revisions (tools/release.py push --bucket)"
+        decisions = "Rollback decisions and pages (subscribe on-call here)"
+        log = "The rollback function (its log has one JSON line per decision)"
+        self._output("LoadBalancerDns", lb.load_balancer_dns_name, direct)
+        self._output("ArtifactBucket", self.buckets.artifacts.bucket_name, push)
+        self._output("ApplicationName", dep.application.application_name, "CodeDeploy application")
+        group = dep.deployment_group.deployment_group_name
+        self._output("DeploymentGroupName", group, "CodeDeploy deployment group")
+        self._output("RollbackTopicArn", rb.topic.topic_arn, decisions)
+        self._output("RollbackFunctionName", rb.function.function_name, log)
+
+    def _output(self, name: str, value: str, description: str) -> None:
+        cdk.CfnOutput(self, name, value=value, description=description)
 
     def _acknowledge_nag_findings(self) -> None:
         """The findings of what this stack adds beside the kit's constructs."""
-        if self.origin_verify_secret is not None:
-            acknowledge(
-                self.origin_verify_secret,
-                [
-                    (
-                        "AwsSolutions-SMG4",
-                        "The value is resolved into the CloudFront origin header and the ALB "
-                        "listener rule only at deploy time; rotating it without a redeploy would "
-                        "make the ALB answer 403 to every request. Rotate by updating the secret "
-                        "and redeploying.",
-                    )
-                ],
-            )
         # cdk-nag names a resource's ARN in a finding as <LogicalId.Arn>.
         bucket = self.buckets.artifacts.node.default_child
         assert isinstance(bucket, cdk.CfnElement)

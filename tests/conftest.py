@@ -1,22 +1,23 @@
-"""Shared pytest fixtures: dummy AWS credentials, a Lambda context and an event loader.
+"""Shared pytest fixtures: dummy AWS credentials and a Lambda context.
 
 Credentials are fake and set before any boto3 client exists, so no test can reach a real
-account, and moto's ``mock_aws`` intercepts every call. Events are read from
-``tests/events``, where each file is an event shape copied from AWS documentation.
+account, and moto's ``mock_aws`` intercepts every call. The helpers behind the fixtures
+(the context, the event loader for ``tests/events``) live in ``tests/support``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-EVENTS_DIR = Path(__file__).parent / "events"
+from tests.support.events import load_event
+from tests.support.lambda_context import FakeLambdaContext
+
+# Older test modules import these from here; new ones import them from tests.support.
+__all__ = ["FakeLambdaContext", "lambda_context", "load_event"]
 
 # Set at import so even module-level code in a test file sees them.
 os.environ.update(
@@ -34,29 +35,6 @@ os.environ.update(
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 
-@dataclass
-class FakeLambdaContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
-
-    function_name: str = "test-function"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-    log_group_name: str = "/aws/lambda/test-function"
-    log_stream_name: str = "2026/11/24/[$LATEST]abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
-
-
-def load_event(name: str) -> dict[str, Any]:
-    """Return a fresh copy of ``tests/events/<name>`` so a test may mutate it freely."""
-    with (EVENTS_DIR / name).open(encoding="utf-8") as fh:
-        data: dict[str, Any] = json.load(fh)
-    return data

@@ -32,10 +32,9 @@ from sample_app.order_api import (
     ALB_DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_KEEP_ALIVE_SECONDS,
     DEFAULT_PORT,
-    VARIANTS,
-    Release,
     ServerConfig,
 )
+from sample_app.release_info import VARIANTS, Release
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = REPO_ROOT / "sample_app"

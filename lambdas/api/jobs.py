@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from api import items
+
+KIND = "job"
 QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
@@ -33,23 +36,9 @@ class ExportRequest:
     order_id: str
 
 
-def job_key(job_id: str) -> str:
-    """The table partition key of a job."""
-    return f"job#{job_id}"
-
-
 def new_job_item(job_id: str, order_id: str, now: datetime) -> dict[str, Any]:
     """The table item of a job that has been accepted but not started."""
-    stamp = now.isoformat()
-    return {
-        "pk": job_key(job_id),
-        "kind": "job",
-        "id": job_id,
-        "order_id": order_id,
-        "status": QUEUED,
-        "created_at": stamp,
-        "updated_at": stamp,
-    }
+    return items.new_item(KIND, job_id, now, order_id=order_id, status=QUEUED)
 
 
 def can_start(status: str) -> bool:

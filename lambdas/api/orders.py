@@ -16,8 +16,10 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from api import items
 from api.errors import FieldError, ValidationFailedError
 
+KIND = "order"
 ACTIVE = "active"
 DELETED = "deleted"
 # Largest integer a JavaScript client reads without losing precision.
@@ -41,11 +43,6 @@ class NewOrder:
 
     product_id: int
     quantity: int
-
-
-def order_key(order_id: str) -> str:
-    """The table partition key of an order."""
-    return f"order#{order_id}"
 
 
 def is_valid_id(value: str) -> bool:
@@ -88,17 +85,14 @@ def validate_new_order(payload: object) -> NewOrder:
 
 def new_order_item(order_id: str, order: NewOrder, now: datetime) -> dict[str, Any]:
     """The table item for a freshly created order."""
-    stamp = now.isoformat()
-    return {
-        "pk": order_key(order_id),
-        "kind": "order",
-        "id": order_id,
-        "status": ACTIVE,
-        "product_id": order.product_id,
-        "quantity": order.quantity,
-        "created_at": stamp,
-        "updated_at": stamp,
-    }
+    return items.new_item(
+        KIND,
+        order_id,
+        now,
+        status=ACTIVE,
+        product_id=order.product_id,
+        quantity=order.quantity,
+    )
 
 
 def order_state(item: Mapping[str, Any] | None) -> OrderState:

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from api import jobs, orders, store
+from api import items, jobs, orders, store
 from api.errors import GoneError, NotFoundError, UnknownJobError
 
 
@@ -34,7 +34,7 @@ def read_live_order(order_id: str) -> dict[str, Any]:
     """The stored order; ``NotFoundError`` if it never existed, ``GoneError`` if deleted."""
     if not orders.is_valid_id(order_id):
         raise NotFoundError("No order has this id.")
-    item = store.get_item(orders.order_key(order_id))
+    item = store.get_item(items.key(orders.KIND, order_id))
     state = orders.order_state(item)
     if state is orders.OrderState.MISSING or item is None:
         raise NotFoundError("No order has this id.")
@@ -47,7 +47,7 @@ def delete_order(order_id: str, *, now: datetime) -> None:
     """Tombstone a live order; a second delete finds the tombstone and is told 410."""
     if not orders.is_valid_id(order_id):
         raise NotFoundError("No order has this id.")
-    if store.tombstone_order(orders.order_key(order_id), now.isoformat()):
+    if store.tombstone_order(items.key(orders.KIND, order_id), now.isoformat()):
         return
     # The conditional write failed: find out whether the order is missing or already gone.
     read_live_order(order_id)
@@ -68,7 +68,7 @@ def start_export(order_id: str, *, now: datetime, job_id: str) -> dict[str, Any]
         # Best effort: the original error is what the caller must see and log.
         with contextlib.suppress(Exception):
             store.set_job_status(
-                jobs.job_key(job_id),
+                items.key(jobs.KIND, job_id),
                 jobs.FAILED,
                 now.isoformat(),
                 allowed_from=[jobs.QUEUED],
@@ -82,7 +82,7 @@ def read_job(job_id: str) -> dict[str, Any]:
     """The stored job; ``NotFoundError`` if there is none."""
     if not orders.is_valid_id(job_id):
         raise NotFoundError("No job has this id.")
-    item = store.get_item(jobs.job_key(job_id))
+    item = store.get_item(items.key(jobs.KIND, job_id))
     if item is None:
         raise NotFoundError("No job has this id.")
     return item
@@ -94,7 +94,7 @@ def run_export(request: jobs.ExportRequest, *, now: datetime) -> str:
     Raises ``UnknownJobError`` (and lets AWS errors through) so the worker reports the
     message as a batch item failure and SQS redelivers it.
     """
-    key = jobs.job_key(request.job_id)
+    key = items.key(jobs.KIND, request.job_id)
     job = store.get_item(key)
     if job is None:
         raise UnknownJobError(request.job_id)
@@ -103,7 +103,7 @@ def run_export(request: jobs.ExportRequest, *, now: datetime) -> str:
     stamp = now.isoformat()
     if not store.set_job_status(key, jobs.RUNNING, stamp, allowed_from=jobs.STARTABLE):
         return "skipped"
-    order = store.get_item(orders.order_key(str(job["order_id"])))
+    order = store.get_item(items.key(orders.KIND, str(job["order_id"])))
     if orders.order_state(order) is not orders.OrderState.LIVE or order is None:
         store.set_job_status(
             key,

@@ -17,7 +17,7 @@ import jsii
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.config import ServiceConfig
+from alarm_rollback_kit.config import ServiceConfig
 from tools.release import BUNDLE_DIR, BundleSpec, build_bundle
 
 

@@ -1,47 +1,32 @@
-"""Synthesis helpers for the synth-and-assert tests.
+"""Module-scoped fixtures for the synth-and-assert tests: the default service stack, once.
 
-Each test module synthesizes the app once (module-scoped fixtures) from a config built
-the way ``app.py`` builds it, without the cdk-nag plugin (the compliance test runs that
-over the whole app), and asserts on the CloudFormation template.
+The helpers behind them (``new_app``, ``service_stack``, ``only_resource`` ...) live in
+``tests/support/templates.py``; they are imported here too for older test modules.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from app import build_app
-from stacks.config import StageConfig, load_config
 from stacks.service_stack import ServiceStack
+from tests.support.templates import (
+    new_app,
+    only_resource,
+    resources_of,
+    service_stack,
+    service_template,
+)
 
-CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
-
-
-def new_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> cdk.App:
-    """An App with cdk.json's context (feature flags, stages) plus ``context``, as the CLI
-    would pass it; without the feature flags CDK synthesizes different resources."""
-    base: dict[str, Any] = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
-    return cdk.App(context={**base, **(context or {})}, outdir=outdir)
-
-
-def service_stack(context: Mapping[str, Any] | None = None) -> ServiceStack:
-    """Build the app for ``context`` (as ``-c`` would give it) and return its service stack."""
-    app = new_app(context)
-    config: StageConfig = load_config(app.node.get_all_context())
-    build_app(config, app=app, nag=False)
-    stacks = [c for c in app.node.children if isinstance(c, ServiceStack)]
-    assert len(stacks) == 1
-    return stacks[0]
-
-
-def service_template(context: Mapping[str, Any] | None = None) -> Template:
-    return Template.from_stack(service_stack(context))
+__all__ = [
+    "default_service_stack",
+    "default_template",
+    "new_app",
+    "only_resource",
+    "resources_of",
+    "service_stack",
+    "service_template",
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +37,3 @@ def default_service_stack() -> ServiceStack:
 @pytest.fixture(scope="module")
 def default_template(default_service_stack: ServiceStack) -> Template:
     return Template.from_stack(default_service_stack)
-
-
-def resources_of(template: Template, type_: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = template.find_resources(type_)
-    return found
-
-
-def only_resource(
-    template: Template, type_: str, props: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """The one resource of ``type_`` (optionally matching ``props``); fails on 0 or 2+."""
-    found = template.find_resources(type_, {"Properties": props} if props else None)
-    assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
-    resource: dict[str, Any] = next(iter(found.values()))
-    return resource

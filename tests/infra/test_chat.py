@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.config import ChatConfig, ConfigError, load_config
-from tests.infra.conftest import only_resource, resources_of, service_stack
+from stacks.config import ChatConfig, load_config
+from tests.support.config_errors import assert_names, config_error
+from tests.support.templates import only_resource, resources_of, service_stack
 
 CHATBOT = "AWS::Chatbot::SlackChannelConfiguration"
 WORKSPACE, CHANNEL = "T012ABCDEFG", "C0123ABCDEF"
@@ -66,18 +67,15 @@ def test_bad_slack_id_fails_at_synth_naming_field_value_and_pattern(key: str, va
         "chat.slack_channel_id": CHANNEL,
     }
 
-    with pytest.raises(ConfigError) as caught:
-        load_config({**other, key: value})
+    error = config_error(lambda: load_config({**other, key: value}))
 
-    assert (caught.value.field_name, caught.value.value) == (key, value)
-    assert "AWS::Chatbot::SlackChannelConfiguration" in str(caught.value)
+    assert_names(error, field=key, value=value, allowed="AWS::Chatbot::SlackChannelConfiguration")
 
 
 def test_one_id_without_the_other_fails_naming_the_missing_one() -> None:
-    with pytest.raises(ConfigError) as caught:
-        ChatConfig(slack_workspace_id=WORKSPACE)
+    error = config_error(lambda: ChatConfig(slack_workspace_id=WORKSPACE))
 
-    assert (caught.value.field_name, caught.value.value) == ("chat.slack_channel_id", "")
+    assert_names(error, field="chat.slack_channel_id", value="", allowed="set together")
 
 
 def test_rollback_function_links_the_dashboard_it_is_named_after(

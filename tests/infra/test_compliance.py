@@ -16,8 +16,7 @@ from app import build_app
 from stacks import compliance
 from stacks.config import load_config
 from stacks.service_stack import ServiceStack
-from tests.infra.conftest import new_app
-from tests.infra.test_control_tower import IN_MEMORY
+from tests.support.templates import IN_MEMORY, new_app
 
 pytestmark = pytest.mark.nag
 

@@ -6,14 +6,9 @@ from typing import Any
 
 import pytest
 
-from stacks.config import (
-    ConfigError,
-    HealthCheckConfig,
-    ServiceConfig,
-    StageConfig,
-    load_config,
-    parse_success_codes,
-)
+from alarm_rollback_kit.config import HealthCheckConfig, ServiceConfig, parse_success_codes
+from stacks.config import ConfigError, StageConfig, load_config
+from tests.support.config_errors import config_error
 
 
 @pytest.mark.parametrize(
@@ -54,9 +49,8 @@ from stacks.config import (
 def test_out_of_range_value_fails_naming_field_value_and_range(
     key: str, value: str, allowed_fragment: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({key: value})
-    message = str(caught.value)
+    error = config_error(lambda: load_config({key: value}))
+    message = str(error)
     field = key.split(".", 1)[1] if key.startswith("service.") else key
     assert field in message or key in message
     assert repr(value) in message or value in message

@@ -18,14 +18,9 @@ from app import build_app
 from stacks import compliance
 from stacks.config import load_config
 from stacks.service_stack import ServiceStack
-from tests.infra.conftest import new_app
+from tests.support.templates import IN_MEMORY, new_app
 
 pytestmark = pytest.mark.nag
-
-
-# In-memory mode: a failing gate raises with the whole report as its message (outside
-# it CDK may only print the report and set the exit code).
-IN_MEMORY = {"@aws-cdk/core:appMode": "inmemory"}
 
 
 def _gated_app() -> tuple[IConstruct, ServiceStack]:

@@ -17,7 +17,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aws_cdk.assertions import Match, Template
@@ -25,9 +25,10 @@ from moto.events.models import EventPattern
 
 from alarm_rollback_kit.deployment import INITIAL_RELEASE_DESCRIPTION
 from app import build_app
-from stacks.config import ConfigError, load_config
-from tests.conftest import load_event
-from tests.infra.conftest import new_app, only_resource, service_template
+from stacks.config import load_config
+from tests.support.config_errors import assert_names, config_error
+from tests.support.events import load_event
+from tests.support.templates import new_app, only_resource, resources_of, service_template
 
 LAMBDA = "AWS::Lambda::Function"
 
@@ -43,13 +44,18 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
-    return {p.name: json.loads(p.read_text()) for p in outdir.glob("*.template.json")}
+    templates: dict[str, dict[str, Any]] = {
+        p.name: json.loads(p.read_text()) for p in outdir.glob("*.template.json")
+    }
+    return templates
 
 
 def _function(template: Template) -> dict[str, Any]:
-    return only_resource(template, LAMBDA, {"Handler": "rollback.handler.lambda_handler"})[
-        "Properties"
-    ]
+    return dict(
+        only_resource(template, LAMBDA, {"Handler": "rollback.handler.lambda_handler"})[
+            "Properties"
+        ]
+    )
 
 
 def test_default_synth_reserves_no_concurrency_in_any_template(synthesized: Path) -> None:
@@ -72,20 +78,16 @@ def test_default_synth_reserves_no_concurrency_in_any_template(synthesized: Path
 
 
 def test_reserved_concurrency_is_opt_in() -> None:
-    fn = _function(service_template({"rollback.reserved_concurrency": "2"}))
-
-    assert fn["ReservedConcurrentExecutions"] == 2
+    service_template({"rollback.reserved_concurrency": "2"}).has_resource_properties(
+        LAMBDA, {"Handler": "rollback.handler.lambda_handler", "ReservedConcurrentExecutions": 2}
+    )
 
 
 @pytest.mark.parametrize("value", ["-1", "1001"])
 def test_reserved_concurrency_out_of_range_fails_naming_field_value_and_range(value: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"rollback.reserved_concurrency": value})
+    error = config_error(lambda: load_config({"rollback.reserved_concurrency": value}))
 
-    message = str(caught.value)
-    assert "rollback.reserved_concurrency" in message
-    assert value in message
-    assert "0..1000" in message
+    assert_names(error, field="rollback.reserved_concurrency", value=int(value), allowed="0..1000")
 
 
 def test_idempotency_table_expires_records_and_only_the_function_writes_them(
@@ -117,9 +119,11 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 
 def _deployment_rule(template: Template) -> dict[str, Any]:
-    return only_resource(
-        template, "AWS::Events::Rule", {"EventPattern": {"source": ["aws.codedeploy"]}}
-    )["Properties"]
+    return dict(
+        only_resource(
+            template, "AWS::Events::Rule", {"EventPattern": {"source": ["aws.codedeploy"]}}
+        )["Properties"]
+    )
 
 
 def test_deployment_failures_reach_the_function_with_the_dead_letter_queue(
@@ -147,7 +151,7 @@ def test_deployment_rule_matches_codedeploy_documented_event_for_endings_only(
     event = load_event("codedeploy-deployment-state-change-failure.json")
     event["detail"]["state"] = state
 
-    assert EventPattern.load(json.dumps(pattern)).matches_event(event) is matches
+    assert EventPattern.load(json.dumps(pattern)).matches_event(cast(Any, event)) is matches
 
 
 def test_deployment_failed_page_says_nothing_was_rolled_back_after_the_kit_redeploy(
@@ -180,7 +184,7 @@ def test_dead_letter_alarm_says_a_rollback_blocked_by_a_launch_needs_a_human(
 def _initial_release(template: Template) -> dict[str, Any]:
     releases = [
         r
-        for r in template.find_resources("Custom::AWS").values()
+        for r in resources_of(template, "Custom::AWS").values()
         if "createDeployment" in json.dumps(r["Properties"].get("Create"))
     ]
     assert len(releases) == 1
@@ -264,16 +268,20 @@ def test_initial_release_can_be_turned_off_for_your_own_revision() -> None:
 def test_deployment_group_keeps_auto_rollback_and_has_no_deployment_property(
     default_template: Template,
 ) -> None:
-    group = only_resource(default_template, "AWS::CodeDeploy::DeploymentGroup")["Properties"]
-
-    assert group["AutoRollbackConfiguration"]["Enabled"] is True
-    assert "Deployment" not in group
+    default_template.has_resource_properties(
+        "AWS::CodeDeploy::DeploymentGroup",
+        {
+            "AutoRollbackConfiguration": Match.object_like({"Enabled": True}),
+            "Deployment": Match.absent(),
+        },
+    )
 
 
 @pytest.mark.parametrize(("opt_in", "expected"), [("false", "EC2"), ("true", "ELB")])
 def test_auto_scaling_health_checks_are_ec2_until_opted_in(opt_in: str, expected: str) -> None:
     template = service_template({"service.elb_health_check": opt_in})
 
-    asg = only_resource(template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
-    assert asg["HealthCheckType"] == expected
-    assert asg["HealthCheckGracePeriod"] == 300
+    template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {"HealthCheckType": expected, "HealthCheckGracePeriod": 300},
+    )

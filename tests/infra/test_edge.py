@@ -3,9 +3,9 @@
 Two small apps are synthesized once each (module-scoped): the sandbox defaults (no
 certificate, HTTP to the ALB, no geo or WAF) and a hardened edge (certificate + aliases,
 HTTPS to the ALB, geo allowlist, web ACL, non-default TTLs). Each is a parent stack with a
-VPC, an ALB, its security group and the verify-header secret, and the ``EdgeStack``
-nested in it, the way the service stack uses it. Config checks for ``EdgeConfig`` run
-through ``load_config``/``StageConfig`` as ``app.py`` does.
+VPC, an ALB and its security group, and the ``EdgeStack`` nested in it holding the
+``Edge`` (and its verify-header secret), the way the service stack uses it. The config
+checks for ``EdgeConfig`` are in ``test_edge_config.py``.
 """
 
 from __future__ import annotations
@@ -18,27 +18,23 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Match, Template
 
-from alarm_rollback_kit.edge import (
-    LOG_PREFIX,
-    ORIGIN_FACING_PREFIX_LIST,
-    ORIGIN_KEEPALIVE_SECONDS,
-    Edge,
-)
-from alarm_rollback_kit.health_checked_service import ORIGIN_VERIFY_HEADER
-from stacks.config import (
+from alarm_rollback_kit.config import (
     CLOUDFRONT_CUSTOMIZABLE_CODES,
     CLOUDFRONT_NEVER_CACHED_CODES,
     CLOUDFRONT_NO_STANDARD_LOG_REGIONS,
+    ORIGIN_KEEPALIVE_SECONDS,
     ConfigError,
     EdgeConfig,
-    StageConfig,
-    load_config,
 )
+from alarm_rollback_kit.edge import LOG_PREFIX, ORIGIN_FACING_PREFIX_LIST, Edge
+from stacks.config import StageConfig, load_config
 from stacks.edge_stack import EdgeStack
-from tests.infra.conftest import service_stack
+from tests.support.bare import public_vpc
+from tests.support.nested_stacks import through_outputs
+from tests.support.origin_verify import header_cloudfront_sends
+from tests.support.templates import only
 
 # Managed policy ids (CloudFront Developer Guide, "Use managed cache policies" and "Use
 # managed origin request policies").
@@ -74,41 +70,30 @@ def _synthesize(
 ) -> Synthesized:
     app = cdk.App()
     parent = cdk.Stack(app, "Parent")
-    vpc = ec2.Vpc(
-        parent,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
-        ],
-    )
+    vpc = public_vpc(parent)
     security_group = ec2.SecurityGroup(
         parent, "AlbSecurityGroup", vpc=vpc, allow_all_outbound=False
     )
     alb = elbv2.ApplicationLoadBalancer(
         parent, "Alb", vpc=vpc, internet_facing=True, security_group=security_group
     )
-    secret = secretsmanager.Secret(
-        parent,
-        "OriginVerify",
-        generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True),
-    )
-    nested = EdgeStack(
-        parent,
+    nested = EdgeStack(parent, "Edge")
+    edge = Edge(
+        nested,
         "Edge",
         config=config,
         load_balancer=alb,
         load_balancer_security_group=security_group,
         origin_port=origin_port,
-        origin_verify_value=secret.secret_value.unsafe_unwrap(),
         origin_domain_name=origin_domain_name,
     )
-    # What the service stack does with it: hand the id to the rollback function.
-    cdk.CfnOutput(parent, "DistributionId", value=nested.edge.distribution_id)
+    # What the service stack does with it: hand the id to the rollback function and the
+    # verify value to the ALB listener (an output stands in for the listener rule here).
+    cdk.CfnOutput(parent, "DistributionId", value=edge.distribution_id)
+    cdk.CfnOutput(parent, "OriginVerify", value=edge.origin_verify_value)
     return Synthesized(
         config=config,
-        edge=nested.edge,
+        edge=edge,
         parent=Template.from_stack(parent),
         nested=Template.from_stack(nested),
     )
@@ -151,13 +136,6 @@ def _origin(template: Template) -> dict[str, Any]:
 
 def _error_responses(template: Template) -> dict[int, dict[str, Any]]:
     return {r["ErrorCode"]: r for r in _distribution_config(template)["CustomErrorResponses"]}
-
-
-def _only(template: Template, type_: str) -> tuple[str, dict[str, Any]]:
-    found = template.find_resources(type_)
-    assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
-    logical_id, resource = next(iter(found.items()))
-    return logical_id, resource
 
 
 # --- Error caching --------------------------------------------------------------------------
@@ -214,8 +192,8 @@ def test_origin_is_the_alb_over_http_when_the_alb_has_no_certificate(
     origin = _origin(default.nested)
     assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
     assert origin["CustomOriginConfig"]["HTTPPort"] == 80
-    alb_id, _ = _only(default.parent, "AWS::ElasticLoadBalancingV2::LoadBalancer")
-    _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
+    alb_id, _ = only(default.parent, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    _, stack = only(default.parent, "AWS::CloudFormation::Stack")
     parameter = origin["DomainName"]["Ref"]
     assert stack["Properties"]["Parameters"][parameter] == {"Fn::GetAtt": [alb_id, "DNSName"]}
 
@@ -241,50 +219,79 @@ def test_origin_keepalive_is_shorter_than_the_alb_idle_timeout(default: Synthesi
     assert keepalive < StageConfig().service.idle_timeout_seconds
 
 
-def test_origin_verify_header_is_a_secrets_manager_dynamic_reference(
+def test_origin_verify_header_is_a_dynamic_reference_to_the_edge_own_secret(
     default: Synthesized,
 ) -> None:
-    headers = {
-        h["HeaderName"]: h["HeaderValue"] for h in _origin(default.nested)["OriginCustomHeaders"]
-    }
-    value = headers[ORIGIN_VERIFY_HEADER]
+    secret_id, _ = only(default.nested, "AWS::SecretsManager::Secret")
     # A literal string here would be the secret in plain text in the template.
-    assert not isinstance(value, str)
-    assert value["Fn::Join"][1][0] == "{{resolve:secretsmanager:"
-    assert set(value["Fn::Join"][1][1]) == {"Ref"}
-    assert value["Fn::Join"][1][2] == ":SecretString:::}}"
+    assert header_cloudfront_sends(default.nested) == {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]
+    }
 
 
-def test_parent_passes_the_secret_arn_not_its_value_to_the_nested_stack(
+def test_the_secret_is_generated_without_punctuation_for_a_header_value(
     default: Synthesized,
 ) -> None:
-    secret_id, _ = _only(default.parent, "AWS::SecretsManager::Secret")
-    _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
-    parameters = stack["Properties"]["Parameters"]
-    assert {"Ref": secret_id} in parameters.values()
-    assert "resolve:secretsmanager" not in json.dumps(parameters)
+    default.nested.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {
+            "GenerateSecretString": Match.object_like(
+                {"ExcludePunctuation": True, "PasswordLength": 32}
+            )
+        },
+    )
+
+
+def test_the_parent_reads_the_secret_arn_not_its_value_from_the_nested_stack(
+    default: Synthesized,
+) -> None:
+    _, stack = only(default.parent, "AWS::CloudFormation::Stack")
+    assert "resolve:secretsmanager" not in json.dumps(stack["Properties"].get("Parameters", {}))
+    assert default.parent.find_resources("AWS::SecretsManager::Secret") == {}
+    # The value the parent uses resolves, through the nested output, to the same
+    # reference CloudFront sends.
+    used = default.parent.find_outputs("OriginVerify")["OriginVerify"]["Value"]
+    assert through_outputs(used, default.parent, default.nested) == header_cloudfront_sends(
+        default.nested
+    )
 
 
 # --- Viewer side --------------------------------------------------------------------------------
 
 
+def _has_default_behavior(template: Template, behavior: dict[str, Any]) -> None:
+    template.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {"DefaultCacheBehavior": Match.object_like(behavior)}
+            )
+        },
+    )
+
+
 def test_viewers_are_redirected_to_https(default: Synthesized) -> None:
-    behavior = _distribution_config(default.nested)["DefaultCacheBehavior"]
-    assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+    _has_default_behavior(default.nested, {"ViewerProtocolPolicy": "redirect-to-https"})
 
 
 def test_api_behaviour_accepts_post_and_delete(default: Synthesized) -> None:
-    methods = _distribution_config(default.nested)["DefaultCacheBehavior"]["AllowedMethods"]
-    assert {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} <= set(methods)
+    _has_default_behavior(
+        default.nested,
+        {
+            "AllowedMethods": Match.array_with(["POST", "DELETE"]),
+            "CachedMethods": ["GET", "HEAD"],
+        },
+    )
 
 
 def test_all_viewer_headers_except_host_are_forwarded(default: Synthesized) -> None:
-    behavior = _distribution_config(default.nested)["DefaultCacheBehavior"]
-    assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER_ID
+    _has_default_behavior(
+        default.nested, {"OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST_HEADER_ID}
+    )
 
 
 def test_compression_is_enabled(default: Synthesized) -> None:
-    assert _distribution_config(default.nested)["DefaultCacheBehavior"]["Compress"] is True
+    _has_default_behavior(default.nested, {"Compress": True})
 
 
 def test_http2_and_http3_are_served(default: Synthesized) -> None:
@@ -304,19 +311,32 @@ def test_price_class_comes_from_config(
 def test_without_a_certificate_the_default_cloudfront_certificate_is_used(
     default: Synthesized,
 ) -> None:
-    config = _distribution_config(default.nested)
-    assert "ViewerCertificate" not in config
-    assert "Aliases" not in config
+    default.nested.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {"ViewerCertificate": Match.absent(), "Aliases": Match.absent()}
+            )
+        },
+    )
 
 
 def test_with_a_certificate_viewers_need_tls12_2021_on_the_aliases(hardened: Synthesized) -> None:
-    config = _distribution_config(hardened.nested)
-    assert config["ViewerCertificate"] == {
-        "AcmCertificateArn": CERTIFICATE_ARN,
-        "MinimumProtocolVersion": "TLSv1.2_2021",
-        "SslSupportMethod": "sni-only",
-    }
-    assert config["Aliases"] == ["api.example.com", "www.example.com"]
+    hardened.nested.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "ViewerCertificate": {
+                        "AcmCertificateArn": CERTIFICATE_ARN,
+                        "MinimumProtocolVersion": "TLSv1.2_2021",
+                        "SslSupportMethod": "sni-only",
+                    },
+                    "Aliases": ["api.example.com", "www.example.com"],
+                }
+            )
+        },
+    )
 
 
 def test_geo_allowlist_is_applied_when_configured(hardened: Synthesized) -> None:
@@ -341,7 +361,7 @@ def test_no_web_acl_when_none_is_configured(default: Synthesized) -> None:
 
 
 def test_standard_logs_go_to_the_edge_log_bucket_under_a_prefix(default: Synthesized) -> None:
-    bucket_id, _ = _only(default.nested, "AWS::S3::Bucket")
+    bucket_id, _ = only(default.nested, "AWS::S3::Bucket")
     assert _distribution_config(default.nested)["Logging"] == {
         "Bucket": {"Fn::GetAtt": [bucket_id, "RegionalDomainName"]},
         "Prefix": LOG_PREFIX,
@@ -377,13 +397,13 @@ def test_standard_logging_off_is_accepted_in_a_region_without_delivery() -> None
 
 
 def test_log_bucket_has_acls_enabled_for_cloudfront_log_delivery(default: Synthesized) -> None:
-    _, bucket = _only(default.nested, "AWS::S3::Bucket")
+    _, bucket = only(default.nested, "AWS::S3::Bucket")
     ownership = bucket["Properties"]["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
     assert ownership in ("BucketOwnerPreferred", "ObjectWriter")
 
 
 def test_log_bucket_is_private_and_encrypted(default: Synthesized) -> None:
-    _, bucket = _only(default.nested, "AWS::S3::Bucket")
+    _, bucket = only(default.nested, "AWS::S3::Bucket")
     assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -423,8 +443,8 @@ def test_alb_security_group_admits_the_cloudfront_prefix_list_on_the_origin_port
     request: pytest.FixtureRequest, fixture: str, port: int
 ) -> None:
     synthesized: Synthesized = request.getfixturevalue(fixture)
-    lookup_id, _ = _only(synthesized.nested, "Custom::AWS")
-    _, ingress = _only(synthesized.nested, "AWS::EC2::SecurityGroupIngress")
+    lookup_id, _ = only(synthesized.nested, "Custom::AWS")
+    _, ingress = only(synthesized.nested, "AWS::EC2::SecurityGroupIngress")
     props = ingress["Properties"]
     assert props["SourcePrefixListId"] == {"Fn::GetAtt": [lookup_id, "PrefixLists.0.PrefixListId"]}
     assert (props["IpProtocol"], props["FromPort"], props["ToPort"]) == ("tcp", port, port)
@@ -432,15 +452,15 @@ def test_alb_security_group_admits_the_cloudfront_prefix_list_on_the_origin_port
 
 
 def test_ingress_rule_targets_the_parent_alb_security_group(default: Synthesized) -> None:
-    _, ingress = _only(default.nested, "AWS::EC2::SecurityGroupIngress")
+    _, ingress = only(default.nested, "AWS::EC2::SecurityGroupIngress")
     parameter = ingress["Properties"]["GroupId"]["Ref"]
-    sg_id, _ = _only(default.parent, "AWS::EC2::SecurityGroup")
-    _, stack = _only(default.parent, "AWS::CloudFormation::Stack")
+    sg_id, _ = only(default.parent, "AWS::EC2::SecurityGroup")
+    _, stack = only(default.parent, "AWS::CloudFormation::Stack")
     assert stack["Properties"]["Parameters"][parameter] == {"Fn::GetAtt": [sg_id, "GroupId"]}
 
 
 def test_prefix_list_is_found_by_name_at_deploy_time(default: Synthesized) -> None:
-    _, lookup = _only(default.nested, "Custom::AWS")
+    _, lookup = only(default.nested, "Custom::AWS")
     for phase in ("Create", "Update"):
         call = json.loads(lookup["Properties"][phase])
         assert call["service"] == "EC2"
@@ -452,12 +472,12 @@ def test_prefix_list_is_found_by_name_at_deploy_time(default: Synthesized) -> No
 
 
 def test_prefix_list_lookup_does_not_install_an_sdk_from_npm(default: Synthesized) -> None:
-    _, lookup = _only(default.nested, "Custom::AWS")
+    _, lookup = only(default.nested, "Custom::AWS")
     assert lookup["Properties"]["InstallLatestAwsSdk"] is False
 
 
 def test_prefix_list_lookup_may_only_describe_prefix_lists(default: Synthesized) -> None:
-    _, policy = _only(default.nested, "AWS::IAM::Policy")
+    _, policy = only(default.nested, "AWS::IAM::Policy")
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
         {"Action": "ec2:DescribeManagedPrefixLists", "Effect": "Allow", "Resource": "*"}
     ]
@@ -469,141 +489,8 @@ def test_prefix_list_lookup_may_only_describe_prefix_lists(default: Synthesized)
 def test_distribution_id_reaches_the_parent_through_a_nested_stack_output(
     default: Synthesized,
 ) -> None:
-    stack_id, _ = _only(default.parent, "AWS::CloudFormation::Stack")
+    stack_id, _ = only(default.parent, "AWS::CloudFormation::Stack")
     output = default.parent.find_outputs("DistributionId")["DistributionId"]
     target, attribute = output["Value"]["Fn::GetAtt"]
     assert target == stack_id
     assert attribute.startswith("Outputs.")
-
-
-def test_origin_port_other_than_80_or_443_is_rejected() -> None:
-    stack = cdk.Stack(cdk.App(), "Bad")
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
-        ],
-    )
-    alb = elbv2.ApplicationLoadBalancer(stack, "Alb", vpc=vpc, internet_facing=True)
-    with pytest.raises(ValueError, match=r"origin_port=8080"):
-        Edge(
-            stack,
-            "Edge",
-            config=EdgeConfig(),
-            load_balancer=alb,
-            load_balancer_security_group=alb.connections.security_groups[0],
-            origin_port=8080,
-            origin_verify_value="token",
-        )
-
-
-# --- EdgeConfig validation ----------------------------------------------------------------------
-
-
-def test_code_cloudfront_cannot_customize_is_rejected_naming_the_field() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"edge.error_caching_min_ttl.418": "5"})
-    assert caught.value.field_name == "edge.error_caching_min_ttl.418"
-    assert "502" in caught.value.allowed
-
-
-def test_negative_error_ttl_is_rejected() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"edge.error_caching_min_ttl.404": "-1"})
-    assert caught.value.field_name == "edge.error_caching_min_ttl.404"
-    assert ">= 0" in caught.value.allowed
-
-
-def test_5xx_ttl_longer_than_detection_plus_restore_is_rejected() -> None:
-    window = StageConfig().rollback_window_seconds
-    with pytest.raises(ConfigError) as caught:
-        load_config({"edge.error_caching_min_ttl.502": str(window + 1)})
-    assert caught.value.field_name == "edge.error_caching_min_ttl.502"
-    assert f"<= {window} s" in caught.value.allowed
-
-
-def test_5xx_ttl_equal_to_the_rollback_window_is_accepted() -> None:
-    window = StageConfig().rollback_window_seconds
-    config = load_config({"edge.error_caching_min_ttl.502": str(window)})
-    assert config.edge.error_caching_min_ttl[502] == window
-
-
-def test_5xx_ttl_beyond_the_window_is_accepted_when_explicitly_allowed() -> None:
-    window = StageConfig().rollback_window_seconds
-    config = load_config(
-        {
-            "edge.error_caching_min_ttl.503": str(window + 600),
-            "edge.allow_error_ttl_beyond_rollback": "true",
-        }
-    )
-    assert config.edge.error_caching_min_ttl[503] == window + 600
-
-
-def test_4xx_ttl_is_not_bound_by_the_rollback_window() -> None:
-    window = StageConfig().rollback_window_seconds
-    config = load_config({"edge.error_caching_min_ttl.404": str(window + 600)})
-    assert config.edge.error_caching_min_ttl[404] == window + 600
-
-
-def test_origin_read_timeout_above_the_alb_idle_timeout_is_rejected() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config(
-            {"service.idle_timeout_seconds": "20", "edge.origin_read_timeout_seconds": "30"}
-        )
-    assert caught.value.field_name == "edge.origin_read_timeout_seconds"
-    assert "service.idle_timeout_seconds=20" in caught.value.allowed
-
-
-def test_certificate_outside_us_east_1_is_rejected() -> None:
-    with pytest.raises(ConfigError, match=r"edge\.certificate_arn.*us-east-1"):
-        StageConfig(
-            edge=EdgeConfig(certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/x")
-        )
-
-
-def test_aliases_without_a_certificate_are_rejected() -> None:
-    with pytest.raises(ConfigError, match=r"edge\.domain_names"):
-        StageConfig(edge=EdgeConfig(domain_names=("api.example.com",)))
-
-
-# --- HTTPS to the origin outside the sandbox ------------------------------------------------------
-
-ALB_CERTIFICATE_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/alb"
-
-
-def test_a_non_sandbox_stage_without_an_alb_certificate_fails_at_synth() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_config({"stage": "prod"})
-    assert (caught.value.field_name, caught.value.value) == ("service.certificate_arn", "")
-    assert "stage='prod'" in caught.value.allowed
-    assert "HTTPS" in caught.value.allowed
-
-
-def test_the_sandbox_stage_may_reach_the_alb_over_http() -> None:
-    assert load_config({}).service.certificate_arn == ""
-
-
-def test_a_non_sandbox_stage_without_the_edge_needs_no_alb_certificate() -> None:
-    config = load_config({"stage": "prod", "edge.enabled": "false"})
-    assert config.service.certificate_arn == ""
-
-
-def test_a_non_sandbox_stage_with_an_alb_certificate_reaches_the_origin_over_https() -> None:
-    # The service stack as app.py builds it: the origin port follows the ALB certificate.
-    stack = service_stack(
-        {
-            "stage": "prod",
-            "service.certificate_arn": ALB_CERTIFICATE_ARN,
-            "edge.origin_domain_name": "origin.example.com",
-        }
-    )
-    edge = next(c for c in stack.node.find_all() if isinstance(c, Edge))
-    origin = _distribution_config(Template.from_stack(cdk.Stack.of(edge)))["Origins"][0]
-
-    assert edge.origin_port == 443
-    assert origin["DomainName"] == "origin.example.com"
-    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
-    assert origin["CustomOriginConfig"]["OriginSSLProtocols"] == ["TLSv1.2"]

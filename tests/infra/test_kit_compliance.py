@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks
 
 from alarm_rollback_kit import AutoRollback, acknowledge_findings
-from tests.infra.bare import imported_service
+from tests.support.bare import imported_service
 
 pytestmark = pytest.mark.nag
 

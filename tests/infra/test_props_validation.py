@@ -19,8 +19,6 @@ from aws_cdk import aws_sns as sns
 
 from alarm_rollback_kit import (
     AutoRollback,
-    ConfigError,
-    Edge,
     EdgeConfig,
     HealthCheckConfig,
     HealthCheckedService,
@@ -31,7 +29,8 @@ from alarm_rollback_kit import (
     SeverityAlarms,
     SeverityAlarmsConfig,
 )
-from tests.infra.bare import bare_stack, imported_service
+from tests.support.bare import bare_edge, bare_stack, imported_service
+from tests.support.config_errors import assert_names, config_error
 
 Props = Callable[[], Any]
 
@@ -75,16 +74,7 @@ def _health_checked_service(stack: cdk.Stack, props: Props) -> None:
 
 
 def _edge(stack: cdk.Stack, props: Props) -> None:
-    load_balancer = imported_service(stack)["load_balancer"]
-    Edge(
-        stack,
-        "Edge",
-        config=props(),
-        load_balancer=load_balancer,
-        load_balancer_security_group=load_balancer.connections.security_groups[0],
-        origin_port=80,
-        origin_verify_value="token",
-    )
+    bare_edge(stack, config=props())
 
 
 def _severity_alarms(stack: cdk.Stack, props: Props) -> None:
@@ -203,11 +193,8 @@ def test_invalid_prop_fails_when_the_construct_is_built_in_a_bare_stack(
     allowed: str,
 ) -> None:
     stack = bare_stack()
-    with pytest.raises(ConfigError) as caught:
-        build(stack, props)
-    assert (caught.value.field_name, caught.value.value) == (field, value)
-    assert allowed in caught.value.allowed
-    assert str(caught.value).startswith(f"invalid config {field}={value!r}: allowed ")
+    error = config_error(lambda: build(stack, props))
+    assert_names(error, field=field, value=value, allowed=allowed)
     # Raised before the construct existed: nothing of it was added to the stack.
     assert not [c for c in stack.node.children if c.node.id not in _SURROUNDINGS]
 

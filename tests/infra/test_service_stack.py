@@ -7,14 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Capture, Match, Template
 
+from alarm_rollback_kit.config import parse_success_codes
 from app import build_app
-from stacks.config import ConfigError, load_config, parse_success_codes
-from tests.infra.conftest import new_app, only_resource, service_template
+from stacks.config import ConfigError, load_config
+from stacks.service_stack import ServiceStack
+from tests.support.nested_stacks import through_outputs
+from tests.support.origin_verify import header_cloudfront_sends, header_listener_requires
+from tests.support.templates import new_app, only_resource, service_template
 
 TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
 LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+FORBIDDEN = {"ContentType": "text/plain", "MessageBody": "Forbidden"}
 
 
 PROD_CONTEXT = {
@@ -39,16 +44,17 @@ def test_health_check_accepts_204_when_health_returns_no_content(
 
 
 def test_health_check_timing_is_tuned_for_fast_rejoin(default_template: Template) -> None:
-    props = only_resource(default_template, TG)["Properties"]
-    assert props["HealthCheckIntervalSeconds"] == 10
-    assert props["HealthCheckTimeoutSeconds"] == 5
-    assert props["HealthyThresholdCount"] == 2
-    assert props["UnhealthyThresholdCount"] == 2
-    assert (
-        _attributes(only_resource(default_template, TG), "TargetGroupAttributes")[
-            "deregistration_delay.timeout_seconds"
-        ]
-        == "30"
+    default_template.has_resource_properties(
+        TG,
+        {
+            "HealthCheckIntervalSeconds": 10,
+            "HealthCheckTimeoutSeconds": 5,
+            "HealthyThresholdCount": 2,
+            "UnhealthyThresholdCount": 2,
+            "TargetGroupAttributes": Match.array_with(
+                [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]
+            ),
+        },
     )
 
 
@@ -60,10 +66,16 @@ def test_health_check_values_follow_config() -> None:
             "service.deregistration_delay_seconds": "120",
         }
     )
-    tg = only_resource(template, TG)
-    assert tg["Properties"]["HealthCheckPath"] == "/ping"
-    assert tg["Properties"]["Matcher"]["HttpCode"] == "200-299"
-    assert _attributes(tg, "TargetGroupAttributes")["deregistration_delay.timeout_seconds"] == "120"
+    template.has_resource_properties(
+        TG,
+        {
+            "HealthCheckPath": "/ping",
+            "Matcher": {"HttpCode": "200-299"},
+            "TargetGroupAttributes": Match.array_with(
+                [{"Key": "deregistration_delay.timeout_seconds", "Value": "120"}]
+            ),
+        },
+    )
 
 
 def test_load_balancer_is_internet_facing_with_idle_timeout_and_access_logs(
@@ -113,24 +125,42 @@ def test_access_log_bucket_lets_both_elb_log_delivery_principals_write(
 
 
 def test_launch_template_requires_imdsv2_and_encrypts_volumes(default_template: Template) -> None:
-    lt = only_resource(default_template, "AWS::EC2::LaunchTemplate")["Properties"][
-        "LaunchTemplateData"
-    ]
-    assert lt["MetadataOptions"]["HttpTokens"] == "required"
-    assert all(b["Ebs"]["Encrypted"] for b in lt["BlockDeviceMappings"])
-    user_data = json.dumps(lt["UserData"])
-    assert "codedeploy-agent" in user_data
-    assert "./install auto" in user_data
+    user_data = Capture()
+    default_template.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {
+            "LaunchTemplateData": Match.object_like(
+                {
+                    "MetadataOptions": Match.object_like({"HttpTokens": "required"}),
+                    "BlockDeviceMappings": [
+                        {
+                            "DeviceName": "/dev/xvda",
+                            "Ebs": Match.object_like({"Encrypted": True, "VolumeType": "gp3"}),
+                        }
+                    ],
+                    "UserData": user_data,
+                }
+            )
+        },
+    )
+    script = json.dumps(user_data.as_object())
+    assert "codedeploy-agent" in script
+    assert "./install auto" in script
 
 
 def test_auto_scaling_group_uses_a_launch_template(
     default_template: Template,
 ) -> None:
     # Health-check type: tests/infra/test_deployability.py (EC2 until opted in).
-    asg = only_resource(default_template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
-    assert "LaunchTemplate" in asg
-    assert "LaunchConfigurationName" not in asg
-    assert (asg["MinSize"], asg["MaxSize"]) == ("2", "2")
+    default_template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "LaunchTemplate": Match.object_like({"Version": Match.any_value()}),
+            "LaunchConfigurationName": Match.absent(),
+            "MinSize": "2",
+            "MaxSize": "2",
+        },
+    )
 
 
 def test_instance_role_reads_only_revisions_of_the_artifact_bucket(
@@ -315,13 +345,42 @@ def test_alb_is_reachable_only_through_cloudfront_by_default(default_template: T
         {"GroupDescription": Match.string_like_regexp("ALB: viewers")},
     )["Properties"]
     assert "SecurityGroupIngress" not in sg
-    listener = only_resource(default_template, "AWS::ElasticLoadBalancingV2::Listener")
-    assert listener["Properties"]["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
-    rule = only_resource(default_template, "AWS::ElasticLoadBalancingV2::ListenerRule")
-    (condition,) = rule["Properties"]["Conditions"]
-    assert condition["HttpHeaderConfig"]["HttpHeaderName"] == "X-Origin-Verify"
-    (value,) = condition["HttpHeaderConfig"]["Values"]
-    assert "resolve:secretsmanager" in json.dumps(value)
+    default_template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {
+            "DefaultActions": [
+                Match.object_like(
+                    {
+                        "Type": "fixed-response",
+                        "FixedResponseConfig": {"StatusCode": "403", **FORBIDDEN},
+                    }
+                )
+            ]
+        },
+    )
+    default_template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        {"Priority": 1, "Actions": [Match.object_like({"Type": "forward"})]},
+    )
+
+
+def test_listener_requires_exactly_the_header_cloudfront_sends(
+    default_service_stack: ServiceStack, default_template: Template
+) -> None:
+    # Given the edge in its nested stack and the listener rule in the service stack
+    assert default_service_stack.edge_stack is not None
+    edge_template = Template.from_stack(default_service_stack.edge_stack)
+    # When the listener's required value is followed into the nested stack
+    required = through_outputs(
+        header_listener_requires(default_template), default_template, edge_template
+    )
+    # Then it is the very reference CloudFront sends: the edge's own secret
+    (secret_id,) = edge_template.find_resources("AWS::SecretsManager::Secret")
+    assert required == header_cloudfront_sends(edge_template)
+    assert required == {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": secret_id}, ":SecretString:::}}"]]
+    }
+    assert default_template.find_resources("AWS::SecretsManager::Secret") == {}
 
 
 def test_alb_is_open_to_the_internet_without_the_edge() -> None:

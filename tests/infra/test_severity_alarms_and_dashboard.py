@@ -6,21 +6,21 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Capture, Match, Template
 
-from tests.infra.conftest import service_template
+from tests.support.templates import resources_of, service_template
 
 ALARM = "AWS::CloudWatch::Alarm"
 
 
 def _tiered(template: Template, name: str) -> dict[str, Any]:
-    alarms = template.find_resources(ALARM)
+    alarms = resources_of(template, ALARM)
     (props,) = [a["Properties"] for k, a in alarms.items() if k.startswith(f"SeverityAlarms{name}")]
-    return props
+    return dict(props)
 
 
 def _expression(props: dict[str, Any]) -> str:
-    return next(q["Expression"] for q in props["Metrics"] if "Expression" in q)
+    return str(next(q["Expression"] for q in props["Metrics"] if "Expression" in q))
 
 
 @pytest.mark.parametrize(
@@ -68,10 +68,42 @@ def test_2xx_drop_stays_quiet_below_the_traffic_guard(default_template: Template
     assert expression.endswith("100 * target2xx / requests)")
 
 
-def test_503_and_504_alarms_watch_alb_generated_codes(default_template: Template) -> None:
-    assert _tiered(default_template, "Elb503Spike")["MetricName"] == "HTTPCode_ELB_503_Count"
-    assert _tiered(default_template, "Elb504Spike")["MetricName"] == "HTTPCode_ELB_504_Count"
-    assert _tiered(default_template, "TargetResponseTimeP99")["ExtendedStatistic"] == "p99"
+@pytest.mark.parametrize(
+    ("metric", "description"),
+    [
+        ("HTTPCode_ELB_503_Count", "ALB-generated 503"),
+        ("HTTPCode_ELB_504_Count", "ALB-generated 504"),
+    ],
+)
+def test_503_and_504_alarms_watch_alb_generated_codes_and_page(
+    default_template: Template, metric: str, description: str
+) -> None:
+    default_template.has_resource_properties(
+        ALARM,
+        {
+            "Namespace": "AWS/ApplicationELB",
+            "MetricName": metric,
+            "Statistic": "Sum",
+            "Period": 60,
+            "AlarmDescription": Match.string_like_regexp(rf"^\[P1\] {description}"),
+            "Tags": Match.array_with([{"Key": "severity", "Value": "P1"}]),
+        },
+    )
+
+
+def test_p99_alarm_needs_three_of_five_minutes_of_slow_responses(
+    default_template: Template,
+) -> None:
+    default_template.has_resource_properties(
+        ALARM,
+        {
+            "MetricName": "TargetResponseTime",
+            "ExtendedStatistic": "p99",
+            "EvaluationPeriods": 5,
+            "DatapointsToAlarm": 3,
+            "TreatMissingData": "notBreaching",
+        },
+    )
 
 
 def test_dashboard_shows_the_502_signature_and_the_rollback_path(
@@ -101,11 +133,16 @@ def test_dashboard_shows_the_502_signature_and_the_rollback_path(
 def test_dashboard_shows_cloudfront_5xx_only_when_the_edge_exists(
     default_template: Template,
 ) -> None:
-    (dashboard,) = default_template.find_resources("AWS::CloudWatch::Dashboard").values()
-    assert "5xxErrorRate" in json.dumps(dashboard["Properties"]["DashboardBody"])
-    without_edge = service_template({"edge.enabled": "false"})
-    (dashboard,) = without_edge.find_resources("AWS::CloudWatch::Dashboard").values()
-    assert "5xxErrorRate" not in json.dumps(dashboard["Properties"]["DashboardBody"])
+    with_edge = Capture()
+    default_template.has_resource_properties(
+        "AWS::CloudWatch::Dashboard", {"DashboardBody": with_edge}
+    )
+    assert "5xxErrorRate" in json.dumps(with_edge.as_object())
+    without = Capture()
+    service_template({"edge.enabled": "false"}).has_resource_properties(
+        "AWS::CloudWatch::Dashboard", {"DashboardBody": without}
+    )
+    assert "5xxErrorRate" not in json.dumps(without.as_object())
 
 
 def _widgets(template: Template) -> list[dict[str, Any]]:

@@ -17,13 +17,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.installed_kit import REPO, InstalledKit
+
 # What a checkout has beyond the sources: never part of a build.
 _NOT_SOURCES = shutil.ignore_patterns(
     ".git",
@@ -39,35 +38,6 @@ _NOT_SOURCES = shutil.ignore_patterns(
     ".*_cache",
     ".hypothesis",
 )
-
-
-@dataclass(frozen=True)
-class InstalledKit:
-    """The built wheel and the directory it was installed into."""
-
-    wheel: Path
-    target: Path
-
-    def run(
-        self, *args: str, cwd: Path, env: Mapping[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        """Run this interpreter with ``args``, only the installed copy added to its path."""
-        environ = {
-            **os.environ,
-            **(env or {}),
-            "PYTHONPATH": str(self.target),
-            # Node 24 from the venv for jsii, as the Makefile and tests/conftest.py set it.
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-        }
-        return subprocess.run(  # noqa: S603 - our interpreter, our code
-            [sys.executable, *args],
-            cwd=cwd,
-            env=environ,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
 
 
 def _pip(*args: str) -> None:

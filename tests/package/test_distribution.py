@@ -9,7 +9,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from tests.package.conftest import InstalledKit
+from tests.support.installed_kit import InstalledKit
 
 
 def _top_level_entries(wheel: Path) -> set[str]:

@@ -21,7 +21,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
 from alarm_rollback_kit import AutoRollback
 from alarm_rollback_kit.lambda_code import ROLLBACK_CODE
-from tests.package.conftest import REPO, InstalledKit
+from tests.support.installed_kit import REPO, InstalledKit
 
 EXAMPLE = REPO / "examples" / "existing_service"
 STACK = "existing-service-rollback"

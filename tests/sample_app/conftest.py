@@ -9,19 +9,13 @@ for long.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from sample_app.order_api import (
-    DEFAULT_BAD_MODE,
-    OrderApiServer,
-    Release,
-    ServerConfig,
-    make_server,
-)
-
-StartServer = Callable[..., OrderApiServer]
+from sample_app.order_api import OrderApiServer, ServerConfig, make_server
+from sample_app.release_info import DEFAULT_BAD_MODE, Release
+from tests.support.order_app import StartServer
 
 
 @pytest.fixture

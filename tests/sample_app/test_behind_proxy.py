@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from sample_app.order_api import OrderApiServer
-from tests.sample_app.conftest import StartServer
+from tests.support.order_app import StartServer
+from tests.support.processes import stop
 
 ORDER = json.dumps({"product_id": 1, "quantity": 1})
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -158,15 +159,14 @@ def start_proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Star
 
     yield _start
     for proc in started:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc)
 
 
-def post_order(port: int) -> tuple[http.client.HTTPResponse, bytes | http.client.IncompleteRead]:
+Answer = tuple[http.client.HTTPResponse, bytes | http.client.IncompleteRead]
+PostThroughProxy = Callable[..., Answer]
+
+
+def post_order(port: int) -> Answer:
     """POST /orders to the proxy; the body, or the IncompleteRead a truncated body raises."""
     with closing(http.client.HTTPConnection(LOOPBACK, port, timeout=10)) as conn:
         conn.request("POST", "/orders", body=ORDER, headers=JSON_HEADERS)
@@ -177,12 +177,20 @@ def post_order(port: int) -> tuple[http.client.HTTPResponse, bytes | http.client
             return response, truncated
 
 
-def test_good_release_through_the_proxy_answers_201_with_location(
-    start_server: StartServer, start_proxy: StartProxy
-) -> None:
-    port = start_proxy(start_server("good"))
+@pytest.fixture
+def post_through_proxy(start_server: StartServer, start_proxy: StartProxy) -> PostThroughProxy:
+    """POST /orders through the proxy to a server running ``variant`` (and ``bad_mode``)."""
 
-    response, body = post_order(port)
+    def _post(variant: str, **server_options: str) -> Answer:
+        return post_order(start_proxy(start_server(variant, **server_options)))
+
+    return _post
+
+
+def test_good_release_through_the_proxy_answers_201_with_location(
+    post_through_proxy: PostThroughProxy,
+) -> None:
+    response, body = post_through_proxy("good")
 
     assert response.status == 201
     assert isinstance(body, bytes)
@@ -190,11 +198,9 @@ def test_good_release_through_the_proxy_answers_201_with_location(
 
 
 def test_bad_release_broken_headers_is_answered_502_by_the_proxy(
-    start_server: StartServer, start_proxy: StartProxy
+    post_through_proxy: PostThroughProxy,
 ) -> None:
-    port = start_proxy(start_server("bad", bad_mode="broken-headers"))
-
-    response, body = post_order(port)
+    response, body = post_through_proxy("bad", bad_mode="broken-headers")
 
     assert response.status == 502
     # The 502 is the proxy's own page, not anything the app sent.
@@ -203,11 +209,9 @@ def test_bad_release_broken_headers_is_answered_502_by_the_proxy(
 
 
 def test_bad_release_truncated_body_passes_the_proxy_as_a_truncated_200(
-    start_server: StartServer, start_proxy: StartProxy
+    post_through_proxy: PostThroughProxy,
 ) -> None:
-    port = start_proxy(start_server("bad", bad_mode="truncated-body"))
-
-    response, body = post_order(port)
+    response, body = post_through_proxy("bad", bad_mode="truncated-body")
 
     assert response.status == 200
     assert isinstance(body, http.client.IncompleteRead)

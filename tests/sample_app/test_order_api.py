@@ -26,15 +26,14 @@ from sample_app import order_api
 from sample_app.order_api import (
     ALB_DEFAULT_IDLE_TIMEOUT_SECONDS,
     BAD_MODE_ENV,
-    BAD_MODES,
     OrderApiServer,
-    Release,
     ServerConfig,
     build_parser,
     config_from_args,
-    route,
 )
-from tests.sample_app.conftest import StartServer
+from sample_app.orders import route
+from sample_app.release_info import BAD_MODES, Release
+from tests.support.order_app import StartServer
 
 ORDER = json.dumps({"product_id": 1, "quantity": 1})
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -54,12 +53,19 @@ def alb_matcher_accepts(matcher: str, status: int) -> bool:
     return False
 
 
-def health_status(server: OrderApiServer) -> int:
+def answer(
+    server: OrderApiServer, method: str, path: str, body: str | None = None
+) -> http.client.HTTPResponse:
+    """The (fully read) response to one request on a fresh connection."""
     with closing(connect(server)) as conn:
-        conn.request("GET", "/health")
+        conn.request(method, path, body=body, headers=JSON_HEADERS if body is not None else {})
         response = conn.getresponse()
         response.read()
-        return response.status
+        return response
+
+
+def health_status(server: OrderApiServer) -> int:
+    return answer(server, "GET", "/health").status
 
 
 def test_good_release_creates_order_with_201_location_and_order_id(
@@ -93,25 +99,11 @@ def test_good_release_serves_a_created_order_by_id(start_server: StartServer) ->
 
 
 def test_unknown_order_id_answers_404(start_server: StartServer) -> None:
-    server = start_server("good")
-
-    with closing(connect(server)) as conn:
-        conn.request("GET", "/orders/" + "0" * 32)
-        response = conn.getresponse()
-        response.read()
-
-    assert response.status == 404
+    assert answer(start_server("good"), "GET", "/orders/" + "0" * 32).status == 404
 
 
 def test_order_body_that_is_not_json_answers_400(start_server: StartServer) -> None:
-    server = start_server("good")
-
-    with closing(connect(server)) as conn:
-        conn.request("POST", "/orders", body="not json", headers=JSON_HEADERS)
-        response = conn.getresponse()
-        response.read()
-
-    assert response.status == 400
+    assert answer(start_server("good"), "POST", "/orders", body="not json").status == 400
 
 
 def test_order_without_content_length_answers_411(start_server: StartServer) -> None:
@@ -235,12 +227,7 @@ def test_connection_stays_open_across_requests(start_server: StartServer) -> Non
 
 
 def test_wrong_method_on_health_answers_405_with_allow(start_server: StartServer) -> None:
-    server = start_server("good")
-
-    with closing(connect(server)) as conn:
-        conn.request("POST", "/health", body="{}", headers=JSON_HEADERS)
-        response = conn.getresponse()
-        response.read()
+    response = answer(start_server("good"), "POST", "/health", body="{}")
 
     assert (response.status, response.getheader("Allow")) == (405, "GET")
 

@@ -28,8 +28,7 @@ import yaml
 
 from sample_app import order_api
 from sample_app.order_api import SYNTHETIC_HEADER
-from tests.sample_app.conftest import StartServer
-from tests.sample_app.test_release_bundle import unpacked_app
+from tests.support.order_app import StartServer, unpacked_app
 from tools.release import BUNDLE_DIR, VALIDATE_FILE, BundleSpec, bundle_files
 
 CHECKS_FILE = BUNDLE_DIR / VALIDATE_FILE

@@ -12,18 +12,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import threading
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.sample_app.conftest import StartServer
+from tests.support.order_app import StartServer, open_bundle, unpacked_app
 from tools.release import BUNDLE_DIR, BundleSpec, build_bundle, write_bundle
 
 # CodeDeploy User Guide, AppSpec 'hooks' section: the scriptable lifecycle events of an
@@ -42,10 +38,6 @@ IN_PLACE_EVENTS = {
 MAX_HOOK_TIMEOUT_SECONDS = 3600
 SCRIPTS = sorted(p.name for p in (BUNDLE_DIR / "scripts").glob("*.sh"))
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="validate uses curl")
-
-
-def open_bundle(variant: str) -> zipfile.ZipFile:
-    return zipfile.ZipFile(io.BytesIO(build_bundle(BundleSpec(variant=variant))))
 
 
 def appspec() -> dict[str, Any]:
@@ -104,7 +96,12 @@ def test_bundle_ships_the_app_package_without_bytecode_or_bundle_sources() -> No
     with open_bundle("good") as bundle:
         app_entries = {n for n in bundle.namelist() if n.startswith("sample_app/")}
 
-    assert app_entries == {"sample_app/__init__.py", "sample_app/order_api.py"}
+    assert app_entries == {
+        "sample_app/__init__.py",
+        "sample_app/order_api.py",
+        "sample_app/orders.py",
+        "sample_app/release_info.py",
+    }
 
 
 def test_env_file_carries_the_port_and_keep_alive() -> None:
@@ -185,39 +182,6 @@ def run_validate_service(env_file: Path, release_file: Path) -> subprocess.Compl
         timeout=60,
         check=False,
     )
-
-
-@contextmanager
-def unpacked_app(tmp_path: Path, variant: str) -> Iterator[tuple[Path, int]]:
-    """Unpack the bundle and run its app as the unit does; yield (root, port)."""
-    root = tmp_path / "opt-order-api"
-    with open_bundle(variant) as bundle:
-        bundle.extractall(root)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    command = [
-        sys.executable, "-m", "sample_app.order_api", "--host", "127.0.0.1", "--port", "0",
-        "--keep-alive-timeout", "75", "--alb-idle-timeout", "60",
-        "--release-file", str(root / "release.json"),
-    ]  # fmt: skip
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-        command, cwd=root, env=env, stderr=subprocess.PIPE, text=True
-    )
-    watchdog = threading.Timer(30, proc.kill)
-    watchdog.start()
-    try:
-        assert proc.stderr is not None
-        listening = json.loads(proc.stderr.readline())
-        yield root, int(listening["port"])
-    finally:
-        watchdog.cancel()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 @needs_curl

@@ -130,14 +130,7 @@ def _check(index: int, raw: Any) -> Check:
     method = raw.get("method")
     if method not in METHODS:
         raise ConfigError(f"{where}.method={method!r}: allowed {', '.join(METHODS)}")
-    path = raw.get("path")
-    if (
-        not isinstance(path, str)
-        or not path.startswith("/")
-        or not path.isprintable()
-        or " " in path
-    ):
-        raise ConfigError(f"{where}.path={path!r}: expected an origin-form path starting with '/'")
+    path = _path(raw.get("path"), where)
     headers = _string_map(raw.get("headers", {}), f"{where}.headers")
     body = b""
     if "body" in raw:
@@ -146,28 +139,10 @@ def _check(index: int, raw: Any) -> Check:
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):
         raise ConfigError(f"{where}.expect={expect!r}: expected an object")
-    status = expect.get("status", 200)
-    statuses = tuple(status) if isinstance(status, list) else (status,)
-    if not statuses or any(
-        isinstance(s, bool) or not isinstance(s, int) or not 100 <= s <= 599 for s in statuses
-    ):
-        raise ConfigError(
-            f"{where}.expect.status={status!r}: allowed a code or a list of codes, 100..599"
-        )
-    required = _string_map(expect.get("headers", {}), f"{where}.expect.headers")
-    for header, pattern in required.items():
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(
-                f"{where}.expect.headers.{header}={pattern!r}: not a regular expression ({exc})"
-            ) from exc
-    json_body = expect.get("json", False)
-    if not isinstance(json_body, bool):
-        raise ConfigError(f"{where}.expect.json={json_body!r}: allowed true or false")
-    keys = expect.get("json_keys", [])
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise ConfigError(f"{where}.expect.json_keys={keys!r}: expected a list of strings")
+    statuses = _statuses(expect.get("status", 200), where)
+    required = _required_headers(expect.get("headers", {}), where)
+    json_body = _flag(expect.get("json", False), f"{where}.expect.json")
+    keys = _json_keys(expect.get("json_keys", []), where)
     return Check(
         name=name,
         method=method,
@@ -177,8 +152,54 @@ def _check(index: int, raw: Any) -> Check:
         statuses=statuses,
         required_headers=required,
         json_body=json_body or bool(keys),
-        json_keys=tuple(keys),
+        json_keys=keys,
     )
+
+
+def _path(path: Any, where: str) -> str:
+    if (
+        not isinstance(path, str)
+        or not path.startswith("/")
+        or not path.isprintable()
+        or " " in path
+    ):
+        raise ConfigError(f"{where}.path={path!r}: expected an origin-form path starting with '/'")
+    return path
+
+
+def _statuses(status: Any, where: str) -> tuple[int, ...]:
+    statuses = tuple(status) if isinstance(status, list) else (status,)
+    if not statuses or any(
+        isinstance(s, bool) or not isinstance(s, int) or not 100 <= s <= 599 for s in statuses
+    ):
+        raise ConfigError(
+            f"{where}.expect.status={status!r}: allowed a code or a list of codes, 100..599"
+        )
+    return statuses
+
+
+def _required_headers(raw: Any, where: str) -> dict[str, str]:
+    required = _string_map(raw, f"{where}.expect.headers")
+    for header, pattern in required.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"{where}.expect.headers.{header}={pattern!r}: not a regular expression ({exc})"
+            ) from exc
+    return required
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}={value!r}: allowed true or false")
+    return value
+
+
+def _json_keys(keys: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ConfigError(f"{where}.expect.json_keys={keys!r}: expected a list of strings")
+    return tuple(keys)
 
 
 def _string_map(raw: Any, where: str) -> dict[str, str]:

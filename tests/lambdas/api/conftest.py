@@ -1,15 +1,13 @@
-"""Fixtures for the order-api tests: a moto table and queue, API Gateway events, an oracle.
+"""Fixtures for the order-api tests: a moto table and queue, the handler, captured logs.
 
 ``api_env`` starts ``mock_aws`` with the table and queue the CDK construct creates and
-points the handler at them. ``api_event`` edits a documented REST proxy event from
-``tests/events`` so path, method, body and headers stay consistent with one another.
-``assert_proxy_response`` is the test-side statement of the proxy output contract, written
-independently of ``api.proxy`` so the handler is not checked against itself.
+points the handler at them; ``invoke`` calls the handler with a Lambda context. The
+helpers they build on (events, the proxy-response oracle) are in
+``tests/support/api_events.py``.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import logging
@@ -24,19 +22,8 @@ import pytest
 from moto import mock_aws
 
 from api import handler, store
-from tests.conftest import FakeLambdaContext, load_event
-
-STATUSES_WITHOUT_BODY = {204, 304}
-PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance", "trace_id"}
-
-
-@dataclass
-class ApiEnv:
-    """The mocked AWS resources the handler and the worker use."""
-
-    table: Any
-    queue_url: str
-    sqs: Any
+from tests.support.api_events import ApiEnv, Invoke, api_event
+from tests.support.lambda_context import FakeLambdaContext
 
 
 @dataclass
@@ -81,41 +68,6 @@ def api_env(mocked_aws: MockedAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     mocked_aws.sqs.delete_queue(QueueUrl=queue_url)
 
 
-def api_event(
-    name: str,
-    *,
-    method: str | None = None,
-    path: str | None = None,
-    body: str | None = None,
-    headers: dict[str, str] | None = None,
-    base64_body: bool = False,
-) -> dict[str, Any]:
-    """A documented REST proxy event from ``tests/events/<name>``, edited consistently."""
-    event = load_event(name)
-    if method is not None:
-        event["httpMethod"] = method
-        event["requestContext"]["httpMethod"] = method
-    if path is not None:
-        event["path"] = path
-        event["requestContext"]["path"] = f"/{event['requestContext']['stage']}{path}"
-        parameters = event.get("pathParameters") or {}
-        segments = path.strip("/").split("/")
-        if len(segments) >= 2 and parameters:
-            event["pathParameters"] = {next(iter(parameters)): segments[1]}
-    if body is not None:
-        if base64_body:
-            body = base64.b64encode(body.encode()).decode()
-        event["body"] = body
-        event["isBase64Encoded"] = base64_body
-    for key, value in (headers or {}).items():
-        event["headers"][key] = value
-        event["multiValueHeaders"][key] = [value]
-    return event
-
-
-Invoke = Callable[[dict[str, Any]], dict[str, Any]]
-
-
 @pytest.fixture
 def invoke(lambda_context: FakeLambdaContext) -> Invoke:
     def _invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -148,115 +100,3 @@ def log_output() -> Iterator[io.StringIO]:
     previous = log_handler.setStream(stream)
     yield stream
     log_handler.setStream(previous)
-
-
-def order_path(order_id: str, suffix: str = "") -> str:
-    return f"/orders/{order_id}{suffix}"
-
-
-def assert_proxy_response(response: object) -> None:
-    """The Lambda proxy output contract API Gateway enforces (else it answers 502)."""
-    assert isinstance(response, dict), response
-    assert set(response) <= {
-        "statusCode",
-        "headers",
-        "multiValueHeaders",
-        "body",
-        "isBase64Encoded",
-    }
-    status = response["statusCode"]
-    assert type(status) is int, status
-    assert 100 <= status <= 599
-    headers = response["headers"]
-    assert isinstance(headers, dict)
-    assert all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
-    if "multiValueHeaders" in response:
-        multi = response["multiValueHeaders"]
-        assert isinstance(multi, dict)
-        for key, values in multi.items():
-            assert isinstance(key, str)
-            assert isinstance(values, list)
-            assert all(isinstance(v, str) for v in values)
-    assert isinstance(response["body"], str)
-    assert type(response["isBase64Encoded"]) is bool
-    if status in STATUSES_WITHOUT_BODY:
-        assert response["body"] == ""
-    if status == 401:
-        assert "WWW-Authenticate" in headers
-    if status == 429:
-        assert "Retry-After" in headers
-    if status == 405:
-        assert headers.get("Allow")
-    if status == 201:
-        assert headers.get("Location")
-    if status >= 400 and response["body"]:
-        assert headers.get("Content-Type") == "application/problem+json"
-        document = json.loads(response["body"])
-        assert set(document) >= PROBLEM_MEMBERS
-        assert document["status"] == status
-
-
-def header(response: dict[str, Any], name: str) -> str | None:
-    """A response header by case-insensitive name."""
-    for key, value in response["headers"].items():
-        if key.lower() == name.lower():
-            return str(value)
-    return None
-
-
-def emf_documents(stdout: str) -> list[dict[str, Any]]:
-    """The CloudWatch embedded-metric-format documents among captured stdout lines."""
-    documents = []
-    for line in stdout.splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            document = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(document, dict) and "_aws" in document:
-            documents.append(document)
-    return documents
-
-
-def log_records(stdout: str) -> list[dict[str, Any]]:
-    """The structured log lines among captured stdout lines."""
-    records = []
-    for line in stdout.splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and "message" in record and "_aws" not in record:
-            records.append(record)
-    return records
-
-
-def sqs_event(env: ApiEnv, extra_bodies: tuple[str, ...] = ()) -> dict[str, Any]:
-    """An SQS event as Lambda's event source delivers it, from the messages now queued
-    (plus ``extra_bodies`` sent first, e.g. malformed ones)."""
-    for body in extra_bodies:
-        env.sqs.send_message(QueueUrl=env.queue_url, MessageBody=body)
-    arn = env.sqs.get_queue_attributes(QueueUrl=env.queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    received = env.sqs.receive_message(
-        QueueUrl=env.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
-    ).get("Messages", [])
-    records = [
-        {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": os.environ["AWS_DEFAULT_REGION"],
-        }
-        for message in received
-    ]
-    return {"Records": records}

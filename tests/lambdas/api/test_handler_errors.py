@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from api import handler, service, store
-from tests.conftest import FakeLambdaContext
-from tests.lambdas.api.conftest import (
+from tests.support.api_events import (
     ApiEnv,
     Invoke,
     api_event,
@@ -25,6 +24,7 @@ from tests.lambdas.api.conftest import (
     header,
     log_records,
 )
+from tests.support.lambda_context import FakeLambdaContext
 
 SECRET = "password=hunter2 at api/store.py line 42"
 LEAKS = (SECRET, "hunter2", "RuntimeError", "Traceback", "store.py", "api.")

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import load_event
-from tests.lambdas.api.conftest import ApiEnv, Invoke, api_event, assert_proxy_response
+from tests.support.api_events import ApiEnv, Invoke, api_event, assert_proxy_response
+from tests.support.events import load_event
 
 EVENT_FILES = (
     "apigw-rest-get-health.json",

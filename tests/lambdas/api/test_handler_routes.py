@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from api import routing
-from tests.lambdas.api.conftest import (
+from tests.support.api_events import (
     ApiEnv,
     Invoke,
     api_event,

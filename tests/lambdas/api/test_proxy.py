@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from api import proxy
-from tests.conftest import load_event
+from tests.support.events import load_event
 
 ETAG = '"abc123"'
 

@@ -14,9 +14,6 @@ import json
 import os
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -26,28 +23,11 @@ from api import handler as api_handler
 from api import store
 from pretraffic import handler as hook
 from tests.support import codedeploy_lambda_gaps as gaps
+from tests.support.events import EVENTS_DIR
+from tests.support.release_world import APPLICATION, FUNCTION, GROUP, ReleaseWorld
 
-EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
-FUNCTION = "order-api"
-APPLICATION = "order-api-releases"
-GROUP = "order-api-handler"
-
-
-@dataclass
-class ReleaseWorld:
-    lambda_client: Any
-    codedeploy: Any
-    table_name: str
-
-    def start(self, target_version: str = "2") -> tuple[str, str]:
-        return gaps.start_deployment(
-            APPLICATION,
-            GROUP,
-            function_name=FUNCTION,
-            alias="live",
-            current_version="1",
-            target_version=target_version,
-        )
+# Older modules import these from here; new ones import them from tests.support.
+__all__ = ["APPLICATION", "EVENTS_DIR", "FUNCTION", "GROUP", "ReleaseWorld", "release_world"]
 
 
 def _zip(marker: str) -> bytes:

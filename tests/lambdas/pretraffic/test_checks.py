@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pretraffic import checks
+from tests.support.events import EVENTS_DIR
 
-EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 GOOD = {
     "statusCode": 404,
     "headers": {"Content-Type": "application/problem+json"},

@@ -12,8 +12,9 @@ import pytest
 
 from api import handler as api_handler
 from pretraffic import handler as hook
-from tests.lambdas.pretraffic.conftest import EVENTS_DIR, FUNCTION, ReleaseWorld
 from tests.support import codedeploy_lambda_gaps as gaps
+from tests.support.events import EVENTS_DIR
+from tests.support.release_world import FUNCTION, ReleaseWorld
 
 
 def _returns_the_order_itself(event: Any, context: Any) -> Any:

@@ -38,6 +38,7 @@ SERVICES = ("codedeploy", "cloudwatch", "sns", "cloudfront", "dynamodb")
 IDEMPOTENCY_TABLE = "rollback-idempotency"
 
 BASE_ENV = {
+    "TARGET_TYPE": "EC2",
     "APPLICATION_NAME": APP,
     "DEPLOYMENT_GROUP_NAME": GROUP,
     "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:on-call",

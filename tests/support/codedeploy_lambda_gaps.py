@@ -57,6 +57,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from unittest import mock
 from urllib.parse import unquote
@@ -395,15 +396,17 @@ def finish_deployment(
     deployment_id: str,
     status: str = "Succeeded",
     *,
+    at: datetime | None = None,
     account_id: str = DEFAULT_ACCOUNT_ID,
     region_name: str = DEFAULT_REGION,
 ) -> None:
-    """End traffic shifting: Succeeded moves the alias to TargetVersion, else it stays."""
+    """End traffic shifting at ``at`` (default now): Succeeded moves the alias to
+    TargetVersion, else it stays."""
     release = _RELEASES[deployment_id]
     if status == "Succeeded" and release.hook_status != "Succeeded":
         raise ValueError(f"hook of {deployment_id} is {release.hook_status}: cannot succeed")
     codedeploy_gaps.complete_deployment(
-        deployment_id, status, account_id=account_id, region_name=region_name
+        deployment_id, status, at=at, account_id=account_id, region_name=region_name
     )
     if status == "Succeeded":
         _lambda_backend(account_id, region_name).update_alias(

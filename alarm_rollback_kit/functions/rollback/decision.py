@@ -12,6 +12,9 @@ StopDeployment; CodeDeploy User Guide, redeploy and roll back):
 - a succeeded deployment is never rolled back by CodeDeploy itself: it takes a new
   CreateDeployment of the previous revision;
 - CodeDeploy's own rollbacks have ``creator`` ``codeDeployRollback``;
+- a Lambda deployment's revision is an AppSpec whose ``CurrentVersion``/``TargetVersion``
+  the undo swaps (``lambda_target``); a running Lambda deployment is left to the group's
+  own alarm rollback, and a failed CodeDeploy rollback of one is left to a human;
 - only ``creator`` ``user`` deployments are releases: ``autoscaling`` and
   ``CodeDeployAutoUpdate`` ones install the group's current revision on newly launched
   instances, so they are never stopped, never blamed and never a rollback source.
@@ -338,6 +341,16 @@ def decide_after_rollback_ended(
     at most once per rollback: a second failure is for a human. The hourly budget does not
     apply: it already counts ``ended`` itself.
     """
+    if config.is_lambda:
+        # A stopped Lambda shift can leave the alias weighted across two versions (CodeDeploy
+        # User Guide, "Troubleshoot AWS Lambda deployment issues"); which way to point it is
+        # a human's call, and the deployment-failed rule has paged.
+        return _skip(
+            f"CodeDeploy's rollback {ended.deployment_id} of the Lambda alias ended "
+            f"{ended.status}: the alias may still route to the bad version, check its weights",
+            notify=True,
+            deployment_id=ended.deployment_id,
+        )
     ordered = releases_and_rollbacks(deployments)
     marker = retry_marker(ended.deployment_id)
     retried = [d for d in ordered if d.description.startswith(marker)]

@@ -10,10 +10,18 @@ from typing import Any
 
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import World, alarm_event
+from tests.lambdas.rollback.conftest import World, alarm_event, deployment_event
 from tests.support import codedeploy_gaps
 from tests.support import codedeploy_lambda_gaps as gaps
-from tests.support.lambda_world import ALIAS, FUNCTION, LAMBDA_ALARM, LambdaWorld, environment
+from tests.support.lambda_world import (
+    ALIAS,
+    APPLICATION,
+    FUNCTION,
+    GROUP,
+    LAMBDA_ALARM,
+    LambdaWorld,
+    environment,
+)
 
 MINUTE = timedelta(minutes=1)
 UNDO_CALLS = [
@@ -202,3 +210,22 @@ def test_deployment_of_another_alias_is_not_undone(
     assert "moves alias beta of order-api, not live of order-api" in result["reason"]
     assert result["notified"] is True
     assert "codedeploy:CreateDeployment" not in result["awsCalls"]
+
+
+def test_failed_codedeploy_rollback_of_the_alias_is_paged_not_retried(
+    lambda_release: LambdaWorld, world: World, lambda_context: Any
+) -> None:
+    rollback = lambda_release.release(
+        created_ago=6 * MINUTE, completed_ago=5 * MINUTE, current="2", target="1", status="Failed"
+    )
+    codedeploy_gaps.get(rollback).creator = "codeDeployRollback"
+    event = deployment_event(rollback)
+    event["detail"].update(application=APPLICATION, deploymentGroup=GROUP)
+
+    result = lambda_handler(event, lambda_context)
+
+    assert result["action"] == "skipped"
+    assert "check its weights" in result["reason"]
+    assert "codedeploy:CreateDeployment" not in result["awsCalls"]
+    (page,) = world.notifications()
+    assert page["Subject"].startswith("NO ROLLBACK, HUMAN NEEDED")

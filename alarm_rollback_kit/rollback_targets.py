@@ -60,11 +60,13 @@ def target_group_full_name(target_group: elbv2.IApplicationTargetGroup) -> str:
     return _arn_resource(target_group.target_group_arn)
 
 
-def _reads(group_arn: str) -> iam.PolicyStatement:
+def _on_group(group_arn: str, *, stop: bool) -> iam.PolicyStatement:
+    """The calls authorized on the group itself (StopDeployment only for an EC2 group)."""
     return iam.PolicyStatement(
         actions=[
             "codedeploy:ListDeployments",
             "codedeploy:BatchGetDeployments",
+            *(["codedeploy:StopDeployment"] if stop else []),
             # The rollback overrides the group's alarm configuration (the alarm that
             # triggered it is still in ALARM), which CodeDeploy authorizes as
             # UpdateDeploymentGroup (API Reference, CreateDeployment).
@@ -99,8 +101,7 @@ class Ec2Target:
 
     def statements(self) -> list[iam.PolicyStatement]:
         group_arn = self.deployment_group.deployment_group_arn
-        stop = iam.PolicyStatement(actions=["codedeploy:StopDeployment"], resources=[group_arn])
-        return [_reads(group_arn), stop, *deploy_permissions(self.deployment_group)]
+        return [_on_group(group_arn, stop=True), *deploy_permissions(self.deployment_group)]
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class LambdaTarget:
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
         return [
-            _reads(group.deployment_group_arn),
+            _on_group(group.deployment_group_arn, stop=False),
             iam.PolicyStatement(
                 actions=["codedeploy:CreateDeployment"], resources=[group.deployment_group_arn]
             ),

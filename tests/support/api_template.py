@@ -6,6 +6,8 @@ config, not from a default that happens to match. The synth is cached: the API's
 modules (split by behaviour) share one. ``orders_api`` narrows the resources to the
 ``OrdersApi`` construct's, so the stack's other parts (its rollback function's table, log
 group and alarms) do not blur assertions about the API's own.
+
+``tests/infra/api/conftest.py`` offers them as module-scoped fixtures.
 """
 
 from __future__ import annotations

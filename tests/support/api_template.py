@@ -98,7 +98,8 @@ def gateway_response(found: Resources, type_: str) -> dict[str, Any]:
         for r in of_type(found, RESPONSE).values()
         if r["Properties"]["ResponseType"] == type_
     ]
-    return props
+    found_props: dict[str, Any] = props
+    return found_props
 
 
 def function_id(found: Resources, handler: str) -> str:
@@ -112,7 +113,8 @@ def alarm(found: Resources, logical_prefix: str) -> dict[str, Any]:
     (props,) = [
         r["Properties"] for k, r in of_type(found, ALARM).items() if k.startswith(logical_prefix)
     ]
-    return props
+    found_props: dict[str, Any] = props
+    return found_props
 
 
 def stage(found: Resources) -> dict[str, Any]:

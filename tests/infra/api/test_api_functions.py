@@ -288,7 +288,7 @@ def test_export_queue_is_encrypted_and_redrives_to_an_encrypted_dead_letter_queu
 
 
 def test_both_queues_refuse_requests_without_tls(resources: Resources) -> None:
-    guarded = set()
+    guarded: set[str] = set()
     for policy in of_type(resources, "AWS::SQS::QueuePolicy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny" and statement["Condition"] == {

@@ -175,5 +175,20 @@ def test_failed_deployments_of_the_group_page_and_reach_the_function(
                     },
                 }
             ),
+            "Targets": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "InputTransformer": Match.object_like(
+                                {
+                                    "InputTemplate": Match.string_like_regexp(
+                                        "the function pages: the alias may still route"
+                                    )
+                                }
+                            )
+                        }
+                    )
+                ]
+            ),
         },
     )

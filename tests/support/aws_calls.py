@@ -9,3 +9,6 @@ METRICS = "cloudwatch:GetMetricData"
 PUBLISH = "sns:Publish"
 CLAIM = "dynamodb:PutItem"
 RELEASE = "dynamodb:DeleteItem"
+
+# A redeploy without an edge, told to on-call: read, claim, create, diagnose, page.
+REDEPLOY = [LIST, BATCH, CLAIM, CREATE, METRICS, PUBLISH]

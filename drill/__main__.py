@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from drill import api_report, api_scenario, outcome, runner, scenario
+from drill import api_drill, api_scenario, outcome, runner, scenario
 from drill import report as text_report
 from drill.assembly import DrillTemplateError, load_assembly
 from drill.function import FunctionLoadError
@@ -79,8 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runner.delay_cases(options.delay_range_s)
         assembly = load_assembly(args.cdk_out)
-        if api_scenario.is_api(args.scenario) and not args.all:
-            return api_report.main([args.scenario], assembly, options.delay_range_s)
+        if Path(args.scenario).name.startswith("api-") and not args.all:
+            return api_drill.main([args.scenario], assembly, options.delay_range_s)
         names = scenario.bundled_names() if args.all else [args.scenario]
         scenarios = [scenario.load(name) for name in names]
     except (DrillTemplateError, scenario.ScenarioError, ValueError) as err:
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(document)
     elif args.all:
         passed = (
-            api_report.main(api_scenario.bundled_api_names(), assembly, (low, high)) == 0 and passed
+            api_drill.main(api_scenario.bundled_api_names(), assembly, (low, high)) == 0 and passed
         )
         print(f"{len(scenarios)} scenarios: " + ("all expectations met" if passed else "FAILED"))
     return 0 if passed else 1

@@ -1,18 +1,14 @@
 """Replays an API release scenario against the API stack's alarms as ``cdk synth`` wrote them.
 
-From ``cdk.out``: the handler alias's CodeDeploy group (the Lambda group whose alarms read
-API Gateway metrics), its configuration and alarms, and the API's paging alarms on the same
-metrics. ``drill.evaluator`` replays each at the best, typical and worst metric delay over
-series built from the alias's weights (``drill.api_scenario``): a version answers only its
-share of the requests, so the 5xx the new version serves are its share x its error rate.
-
-CodeDeploy (User Guide, "Redeploy and roll back a deployment with CodeDeploy"): a group
-alarm in ALARM while the deployment runs stops it, and the alias goes back. AWS does not
-say how soon CodeDeploy sees the alarm, so the drill takes ``NOTICE_S`` every time (the
-worse end of an unpublished range); one seen only after the last shift leaves the
-deployment Succeeded, and then nothing in AWS rolls back: the kit's function would, once
-the API stack has an EventBridge rule on these alarms (``kit_rule``; none yet: no kit
-rollback is counted). ``main`` prints the figures beside the EC2 reference's.
+The handler alias's CodeDeploy group, its configuration and alarms, and the API's paging
+alarms on the same metrics come from ``cdk.out``; ``drill.evaluator`` replays each at the
+best, typical and worst metric delay over series from the alias's weights
+(``drill.api_scenario``: a version answers only its share, so the new version's 5xx are its
+share x its error rate). A group alarm in ALARM while the deployment runs stops it and the
+alias goes back (CodeDeploy User Guide, "Redeploy and roll back a deployment with
+CodeDeploy"); AWS does not say how soon CodeDeploy sees it, so the drill takes ``NOTICE_S``
+(the worse end), and one seen after the last shift leaves the deployment Succeeded, which
+only the kit's function can undo (``kit_rule``). ``main`` prints the EC2 reference beside.
 """
 
 from __future__ import annotations

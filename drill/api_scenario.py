@@ -136,16 +136,6 @@ def load(name_or_path: str | Path) -> ApiScenario:
     return parse(data, source=str(path))
 
 
-def _release(source: str, raw: Mapping[str, Any]) -> dict[str, Any]:
-    created = _time(source, "createTime", raw["createTime"])
-    return {
-        "previous": raw["previous"],
-        "version": raw["version"],
-        "create_time": created,
-        "config": raw.get("config"),
-    }
-
-
 def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
     """Validate a decoded API scenario; raise ScenarioError naming the field and the value."""
     schema = json.loads((Path(__file__).parent / "scenario_schema.json").read_text("utf-8"))
@@ -162,6 +152,10 @@ def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
     start, onset = _time(source, "start", data["start"]), _time(source, "onset", data["onset"])
     if not start <= onset < start + MINUTE * minutes:
         raise ScenarioError(source, "onset", data["onset"], "must fall within the series")
+    releases = []
+    for r in data["deployments"]:
+        created = _time(source, "createTime", r["createTime"])
+        releases.append(Release(r["previous"], r["version"], created, r.get("config")))
     return ApiScenario(
         name=data["name"],
         description=data["description"].strip(),
@@ -169,6 +163,6 @@ def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
         onset=onset,
         requests=tuple(v or 0.0 for v in series["Count"]),
         rates=rates,
-        releases=tuple(Release(**_release(source, r)) for r in data["deployments"]),
+        releases=tuple(releases),
         expect=dict(data["expect"]),
     )

@@ -55,8 +55,20 @@ def invoke_version(function_name: str, version: str, event: Any) -> checks.Answe
 
 def target_version(deployment_id: str, default: str) -> str:
     """The AppSpec's TargetVersion for the function under test, else ``default``."""
-    revision = _client("codedeploy").get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-    content = revision.get("revision", {}).get("appSpecContent", {}).get("content")
+    codedeploy = _client("codedeploy")
+    info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    spec = info.get("revision", {}).get("appSpecContent", {})
+    content = spec.get("content")
+    if not content and spec.get("sha256"):
+        # GetDeployment's content is always null: the AppSpec is read by its sha256
+        # (CodeDeploy API Reference, GetDeployment).
+        content = codedeploy.get_application_revision(
+            applicationName=info["applicationName"],
+            revision={
+                "revisionType": "AppSpecContent",
+                "appSpecContent": {"sha256": spec["sha256"]},
+            },
+        )["revision"]["appSpecContent"].get("content")
     if not content:
         return default
     for resource in json.loads(content).get("Resources", []):

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 # release_world lives in the pretraffic tests' conftest; reuse it here.
 from tests.lambdas.pretraffic.conftest import (
+    APPLICATION,
     FUNCTION,
     ReleaseWorld,
     release_world,  # noqa: F401
@@ -26,7 +27,7 @@ def _put(world: ReleaseWorld, deployment_id: str, execution_id: str, status: str
 def test_deployment_revision_is_the_lambda_appspec(release_world: ReleaseWorld) -> None:  # noqa: F811
     deployment_id, _ = release_world.start("2")
     info = release_world.codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-    spec = json.loads(info["revision"]["appSpecContent"]["content"])
+    spec = gaps.appspec_of(release_world.codedeploy, deployment_id)
     assert spec["version"] == 0.0
     assert spec["Resources"][0][FUNCTION] == {
         "Type": "AWS::Lambda::Function",
@@ -105,3 +106,24 @@ def test_an_exception_is_returned_as_lambda_reports_an_unhandled_error(
     payload = json.loads(answer["Payload"].read())
     assert (payload["errorType"], payload["errorMessage"]) == ("KeyError", "'order_id'")
     assert payload["stackTrace"]
+
+
+def test_appspec_content_reads_back_null_and_only_get_application_revision_has_it(
+    release_world: ReleaseWorld,  # noqa: F811
+) -> None:
+    deployment_id, _ = release_world.start("2")
+    content = gaps.lambda_appspec(FUNCTION, "live", "1", "2")
+    codedeploy = release_world.codedeploy
+
+    got = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["revision"]
+    (batch,) = codedeploy.batch_get_deployments(deploymentIds=[deployment_id])["deploymentsInfo"]
+
+    for revision in (got, batch["revision"]):
+        assert revision["appSpecContent"] == {"sha256": gaps.sha256(content)}
+    assert gaps.appspec_of(codedeploy, deployment_id) == json.loads(content)
+    with pytest.raises(ClientError) as refused:
+        codedeploy.get_application_revision(
+            applicationName=APPLICATION,
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {"sha256": "0" * 64}},
+        )
+    assert refused.value.response["Error"]["Code"] == "RevisionDoesNotExistException"

@@ -26,6 +26,12 @@ top of moto and nothing else:
   ``TargetVersion``; ``Stopped`` or ``Failed`` leaves it on ``CurrentVersion`` (a rollback of
   a Lambda deployment shifts traffic back to the original version). The canary's minutes
   are not modelled; tests pass the outcome.
+* the AppSpec content read back: GetDeployment returns an AppSpecContent revision with
+  ``content`` null and its ``sha256`` (CodeDeploy API Reference, GetDeployment: "always
+  null"; read it with GetApplicationRevision). BatchGetDeployments returns the same
+  DeploymentInfo and its page is silent, so it is modelled the worse way, null too.
+  ``GetApplicationRevision`` (which moto lacks) returns the content for an application's
+  ``sha256``, else ``RevisionDoesNotExistException``.
 * Lambda ``Invoke`` without Docker: ``register_version`` binds a Python callable to a
   function version; an invocation of that version (or of an alias pointing at it) runs the
   callable on the JSON payload. An exception becomes what Lambda returns for an unhandled
@@ -44,12 +50,14 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from unittest import mock
 from urllib.parse import unquote
@@ -83,6 +91,13 @@ class InvalidLifecycleEventHookExecutionStatusException(CodeDeployException):
 
     def __init__(self, message: str) -> None:
         super().__init__("InvalidLifecycleEventHookExecutionStatusException", message)
+
+
+class RevisionDoesNotExistException(CodeDeployException):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("RevisionDoesNotExistException", message)
 
 
 class LifecycleEventAlreadyCompletedException(CodeDeployException):
@@ -159,6 +174,62 @@ def _put_hook_status(self: Any) -> ActionResult:
     return ActionResult({"lifecycleEventHookExecutionId": execution_id})
 
 
+def sha256(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _without_content(inner: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    """Wrap moto's DeploymentInfo rendering: an AppSpec's content reads back null."""
+
+    def render(deployment: Any) -> dict[str, Any]:
+        info = inner(deployment)
+        revision = info.get("revision") or {}
+        content = (revision.get("appSpecContent") or {}).get("content")
+        if revision.get("revisionType") == "AppSpecContent" and content:
+            info["revision"] = {
+                **revision,
+                "appSpecContent": {"content": None, "sha256": sha256(content)},
+            }
+        return info
+
+    return render
+
+
+def appspec_of(codedeploy: Any, deployment_id: str) -> dict[str, Any]:
+    """A deployment's AppSpec read as AWS allows: GetDeployment for the sha256, then
+    GetApplicationRevision for the content (through ``codedeploy``, a boto3 client)."""
+    info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    revision = codedeploy.get_application_revision(
+        applicationName=info["applicationName"],
+        revision={
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {"sha256": info["revision"]["appSpecContent"]["sha256"]},
+        },
+    )["revision"]
+    spec: dict[str, Any] = json.loads(revision["appSpecContent"]["content"])
+    return spec
+
+
+def _get_application_revision(self: Any) -> ActionResult:
+    application = self._get_param("applicationName")
+    wanted = (self._get_param("revision") or {}).get("appSpecContent", {}).get("sha256")
+    for deployment in self.codedeploy_backend.deployments.values():
+        revision = deployment.revision or {}
+        content = (revision.get("appSpecContent") or {}).get("content")
+        if deployment.application_name == application and content and sha256(content) == wanted:
+            return ActionResult(
+                {
+                    "applicationName": application,
+                    "revision": {
+                        "revisionType": "AppSpecContent",
+                        "appSpecContent": {"content": content, "sha256": wanted},
+                    },
+                    "revisionInfo": {},
+                }
+            )
+    raise RevisionDoesNotExistException(f"no revision with sha256 {wanted} in {application}")
+
+
 def _invoke(
     self: LambdaBackend,
     function_name: str,
@@ -228,6 +299,19 @@ def install() -> Iterator[None]:
     _VERSIONS.clear()
     with ExitStack() as stack:
         stack.enter_context(codedeploy_gaps.install())
+        stack.enter_context(
+            mock.patch.object(
+                cd_responses, "_deployment_info", _without_content(cd_responses._deployment_info)
+            )
+        )
+        stack.enter_context(
+            mock.patch.object(
+                cd_responses.CodeDeployResponse,
+                "get_application_revision",
+                _get_application_revision,
+                create=True,
+            )
+        )
         stack.enter_context(
             mock.patch.object(
                 cd_responses.CodeDeployResponse,
@@ -312,15 +396,17 @@ def finish_deployment(
     deployment_id: str,
     status: str = "Succeeded",
     *,
+    at: datetime | None = None,
     account_id: str = DEFAULT_ACCOUNT_ID,
     region_name: str = DEFAULT_REGION,
 ) -> None:
-    """End traffic shifting: Succeeded moves the alias to TargetVersion, else it stays."""
+    """End traffic shifting at ``at`` (default now): Succeeded moves the alias to
+    TargetVersion, else it stays."""
     release = _RELEASES[deployment_id]
     if status == "Succeeded" and release.hook_status != "Succeeded":
         raise ValueError(f"hook of {deployment_id} is {release.hook_status}: cannot succeed")
     codedeploy_gaps.complete_deployment(
-        deployment_id, status, account_id=account_id, region_name=region_name
+        deployment_id, status, at=at, account_id=account_id, region_name=region_name
     )
     if status == "Succeeded":
         _lambda_backend(account_id, region_name).update_alias(

@@ -62,7 +62,7 @@ def test_push_publishes_a_version_and_starts_a_deployment_from_the_alias_version
     config = release_world.lambda_client.get_function(FunctionName=FUNCTION, Qualifier="3")
     assert config["Configuration"]["Handler"] == "release_faults.post_orders_raises"
     info = release_world.codedeploy.get_deployment(deploymentId=pushed.deployment_id)
-    spec = json.loads(info["deploymentInfo"]["revision"]["appSpecContent"]["content"])
+    spec = gaps.appspec_of(release_world.codedeploy, pushed.deployment_id)
     assert spec["Resources"][0][FUNCTION]["Properties"] == {
         "Name": FUNCTION,
         "Alias": "live",

@@ -191,7 +191,10 @@ class Gateway:
         group_name: str,
         revision: Any,
         description: str,
+        deployment_config_name: str | None = None,
     ) -> str:
+        # None keeps the group's configuration (EC2); the Lambda undo names AllAtOnce.
+        config = {"deploymentConfigName": deployment_config_name} if deployment_config_name else {}
         response = self.call(
             "codedeploy",
             "CreateDeployment",
@@ -199,6 +202,7 @@ class Gateway:
             deploymentGroupName=group_name,
             revision=revision,
             description=description,
+            **config,
             # The group's alarm is in ALARM right now and would stop this very rollback;
             # the API Reference (CreateDeployment, overrideAlarmConfiguration) documents
             # turning alarm polling off for exactly this redeploy of a known-good revision.
@@ -209,6 +213,18 @@ class Gateway:
             autoRollbackConfiguration={"enabled": False},
         )
         return str(response["deploymentId"])
+
+    def appspec_content(self, application_name: str, revision: Mapping[str, Any]) -> str:
+        """The AppSpec content of an AppSpecContent revision, by its sha256 (CodeDeploy API
+        Reference, GetDeployment: the deployment's own copy of the content is always null)."""
+        sha256 = revision["appSpecContent"]["sha256"]
+        response = self.call(
+            "codedeploy",
+            "GetApplicationRevision",
+            applicationName=application_name,
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {"sha256": sha256}},
+        )
+        return str(response["revision"]["appSpecContent"]["content"])
 
     # DynamoDB idempotency records ---------------------------------------------------------
 

@@ -12,6 +12,9 @@ StopDeployment; CodeDeploy User Guide, redeploy and roll back):
 - a succeeded deployment is never rolled back by CodeDeploy itself: it takes a new
   CreateDeployment of the previous revision;
 - CodeDeploy's own rollbacks have ``creator`` ``codeDeployRollback``;
+- a Lambda deployment's revision is an AppSpec whose ``CurrentVersion``/``TargetVersion``
+  the undo swaps (``lambda_target``); a running Lambda deployment is left to the group's
+  own alarm rollback, and a failed CodeDeploy rollback of one is left to a human;
 - only ``creator`` ``user`` deployments are releases: ``autoscaling`` and
   ``CodeDeployAutoUpdate`` ones install the group's current revision on newly launched
   instances, so they are never stopped, never blamed and never a rollback source.
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from rollback import lambda_target
 from rollback.alarm_event import AlarmEvent
 from rollback.config import KIT_MARKER, Config
 
@@ -89,6 +93,8 @@ class Decision:
     revision_source_id: str | None = None
     description: str | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
+    # None: the group's own deployment configuration (the EC2 redeploy).
+    deployment_config_name: str | None = None
 
 
 def screen(alarm: AlarmEvent, config: Config) -> Decision | None:
@@ -129,45 +135,9 @@ def decide(
             notify=True,
         )
     newest = ordered[-1]
-    if newest.is_rollback:
-        # Duplicate and concurrent deliveries land here after the first one acted.
-        return _skip(
-            f"newest deployment {newest.deployment_id} is a rollback "
-            f"(creator {newest.creator}); never roll back a rollback",
-            notify=False,
-            deployment_id=newest.deployment_id,
-        )
-    if newest.create_time > alarm.timestamp:
-        return _skip(
-            f"newest deployment {newest.deployment_id} was created after the alarm fired "
-            f"({_iso(newest.create_time)} > {_iso(alarm.timestamp)}): it cannot have caused it",
-            notify=True,
-            deployment_id=newest.deployment_id,
-        )
-    if newest.status in {"Stopped", "Failed"} and _baked_recently(newest, alarm, config):
-        # CodeDeploy stops a deployment on the group's alarms by itself and rolls back
-        # stopped and failed ones; its rollback deployment may not exist yet. Nothing for
-        # the kit to undo, and the deployment-failed rule has already paged.
-        return _skip(
-            f"newest deployment {newest.deployment_id} is already {newest.status}: CodeDeploy's "
-            "own automatic rollback takes over",
-            notify=False,
-            deployment_id=newest.deployment_id,
-        )
-    if newest.is_running:
-        plan: Action = "stop"
-    elif newest.status == "Succeeded" and _baked_recently(newest, alarm, config):
-        plan = "redeploy"
-    else:
-        return _skip(
-            "alarm not correlated with a recent deployment: newest deployment "
-            f"{newest.deployment_id} is {newest.status}"
-            + (f", completed {_iso(newest.complete_time)}" if newest.complete_time else "")
-            + f", outside the {config.bake_minutes}-minute bake window before "
-            f"{_iso(alarm.timestamp)}",
-            notify=True,
-            deployment_id=newest.deployment_id,
-        )
+    plan = _plan(newest, alarm, config)
+    if isinstance(plan, Decision):
+        return plan
 
     recent_rollbacks = rollbacks_since(ordered, now - BUDGET_WINDOW)
     if len(recent_rollbacks) >= config.max_rollbacks_per_hour:
@@ -190,7 +160,67 @@ def decide(
             notify=True,
             deployment_id=newest.deployment_id,
         )
+    if config.is_lambda:
+        return _undo_alias_shift(newest, alarm, config)
+    return _redeploy_previous(ordered, newest, alarm, config)
 
+
+def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Decision:
+    """``stop`` or ``redeploy`` for the newest release, or the skip that ends the decision."""
+    if newest.is_rollback:
+        # Duplicate and concurrent deliveries land here after the first one acted.
+        return _skip(
+            f"newest deployment {newest.deployment_id} is a rollback "
+            f"(creator {newest.creator}); never roll back a rollback",
+            notify=False,
+            deployment_id=newest.deployment_id,
+        )
+    if newest.create_time > alarm.timestamp:
+        return _skip(
+            f"newest deployment {newest.deployment_id} was created after the alarm fired "
+            f"({_iso(newest.create_time)} > {_iso(alarm.timestamp)}): it cannot have caused it",
+            notify=True,
+            deployment_id=newest.deployment_id,
+        )
+    if newest.status in FINAL_FAILED and _baked_recently(newest, alarm, config):
+        # CodeDeploy stops a deployment on the group's alarms by itself and rolls back
+        # stopped and failed ones; its rollback deployment may not exist yet. Nothing for
+        # the kit to undo, and the deployment-failed rule has already paged.
+        return _skip(
+            f"newest deployment {newest.deployment_id} is already {newest.status}: CodeDeploy's "
+            "own automatic rollback takes over",
+            notify=False,
+            deployment_id=newest.deployment_id,
+        )
+    if newest.is_running and config.is_lambda:
+        # The Lambda group watches these alarms and rolls back on DEPLOYMENT_STOP_ON_ALARM
+        # (CodeDeploy User Guide, "Redeploy and roll back a deployment with CodeDeploy"); a
+        # StopDeployment here would only race it.
+        return _skip(
+            f"Lambda deployment {newest.deployment_id} is still {newest.status}: the group's "
+            "alarms stop it and CodeDeploy shifts the alias back to the original version",
+            notify=False,
+            deployment_id=newest.deployment_id,
+        )
+    if newest.is_running:
+        return "stop"
+    if newest.status == "Succeeded" and _baked_recently(newest, alarm, config):
+        return "redeploy"
+    return _skip(
+        "alarm not correlated with a recent deployment: newest deployment "
+        f"{newest.deployment_id} is {newest.status}"
+        + (f", completed {_iso(newest.complete_time)}" if newest.complete_time else "")
+        + f", outside the {config.bake_minutes}-minute bake window before "
+        f"{_iso(alarm.timestamp)}",
+        notify=True,
+        deployment_id=newest.deployment_id,
+    )
+
+
+def _redeploy_previous(
+    ordered: Sequence[Deployment], newest: Deployment, alarm: AlarmEvent, config: Config
+) -> Decision:
+    """EC2: redeploy the revision the group ran before ``newest``."""
     source = previous_good(ordered, newest)
     if source is not None:
         revision, source_id = source.revision, source.deployment_id
@@ -204,18 +234,84 @@ def decide(
             notify=True,
             deployment_id=newest.deployment_id,
         )
-    return Decision(
-        action="would-redeploy" if config.dry_run else "redeploy",
-        reason=(
-            f"deployment {newest.deployment_id} completed {_iso(newest.complete_time)}, within "
-            f"{config.bake_minutes} minutes before alarm {alarm.alarm_name} fired: redeploy "
-            "the previous good revision"
-        ),
-        notify=True,
+    what = "the previous good revision"
+    return _redeploy(
+        config,
+        "redeploy",
+        reason=_bake_reason(newest, alarm, config, what),
         deployment_id=newest.deployment_id,
         revision=revision,
-        revision_source_id=source_id,
+        source_id=source_id,
         description=rollback_description(newest.deployment_id, alarm, source_id),
+    )
+
+
+def _undo_alias_shift(newest: Deployment, alarm: AlarmEvent, config: Config) -> Decision:
+    """LAMBDA: a deployment that shifts the alias from the bad version back, all at once."""
+    shift = lambda_target.undo_shift(newest)
+    if shift is None:
+        return _skip(
+            f"deployment {newest.deployment_id} has no readable Lambda AppSpec (function, "
+            "alias, versions): the kit cannot tell which version to go back to",
+            notify=True,
+            deployment_id=newest.deployment_id,
+        )
+    configured = (config.lambda_function_name, config.lambda_alias_name)
+    if (shift.function, shift.alias) != configured:
+        return _skip(
+            f"deployment {newest.deployment_id} moves alias {shift.alias} of {shift.function}, "
+            f"not {configured[1]} of {configured[0]} (LAMBDA_FUNCTION_NAME, "
+            "LAMBDA_ALIAS_NAME): a human decides",
+            notify=True,
+            deployment_id=newest.deployment_id,
+        )
+    moves = f"alias {shift.alias} of {shift.function} from version {shift.current} back to {shift.target}"
+    return _redeploy(
+        config,
+        "redeploy",
+        reason=_bake_reason(newest, alarm, config, f"shift {moves}"),
+        deployment_id=newest.deployment_id,
+        revision=lambda_target.revision(shift),
+        source_id=None,
+        description=(
+            f"{KIT_MARKER} rollback of {newest.deployment_id}: alarm {alarm.alarm_name} in "
+            f"ALARM at {_iso(alarm.timestamp)}; shifting {moves}"
+        ),
+        facts={"aliasShift": lambda_target.facts(shift)},
+        config_name=lambda_target.ALL_AT_ONCE,
+    )
+
+
+def _bake_reason(newest: Deployment, alarm: AlarmEvent, config: Config, what: str) -> str:
+    return (
+        f"deployment {newest.deployment_id} completed {_iso(newest.complete_time)}, within "
+        f"{config.bake_minutes} minutes before alarm {alarm.alarm_name} fired: {what}"
+    )
+
+
+def _redeploy(
+    config: Config,
+    action: Literal["redeploy", "retry"],
+    *,
+    reason: str,
+    deployment_id: str,
+    revision: Mapping[str, Any],
+    source_id: str | None,
+    description: str,
+    facts: Mapping[str, Any] | None = None,
+    config_name: str | None = None,
+) -> Decision:
+    """A CreateDeployment decision (a dry run only says it would)."""
+    return Decision(
+        action="would-redeploy" if config.dry_run else action,
+        reason=reason,
+        notify=True,
+        deployment_id=deployment_id,
+        revision=revision,
+        revision_source_id=source_id,
+        description=description,
+        facts=facts or {},
+        deployment_config_name=config_name,
     )
 
 
@@ -245,6 +341,16 @@ def decide_after_rollback_ended(
     at most once per rollback: a second failure is for a human. The hourly budget does not
     apply: it already counts ``ended`` itself.
     """
+    if config.is_lambda:
+        # A stopped Lambda shift can leave the alias weighted across two versions (CodeDeploy
+        # User Guide, "Troubleshoot AWS Lambda deployment issues"); which way to point it is
+        # a human's call, and the deployment-failed rule has paged.
+        return _skip(
+            f"CodeDeploy's rollback {ended.deployment_id} of the Lambda alias ended "
+            f"{ended.status}: the alias may still route to the bad version, check its weights",
+            notify=True,
+            deployment_id=ended.deployment_id,
+        )
     ordered = releases_and_rollbacks(deployments)
     marker = retry_marker(ended.deployment_id)
     retried = [d for d in ordered if d.description.startswith(marker)]
@@ -269,17 +375,17 @@ def decide_after_rollback_ended(
             notify=True,
             deployment_id=ended.deployment_id,
         )
-    return Decision(
-        action="would-redeploy" if config.dry_run else "retry",
+    return _redeploy(
+        config,
+        "retry",
         reason=(
             f"CodeDeploy's rollback {ended.deployment_id} ended {ended.status}, so the bad "
             "release may still be serving: redeploy the rollback's revision once, alarms "
             "ignored, automatic rollback off"
         ),
-        notify=True,
         deployment_id=ended.deployment_id,
         revision=ended.revision,
-        revision_source_id=ended.deployment_id,
+        source_id=ended.deployment_id,
         description=f"{marker}: it ended {ended.status}; redeploying its revision",
     )
 

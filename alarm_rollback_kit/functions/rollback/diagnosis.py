@@ -76,6 +76,22 @@ def metric_queries(*, load_balancer: str, target_group: str) -> list[dict[str, A
     return queries
 
 
+LAMBDA_RELEASE = "lambda-release"
+
+
+def lambda_release(window_minutes: int) -> Diagnosis:
+    """A Lambda group has no ALB to read: the alarm itself is the evidence (no metric call)."""
+    return Diagnosis(
+        verdict=LAMBDA_RELEASE,
+        summary=(
+            "a Lambda alias release: no load balancer metrics to read; the alarm that fired "
+            "(caught Http5xx of the version, Lambda Errors or Throttles on the alias, or the "
+            "stage's 5XXError) is the evidence"
+        ),
+        facts={"windowMinutes": window_minutes},
+    )
+
+
 def unavailable(window_minutes: int, why: str) -> Diagnosis:
     return Diagnosis(
         verdict="not-enough-data",

@@ -10,9 +10,14 @@ undo would put the bad version back) and the group's alarms overridden (the trig
 alarm is still in ALARM), as the EC2 redeploy does. The kit's marker in the description
 keeps it from ever being rolled back itself.
 
-Plain functions over BatchGetDeployments data; the decision rules (bake window, budget,
-dry run, idempotency) are ``rollback.decision``'s. Not yet wired into
-``rollback.workflow``: the function still acts only on the EC2 group it is configured for.
+GetDeployment never returns the AppSpec's ``content`` (always null; read it with
+GetApplicationRevision by the revision's ``sha256``: CodeDeploy API Reference,
+GetDeployment). BatchGetDeployments returns the same DeploymentInfo and its page is silent,
+so the kit assumes the worse, null there too: ``missing_content`` says when the workflow
+must ask GetApplicationRevision, ``with_content`` puts the answer back.
+
+Plain functions over deployment data; the decision rules (bake window, budget, dry run,
+idempotency) are ``rollback.decision``'s, which calls ``undo_shift`` and ``revision``.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rollback.decision import Deployment
+if TYPE_CHECKING:  # decision imports this module; the type is only for annotations
+    from rollback.decision import Deployment
 
 LAMBDA_FUNCTION_TYPE = "AWS::Lambda::Function"
 ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
@@ -70,6 +76,21 @@ def undo_shift(deployment: Deployment) -> AliasShift | None:
     return AliasShift(shift.name, shift.function, shift.alias, shift.target, shift.current)
 
 
+def missing_content(revision: Mapping[str, Any]) -> bool:
+    """An AppSpecContent revision read back without its content, but with its sha256."""
+    if revision.get("revisionType") != "AppSpecContent":
+        return False
+    spec = revision.get("appSpecContent") or {}
+    return not spec.get("content") and bool(spec.get("sha256"))
+
+
+def with_content(revision: Mapping[str, Any], content: str) -> dict[str, Any]:
+    """``revision`` with the AppSpec content GetApplicationRevision returned."""
+    spec = dict(revision.get("appSpecContent") or {})
+    spec["content"] = content
+    return {**revision, "appSpecContent": spec}
+
+
 def appspec(shift: AliasShift) -> str:
     """The AppSpec content for ``shift``, without hooks: the old version already served."""
     return json.dumps(
@@ -92,19 +113,16 @@ def appspec(shift: AliasShift) -> str:
     )
 
 
-def rollback_request(
-    application: str, group: str, shift: AliasShift, description: str
-) -> dict[str, Any]:
-    """CreateDeployment arguments for the undo (``description`` carries the kit's marker)."""
+def revision(shift: AliasShift) -> dict[str, Any]:
+    """The CreateDeployment ``revision`` that makes ``shift`` (an AppSpecContent string)."""
+    return {"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec(shift)}}
+
+
+def facts(shift: AliasShift) -> dict[str, str]:
+    """What the page and the log say about the undo: function, alias, from and to."""
     return {
-        "applicationName": application,
-        "deploymentGroupName": group,
-        "revision": {
-            "revisionType": "AppSpecContent",
-            "appSpecContent": {"content": appspec(shift)},
-        },
-        "deploymentConfigName": ALL_AT_ONCE,
-        "description": description,
-        "autoRollbackConfiguration": {"enabled": False},
-        "overrideAlarmConfiguration": {"enabled": False},
+        "function": shift.function,
+        "alias": shift.alias,
+        "fromVersion": shift.current,
+        "toVersion": shift.target,
     }

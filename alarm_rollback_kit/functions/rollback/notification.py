@@ -126,6 +126,9 @@ def _did(result: Mapping[str, Any]) -> str:
             f"Stopped deployment {result.get('deploymentId')} with automatic rollback: "
             "CodeDeploy is redeploying the last good revision."
         )
+    shift = (result.get("facts") or {}).get("aliasShift")
+    if action in {"redeployed", "would-redeploy"} and isinstance(shift, Mapping):
+        return _did_alias(result, shift)
     if action == "redeployed":
         return (
             f"Created rollback deployment {result.get('rollbackDeploymentId')}, redeploying "
@@ -144,6 +147,20 @@ def _did(result: Mapping[str, Any]) -> str:
         return "Nothing: no rollback was made."
     rollback = result.get("rollbackDeploymentId")
     return f"{action}" + (f": deployment {rollback}." if rollback else ".")
+
+
+def _did_alias(result: Mapping[str, Any], shift: Mapping[str, Any]) -> str:
+    """The Lambda undo in words: which function, which alias, which versions."""
+    moves = (
+        f"alias {shift.get('alias')} of Lambda function {shift.get('function')} from version "
+        f"{shift.get('fromVersion')} back to version {shift.get('toVersion')}"
+    )
+    if result.get("action") == "would-redeploy":
+        return f"Nothing (DRY_RUN=true). It would have shifted {moves}."
+    return (
+        f"Created rollback deployment {result.get('rollbackDeploymentId')} (Lambda alias "
+        f"undo, all at once): it shifts {moves}, undoing {result.get('deploymentId')}."
+    )
 
 
 def _releases(result: Mapping[str, Any]) -> Mapping[str, Any]:

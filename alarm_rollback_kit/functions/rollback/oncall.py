@@ -106,6 +106,9 @@ def releases(deployments: Sequence[Deployment], decision: Decision) -> dict[str,
     bad = next((d for d in ordered if d.deployment_id == decision.deployment_id), None)
     if bad is None:
         return {}
+    shift = decision.facts.get("aliasShift")
+    if isinstance(shift, Mapping):
+        return _alias_releases(bad, shift)
     if decision.revision:
         # The kit's redeploy: exactly the revision it sends to CreateDeployment.
         source = next((d for d in ordered if d.deployment_id == decision.revision_source_id), None)
@@ -118,6 +121,21 @@ def releases(deployments: Sequence[Deployment], decision: Decision) -> dict[str,
             earlier,
         )
     return {"bad": release(bad.revision, bad), "good": good}
+
+
+def _alias_releases(bad: Deployment, shift: Mapping[str, Any]) -> dict[str, Any]:
+    """A Lambda undo: the versions are the alias's, the service is the function."""
+    sides = {"bad": (shift["fromVersion"], bad), "good": (shift["toVersion"], None)}
+    found: dict[str, Any] = {}
+    for side, (version, deployment) in sides.items():
+        info = release(None, deployment)
+        info.update(
+            version=f"version {version}",
+            service=str(shift["function"]),
+            location=f"lambda:{shift['function']}:{version} (alias {shift['alias']})",
+        )
+        found[side] = info
+    return found
 
 
 def onset(alarm: AlarmEvent) -> str | None:
@@ -168,6 +186,7 @@ def signature(diagnosis: Mapping[str, Any] | None) -> str:
         "elb-5xx-other": f"ELB 5xx{_share(facts, 'elb5xx')}",
         "no-5xx": "no 5xx in the window now",
         "not-enough-data": "no ALB data to diagnose",
+        "lambda-release": "Lambda alias release",
     }
     return words.get(verdict, verdict or "no diagnosis")
 
@@ -244,6 +263,12 @@ _NEXT_STEPS: dict[str, tuple[str, str]] = {
         "no 5xx in the diagnosis window",
         "The errors stopped or their datapoints are older than the window: confirm on the "
         "dashboard before doing anything else.",
+    ),
+    "lambda-release": (
+        "a Lambda version behind the alias",
+        "The alias is back on the previous version. Read the bad version's log for the first "
+        "exception after the deployment (the problem's trace_id for a caught Http5xx, the "
+        "function log for Errors), and keep it out of the alias until it is fixed.",
     ),
 }
 _GENERIC_STEP = (

@@ -23,6 +23,12 @@ still needed once the launch ends; StopDeployment refused with
 DeploymentAlreadyCompletedException means the deployment changed under us, so the decision
 is taken again once from fresh data (one more ListDeployments and BatchGetDeployments).
 
+For a Lambda group (``TARGET_TYPE=LAMBDA``) the newest succeeded release's AppSpec is read
+with one GetApplicationRevision before deciding (BatchGetDeployments returns no content), the
+undo is a CreateDeployment with ``CodeDeployDefault.LambdaAllAtOnce``, there is no
+StopDeployment (CodeDeploy's own alarm rollback takes a running Lambda deployment) and no
+GetMetricData (the diagnosis reads ALB metrics).
+
 ``run_deployment_event`` handles CodeDeploy's FAILURE/STOP notifications: BatchGetDeployments
 of that deployment and, when it is CodeDeploy's rollback, ListDeployments and
 BatchGetDeployments of the group, then at most one CreateDeployment (the retry), and the
@@ -33,11 +39,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from rollback import diagnosis as diag
-from rollback import links, notification, oncall
+from rollback import lambda_target, links, notification, oncall
 from rollback.alarm_event import AlarmEvent
 from rollback.aws import Gateway, RetryLater, error_code, is_retryable
 from rollback.config import Config
@@ -51,6 +58,7 @@ from rollback.decision import (
     decide,
     decide_after_rollback_ended,
     lookback_start,
+    releases_and_rollbacks,
     screen,
 )
 from rollback.deployment_event import DeploymentEvent
@@ -82,17 +90,14 @@ def run(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> d
             break
         except _DeploymentChanged:
             if attempt == 2:
-                result = _result(
+                result = _skipped(
                     alarm,
                     config,
                     decision,
-                    action="skipped",
-                    reason=(
-                        f"deployment {decision.deployment_id} completed while the kit was "
-                        "stopping it, twice in a row: a human should check the group"
-                    ),
+                    f"deployment {decision.deployment_id} completed while the kit was "
+                    "stopping it, twice in a row: a human should check the group",
+                    notify=True,
                 )
-                result["notify"] = True
     result.update(
         oncall.incident_facts(alarm=alarm, deployments=deployments, decision=decision, now=now)
     )
@@ -190,7 +195,27 @@ def _read_group(config: Config, gateway: Gateway, since: datetime) -> list[Deplo
         config.application_name, config.deployment_group_name, created_after=since
     )
     infos = gateway.batch_get_deployments(ids) if ids else []
-    return [Deployment.from_info(info) for info in infos]
+    deployments = [Deployment.from_info(info) for info in infos]
+    return _with_appspec(config, gateway, deployments) if config.is_lambda else deployments
+
+
+def _with_appspec(
+    config: Config, gateway: Gateway, deployments: list[Deployment]
+) -> list[Deployment]:
+    """The newest deployment with its AppSpec content, when it is a succeeded release the
+    Lambda undo may need: one GetApplicationRevision, never more (see lambda_target)."""
+    ordered = releases_and_rollbacks(deployments)
+    newest = ordered[-1] if ordered else None
+    if (
+        newest is None
+        or newest.is_rollback
+        or newest.status != "Succeeded"
+        or not lambda_target.missing_content(newest.revision)
+    ):
+        return deployments
+    content = gateway.appspec_content(config.application_name, newest.revision)
+    filled = replace(newest, revision=lambda_target.with_content(newest.revision, content))
+    return [filled if d is newest else d for d in deployments]
 
 
 def _act(
@@ -212,24 +237,21 @@ def _act(
     if decision.action in {"redeploy", "retry"} and decision.revision and decision.description:
         key = f"{decision.action}#{config.deployment_group_name}#{decision.deployment_id}"
         if not gateway.claim(config.idempotency_table, key, _record(alarm, decision)):
-            result = _result(
+            return _skipped(
                 alarm,
                 config,
                 decision,
-                action="skipped",
-                reason=(
-                    f"another invocation already claimed the {decision.action} of "
-                    f"{decision.deployment_id} (idempotency record {key})"
-                ),
+                f"another invocation already claimed the {decision.action} of "
+                f"{decision.deployment_id} (idempotency record {key})",
+                notify=False,
             )
-            result["notify"] = False
-            return result
         try:
             rollback_id = gateway.create_deployment(
                 application_name=config.application_name,
                 group_name=config.deployment_group_name,
                 revision=dict(decision.revision),
                 description=decision.description,
+                deployment_config_name=decision.deployment_config_name,
             )
         except Exception as exc:
             # Nothing was created: give the claim back so a retry of this event may act.
@@ -282,15 +304,13 @@ def _refused(
             f"deployment {launches[0].deployment_id} (creator {launches[0].creator}) holds the "
             f"group while the kit must {decision.action} from {decision.deployment_id}: {exc}"
         ) from exc
-    result = _result(
+    return _skipped(
         alarm,
         config,
         decision,
-        action="skipped",
-        reason=f"a deployment is already in progress in the group ({exc})",
+        f"a deployment is already in progress in the group ({exc})",
+        notify=False,
     )
-    result["notify"] = False
-    return result
 
 
 def _invalidate(config: Config, gateway: Gateway, result: dict[str, Any]) -> None:
@@ -314,6 +334,8 @@ def _invalidate(config: Config, gateway: Gateway, result: dict[str, Any]) -> Non
 
 
 def _diagnose(config: Config, gateway: Gateway, now: datetime) -> diag.Diagnosis:
+    if not (config.load_balancer_full_name and config.target_group_full_name):
+        return diag.lambda_release(config.diagnosis_minutes)
     queries = diag.metric_queries(
         load_balancer=config.load_balancer_full_name,
         target_group=config.target_group_full_name,
@@ -350,6 +372,14 @@ def _publish(
         notification.subject(result),
         notification.message(result, alarm_reason=alarm_reason, console=console),
     )
+
+
+def _skipped(
+    alarm: AlarmEvent | None, config: Config, decision: Decision, reason: str, *, notify: bool
+) -> dict[str, Any]:
+    result = _result(alarm, config, decision, action="skipped", reason=reason)
+    result["notify"] = notify
+    return result
 
 
 def _result(

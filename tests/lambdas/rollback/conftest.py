@@ -25,7 +25,7 @@ from moto import mock_aws
 from rollback import aws, handler
 from rollback.config import KIT_MARKER
 from tests.conftest import load_event
-from tests.support import codedeploy_gaps
+from tests.support import codedeploy_gaps, codedeploy_lambda_gaps, lambda_world
 
 APP = "order-api"
 GROUP = "prod"
@@ -38,6 +38,7 @@ SERVICES = ("codedeploy", "cloudwatch", "sns", "cloudfront", "dynamodb")
 IDEMPOTENCY_TABLE = "rollback-idempotency"
 
 BASE_ENV = {
+    "TARGET_TYPE": "EC2",
     "APPLICATION_NAME": APP,
     "DEPLOYMENT_GROUP_NAME": GROUP,
     "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:on-call",
@@ -321,6 +322,18 @@ def world(
         yield World(
             now=datetime.now(UTC), topic_arn=topic_arn, queue_url=queue_url, clients=clients
         )
+
+
+@pytest.fixture
+def lambda_release(
+    world: World, set_env: Callable[..., None]
+) -> Iterator[lambda_world.LambdaWorld]:
+    """``world`` plus a Lambda group with function versions behind an alias, and the
+    function's environment for it (``TARGET_TYPE=LAMBDA``)."""
+    set_env(**lambda_world.environment())
+    with codedeploy_lambda_gaps.install():
+        clients = {**world.clients, "lambda": boto3.client("lambda"), "iam": boto3.client("iam")}
+        yield lambda_world.build(world.now, clients)
 
 
 @pytest.fixture

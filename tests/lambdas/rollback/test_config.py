@@ -10,6 +10,7 @@ import pytest
 from rollback.config import Config, ConfigError
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import BASE_ENV
+from tests.support.lambda_world import environment
 
 
 def test_base_environment_parses_with_defaults() -> None:
@@ -96,3 +97,39 @@ def test_handler_refuses_to_run_with_an_invalid_environment(
 
     with pytest.raises(ConfigError, match="BAKE_MINUTES=-5"):
         lambda_handler({}, lambda_context)
+
+
+def _lambda_env(**changes: str | None) -> dict[str, str]:
+    merged = {**BASE_ENV, **environment(), **changes}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+def test_lambda_target_needs_function_and_alias_but_no_load_balancer() -> None:
+    config = Config.from_environ(_lambda_env())
+
+    assert config.is_lambda
+    assert (config.lambda_function_name, config.lambda_alias_name) == ("order-api", "live")
+    assert config.load_balancer_full_name is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"TARGET_TYPE": None}, "TARGET_TYPE='' is invalid: allowed values are EC2, LAMBDA"),
+        ({"TARGET_TYPE": "ecs"}, "TARGET_TYPE='ecs' is invalid: allowed values are EC2, LAMBDA"),
+        ({"LAMBDA_ALIAS_NAME": None}, "LAMBDA_ALIAS_NAME is required"),
+        ({"LAMBDA_FUNCTION_NAME": " "}, "LAMBDA_FUNCTION_NAME is required"),
+    ],
+)
+def test_bad_target_settings_name_the_variable_and_the_allowed_values(
+    changes: dict[str, str | None], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config.from_environ(_lambda_env(**changes))
+
+
+def test_ec2_target_still_requires_the_load_balancer() -> None:
+    env = {k: v for k, v in BASE_ENV.items() if k != "LOAD_BALANCER_FULL_NAME"}
+
+    with pytest.raises(ConfigError, match="LOAD_BALANCER_FULL_NAME is required"):
+        Config.from_environ(env)

@@ -25,6 +25,7 @@ MINUTE = timedelta(minutes=1)
 
 def _config(**changes: Any) -> Config:
     values: dict[str, Any] = {
+        "target_type": "EC2",
         "application_name": "order-api",
         "deployment_group_name": "prod",
         "topic_arn": "arn:aws:sns:us-east-1:123456789012:on-call",

@@ -1,87 +1,70 @@
-"""Undoing a succeeded Lambda deployment under moto and the Lambda gap-filler."""
+"""The Lambda undo on plain data: the swapped AppSpec, never for a rollback or an unfinished
+release, and the AppSpec content filled in when CodeDeploy returned only its sha256."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from rollback import lambda_target
 from rollback.config import KIT_MARKER
 from rollback.decision import Deployment
-from tests.lambdas.pretraffic.conftest import (
-    APPLICATION,
-    FUNCTION,
-    GROUP,
-    ReleaseWorld,
-    release_world,  # noqa: F401
-)
-from tests.support import codedeploy_lambda_gaps as gaps
+from tests.support.codedeploy_lambda_gaps import lambda_appspec, sha256
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _info(world: ReleaseWorld, deployment_id: str) -> Deployment:
-    (info,) = world.codedeploy.batch_get_deployments(deploymentIds=[deployment_id])[
-        "deploymentsInfo"
-    ]
-    return Deployment.from_info(info)
+def _revision(current: str = "1", target: str = "2") -> dict[str, Any]:
+    content = lambda_appspec("order-api", "live", current, target)
+    return {"revisionType": "AppSpecContent", "appSpecContent": {"content": content}}
 
 
-def _succeeded_release(world: ReleaseWorld) -> str:
-    deployment_id, execution_id = world.start("2")
-    world.codedeploy.put_lifecycle_event_hook_execution_status(
-        deploymentId=deployment_id, lifecycleEventHookExecutionId=execution_id, status="Succeeded"
-    )
-    gaps.finish_deployment(deployment_id, "Succeeded")
-    return deployment_id
-
-
-def test_undo_of_a_succeeded_bad_release_moves_the_alias_back_all_at_once(
-    release_world: ReleaseWorld,  # noqa: F811
-) -> None:
-    bad = _succeeded_release(release_world)
-    assert (
-        release_world.lambda_client.get_alias(FunctionName=FUNCTION, Name="live")["FunctionVersion"]
-        == "2"
-    )
-
-    shift = lambda_target.undo_shift(_info(release_world, bad))
-    assert shift is not None
-    request = lambda_target.rollback_request(
-        APPLICATION, GROUP, shift, f"{KIT_MARKER} rollback of {bad}"
-    )
-    undo = release_world.codedeploy.create_deployment(**request)["deploymentId"]
-    execution_id = gaps.track(undo)
-    release_world.codedeploy.put_lifecycle_event_hook_execution_status(
-        deploymentId=undo, lifecycleEventHookExecutionId=execution_id, status="Succeeded"
-    )
-    gaps.finish_deployment(undo, "Succeeded")
-
-    assert (shift.current, shift.target) == ("2", "1")
-    assert request["deploymentConfigName"] == "CodeDeployDefault.LambdaAllAtOnce"
-    assert request["autoRollbackConfiguration"] == {"enabled": False}
-    assert (
-        release_world.lambda_client.get_alias(FunctionName=FUNCTION, Name="live")["FunctionVersion"]
-        == "1"
-    )
-    # The undo carries the marker, so it is never undone in turn.
-    assert lambda_target.undo_shift(_info(release_world, undo)) is None
-
-
-def test_a_codedeploy_rollback_or_an_unfinished_release_is_never_undone(
-    release_world: ReleaseWorld,  # noqa: F811
-) -> None:
-    running, _ = release_world.start("2")
-    assert lambda_target.undo_shift(_info(release_world, running)) is None
-    rollback = Deployment.from_info(
+def _deployment(
+    *, status: str = "Succeeded", creator: str = "user", description: str = ""
+) -> Deployment:
+    return Deployment.from_info(
         {
-            "deploymentId": "d-ROLLBACK",
-            "status": "Succeeded",
-            "createTime": datetime(2026, 1, 1, tzinfo=UTC),
-            "creator": "codeDeployRollback",
-            "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}},
+            "deploymentId": "d-BAD",
+            "status": status,
+            "createTime": AT,
+            "completeTime": AT,
+            "creator": creator,
+            "description": description,
+            "revision": _revision(),
         }
     )
-    assert lambda_target.undo_shift(rollback) is None
+
+
+def test_undo_of_a_succeeded_release_swaps_current_and_target_versions() -> None:
+    shift = lambda_target.undo_shift(_deployment())
+
+    assert shift is not None
+    assert json.loads(lambda_target.revision(shift)["appSpecContent"]["content"]) == json.loads(
+        lambda_appspec("order-api", "live", "2", "1")
+    )
+    assert lambda_target.facts(shift) == {
+        "function": "order-api",
+        "alias": "live",
+        "fromVersion": "2",
+        "toVersion": "1",
+    }
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        _deployment(status="InProgress"),
+        _deployment(status="Stopped"),
+        _deployment(creator="codeDeployRollback"),
+        _deployment(description=f"{KIT_MARKER} rollback of d-EARLIER"),
+    ],
+    ids=["running", "stopped", "codedeploy-rollback", "kit-rollback"],
+)
+def test_a_rollback_or_an_unfinished_release_is_never_undone(deployment: Deployment) -> None:
+    assert lambda_target.undo_shift(deployment) is None
 
 
 @pytest.mark.parametrize(
@@ -101,3 +84,16 @@ def test_a_revision_that_is_not_a_lambda_appspec_gives_no_shift(
     revision: dict[str, object],
 ) -> None:
     assert lambda_target.alias_shift(revision) is None
+
+
+def test_content_read_back_null_is_missing_until_filled_in() -> None:
+    content = lambda_appspec("order-api", "live", "1", "2")
+    read_back = {"revisionType": "AppSpecContent", "appSpecContent": {"sha256": sha256(content)}}
+
+    assert lambda_target.missing_content(read_back)
+    assert lambda_target.alias_shift(read_back) is None
+    filled = lambda_target.with_content(read_back, content)
+    assert not lambda_target.missing_content(filled)
+    assert lambda_target.alias_shift(filled) == lambda_target.AliasShift(
+        "order-api", "order-api", "live", "1", "2"
+    )

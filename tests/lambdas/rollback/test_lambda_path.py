@@ -1,0 +1,231 @@
+"""The rollback function on a CodeDeploy Lambda group: the alias goes back after a succeeded
+bad release, with the EC2 path's rules (never a rollback, bake window, dry run, one
+rollback under duplicates), under moto and the Lambda gap-filler."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from rollback.config import KIT_MARKER
+from rollback.handler import lambda_handler
+from tests.lambdas.rollback.conftest import World, alarm_event, deployment_event
+from tests.support import codedeploy_gaps
+from tests.support import codedeploy_lambda_gaps as gaps
+from tests.support.lambda_world import (
+    ALIAS,
+    APPLICATION,
+    FUNCTION,
+    GROUP,
+    LAMBDA_ALARM,
+    LambdaWorld,
+    environment,
+)
+
+MINUTE = timedelta(minutes=1)
+UNDO_CALLS = [
+    "codedeploy:ListDeployments",
+    "codedeploy:BatchGetDeployments",
+    "codedeploy:GetApplicationRevision",
+    "dynamodb:PutItem",
+    "codedeploy:CreateDeployment",
+    "sns:Publish",
+]
+
+
+def _alarm(world: LambdaWorld) -> dict[str, Any]:
+    return alarm_event(world.now - MINUTE, name=LAMBDA_ALARM)
+
+
+def _bad_release_baked(world: LambdaWorld) -> str:
+    """Version 2 took the alias 4 minutes ago, inside the 30-minute bake window."""
+    return world.release(created_ago=12 * MINUTE, completed_ago=4 * MINUTE)
+
+
+def _created_by_function(world: LambdaWorld, since: str) -> list[dict[str, Any]]:
+    infos = world.deployments()
+    index = next(i for i, d in enumerate(infos) if d["deploymentId"] == since)
+    return infos[index + 1 :]
+
+
+def test_succeeded_bad_release_is_undone_by_an_all_at_once_alias_shift(
+    lambda_release: LambdaWorld, lambda_context: Any
+) -> None:
+    bad = _bad_release_baked(lambda_release)
+    assert lambda_release.alias_version() == "2"
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert result["action"] == "redeployed"
+    assert result["awsCalls"] == UNDO_CALLS
+    (undo,) = _created_by_function(lambda_release, bad)
+    assert undo["deploymentId"] == result["rollbackDeploymentId"]
+    assert gaps.appspec_of(lambda_release.codedeploy, undo["deploymentId"]) == {
+        "version": 0.0,
+        "Resources": [
+            {
+                FUNCTION: {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "Name": FUNCTION,
+                        "Alias": ALIAS,
+                        "CurrentVersion": "2",
+                        "TargetVersion": "1",
+                    },
+                }
+            }
+        ],
+    }
+    assert undo["deploymentConfigName"] == "CodeDeployDefault.LambdaAllAtOnce"
+    assert undo["autoRollbackConfiguration"] == {"enabled": False}
+    assert undo["description"].startswith(f"{KIT_MARKER} rollback of {bad}")
+    # CodeDeploy runs the undo: the alias is back on the version the bad release replaced.
+    lambda_release.finish(undo["deploymentId"])
+    assert lambda_release.alias_version() == "1"
+
+
+def test_page_says_it_is_a_lambda_alias_undo_with_function_alias_and_versions(
+    lambda_release: LambdaWorld, world: World, lambda_context: Any
+) -> None:
+    _bad_release_baked(lambda_release)
+
+    lambda_handler(_alarm(lambda_release), lambda_context)
+
+    (page,) = world.notifications()
+    assert page["Subject"].startswith("ROLLED BACK order-api version 2 -> version 1")
+    assert (
+        f"Lambda alias undo, all at once): it shifts alias {ALIAS} of Lambda function "
+        f"{FUNCTION} from version 2 back to version 1" in page["Message"]
+    )
+    decision = json.loads(page["Message"].split("--- decision (JSON) ---\n", 1)[1])
+    assert decision["facts"]["aliasShift"] == {
+        "function": FUNCTION,
+        "alias": ALIAS,
+        "fromVersion": "2",
+        "toVersion": "1",
+    }
+
+
+def test_kit_made_undo_is_never_undone(lambda_release: LambdaWorld, lambda_context: Any) -> None:
+    bad = _bad_release_baked(lambda_release)
+    first = lambda_handler(_alarm(lambda_release), lambda_context)
+    lambda_release.finish(first["rollbackDeploymentId"])
+
+    again = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert again["action"] == "skipped"
+    assert "never roll back a rollback" in again["reason"]
+    assert len(_created_by_function(lambda_release, bad)) == 1
+    assert lambda_release.alias_version() == "1"
+
+
+def test_codedeploy_made_rollback_is_never_undone(
+    lambda_release: LambdaWorld, lambda_context: Any
+) -> None:
+    rollback = lambda_release.release(
+        created_ago=6 * MINUTE, completed_ago=5 * MINUTE, current="2", target="1"
+    )
+    codedeploy_gaps.get(rollback).creator = "codeDeployRollback"
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert result["action"] == "skipped"
+    assert "codeDeployRollback" in result["reason"]
+    assert "codedeploy:CreateDeployment" not in result["awsCalls"]
+    # A rollback is never undone, so its AppSpec is not even read.
+    assert "codedeploy:GetApplicationRevision" not in result["awsCalls"]
+
+
+def test_release_outside_the_bake_window_is_not_undone(
+    lambda_release: LambdaWorld, lambda_context: Any
+) -> None:
+    lambda_release.release(created_ago=50 * MINUTE, completed_ago=40 * MINUTE)
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert result["action"] == "skipped"
+    assert "outside the 30-minute bake window" in result["reason"]
+    assert "codedeploy:CreateDeployment" not in result["awsCalls"]
+    assert lambda_release.alias_version() == "2"
+
+
+def test_duplicate_alarm_events_make_one_undo(
+    lambda_release: LambdaWorld, lambda_context: Any
+) -> None:
+    bad = _bad_release_baked(lambda_release)
+    event = _alarm(lambda_release)
+
+    results = [lambda_handler(event, lambda_context) for _ in range(3)]
+
+    assert [r["action"] for r in results] == ["redeployed", "skipped", "skipped"]
+    assert len(_created_by_function(lambda_release, bad)) == 1
+
+
+def test_dry_run_makes_no_write_call(
+    lambda_release: LambdaWorld, set_env: Any, lambda_context: Any
+) -> None:
+    bad = _bad_release_baked(lambda_release)
+    set_env(**environment(), DRY_RUN="true")
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert result["action"] == "would-redeploy"
+    assert result["awsCalls"] == [
+        "codedeploy:ListDeployments",
+        "codedeploy:BatchGetDeployments",
+        "codedeploy:GetApplicationRevision",
+        "sns:Publish",
+    ]
+    assert _created_by_function(lambda_release, bad) == []
+    assert lambda_release.alias_version() == "2"
+
+
+def test_running_lambda_deployment_is_left_to_codedeploy_alarm_rollback(
+    lambda_release: LambdaWorld, lambda_context: Any
+) -> None:
+    lambda_release.release(created_ago=3 * MINUTE, completed_ago=None)
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert result["action"] == "skipped"
+    assert "CodeDeploy shifts the alias back" in result["reason"]
+    assert result["awsCalls"] == [
+        "codedeploy:ListDeployments",
+        "codedeploy:BatchGetDeployments",
+    ]
+
+
+def test_deployment_of_another_alias_is_not_undone(
+    lambda_release: LambdaWorld, lambda_context: Any
+) -> None:
+    lambda_release.clients["lambda"].create_alias(
+        FunctionName=FUNCTION, Name="beta", FunctionVersion="1"
+    )
+    lambda_release.release(created_ago=12 * MINUTE, completed_ago=4 * MINUTE, alias="beta")
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert result["action"] == "skipped"
+    assert "moves alias beta of order-api, not live of order-api" in result["reason"]
+    assert result["notified"] is True
+    assert "codedeploy:CreateDeployment" not in result["awsCalls"]
+
+
+def test_failed_codedeploy_rollback_of_the_alias_is_paged_not_retried(
+    lambda_release: LambdaWorld, world: World, lambda_context: Any
+) -> None:
+    rollback = lambda_release.release(
+        created_ago=6 * MINUTE, completed_ago=5 * MINUTE, current="2", target="1", status="Failed"
+    )
+    codedeploy_gaps.get(rollback).creator = "codeDeployRollback"
+    event = deployment_event(rollback)
+    event["detail"].update(application=APPLICATION, deploymentGroup=GROUP)
+
+    result = lambda_handler(event, lambda_context)
+
+    assert result["action"] == "skipped"
+    assert "check its weights" in result["reason"]
+    assert "codedeploy:CreateDeployment" not in result["awsCalls"]
+    (page,) = world.notifications()
+    assert page["Subject"].startswith("NO ROLLBACK, HUMAN NEEDED")

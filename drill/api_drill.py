@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from drill import api_scenario, runner, scenario
+from drill import api_kit, api_scenario, runner, scenario
 from drill.alarm_spec import AlarmSpec, MetricRef
 from drill.api_scenario import ALIAS_SHIFT_S, ApiScenario, Shift, alias_shift, success_time
 from drill.assembly import Assembly, DrillTemplateError, Template
@@ -40,6 +40,8 @@ class ApiKit:
     group_config: str
     alarms: Mapping[str, WatchedAlarm]  # ``rollback``: the deployment group watches it
     kit_rule: str | None
+    assembly: Assembly
+    kit_function: Any  # ``api_kit.kit_function``: (function, its alarms) or None
 
 
 def _ref(value: Any) -> Any:
@@ -81,7 +83,8 @@ def find_api_kit(assembly: Assembly) -> ApiKit:
                 if all(_feeds(r, function_id) for r in spec.metric_refs())
             }
             rule = next(iter(alarm_rules(template.body)), None)
-            return ApiKit(template, group["DeploymentConfigName"], alarms, rule)
+            found = api_kit.kit_function(assembly, template, rule)
+            return ApiKit(template, group["DeploymentConfigName"], alarms, rule, assembly, found)
     raise DrillTemplateError(
         "no CodeDeploy Lambda group watching API Gateway alarms in cdk.out: run `make synth`"
     )
@@ -128,6 +131,7 @@ class ApiRun:
     onset_to_rollback: timedelta | None
     errors_served: float
     final_version: str
+    kit_rollbacks: int
 
     @property
     def onset_to_restored(self) -> timedelta | None:
@@ -142,7 +146,10 @@ def _stops(kit: ApiKit, scenario: ApiScenario, replays: Mapping[str, Replay]) ->
     for index, release in enumerate(scenario.releases):
         begin, end = release.create_time, success_time(release, kit.group_config)
         seen = sorted(
-            (max(t.at, begin) + notice, kit.alarms[lid].label)
+            (
+                max(t.at, begin) + notice,
+                f"CodeDeploy stops it: {kit.alarms[lid].label} (+{NOTICE_S} s)",
+            )
             for lid, run in replays.items()
             if kit.alarms[lid].rollback
             for t in run.alarms
@@ -172,7 +179,19 @@ def run(kit: ApiKit, scenario: ApiScenario, delay_s: int, longest_s: int) -> Api
             )
             for lid, a in kit.alarms.items()
         }
-        found = _stops(kit, scenario, replays)
+        found = stopped = _stops(kit, scenario, replays)
+        kit_count = 0
+        if kit.kit_function is not None:
+            by_kit, kit_count = api_kit.undos(
+                kit.assembly,
+                kit.template,
+                kit.kit_function,
+                scenario,
+                kit.group_config,
+                replays,
+                found,
+            )
+            found = {**by_kit, **found}
         if found == undo:
             break
         undo = found
@@ -185,10 +204,15 @@ def run(kit: ApiKit, scenario: ApiScenario, delay_s: int, longest_s: int) -> Api
         shift=shift,
         replays=replays,
         undo=undo,
-        status="Stopped" if last in undo else "Succeeded" if done <= scenario.end else "InProgress",
+        status="Stopped"
+        if last in stopped
+        else "Succeeded"
+        if done <= scenario.end
+        else "InProgress",
         onset_to_rollback=rollbacks[0] - scenario.onset if rollbacks else None,
         errors_served=sum(sum(counts(scenario, shift, bad, m)[first:]) for m in SERVED),
         final_version=max(weights, key=lambda v: weights[v]),
+        kit_rollbacks=kit_count,
     )
 
 
@@ -198,7 +222,7 @@ def checks(result: ApiRun, scenario: ApiScenario) -> list[tuple[str, Any, Any, b
     got: dict[str, Any] = {
         "status": result.status,
         "final_version": result.final_version,
-        "kit_rollbacks": 0,  # no kit rule on the API's alarms is replayed yet
+        "kit_rollbacks": result.kit_rollbacks,
     }
     out = [(name, expect[name], got[name], expect[name] == got[name]) for name in got]
     minutes = None if elapsed is None else elapsed.total_seconds() / 60
@@ -232,10 +256,7 @@ def _timeline(kit: ApiKit, result: ApiRun) -> list[str]:
             (t.at, f"alarm {kit.alarms[lid].label} {t.old_state} -> {t.new_state} ({role})")
             for t in replayed.transitions
         ]
-    events += [
-        (at, f"CodeDeploy stops the deployment ({label}, seen {NOTICE_S} s on, modelled)")
-        for at, label in result.undo.values()
-    ]
+    events += [(at, label) for at, label in result.undo.values()]
     return [f"  {at:%H:%M:%S}  {text}" for at, text in sorted(events)]
 
 

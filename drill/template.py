@@ -34,6 +34,8 @@ from drill.assembly import (
     Template,
 )
 
+AUTO_SCALING_GROUP = "AWS::AutoScaling::AutoScalingGroup"
+
 # --- Alarms and the rule that listens to them ------------------------------------------------
 
 
@@ -255,7 +257,9 @@ def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
     construct (the notify-only target 5xx alarm) and any alarm whose logical id contains
     one of ``alarm_fragments`` (a scenario's ``expect.alarms`` keys).
     """
-    for template in assembly.stacks.values():
+    # A stack with an Auto Scaling group first: the API stack's rule serves a Lambda group.
+    ec2_first = sorted(assembly.stacks.values(), key=lambda t: not t.of_type(AUTO_SCALING_GROUP))
+    for template in ec2_first:
         for rule_id in alarm_rules(template.body):
             function_id = _rule_function(template, rule_id)
             if function_id is not None:

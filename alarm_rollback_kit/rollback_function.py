@@ -8,10 +8,10 @@ dead-letter queue that pages, and so do its own errors. A second rule pages dire
 when any deployment of the group fails or stops, since a failed rollback raises no new
 alarm transition.
 
-Everything it reads from the service is on CDK's interfaces, so resources imported by
-attributes work: the CloudWatch dimensions of the diagnosis (``app/<name>/<id>``,
-``targetgroup/<name>/<id>``) are derived from the ARNs when the load balancer or target
-group is imported, as CDK derives an imported load balancer's metrics.
+The group is an EC2 server group (with its load balancer and target group) or a Lambda
+group (with the alias it shifts); ``rollback_targets`` holds what differs between the two:
+the environment that tells the function which it is, and the IAM for its calls. Everything
+it reads is on CDK's interfaces, so resources imported by attributes work.
 """
 
 from __future__ import annotations
@@ -44,34 +44,29 @@ from alarm_rollback_kit.compliance import (
 )
 from alarm_rollback_kit.config import RollbackConfig
 from alarm_rollback_kit.dead_letters import dead_letter_queue, messages_waiting_alarm
-from alarm_rollback_kit.deployment import deploy_permissions
 from alarm_rollback_kit.lambda_code import ROLLBACK_CODE, function_code
+from alarm_rollback_kit.own_function import own_function
+from alarm_rollback_kit.rollback_targets import RollbackTarget, rollback_target
 from alarm_rollback_kit.topics import AlarmTopic
 
-
-def _arn_resource(arn: str) -> str:
-    """The resource part of an ELB ARN (``arn:aws:elasticloadbalancing:r:a:<resource>``)."""
-    if cdk.Token.is_unresolved(arn):
-        return cdk.Fn.select(5, cdk.Fn.split(":", arn))
-    return arn.split(":", 5)[5]
-
-
-def load_balancer_full_name(load_balancer: elbv2.IApplicationLoadBalancer) -> str:
-    """``app/<name>/<id>``, the ``LoadBalancer`` dimension of ALB metrics."""
-    if isinstance(load_balancer, elbv2.ApplicationLoadBalancer):
-        return load_balancer.load_balancer_full_name
-    # ARN resource: loadbalancer/app/<name>/<id> (ELB User Guide, CloudWatch metrics).
-    resource = _arn_resource(load_balancer.load_balancer_arn)
-    if cdk.Token.is_unresolved(resource):
-        return cdk.Fn.select(1, cdk.Fn.split("loadbalancer/", resource))
-    return resource.removeprefix("loadbalancer/")
-
-
-def target_group_full_name(target_group: elbv2.IApplicationTargetGroup) -> str:
-    """``targetgroup/<name>/<id>``, the ``TargetGroup`` dimension of ALB metrics."""
-    if isinstance(target_group, elbv2.ApplicationTargetGroup):
-        return target_group.target_group_full_name
-    return _arn_resource(target_group.target_group_arn)
+# Delivery to Lambda only; the function's own errors get Lambda's asynchronous retries
+# (two, one and two minutes apart; Lambda Developer Guide, "Error handling and automatic
+# retries"), then the on-failure destination. An event older than an hour is a different
+# decision; a human takes it from the dead-letter queue instead.
+RULE_RETRY_ATTEMPTS = 4
+MAX_EVENT_AGE = Duration.hours(1)
+DEPLOYMENT_FAILED_TEXT = (
+    "[alarm-rollback-kit] CodeDeploy deployment "
+    f"{events.EventField.from_path('$.detail.deploymentId')} of "
+    f"{events.EventField.from_path('$.detail.application')}/"
+    f"{events.EventField.from_path('$.detail.deploymentGroup')} ended "
+    f"{events.EventField.from_path('$.detail.state')} at {events.EventField.time}. Nothing was "
+    "rolled back automatically if it was the kit's own redeploy ([alarm-rollback-kit] in its "
+    "description): the kit turns CodeDeploy's rollback off for it, since that would reinstall "
+    "the bad release. If it was CodeDeploy's rollback, the function redeploys the good "
+    "revision once and pages. Either way the bad release may still be serving: check the "
+    "group and the rollback function's log now."
+)
 
 
 def notifications_topic(scope: Construct, config: RollbackConfig) -> sns.ITopic:
@@ -84,14 +79,19 @@ def notifications_topic(scope: Construct, config: RollbackConfig) -> sns.ITopic:
 class RollbackFunction(KitConstruct):
     """The function that rolls CodeDeploy back, wired to ``alarms`` through ``rule``.
 
-    ``alarms``: the alarms whose ALARM transition means "roll back" (the function ignores
-    events of any other alarm). ``rule``: a rule matching them (``RollbackAlarms.rule``);
-    without one, a rule over ``alarms`` is made here. ``topic``: where decisions and pages
-    go (a KMS-encrypted topic is made when not given). ``distribution_id``: a CloudFront
-    distribution whose cached errors are invalidated after a rollback.
+    ``deployment_group``: an EC2 ``IServerDeploymentGroup`` with ``load_balancer`` and
+    ``target_group``, or a Lambda ``ILambdaDeploymentGroup`` with the ``alias`` it shifts
+    (then ``alarms`` should be the group's own, so a running deployment is stopped by
+    CodeDeploy). ``alarms``: the alarms whose ALARM transition means "roll back" (the
+    function ignores events of any other alarm). ``rule``: a rule matching them
+    (``RollbackAlarms.rule``); without one, a rule over ``alarms`` is made here. ``topic``:
+    where decisions and pages go (a KMS-encrypted topic is made when not given).
+    ``distribution_id``: a CloudFront distribution whose cached errors are invalidated
+    after a rollback.
 
     Attributes: ``function``, ``rule``, ``idempotency_table``, ``dead_letter_queue``,
-    ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``, ``deployment_failed_rule``.
+    ``topic``, ``dead_letter_alarm``, ``function_errors_alarm``, ``deployment_failed_rule``,
+    ``target``.
     """
 
     def __init__(
@@ -99,11 +99,12 @@ class RollbackFunction(KitConstruct):
         scope: Construct,
         id_: str,
         *,
-        load_balancer: elbv2.IApplicationLoadBalancer,
-        target_group: elbv2.IApplicationTargetGroup,
-        deployment_group: codedeploy.IServerDeploymentGroup,
+        deployment_group: codedeploy.IServerDeploymentGroup | codedeploy.ILambdaDeploymentGroup,
         alarms: Sequence[cw.IAlarm],
         config: RollbackConfig,
+        load_balancer: elbv2.IApplicationLoadBalancer | None = None,
+        target_group: elbv2.IApplicationTargetGroup | None = None,
+        alias: lambda_.IAlias | None = None,
         rule: events.Rule | None = None,
         topic: sns.ITopic | None = None,
         distribution_id: str | None = None,
@@ -113,38 +114,34 @@ class RollbackFunction(KitConstruct):
         if not alarms:
             raise ValueError("RollbackFunction needs at least one alarm that means 'roll back'")
         self.config = config
+        self.target: RollbackTarget = rollback_target(
+            deployment_group, load_balancer=load_balancer, target_group=target_group, alias=alias
+        )
         self.topic = topic or notifications_topic(self, config)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetters")
-        self.function = self._function(
-            config,
-            load_balancer,
-            target_group,
-            deployment_group,
-            alarms,
-            distribution_id,
-            invalidation_paths,
-        )
+        self.idempotency_table = self._idempotency_table()
+        self.function = self._function(alarms, distribution_id, invalidation_paths)
+        self._grant(distribution_id)
         self.rule = rule or alarm_state_rule(self, "OnRollbackAlarm", alarms)
-        self.rule.add_target(
-            targets.LambdaFunction(
-                self.function,
-                dead_letter_queue=self.dead_letter_queue,
-                retry_attempts=4,
-                # These cover delivery to Lambda only; the function's own errors get
-                # Lambda's asynchronous retries (two, one and two minutes apart; Lambda
-                # Developer Guide, "Error handling and automatic retries"), then the
-                # on-failure destination. An event older than an hour is a different
-                # decision; a human takes it from the dead-letter queue instead.
-                max_event_age=Duration.hours(1),
-            )
+        self.rule.add_target(self._invoke())
+        self.deployment_failed_rule = self._deployment_failed_rule()
+        self.dead_letter_alarm, self.function_errors_alarm = self._own_alarms()
+
+    def _invoke(self) -> targets.LambdaFunction:
+        return targets.LambdaFunction(
+            self.function,
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=RULE_RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
         )
 
+    def _deployment_failed_rule(self) -> events.Rule:
         # A rollback deployment that fails (or any deployment of the group) raises no new
         # alarm transition, so the function would never hear of it: page directly, and let
         # the function retry a CodeDeploy rollback that ended Stopped or Failed (the same
         # alarms may stop it; AWS does not document whether they do).
         # Event shape: CodeDeploy User Guide, "Monitoring deployments with EventBridge".
-        self.deployment_failed_rule = events.Rule(
+        return events.Rule(
             self,
             "OnDeploymentFailed",
             description="A deployment of the group failed or stopped: tell on-call",
@@ -153,40 +150,23 @@ class RollbackFunction(KitConstruct):
                 detail_type=["CodeDeploy Deployment State-change Notification"],
                 detail={
                     "state": ["FAILURE", "STOP"],
-                    "application": [deployment_group.application.application_name],
-                    "deploymentGroup": [deployment_group.deployment_group_name],
+                    "application": [self.target.application_name],
+                    "deploymentGroup": [self.target.group_name],
                 },
             ),
             targets=[
                 targets.SnsTopic(
                     self.topic,
-                    message=events.RuleTargetInput.from_text(
-                        f"[alarm-rollback-kit] CodeDeploy deployment "
-                        f"{events.EventField.from_path('$.detail.deploymentId')} of "
-                        f"{events.EventField.from_path('$.detail.application')}/"
-                        f"{events.EventField.from_path('$.detail.deploymentGroup')} ended "
-                        f"{events.EventField.from_path('$.detail.state')} at "
-                        f"{events.EventField.time}. Nothing was rolled back automatically "
-                        "if it was the kit's own redeploy ([alarm-rollback-kit] in its "
-                        "description): the kit turns CodeDeploy's rollback off for it, since "
-                        "that would reinstall the bad release. If it was CodeDeploy's "
-                        "rollback, the function redeploys the good revision once and pages. "
-                        "Either way the bad release may still be serving: check the group and "
-                        "the rollback function's log now."
-                    ),
+                    message=events.RuleTargetInput.from_text(DEPLOYMENT_FAILED_TEXT),
                     dead_letter_queue=self.dead_letter_queue,
                 ),
-                targets.LambdaFunction(
-                    self.function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=4,
-                    max_event_age=Duration.hours(1),
-                ),
+                self._invoke(),
             ],
         )
 
+    def _own_alarms(self) -> tuple[cw.Alarm, cw.Alarm]:
         notify = cw_actions.SnsAction(self.topic)
-        self.dead_letter_alarm = messages_waiting_alarm(
+        waiting = messages_waiting_alarm(
             self,
             "DeadLettersWaiting",
             queue=self.dead_letter_queue,
@@ -197,7 +177,7 @@ class RollbackFunction(KitConstruct):
                 "deployment through all of Lambda's retries: roll back by hand."
             ),
         )
-        self.function_errors_alarm = cw.Alarm(
+        errors = cw.Alarm(
             self,
             "FunctionErrors",
             alarm_description="The rollback function failed; check its log and the DLQ.",
@@ -207,30 +187,15 @@ class RollbackFunction(KitConstruct):
             evaluation_periods=1,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.dead_letter_alarm, self.function_errors_alarm):
+        for alarm in (waiting, errors):
             alarm.add_alarm_action(notify)
+        return waiting, errors
 
-    def _function(
-        self,
-        config: RollbackConfig,
-        load_balancer: elbv2.IApplicationLoadBalancer,
-        target_group: elbv2.IApplicationTargetGroup,
-        deployment_group: codedeploy.IServerDeploymentGroup,
-        alarms: Sequence[cw.IAlarm],
-        distribution_id: str | None,
-        invalidation_paths: tuple[str, ...],
-    ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            "FunctionLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            # The decision log is the audit trail of every rollback: keep it.
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+    def _idempotency_table(self) -> dynamodb.Table:
         # One item per rollback the function makes, written with a condition so that of
         # concurrent invocations exactly one acts. Records expire by TTL after two days and
         # hold nothing worth keeping, so the table goes with the stack.
-        self.idempotency_table = dynamodb.Table(
+        return dynamodb.Table(
             self,
             "IdempotencyRecords",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
@@ -238,27 +203,45 @@ class RollbackFunction(KitConstruct):
             time_to_live_attribute="expiresAt",
             removal_policy=RemovalPolicy.DESTROY,
         )
-        # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
-        # every log group in the account.
-        role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Rollback function: this deployment group, topic and log group only",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
-        )
-        function = lambda_.Function(
+
+    def _environment(
+        self,
+        alarms: Sequence[cw.IAlarm],
+        distribution_id: str | None,
+        invalidation_paths: tuple[str, ...],
+    ) -> dict[str, str]:
+        config = self.config
+        return {
+            "TARGET_TYPE": self.target.type_name,
+            "APPLICATION_NAME": self.target.application_name,
+            "DEPLOYMENT_GROUP_NAME": self.target.group_name,
+            **self.target.environment(),
+            "BAKE_MINUTES": str(config.bake_minutes),
+            "TOPIC_ARN": self.topic.topic_arn,
+            "DRY_RUN": "true" if config.dry_run else "false",
+            "ROLLBACK_ALARM_NAMES": cdk.Fn.join(",", [alarm.alarm_name for alarm in alarms]),
+            "MAX_ROLLBACKS_PER_HOUR": str(config.max_rollbacks_per_hour),
+            "DIAGNOSIS_MINUTES": "5",
+            "DISTRIBUTION_ID": distribution_id or "",
+            "INVALIDATION_PATHS": ",".join(invalidation_paths),
+            "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+        }
+
+    def _function(
+        self,
+        alarms: Sequence[cw.IAlarm],
+        distribution_id: str | None,
+        invalidation_paths: tuple[str, ...],
+    ) -> lambda_.Function:
+        return own_function(
             self,
             "Function",
-            role=role,
+            logs_id="FunctionLogs",
+            role_id="FunctionRole",
+            role_description="Rollback function: this deployment group, topic and log group only",
+            # The decision log is the audit trail of every rollback: keep it.
+            retention=logs.RetentionDays.THREE_MONTHS,
             description="Rolls back CodeDeploy when a rollback alarm fires",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
             code=function_code(ROLLBACK_CODE),
             handler="rollback.handler.lambda_handler",
             memory_size=256,
@@ -268,89 +251,52 @@ class RollbackFunction(KitConstruct):
             # None by default: a reservation fails the deploy in an account whose quota is
             # still the new-account 10 (Lambda keeps 10 unreserved). Concurrent deliveries
             # end in one rollback through the idempotency record instead.
-            reserved_concurrent_executions=config.reserved_concurrency or None,
-            log_group=log_group,
+            reserved_concurrent_executions=self.config.reserved_concurrency or None,
             retry_attempts=2,
-            max_event_age=Duration.hours(1),
+            max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
-            environment={
-                "APPLICATION_NAME": deployment_group.application.application_name,
-                "DEPLOYMENT_GROUP_NAME": deployment_group.deployment_group_name,
-                "BAKE_MINUTES": str(config.bake_minutes),
-                "TOPIC_ARN": self.topic.topic_arn,
-                "DRY_RUN": "true" if config.dry_run else "false",
-                "ROLLBACK_ALARM_NAMES": cdk.Fn.join(",", [alarm.alarm_name for alarm in alarms]),
-                "MAX_ROLLBACKS_PER_HOUR": str(config.max_rollbacks_per_hour),
-                "LOAD_BALANCER_FULL_NAME": load_balancer_full_name(load_balancer),
-                "TARGET_GROUP_FULL_NAME": target_group_full_name(target_group),
-                "DIAGNOSIS_MINUTES": "5",
-                "DISTRIBUTION_ID": distribution_id or "",
-                "INVALIDATION_PATHS": ",".join(invalidation_paths),
-                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-            },
-        )
-        function.add_to_role_policy(
+            environment=self._environment(alarms, distribution_id, invalidation_paths),
+        ).function
+
+    def _grant(self, distribution_id: str | None) -> None:
+        """Exactly the calls the function makes, each on its resource."""
+        statements = [
+            # Claim a record before CreateDeployment, give it back if that fails.
             iam.PolicyStatement(
-                # Claim a record before CreateDeployment, give it back if that fails.
                 actions=["dynamodb:PutItem", "dynamodb:DeleteItem"],
                 resources=[self.idempotency_table.table_arn],
+            ),
+            *self.target.statements(),
+            # Explicit rather than topic.grant_publish, which grants kms:GenerateDataKey*.
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+        ]
+        if self.target.reads_metrics:
+            # GetMetricData has no resource-level permissions (CloudWatch service
+            # authorization reference); it only reads metrics.
+            statements.append(
+                iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
             )
-        )
-        # Scoped to this application, group and configuration (CodeDeploy's
-        # service-authorization reference lists the resource type for each action).
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "codedeploy:ListDeployments",
-                    "codedeploy:BatchGetDeployments",
-                    "codedeploy:StopDeployment",
-                    # The rollback redeploy overrides the group's alarm configuration (the
-                    # alarm that triggered it is still in ALARM), which CodeDeploy
-                    # authorizes as UpdateDeploymentGroup (API Reference, CreateDeployment).
-                    "codedeploy:UpdateDeploymentGroup",
-                ],
-                resources=[deployment_group.deployment_group_arn],
-            )
-        )
-        for statement in deploy_permissions(deployment_group):
-            function.add_to_role_policy(statement)
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                # GetMetricData has no resource-level permissions (CloudWatch service
-                # authorization reference); it only reads metrics.
-                actions=["cloudwatch:GetMetricData"],
-                resources=["*"],
-            )
-        )
         if distribution_id:
-            function.add_to_role_policy(
+            distribution = cdk.Stack.of(self).format_arn(
+                service="cloudfront",
+                region="",
+                resource="distribution",
+                resource_name=distribution_id,
+            )
+            statements.append(
                 iam.PolicyStatement(
-                    actions=["cloudfront:CreateInvalidation"],
-                    resources=[
-                        cdk.Arn.format(
-                            cdk.ArnComponents(
-                                service="cloudfront",
-                                region="",
-                                resource="distribution",
-                                resource_name=distribution_id,
-                            ),
-                            cdk.Stack.of(self),
-                        )
-                    ],
+                    actions=["cloudfront:CreateInvalidation"], resources=[distribution]
                 )
             )
-        # Explicit rather than topic.grant_publish, which grants kms:GenerateDataKey*.
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn])
-        )
         if self.topic.master_key is not None:
-            function.add_to_role_policy(
+            statements.append(
                 iam.PolicyStatement(
                     actions=["kms:GenerateDataKey", "kms:Decrypt"],
                     resources=[self.topic.master_key.key_arn],
                 )
             )
-        return function
+        for statement in statements:
+            self.function.add_to_role_policy(statement)
 
     def acknowledge_nag_findings(self) -> None:
         self._acknowledge_aws_solutions()
@@ -379,6 +325,8 @@ class RollbackFunction(KitConstruct):
                 )
             ],
         )
+        if not self.target.reads_metrics:
+            return
         policy = (
             self.function.role.node.try_find_child("DefaultPolicy") if self.function.role else None
         )

@@ -49,6 +49,7 @@ from alarm_rollback_kit.dead_letters import dead_letter_queue, messages_waiting_
 from alarm_rollback_kit.hardening import LOG_RETENTION, private_queue
 from alarm_rollback_kit.keys import LogsKey
 from alarm_rollback_kit.lambda_code import function_code
+from alarm_rollback_kit.own_function import own_function
 from stacks.config import ApiConfig
 from stacks.constructs.lambda_release import LambdaRelease
 from stacks.constructs.pre_traffic_hook import LAMBDAS_DIR, PreTrafficHook
@@ -458,47 +459,26 @@ class OrdersApi(Construct):
         table_actions: tuple[str, ...],
         log_retention: logs.RetentionDays,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            f"{id_}Logs",
-            retention=log_retention,
-            encryption_key=self.logs_key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        # Its own role instead of AWSLambdaBasicExecutionRole, whose log permissions span
-        # every log group in the account.
-        role = iam.Role(
-            self,
-            f"{id_}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{description}: its log group, table and queue only",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
-        )
-        function = lambda_.Function(
+        function = own_function(
             self,
             id_,
-            role=role,
+            logs_id=f"{id_}Logs",
+            role_id=f"{id_}Role",
+            role_description=f"{description}: its log group, table and queue only",
+            retention=log_retention,
+            encryption_key=self.logs_key,
             description=description,
-            # cdk-nag's AwsSolutions-L1 flags PYTHON_3_13 as not the latest runtime; 3.14 is.
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
             code=function_code(API_CODE, vendored=VENDORED_DISTRIBUTIONS),
             handler=handler,
             memory_size=self.config.handler_memory_mb,
             timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
             environment={
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
-        )
+        ).function
         self.table.grant(function, *table_actions)
         return function
 

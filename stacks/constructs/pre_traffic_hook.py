@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from alarm_rollback_kit.lambda_code import function_code
+from alarm_rollback_kit.own_function import own_function
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The sample's own functions (the kit's rollback function ships inside alarm_rollback_kit).
@@ -52,25 +53,29 @@ class PreTrafficHook(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, id_)
-        self.log_group = logs.LogGroup(
+        made = own_function(
             self,
-            "Logs",
+            "Function",
+            logs_id="Logs",
+            role_id="Role",
+            role_description=(
+                "order-api pre-traffic hook: invokes the new version, reports to CodeDeploy"
+            ),
             retention=log_retention,
             encryption_key=logs_key,
-            removal_policy=RemovalPolicy.RETAIN,
+            description="order-api: BeforeAllowTraffic check of a new handler version",
+            code=function_code(LAMBDAS_DIR / "pretraffic", data=bundled_events()),
+            handler="pretraffic.handler.lambda_handler",
+            # A dozen invocations of a handler that times out within 28 s each, at most;
+            # CodeDeploy waits up to an hour for the status.
+            timeout=Duration.minutes(5),
+            memory_size=256,
+            environment={
+                "TARGET_FUNCTION": target.function_name,
+                "TARGET_VERSION": version.version,
+            },
         )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="order-api pre-traffic hook: invokes the new version, reports to CodeDeploy",
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            )
-        )
+        self.function, self.role, self.log_group = made.function, made.role, made.log_group
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["lambda:InvokeFunction"],
@@ -78,30 +83,19 @@ class PreTrafficHook(Construct):
                 resources=[f"{target.function_arn}:*"],
             )
         )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            role=self.role,
-            description="order-api: BeforeAllowTraffic check of a new handler version",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            code=function_code(LAMBDAS_DIR / "pretraffic", data=bundled_events()),
-            handler="pretraffic.handler.lambda_handler",
-            # A dozen invocations of a handler that times out within 28 s each, at most;
-            # CodeDeploy waits up to an hour for the status.
-            timeout=Duration.minutes(5),
-            memory_size=256,
-            log_group=self.log_group,
-            environment={
-                "TARGET_FUNCTION": target.function_name,
-                "TARGET_VERSION": version.version,
-            },
-        )
 
     def allow_reading(self, group: codedeploy.ILambdaDeploymentGroup) -> None:
-        """GetDeployment on ``group`` (its deployments are authorized on the group's ARN)."""
+        """GetDeployment on ``group`` (its deployments are authorized on the group's ARN) and
+        GetApplicationRevision on its application: GetDeployment never returns the AppSpec's
+        content, only its sha256 (CodeDeploy API Reference, GetDeployment)."""
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["codedeploy:GetDeployment"], resources=[group.deployment_group_arn]
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["codedeploy:GetApplicationRevision"],
+                resources=[group.application.application_arn],
             )
         )

@@ -281,10 +281,14 @@ def test_hook_may_invoke_only_the_handlers_versions_and_report_on_its_group(
     assert invoke["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [handler, "Arn"]}, ":*"]]}
     for action in ("codedeploy:PutLifecycleEventHookExecutionStatus", "codedeploy:GetDeployment"):
         assert "deploymentgroup:" in json.dumps(by_action[action]["Resource"])
+    # GetDeployment returns no AppSpec content: the hook reads it by sha256 (the API
+    # Reference's GetDeployment), on the application and nothing wider.
+    assert ":application:" in json.dumps(by_action["codedeploy:GetApplicationRevision"]["Resource"])
     assert set(by_action) == {
         "lambda:InvokeFunction",
         "codedeploy:PutLifecycleEventHookExecutionStatus",
         "codedeploy:GetDeployment",
+        "codedeploy:GetApplicationRevision",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }

@@ -226,6 +226,12 @@ class Gateway:
         )
         return str(response["revision"]["appSpecContent"]["content"])
 
+    # Lambda ------------------------------------------------------------------------------
+
+    def alias(self, function_name: str, alias_name: str) -> dict[str, Any]:
+        """GetAlias: the version the alias points at and any weighted routing."""
+        return self.call("lambda", "GetAlias", FunctionName=function_name, Name=alias_name)
+
     # DynamoDB idempotency records ---------------------------------------------------------
 
     def claim(self, table: str, key: str, attributes: Mapping[str, str]) -> bool:

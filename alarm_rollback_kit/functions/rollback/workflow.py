@@ -25,7 +25,8 @@ is taken again once from fresh data (one more ListDeployments and BatchGetDeploy
 
 For a Lambda group (``TARGET_TYPE=LAMBDA``) the newest succeeded release's AppSpec is read
 with one GetApplicationRevision before deciding (BatchGetDeployments returns no content), the
-undo is a CreateDeployment with ``CodeDeployDefault.LambdaAllAtOnce``, there is no
+undo is a CreateDeployment with ``CodeDeployDefault.LambdaAllAtOnce`` after one GetAlias
+confirms the alias still points (only) at the bad version, there is no
 StopDeployment (CodeDeploy's own alarm rollback takes a running Lambda deployment) and no
 GetMetricData (the diagnosis reads ALB metrics).
 
@@ -85,6 +86,8 @@ def run(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> d
     for attempt in (1, 2):
         deployments = _read_group(config, gateway, since)
         decision = decide(alarm=alarm, config=config, deployments=deployments, now=now)
+        if decision.facts.get("aliasShift"):
+            decision = _confirm_alias(config, gateway, decision)
         try:
             result = _act(alarm, config, gateway, decision, since=since)
             break
@@ -197,6 +200,30 @@ def _read_group(config: Config, gateway: Gateway, since: datetime) -> list[Deplo
     infos = gateway.batch_get_deployments(ids) if ids else []
     deployments = [Deployment.from_info(info) for info in infos]
     return _with_appspec(config, gateway, deployments) if config.is_lambda else deployments
+
+
+def _confirm_alias(config: Config, gateway: Gateway, decision: Decision) -> Decision:
+    """The undo's CurrentVersion must be where the alias points, with no weighted routing:
+    AWS does not document what CodeDeploy does with a stale one, so a moved alias (a human
+    fixed it, or another release path) is left to a human instead."""
+    shift = decision.facts["aliasShift"]
+    alias = gateway.alias(shift["function"], shift["alias"])
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    if str(alias.get("FunctionVersion")) == shift["fromVersion"] and not weights:
+        return decision
+    return replace(
+        decision,
+        action="skipped",
+        reason=(
+            f"alias {shift['alias']} of {shift['function']} points at version "
+            f"{alias.get('FunctionVersion')}"
+            + (f" with weights {dict(weights)}" if weights else "")
+            + f", not only at the bad version {shift['fromVersion']}: it moved since "
+            f"{decision.deployment_id}, so a human decides"
+        ),
+        revision=None,
+        description=None,
+    )
 
 
 def _with_appspec(

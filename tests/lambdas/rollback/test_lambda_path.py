@@ -28,6 +28,7 @@ UNDO_CALLS = [
     "codedeploy:ListDeployments",
     "codedeploy:BatchGetDeployments",
     "codedeploy:GetApplicationRevision",
+    "lambda:GetAlias",
     "dynamodb:PutItem",
     "codedeploy:CreateDeployment",
     "sns:Publish",
@@ -175,6 +176,7 @@ def test_dry_run_makes_no_write_call(
         "codedeploy:ListDeployments",
         "codedeploy:BatchGetDeployments",
         "codedeploy:GetApplicationRevision",
+        "lambda:GetAlias",
         "sns:Publish",
     ]
     assert _created_by_function(lambda_release, bad) == []
@@ -229,3 +231,20 @@ def test_failed_codedeploy_rollback_of_the_alias_is_paged_not_retried(
     assert "codedeploy:CreateDeployment" not in result["awsCalls"]
     (page,) = world.notifications()
     assert page["Subject"].startswith("NO ROLLBACK, HUMAN NEEDED")
+
+
+def test_alias_moved_since_the_release_is_left_to_a_human(
+    lambda_release: LambdaWorld, lambda_context: Any
+) -> None:
+    bad = _bad_release_baked(lambda_release)
+    # Someone already put the alias back by hand.
+    lambda_release.clients["lambda"].update_alias(
+        FunctionName=FUNCTION, Name=ALIAS, FunctionVersion="1"
+    )
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert result["action"] == "skipped"
+    assert "points at version 1, not only at the bad version 2" in result["reason"]
+    assert result["notified"] is True
+    assert _created_by_function(lambda_release, bad) == []

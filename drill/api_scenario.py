@@ -1,11 +1,11 @@
 """An API release scenario, and the model of how CodeDeploy shifts the ``live`` alias.
 
 On the Lambda path the alias's weights decide which version answers, and the drill works
-them out (an alarm stops the canary, the alias goes back). So a scenario
+them out (an alarm stops the canary, the kit undoes a release), so a scenario
 (``drill/scenarios/api-*.json``, the ``api_scenario`` variant of ``scenario_schema.json``)
 gives the stage's requests per minute and, per version, the share of *its own* requests
-answered with a caught 5xx (``Http5xx``), an unhandled error (``Errors``, API Gateway's
-502) or a throttle; each release names its previous and new version and its start.
+answered with a caught 5xx (``Http5xx``), an unhandled error (``Errors``, API Gateway's 502)
+or a throttle; each release names its previous and new version and its start.
 ``alias_shift`` follows the predefined configurations (CodeDeploy User Guide, "Deployment
 configurations on an AWS Lambda compute platform"): canary X % for the interval then the
 rest, linear X % per interval, or all at once, from ``createTime`` (BeforeAllowTraffic taken
@@ -42,7 +42,7 @@ class Release:
     config: str | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class ApiScenario:
     name: str
     description: str
@@ -96,20 +96,18 @@ class Shift:
     def share(self, version: str, minute: datetime) -> float:
         """The version's weight averaged over the minute (requests spread evenly)."""
         inside = {t for t, _ in self.steps if minute < t < minute + MINUTE}
-        cuts = sorted({minute, minute + MINUTE} | inside)
-        parts = (
-            (b - a).total_seconds() * self.at(a).get(version, 0.0)
-            for a, b in itertools.pairwise(cuts)
-        )
-        return sum(parts) / 60
+        cuts = itertools.pairwise(sorted({minute, minute + MINUTE} | inside))
+        return sum((b - a).seconds * self.at(a).get(version, 0.0) for a, b in cuts) / 60
 
 
 def alias_shift(scenario: ApiScenario, group_config: str, undo: Mapping[int, datetime]) -> Shift:
     """Every release's shifts as CodeDeploy plans them, cut short where ``undo`` (release
     index -> decision time) sends the alias back to the previous version."""
-    steps: list[tuple[datetime, Mapping[str, float]]] = [
-        (datetime.min.replace(tzinfo=scenario.start.tzinfo), {scenario.releases[0].previous: 1.0})
-    ]
+    first = (
+        datetime.min.replace(tzinfo=scenario.start.tzinfo),
+        {scenario.releases[0].previous: 1.0},
+    )
+    steps: list[tuple[datetime, Mapping[str, float]]] = [first]
     for index, release in enumerate(scenario.releases):
         back = undo.get(index)
         for minutes, weight in shift_steps(release.config or group_config):
@@ -127,13 +125,11 @@ def bundled_api_names() -> list[str]:
 
 def load(name_or_path: str | Path) -> ApiScenario:
     path = Path(name_or_path)
-    if not path.is_file():
-        path = SCENARIOS_DIR / f"{path.name.removesuffix('.json')}.json"
+    path = path if path.is_file() else SCENARIOS_DIR / f"{path.name.removesuffix('.json')}.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return parse(json.loads(path.read_text(encoding="utf-8")), source=str(path))
     except (OSError, json.JSONDecodeError) as err:
         raise ScenarioError(str(path), "(file)", str(name_or_path), str(err)) from None
-    return parse(data, source=str(path))
 
 
 def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
@@ -143,26 +139,30 @@ def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
     error = best_match(validator.iter_errors(data))
     if error is not None:
         raise _schema_error(source, error)
-    series = _series(source, data["series"])
-    minutes = len(series["Count"])
+    requests = _series(source, data["series"])["Count"]
     rates = {v: _series(source, dict(m)) for v, m in data["versions"].items() if m}
     for version, metrics in rates.items():
-        if len(next(iter(metrics.values()))) != minutes:
-            raise ScenarioError(source, f"versions.{version}", version, f"needs {minutes} values")
+        if len(next(iter(metrics.values()))) != len(requests):
+            raise ScenarioError(source, f"versions.{version}", version, "one value a minute")
     start, onset = _time(source, "start", data["start"]), _time(source, "onset", data["onset"])
-    if not start <= onset < start + MINUTE * minutes:
+    if not start <= onset < start + MINUTE * len(requests):
         raise ScenarioError(source, "onset", data["onset"], "must fall within the series")
-    releases = []
-    for r in data["deployments"]:
-        created = _time(source, "createTime", r["createTime"])
-        releases.append(Release(r["previous"], r["version"], created, r.get("config")))
+    releases = [
+        Release(
+            r["previous"],
+            r["version"],
+            _time(source, "createTime", r["createTime"]),
+            r.get("config"),
+        )
+        for r in data["deployments"]
+    ]
     return ApiScenario(
-        name=data["name"],
-        description=data["description"].strip(),
-        start=start,
-        onset=onset,
-        requests=tuple(v or 0.0 for v in series["Count"]),
-        rates=rates,
-        releases=tuple(releases),
-        expect=dict(data["expect"]),
+        data["name"],
+        data["description"].strip(),
+        start,
+        onset,
+        tuple(v or 0.0 for v in requests),
+        rates,
+        tuple(releases),
+        dict(data["expect"]),
     )

@@ -35,6 +35,38 @@ ALARM_EVENT_SOURCE = _alarm_event.SOURCE
 ALARM_EVENT_DETAIL_TYPE = _alarm_event.DETAIL_TYPE
 
 
+def threshold_alarm(
+    scope: Construct,
+    id_: str,
+    metric: cw.IMetric,
+    *,
+    threshold: float,
+    description: str,
+    comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluation_periods: int = 1,
+    datapoints_to_alarm: int | None = None,
+    alarm_name: str | None = None,
+) -> cw.Alarm:
+    """An alarm on ``metric`` crossing ``threshold`` where no datapoint means no errors.
+
+    ALB error counts, Lambda, EMF and API Gateway metrics are published only for minutes
+    with traffic or errors (ELB User Guide, CloudWatch metrics; Lambda Developer Guide), so
+    a missing datapoint is not breaching.
+    """
+    return cw.Alarm(
+        scope,
+        id_,
+        alarm_name=alarm_name,
+        metric=metric,
+        threshold=threshold,
+        comparison_operator=comparison,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints_to_alarm,
+        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        alarm_description=description,
+    )
+
+
 def alarm_state_rule(scope: Construct, id_: str, alarms: Sequence[cw.IAlarm]) -> events.Rule:
     """A rule matching the moment any of ``alarms`` enters ALARM; no targets yet."""
     return events.Rule(
@@ -208,18 +240,15 @@ class RollbackAlarms(KitConstruct):
         datapoints_to_alarm: int | None = None,
     ) -> cw.Alarm:
         cfg = self.config
-        return cw.Alarm(
+        return threshold_alarm(
             self,
             id_,
-            metric=metric,
+            metric,
             threshold=threshold,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=description,
+            comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=evaluation_periods or cfg.evaluation_periods,
             datapoints_to_alarm=datapoints_to_alarm or cfg.datapoints_to_alarm,
-            # ALB publishes error counts only when they are non-zero (ELB User Guide), so
-            # a missing datapoint means "no errors".
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
         )
 
     def acknowledge_nag_findings(self) -> None:

@@ -4,34 +4,35 @@ Every value with an AWS limit is checked in the dataclass's ``__post_init__``, s
 ``RollbackConfig(bake_minutes=0)`` raises ``ConfigError`` in the user's own stack, naming
 the field, the value, the allowed range and where that range is documented, instead of
 failing inside the rollback function during an incident or as a CloudFormation rollback
-twenty minutes into a deploy. Checks that need two sections (the edge's TTLs against the
-service's restore time, the origin timeout against the ALB's idle timeout) belong to
-whoever composes the sections: the sample app's ``StageConfig``.
+twenty minutes into a deploy. The edge's props live in ``edge_config`` and the error type
+in ``config_checks``; both are re-exported here, so this stays the one import. Checks that
+need two sections (the edge's TTLs against the service's restore time, the origin timeout
+against the ALB's idle timeout) belong to whoever composes the sections: the sample app's
+``StageConfig``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from alarm_rollback_kit import timing
+from alarm_rollback_kit.config_checks import ConfigError as ConfigError
+from alarm_rollback_kit.config_checks import check_range
+from alarm_rollback_kit.edge_config import (
+    CLOUDFRONT_CUSTOMIZABLE_CODES as CLOUDFRONT_CUSTOMIZABLE_CODES,
+)
+from alarm_rollback_kit.edge_config import (
+    CLOUDFRONT_NEVER_CACHED_CODES as CLOUDFRONT_NEVER_CACHED_CODES,
+)
+from alarm_rollback_kit.edge_config import (
+    CLOUDFRONT_NO_STANDARD_LOG_REGIONS as CLOUDFRONT_NO_STANDARD_LOG_REGIONS,
+)
+from alarm_rollback_kit.edge_config import ORIGIN_KEEPALIVE_SECONDS as ORIGIN_KEEPALIVE_SECONDS
+from alarm_rollback_kit.edge_config import EdgeConfig as EdgeConfig
 
-
-class ConfigError(ValueError):
-    """A configuration value is outside what AWS (or the kit) accepts."""
-
-    def __init__(self, field_name: str, value: object, allowed: str) -> None:
-        super().__init__(f"invalid config {field_name}={value!r}: allowed {allowed}")
-        self.field_name = field_name
-        self.value = value
-        self.allowed = allowed
-
-
-def _check_range(name: str, value: float, low: float, high: float, source: str) -> None:
-    if not low <= value <= high:
-        raise ConfigError(name, value, f"{low}..{high} ({source})")
-
+# The name the props below (and the sample's stage config) use for it.
+_check_range = check_range
 
 # --- ALB health-check matcher ------------------------------------------------------------
 
@@ -393,138 +394,6 @@ class RollbackConfig:
     def detection_seconds(self) -> int:
         """Worst case from onset until the rollback alarm enters ALARM."""
         return self.period_seconds * self.evaluation_periods
-
-
-# --- Edge ----------------------------------------------------------------------------------
-
-# CloudFront's origin keep-alive (1-60 s; CloudFront Developer Guide, origin settings). It
-# must stay below the ALB idle timeout, or CloudFront reuses connections the ALB has
-# already closed and answers 502.
-ORIGIN_KEEPALIVE_SECONDS = 5
-
-# Codes CloudFront lets you customize. Source: CloudFront Developer Guide, "Creating a
-# custom error page for specific HTTP status codes".
-CLOUDFRONT_CUSTOMIZABLE_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
-# Customizable, but never cached (same guide, "Control how long CloudFront caches
-# errors"): an ErrorCachingMinTTL for it has no effect, so the kit refuses one.
-CLOUDFRONT_NEVER_CACHED_CODES = (416,)
-
-# Regions CloudFront does not deliver standard logs (legacy) to: a log bucket there gets
-# nothing (CloudFront Developer Guide, "Configure standard logging (legacy)", choosing an
-# S3 bucket). Opt-in Regions added after this list was taken may belong here too.
-CLOUDFRONT_NO_STANDARD_LOG_REGIONS = (
-    "af-south-1",
-    "ap-east-1",
-    "ap-south-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ca-west-1",
-    "eu-central-2",
-    "eu-south-1",
-    "eu-south-2",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-)
-
-
-def _default_error_ttls() -> dict[int, int]:
-    # 5xx: a few seconds, so a recovered origin shows within seconds even without an
-    # invalidation (CloudFront's default is 10 s; CloudFront Developer Guide, "Control how long
-    # CloudFront caches errors").
-    # 404/405/414: stable answers, cache a minute to shield the origin.
-    # 416 is absent: CloudFront never caches it, so a TTL for it would change nothing.
-    ttls = {400: 10, 403: 10, 404: 60, 405: 60, 414: 60}
-    ttls.update({code: 5 for code in (500, 501, 502, 503, 504)})
-    return ttls
-
-
-@dataclass(frozen=True, kw_only=True)
-class EdgeConfig:
-    """CloudFront in front of the ALB, with error caching that cannot outlive a rollback."""
-
-    enabled: bool = True
-    error_caching_min_ttl: Mapping[int, int] = field(default_factory=_default_error_ttls)
-    # Allow a 5xx TTL longer than detection + restore. Only for origins that are
-    # expensive to hit while broken; cached errors will then outlive the rollback.
-    allow_error_ttl_beyond_rollback: bool = False
-    # CloudFront origin read timeout, 1-60 s (CloudFront Developer Guide, origin settings).
-    origin_read_timeout_seconds: int = 30
-    certificate_arn: str = ""
-    domain_names: tuple[str, ...] = ()
-    # With an ALB certificate CloudFront connects over HTTPS and checks the ALB's
-    # certificate against this name (never *.elb.amazonaws.com): a DNS name on that
-    # certificate that resolves to the ALB.
-    origin_domain_name: str = ""
-    geo_allow_countries: tuple[str, ...] = ()
-    web_acl_arn: str = ""
-    price_class: str = "PriceClass_100"
-    # CloudFront standard logs (legacy) to a bucket in the stack's Region; off where
-    # CloudFront cannot deliver them (CLOUDFRONT_NO_STANDARD_LOG_REGIONS).
-    standard_logging: bool = True
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        for code, ttl in self.error_caching_min_ttl.items():
-            name = f"edge.error_caching_min_ttl.{code}"
-            if code not in CLOUDFRONT_CUSTOMIZABLE_CODES:
-                raise ConfigError(
-                    name,
-                    code,
-                    "one of "
-                    + ", ".join(map(str, CLOUDFRONT_CUSTOMIZABLE_CODES))
-                    + " (CloudFront Developer Guide)",
-                )
-            if code in CLOUDFRONT_NEVER_CACHED_CODES:
-                raise ConfigError(
-                    name,
-                    ttl,
-                    "no entry: CloudFront never caches a 416, so a TTL for it has no effect "
-                    "(CloudFront Developer Guide, controlling how long errors are cached)",
-                )
-            if not isinstance(ttl, int) or ttl < 0:
-                raise ConfigError(name, ttl, "an integer number of seconds >= 0")
-        _check_range(
-            "edge.origin_read_timeout_seconds",
-            self.origin_read_timeout_seconds,
-            1,
-            60,
-            "CloudFront Developer Guide, origin response timeout",
-        )
-        if self.domain_names and not self.certificate_arn:
-            raise ConfigError(
-                "edge.domain_names",
-                self.domain_names,
-                "empty unless edge.certificate_arn (us-east-1 ACM) is set",
-            )
-        if self.certificate_arn and not self.certificate_arn.startswith("arn:aws:acm:us-east-1:"):
-            raise ConfigError(
-                "edge.certificate_arn",
-                self.certificate_arn,
-                "an ACM certificate ARN in us-east-1 (CloudFront requirement)",
-            )
-        if self.web_acl_arn and not re.fullmatch(
-            r"arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+", self.web_acl_arn
-        ):
-            raise ConfigError(
-                "edge.web_acl_arn",
-                self.web_acl_arn,
-                "a CLOUDFRONT-scope WAFv2 web ACL ARN (arn:aws:wafv2:us-east-1:<account>:"
-                "global/webacl/...) or ''",
-            )
-        for country in self.geo_allow_countries:
-            if not re.fullmatch(r"[A-Z]{2}", country):
-                raise ConfigError(
-                    "edge.geo_allow_countries", country, "ISO 3166-1 alpha-2 codes such as 'DE'"
-                )
-        if self.price_class not in ("PriceClass_100", "PriceClass_200", "PriceClass_All"):
-            raise ConfigError(
-                "edge.price_class",
-                self.price_class,
-                "PriceClass_100, PriceClass_200 or PriceClass_All",
-            )
 
 
 # --- Severity-tiered alarms ----------------------------------------------------------------

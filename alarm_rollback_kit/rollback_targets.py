@@ -140,9 +140,14 @@ class LambdaTarget:
             iam.PolicyStatement(
                 actions=["codedeploy:CreateDeployment"], resources=[group.deployment_group_arn]
             ),
-            # The deployment's AppSpec content, by its sha256 (GetDeployment returns none).
+            # GetApplicationRevision reads the deployment's AppSpec content by its sha256
+            # (GetDeployment returns none). Whether CreateDeployment of an AppSpecContent
+            # revision also registers it is not documented: allowed, as for an S3 revision.
             iam.PolicyStatement(
-                actions=["codedeploy:GetApplicationRevision"],
+                actions=[
+                    "codedeploy:GetApplicationRevision",
+                    "codedeploy:RegisterApplicationRevision",
+                ],
                 resources=[group.application.application_arn],
             ),
             iam.PolicyStatement(

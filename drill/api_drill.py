@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from drill import api_kit, api_scenario, runner, scenario
@@ -158,20 +159,23 @@ def _stops(kit: ApiKit, scenario: ApiScenario, replays: Mapping[str, Replay]) ->
 def run(kit: ApiKit, scenario: ApiScenario, delay_s: int, longest_s: int) -> ApiRun:
     """Replay until the stops and undos agree with the alarms they come from."""
     undo: dict[int, Any] = {}
-    window = {"start": scenario.start, "end": scenario.end + timedelta(seconds=delay_s)}
+    evaluate = partial(
+        replay,
+        start=scenario.start,
+        end=scenario.end + timedelta(seconds=delay_s),
+        initial_state=OK,
+        delay_s=delay_s,
+        source_period=60,
+    )
     for _ in range(len(scenario.releases) + 1):
         shift = alias_shift(scenario, kit.group_config, {i: at for i, (at, _) in undo.items()})
         source = metric_source(scenario, shift)
+        ranges = {
+            lid: evaluation_range_for(a.spec.evaluation_periods, 60, longest_s)
+            for lid, a in kit.alarms.items()
+        }
         replays = {
-            lid: replay(
-                a.spec,
-                source,
-                **window,
-                initial_state=OK,
-                delay_s=delay_s,
-                source_period=60,
-                evaluation_range=evaluation_range_for(a.spec.evaluation_periods, 60, longest_s),
-            )
+            lid: evaluate(a.spec, source, evaluation_range=ranges[lid])
             for lid, a in kit.alarms.items()
         }
         stopped, by_kit, kit_count = _stops(kit, scenario, replays), {}, 0
@@ -184,30 +188,19 @@ def run(kit: ApiKit, scenario: ApiScenario, delay_s: int, longest_s: int) -> Api
     done = success_time(scenario.releases[-1], kit.group_config) <= scenario.end
     rollbacks = sorted(at for at, _ in undo.values() if at >= scenario.onset)
     bad = scenario.releases[-1].version
-    return ApiRun(
-        delay_s,
-        shift,
-        replays,
-        undo,
-        "Stopped"
-        if len(scenario.releases) - 1 in stopped
-        else "Succeeded"
-        if done
-        else "InProgress",
-        kit_count,
-        rollbacks[0] - scenario.onset if rollbacks else None,
-        sum(sum(counts(scenario, shift, bad, m)[first:]) for m in SERVED),
-    )
+    last = len(scenario.releases) - 1
+    status = "Stopped" if last in stopped else "Succeeded" if done else "InProgress"
+    served = sum(sum(counts(scenario, shift, bad, m)[first:]) for m in SERVED)
+    elapsed = rollbacks[0] - scenario.onset if rollbacks else None
+    return ApiRun(delay_s, shift, replays, undo, status, kit_count, elapsed, served)
 
 
 def checks(result: ApiRun, scenario: ApiScenario) -> list[tuple[str, Any, Any, bool]]:
     """(expectation, wanted, got, met) for the scenario's expect block."""
     expect, elapsed = scenario.expect, result.onset_to_rollback
-    got = {
-        "status": result.status,
-        "final_version": result.final_version,
-        "kit_rollbacks": result.kit_rollbacks,
-    }
+    got = dict(
+        status=result.status, final_version=result.final_version, kit_rollbacks=result.kit_rollbacks
+    )
     out = [(name, expect[name], got[name], expect[name] == got[name]) for name in got]
     minutes = None if elapsed is None else elapsed.total_seconds() / 60
     for name, value in (
@@ -261,14 +254,12 @@ def render(kit: ApiKit, loaded: ApiScenario, runs: list[Any], ec2: runner.DelayS
             f"{_minutes(ec2_run.onset_to_rollback):>16}{_minutes(ec2_run.onset_to_restored):>10}"
             f"{ec2_run.errors_served or 0:>8,.0f}"
         )
-    return "\n".join(
-        [
-            *lines,
-            f"  Lambda: 5xx the new version answered, to the end ('+': no "
-            f"rollback); restored = rollback + {ALIAS_SHIFT_S} s alias shift (model)."
-            f"\n  EC2 ({EC2_REFERENCE}): ELB 5xx until recovery (drill.runner).",
-        ]
+    lines.append(
+        f"  Lambda: 5xx the new version answered, to the end ('+': no rollback); "
+        f"restored = rollback + {ALIAS_SHIFT_S} s alias shift (model).\n  EC2 "
+        f"({EC2_REFERENCE}): ELB 5xx until recovery (drill.runner)."
     )
+    return "\n".join(lines)
 
 
 def main(names: list[str], assembly: Assembly, delay_range_s: tuple[int, int]) -> int:

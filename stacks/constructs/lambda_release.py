@@ -26,6 +26,8 @@ from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from alarm_rollback_kit.alarms import threshold_alarm
+
 ALIAS_NAME = "live"
 
 
@@ -92,14 +94,4 @@ class LambdaRelease(Construct):
         self.alarms.append(alarm)
 
     def _alarm(self, id_: str, metric: cw.IMetric, description: str) -> cw.Alarm:
-        return cw.Alarm(
-            self,
-            id_,
-            metric=metric,
-            threshold=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            # Lambda publishes nothing for a minute without invocations: no errors.
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
-        )
+        return threshold_alarm(self, id_, metric, threshold=1, description=description)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
@@ -51,17 +50,19 @@ from alarm_rollback_kit.keys import LogsKey
 from alarm_rollback_kit.lambda_code import function_code
 from alarm_rollback_kit.own_function import own_function
 from stacks.config import ApiConfig
+from stacks.constructs import api_alarms
+from stacks.constructs.api_alarms import canary_alarm, http_alarms
+from stacks.constructs.gateway_answers import (
+    ACCESS_LOG_FIELDS,
+    PROBLEM_JSON,
+    SERVICE_NAME,
+    GatewayProblem,
+    gateway_problems,
+    literal,
+    problem_template,
+)
 from stacks.constructs.lambda_release import LambdaRelease
 from stacks.constructs.pre_traffic_hook import LAMBDAS_DIR, PreTrafficHook
-
-SERVICE_NAME = "order-api"
-METRICS_NAMESPACE = "OrderApi"
-# EMF metric lambdas/api/handler.py records for every answer (1 for a 5xx, else 0), with
-# Powertools Metrics' default dimension ``service``, and again with ``version`` (the
-# function version that answered) so a canary's errors are counted apart from the old one's.
-HTTP_5XX_METRIC = "Http5xx"
-VERSION_DIMENSION = "version"
-PROBLEM_JSON = "application/problem+json"
 
 # What Powertools 3 needs at import for the REST resolver, Logger, Metrics and the batch
 # utility: the package and its two unconditional requirements (its other dependencies are
@@ -93,152 +94,6 @@ WORKER_TIMEOUT_SECONDS = 60
 VISIBILITY_TIMEOUT_FACTOR = 6
 # Three attempts, then a human looks at the message in the dead-letter queue.
 MAX_RECEIVE_COUNT = 3
-
-
-# One JSON object per request. Every value is a quoted string so a "-" (no value) keeps
-# the line valid JSON. Fields a client controls (path, user agent) are left out because
-# access-log variables are substituted unescaped. The integration and error fields are
-# the ones that tell a 502 of a crashed handler from a 5xx the handler chose to send.
-ACCESS_LOG_FIELDS: Mapping[str, str] = {
-    "requestId": "$context.requestId",
-    "extendedRequestId": "$context.extendedRequestId",
-    "requestTime": "$context.requestTime",
-    "ip": "$context.identity.sourceIp",
-    "httpMethod": "$context.httpMethod",
-    "resourcePath": "$context.resourcePath",
-    "protocol": "$context.protocol",
-    "status": "$context.status",
-    "responseLength": "$context.responseLength",
-    "responseLatency": "$context.responseLatency",
-    "integrationStatus": "$context.integration.status",
-    "integrationLatency": "$context.integration.latency",
-    "integrationError": "$context.integration.error",
-    "integrationErrorMessage": "$context.integrationErrorMessage",
-    "errorMessage": "$context.error.message",
-    "errorResponseType": "$context.error.responseType",
-    "xrayTraceId": "$context.xrayTraceId",
-}
-
-
-@dataclass(frozen=True)
-class GatewayProblem:
-    """How API Gateway answers one of its own error types.
-
-    ``status`` None keeps the status API Gateway chose (the DEFAULT_* catch-alls cover
-    several codes); the body then has no ``status`` member rather than a wrong one, since
-    RFC 9457 requires it to equal the response's code.
-    """
-
-    response_type: str
-    status: int | None
-    title: str | None
-    detail: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-def _literal(value: str) -> str:
-    """A gateway-response header value: a static value must be a single-quoted literal."""
-    if "'" in value:
-        raise ValueError(f"header literal cannot contain a single quote: {value!r}")
-    return f"'{value}'"
-
-
-def problem_template(problem: GatewayProblem) -> str:
-    """The body template: an RFC 9457 problem like the handler's, by simple substitution.
-
-    Gateway-response templates are not run through VTL (API Gateway Developer Guide,
-    ``x-amazon-apigateway-gateway-responses.responseTemplates``), so nothing can be escaped
-    here: only API Gateway's own values go in. ``$context.error.messageString`` is the
-    message already quoted as a JSON string. The request id is a UUID, so
-    ``urn:uuid:<id>`` names this occurrence (``instance``) without echoing the client's
-    path into the body.
-    """
-    title = (
-        json.dumps(problem.title) if problem.title is not None else "$context.error.messageString"
-    )
-    members = [f'"type":{json.dumps("about:blank")}', f'"title":{title}']
-    if problem.status is not None:
-        members.append(f'"status":{problem.status}')
-    members += [
-        f'"detail":{json.dumps(problem.detail)}',
-        f'"instance":{json.dumps("urn:uuid:$context.requestId")}',
-        f'"trace_id":{json.dumps("$context.requestId")}',
-    ]
-    return "{" + ",".join(members) + "}"
-
-
-def gateway_problems(config: ApiConfig) -> tuple[GatewayProblem, ...]:
-    """Every API Gateway error type the kit shapes, with its status and extra headers."""
-    gateway_type = "($context.error.responseType)"
-    return (
-        # 429 tells the client when to retry with Retry-After (RFC 6585, section 4).
-        GatewayProblem(
-            "THROTTLED",
-            429,
-            "Too Many Requests",
-            "The request rate is over this API's limit; retry after the delay in Retry-After.",
-            {"Retry-After": str(config.retry_after_seconds)},
-        ),
-        # A 401 must carry WWW-Authenticate (RFC 9110, section 15.5.2).
-        GatewayProblem(
-            "UNAUTHORIZED",
-            401,
-            "Unauthorized",
-            "The request carries no valid credentials.",
-            {"WWW-Authenticate": f'Bearer realm="{SERVICE_NAME}"'},
-        ),
-        GatewayProblem(
-            "ACCESS_DENIED", 403, "Forbidden", "The caller is not allowed to make this request."
-        ),
-        GatewayProblem(
-            "WAF_FILTERED",
-            403,
-            "Forbidden",
-            "A web application firewall rule blocked this request before it reached the API.",
-        ),
-        # A public REST API answers a path with no method here as 403 "Missing
-        # Authentication Token"; to a client it is a path that does not exist. If IAM
-        # authorization is ever added, this type also means "unsigned": revisit it.
-        GatewayProblem(
-            "MISSING_AUTHENTICATION_TOKEN", 404, "Not Found", "No resource lives at this path."
-        ),
-        GatewayProblem("RESOURCE_NOT_FOUND", 404, "Not Found", "No resource lives at this path."),
-        GatewayProblem(
-            "REQUEST_TOO_LARGE",
-            413,
-            "Content Too Large",
-            "The request is larger than API Gateway accepts.",
-        ),
-        # 504: the handler did not answer within the integration timeout. The request may
-        # still have been processed: a 504 says nothing of the origin (RFC 9110, section 15.6.5).
-        GatewayProblem(
-            "INTEGRATION_TIMEOUT",
-            504,
-            "Gateway Timeout",
-            "The order-api handler did not answer in time; the request may "
-            "still have been processed, so check before retrying.",
-        ),
-        GatewayProblem(
-            "INTEGRATION_FAILURE",
-            504,
-            "Gateway Timeout",
-            "API Gateway could not reach the order-api handler.",
-        ),
-        GatewayProblem(
-            "DEFAULT_4XX",
-            None,
-            None,
-            f"API Gateway refused the request before it reached order-api {gateway_type}.",
-        ),
-        # Includes the 502 of a handler that crashed, timed out or answered malformed.
-        GatewayProblem(
-            "DEFAULT_5XX",
-            None,
-            None,
-            f"API Gateway got no usable answer from order-api {gateway_type}. "
-            "Quote trace_id when you report it.",
-        ),
-    )
 
 
 def retention(days: int) -> logs.RetentionDays:
@@ -281,6 +136,15 @@ class OrdersApi(Construct):
             self, "LogsKey", description="Encrypts the order-api's log groups"
         ).key
 
+        self._storage()
+        self._functions(config, log_retention)
+        self._api(config, manage_account_cloudwatch_role, log_retention)
+        self._alarms(config, alarm_topic)
+
+    # --- steps of the constructor ---------------------------------------------------------
+
+    def _storage(self) -> None:
+        """The orders table, the export queue and its dead-letter queue."""
         # Orders and export jobs. AWS managed key: encryption at rest with every use of
         # the key in CloudTrail, no key policy to keep right and no monthly key charge; a
         # customer managed key would add those for sample order data that needs no
@@ -323,6 +187,8 @@ class OrdersApi(Construct):
             ),
         )
 
+    def _functions(self, config: ApiConfig, log_retention: logs.RetentionDays) -> None:
+        """Handler and worker, each released behind ``live``, and the pre-traffic hook."""
         self.handler = self._function(
             "Handler",
             handler="api.handler.lambda_handler",
@@ -394,6 +260,10 @@ class OrdersApi(Construct):
             )
         )
 
+    def _api(
+        self, config: ApiConfig, manage_account_role: bool, log_retention: logs.RetentionDays
+    ) -> None:
+        """The REST API with its stage, logs, routes to the alias and gateway responses."""
         self.access_log_group = logs.LogGroup(
             self,
             "AccessLogs",
@@ -401,7 +271,7 @@ class OrdersApi(Construct):
             encryption_key=self.logs_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.rest_api = self._rest_api(config, manage_account_cloudwatch_role)
+        self.rest_api = self._rest_api(config, manage_account_role)
         # The account-level logging role CDK creates for ``cloud_watch_role=True`` (None
         # when the account's setting is left alone), for compliance acknowledgments.
         role = self.rest_api.node.try_find_child("CloudWatchRole")
@@ -411,10 +281,16 @@ class OrdersApi(Construct):
             self._gateway_response(problem)
         self.execution_log_group = self._execution_log_group(config, log_retention)
 
-        self.http_5xx_alarm, self.handler_errors_alarm, self.api_5xx_alarm = self._http_alarms(
-            config
+    def _alarms(self, config: ApiConfig, alarm_topic: sns.ITopic | None) -> None:
+        """The API's alarms, the release group's extra ones, and where they notify."""
+        self.http_5xx_alarm, self.handler_errors_alarm, self.api_5xx_alarm = http_alarms(
+            self,
+            config,
+            handler=self.handler,
+            stage=self.rest_api.deployment_stage,
+            api_5xx_alarm_name=self.api_5xx_alarm_name,
         )
-        self.canary_http_5xx_alarm = self._canary_alarm(config)
+        self.canary_http_5xx_alarm = canary_alarm(self, config, self.handler_release)
         self.handler_release.add_alarm(self.canary_http_5xx_alarm)
         self.handler_release.add_alarm(
             cw.Alarm.from_alarm_name(self, "Api5xxAlarmForRelease", self.api_5xx_alarm_name)
@@ -476,7 +352,7 @@ class OrdersApi(Construct):
             environment={
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_METRICS_NAMESPACE": api_alarms.METRICS_NAMESPACE,
             },
         ).function
         self.table.grant(function, *table_actions)
@@ -528,7 +404,7 @@ class OrdersApi(Construct):
             name,
             type=apigw.ResponseType.of(problem.response_type),
             status_code=str(problem.status) if problem.status is not None else None,
-            response_headers={key: _literal(value) for key, value in headers.items()},
+            response_headers={key: literal(value) for key, value in headers.items()},
             # One template, under the content type API Gateway selects by default.
             templates={"application/json": problem_template(problem)},
         )
@@ -555,103 +431,6 @@ class OrdersApi(Construct):
 
     # --- alarms ---------------------------------------------------------------------------
 
-    def _http_alarms(self, config: ApiConfig) -> tuple[cw.Alarm, cw.Alarm, cw.Alarm]:
-        minute = Duration.minutes(1)
-        own_5xx = cw.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=HTTP_5XX_METRIC,
-            dimensions_map={"service": SERVICE_NAME},
-            statistic="Sum",
-            period=minute,
-        )
-        http_5xx = self._alarm(
-            "Http5xxAlarm",
-            own_5xx,
-            threshold=config.http_5xx_alarm_threshold,
-            description=(
-                f"order-api answered 5xx itself at least {config.http_5xx_alarm_threshold} "
-                "times in a minute (caught failures: Lambda Errors does not count them). "
-                "Search the handler log for the problem's trace_id."
-            ),
-        )
-        handler_errors = self._alarm(
-            "HandlerErrorsAlarm",
-            self.handler.metric_errors(period=minute, statistic="Sum"),
-            threshold=1,
-            description=(
-                "The order-api handler failed (exception, timeout, out of memory): clients "
-                "got API Gateway's 502. The handler is written never to raise, so this is a "
-                "bug or a broken release."
-            ),
-        )
-        api_5xx = self._alarm(
-            "Api5xxAlarm",
-            self.rest_api.deployment_stage.metric_server_error(period=minute, statistic="Sum"),
-            # A name fixed at synth, so the handler's deployment group can name this alarm
-            # without a reference: the alarm depends on the stage, the stage on the methods,
-            # the methods on the alias, and the alias on the group (a cycle otherwise).
-            alarm_name=self.api_5xx_alarm_name,
-            threshold=config.http_5xx_alarm_threshold,
-            description=(
-                "The order-api stage returned 5xx at least "
-                f"{config.http_5xx_alarm_threshold} times in a minute, from the handler or "
-                "from API Gateway itself (502/504). If Http5xx is quiet, the gateway made "
-                "them: check errorResponseType and integrationErrorMessage in the access log."
-            ),
-        )
-        return http_5xx, handler_errors, api_5xx
-
-    def _canary_alarm(self, config: ApiConfig) -> cw.Alarm:
-        """Caught 5xx of the version being released, whatever share of traffic it has.
-
-        The dimension is the new version's number, so CloudFormation updates the alarm in
-        the same stack update that publishes the version; the alias (whose update starts
-        the CodeDeploy deployment) waits for it, so the deployment watches the new version
-        from its first minute.
-        """
-        version = self.handler_release.version.version
-        alarm = self._alarm(
-            "CanaryHttp5xxAlarm",
-            cw.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name=HTTP_5XX_METRIC,
-                dimensions_map={"service": SERVICE_NAME, VERSION_DIMENSION: version},
-                statistic="Sum",
-                period=Duration.minutes(1),
-            ),
-            threshold=config.canary_http_5xx_threshold,
-            description=(
-                "The order-api version being released answered 5xx itself at least "
-                f"{config.canary_http_5xx_threshold} times in a minute. During a CodeDeploy "
-                "deployment this stops it and the live alias returns to the previous version."
-            ),
-        )
-        self.handler_release.alias.node.add_dependency(alarm)
-        return alarm
-
     @property
     def api_5xx_alarm_name(self) -> str:
         return Names.unique_resource_name(self, max_length=200, separator="-") + "-Api5xx"
-
-    def _alarm(
-        self,
-        id_: str,
-        metric: cw.IMetric,
-        *,
-        threshold: float,
-        description: str,
-        alarm_name: str | None = None,
-    ) -> cw.Alarm:
-        return cw.Alarm(
-            self,
-            id_,
-            alarm_name=alarm_name,
-            metric=metric,
-            threshold=threshold,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            # EMF, Lambda and API Gateway publish nothing for a minute without requests;
-            # a missing datapoint means "no errors".
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
-        )

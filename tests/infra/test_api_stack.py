@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 
 from stacks.api_stack import ApiStack
 from stacks.config import APIGW_INTEGRATION_TIMEOUT_S, ConfigError, load_config
-from stacks.constructs import orders_api
+from stacks.constructs import gateway_answers
 from tests.support import api_template as api
 from tests.support.api_template import (
     HANDLER,
@@ -106,7 +106,8 @@ def test_catch_all_gateway_responses_keep_api_gateways_status_and_omit_it_from_t
 
 
 @pytest.mark.parametrize(
-    "response_type", [p.response_type for p in orders_api.gateway_problems(load_config({}).api)]
+    "response_type",
+    [p.response_type for p in gateway_answers.gateway_problems(load_config({}).api)],
 )
 def test_gateway_response_body_is_a_problem_document_traced_by_request_id(
     resources: Resources,
@@ -139,7 +140,7 @@ def test_gateway_response_header_values_are_quoted_literals(
 
 def test_header_literal_refuses_a_value_that_would_end_the_quote() -> None:
     with pytest.raises(ValueError, match="single quote"):
-        orders_api._literal("it's")
+        gateway_answers.literal("it's")
 
 
 # --- stage -----------------------------------------------------------------------------

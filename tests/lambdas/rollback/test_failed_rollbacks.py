@@ -22,7 +22,6 @@ from rollback.aws import RetryLater
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import World, alarm_event, deployment_event, revision_key
-from tests.lambdas.rollback.test_call_counts import _baked, _running
 from tests.support import codedeploy_gaps
 from tests.support.aws_calls import (
     BATCH,
@@ -32,6 +31,7 @@ from tests.support.aws_calls import (
     METRICS,
     PUBLISH,
 )
+from tests.support.histories import baked, running
 
 MINUTE = timedelta(minutes=1)
 BAD = "order-api-v2.zip"
@@ -48,7 +48,7 @@ def test_failed_kit_redeploy_never_leads_to_the_bad_revision_being_redeployed(
 ) -> None:
     # Given: the group rolls back failed deployments, and the bad release v2 has succeeded
     world.roll_back_on_failure()
-    _baked(world)
+    baked(world)
     redeploy = lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
     kit_id = str(redeploy["rollbackDeploymentId"])
     assert calls == [LIST, BATCH, CLAIM, CREATE, METRICS, PUBLISH]
@@ -75,7 +75,7 @@ def test_codedeploy_rollback_that_ends_badly_after_a_kit_stop_is_redeployed_once
     world: World, calls: list[str], lambda_context: Any, ending: str
 ) -> None:
     # Given: the kit stopped the running bad release and CodeDeploy started its rollback
-    _running(world)
+    running(world)
     stopped = lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
     assert stopped["action"] == "stopped"
     (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
@@ -110,7 +110,7 @@ def test_rollback_is_retried_only_once_even_if_the_retry_fails_too(
     world: World, calls: list[str], lambda_context: Any
 ) -> None:
     # Given: the kit already retried CodeDeploy's stopped rollback, and the retry failed
-    _running(world)
+    running(world)
     lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
     (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
     codedeploy_gaps.complete_deployment(rollback["deploymentId"], "Stopped")
@@ -158,7 +158,7 @@ def test_deployment_event_of_another_group_makes_no_call(
 def test_dry_run_reports_the_retry_and_creates_nothing(
     world: World, set_env: Callable[..., None], calls: list[str], lambda_context: Any
 ) -> None:
-    _running(world)
+    running(world)
     lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
     (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
     codedeploy_gaps.complete_deployment(rollback["deploymentId"], "Stopped")
@@ -175,7 +175,7 @@ def test_rollback_ending_not_yet_visible_in_the_read_is_retried_later(
     world: World, calls: list[str], lambda_context: Any
 ) -> None:
     # Given: CodeDeploy's STOP event for its rollback arrives while the read shows it running
-    _running(world)
+    running(world)
     lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
     (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
     world.notifications()

@@ -14,31 +14,43 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 
 from rollback.aws import RetryLater
 from rollback.handler import lambda_handler
 from tests.infra.conftest import service_template
 from tests.lambdas.rollback.conftest import APP, GROUP, World, alarm_event, deployment_event
-from tests.lambdas.rollback.test_call_counts import _baked, _running
-from tests.support import codedeploy_gaps
+from tests.support import api_template, codedeploy_gaps
+from tests.support.histories import baked, running
+from tests.support.lambda_world import LAMBDA_ALARM, LambdaWorld
 
 MINUTE = timedelta(minutes=1)
 
 
-@pytest.fixture(scope="module")
-def allowed_actions() -> set[str]:
-    template = service_template()
+def _role_actions(template: Template, role: str) -> set[str]:
+    """Every action the policies attached to the role whose logical id starts ``role`` allow."""
     policies = template.find_resources(
         "AWS::IAM::Policy",
-        {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("AutoRollbackFunctionRole")}]}},
+        {"Properties": {"Roles": [{"Ref": Match.string_like_regexp(f"^{role}")}]}},
     )
+    assert policies, role
     actions: set[str] = set()
     for policy in policies.values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             found = statement["Action"]
             actions.update([found] if isinstance(found, str) else found)
     return actions
+
+
+@pytest.fixture(scope="module")
+def allowed_actions() -> set[str]:
+    return _role_actions(service_template(), "AutoRollbackFunctionRole")
+
+
+@pytest.fixture(scope="module")
+def api_allowed_actions() -> set[str]:
+    """The API stack's rollback function (for the handler's Lambda group)."""
+    return _role_actions(api_template.template(), "HandlerRollbackFunctionRole")
 
 
 # CreateDeployment with a revision and an alarm override is authorized by these too
@@ -53,7 +65,7 @@ IMPLIED = {
 }
 
 
-@pytest.mark.parametrize("history", [_running, _baked], ids=["stop", "redeploy"])
+@pytest.mark.parametrize("history", [running, baked], ids=["stop", "redeploy"])
 def test_every_call_of_an_acting_decision_is_allowed(
     world: World,
     set_env: Callable[..., None],
@@ -79,7 +91,7 @@ def test_calls_of_a_retried_rollback_and_a_given_back_claim_are_allowed(
     world: World, calls: list[str], lambda_context: Any, allowed_actions: set[str]
 ) -> None:
     # A claim given back (DeleteItem) when an Auto Scaling launch holds the group
-    _baked(world)
+    baked(world)
     launch = codedeploy_gaps.launch_deployment(APP, GROUP)
     with pytest.raises(RetryLater):
         lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
@@ -95,3 +107,24 @@ def test_calls_of_a_retried_rollback_and_a_given_back_claim_are_allowed(
     assert {"dynamodb:PutItem", "dynamodb:DeleteItem"} <= set(calls)
     missing = {c for c in calls if c not in allowed_actions}
     assert not missing, f"calls not allowed by the synthesized policy: {sorted(missing)}"
+
+
+def test_every_call_of_the_lambda_undo_is_allowed(
+    lambda_release: LambdaWorld, lambda_context: Any, api_allowed_actions: set[str]
+) -> None:
+    lambda_release.release(created_ago=12 * MINUTE, completed_ago=4 * MINUTE)
+
+    result = lambda_handler(
+        alarm_event(lambda_release.now - MINUTE, name=LAMBDA_ALARM), lambda_context
+    )
+
+    assert result["action"] == "redeployed"
+    # The Gateway's own record: it includes the Lambda GetAlias the botocore hooks skip.
+    made = set(result["awsCalls"])
+    assert {"codedeploy:GetApplicationRevision", "lambda:GetAlias"} <= made
+    missing = made - api_allowed_actions
+    assert not missing, f"calls not allowed by the synthesized policy: {sorted(missing)}"
+    assert (
+        IMPLIED["codedeploy:CreateDeployment"] - {"codedeploy:RegisterApplicationRevision"}
+        <= api_allowed_actions
+    )

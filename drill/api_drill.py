@@ -76,7 +76,10 @@ def find_api_kit(assembly: Assembly) -> ApiKit:
                 for lid, s in specs.items()
                 if all(_feeds(r, function) for r in s.metric_refs())
             }
-            found = api_kit.kit_function(assembly, tpl, next(iter(alarm_rules(tpl.body)), None))
+            rules = alarm_rules(tpl.body)
+            found = next(
+                filter(None, (api_kit.kit_function(assembly, tpl, r) for r in rules)), None
+            )
             return ApiKit(assembly, tpl, group["DeploymentConfigName"], alarms, found)
     raise DrillTemplateError("no Lambda group watching API Gateway alarms in cdk.out: make synth")
 

@@ -26,6 +26,7 @@ from drill.assembly import ACCOUNT, REGION, Assembly, Template
 from drill.function import DrillContext, load
 from drill.resolver import Resolver
 from drill.sandbox import client, sandbox_environment
+from drill.scenario import ScenarioError
 from drill.template import _asset_dir, _construct_label, _rule_function, all_alarms
 from tests.support import codedeploy_gaps, lambda_world
 from tests.support import codedeploy_lambda_gaps as gaps
@@ -38,9 +39,9 @@ NAMES = {  # the moto account's names stand in for the template's
 }
 
 
-def kit_function(assembly: Assembly, template: Template, rule_id: str | None) -> Any:
+def kit_function(assembly: Assembly, template: Template, rule_id: str) -> Any:
     """(rule, the function it invokes) in the template, or None without one."""
-    function_id = _rule_function(template, rule_id) if rule_id else None
+    function_id = _rule_function(template, rule_id)
     if function_id is None:
         return None
     _asset_dir(assembly, template, function_id)  # fails early, naming the function
@@ -101,6 +102,8 @@ def undos(
     """Release index -> (when the kit's function created its undo, why), and how many undos
     it created in all (``kit``: ``drill.api_drill.ApiKit``)."""
     (rule_id, function_id), template = kit.kit_function, kit.template
+    if {v for r in scenario.releases for v in (r.previous, r.version)} - {"1", "2"}:
+        raise ScenarioError(scenario.name, "deployments", "", "the kit's account has versions 1, 2")
     resolver = _resolver(template, kit.assembly, scenario.releases[-1].version)
     pattern = resolver.resolve(template.properties(rule_id).get("EventPattern", {}), template)
     arns = set(pattern.get("resources", []))

@@ -250,6 +250,15 @@ def test_invalid_api_scenario_names_the_field(edit: Any, field: str) -> None:
     assert caught.value.field == field
 
 
+def test_kit_path_refuses_versions_its_account_does_not_have(kit: api_drill.ApiKit) -> None:
+    data = raw(AFTER_SUCCESS)
+    data["deployments"][0].update(previous="7", version="8")
+    data["versions"] = {"8": data["versions"]["2"]}
+
+    with pytest.raises(ScenarioError, match="versions 1, 2"):
+        runs(kit, data)
+
+
 def test_api_scenarios_are_bundled_apart_from_the_ec2_ones() -> None:
     assert {CANARY, AFTER_SUCCESS} <= set(api_scenario.bundled_api_names())
     assert not [n for n in scenario.bundled_names() if n.startswith("api-")]

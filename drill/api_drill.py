@@ -50,7 +50,8 @@ def _feeds(ref: MetricRef, function_id: str) -> bool:
     """Whether the scenario answers this metric: the stage's, the handler's, or Http5xx."""
     if ref.namespace == "AWS/Lambda":
         return ref.metric_name in ("Errors", "Throttles") and function_id in str(ref.dimensions)
-    return ref.metric_name in ("Count", "5XXError", "Http5xx")
+    gateway = ref.namespace == "AWS/ApiGateway" and ref.metric_name in ("Count", "5XXError")
+    return gateway or ref.metric_name == "Http5xx"
 
 
 def find_api_kit(assembly: Assembly) -> ApiKit:

@@ -5,7 +5,8 @@ them out (an alarm stops the canary, the kit undoes a release), so a scenario
 (``drill/scenarios/api-*.json``, the ``api_scenario`` variant of ``scenario_schema.json``)
 gives the stage's requests per minute and, per version, the share of *its own* requests
 answered with a caught 5xx (``Http5xx``), an unhandled error (``Errors``, API Gateway's 502)
-or a throttle; each release names its previous and new version and its start.
+or a throttle (fed to the Throttles alarms only: what API Gateway answers for one is not
+modelled, so it is not counted as served); each release names its versions and its start.
 ``alias_shift`` follows the predefined configurations (CodeDeploy User Guide, "Deployment
 configurations on an AWS Lambda compute platform"): canary X % for the interval then the
 rest, linear X % per interval, or all at once, from ``createTime`` (BeforeAllowTraffic taken

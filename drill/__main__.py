@@ -6,6 +6,8 @@ timeline and one line per delay; ``make drill
 SCENARIO=<bundled name or path.json>`` another one; ``--json`` prints the
 machine-readable report instead of the timeline (``--json-file PATH`` writes it to a file,
 which is cleaner under make, whose own output shares stdout). ``--all`` runs every bundled scenario.
+An ``api-*`` scenario (an API release on the Lambda path) goes to ``drill.api_drill``, which
+prints its figures beside the EC2 reference's (text only).
 The exit status is 0 when every expectation of the scenario holds, 1 when one does not,
 2 when the drill cannot run (no cdk.out, an invalid scenario file).
 """
@@ -35,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--scenario",
         default=scenario.DEFAULT_SCENARIO,
-        help=f"bundled name ({', '.join(scenario.bundled_names())}) or a JSON file; "
+        help=f"bundled name ({', '.join(scenario.bundled_names() + api_scenario.bundled_api_names())}) "
+        "or a JSON file (api-*: an API release, drill.api_drill); "
         f"default {scenario.DEFAULT_SCENARIO}",
     )
     parser.add_argument("--all", action="store_true", help="run every bundled scenario")

@@ -55,18 +55,28 @@ from alarm_rollback_kit.topics import AlarmTopic
 # decision; a human takes it from the dead-letter queue instead.
 RULE_RETRY_ATTEMPTS = 4
 MAX_EVENT_AGE = Duration.hours(1)
-DEPLOYMENT_FAILED_TEXT = (
-    "[alarm-rollback-kit] CodeDeploy deployment "
-    f"{events.EventField.from_path('$.detail.deploymentId')} of "
-    f"{events.EventField.from_path('$.detail.application')}/"
-    f"{events.EventField.from_path('$.detail.deploymentGroup')} ended "
-    f"{events.EventField.from_path('$.detail.state')} at {events.EventField.time}. Nothing was "
-    "rolled back automatically if it was the kit's own redeploy ([alarm-rollback-kit] in its "
-    "description): the kit turns CodeDeploy's rollback off for it, since that would reinstall "
-    "the bad release. If it was CodeDeploy's rollback, the function redeploys the good "
-    "revision once and pages. Either way the bad release may still be serving: check the "
-    "group and the rollback function's log now."
-)
+# What CodeDeploy's rollback of a failed or stopped deployment leads to, per target.
+_AFTER_CODEDEPLOY_ROLLBACK = {
+    "EC2": "the function redeploys the good revision once and pages",
+    "LAMBDA": "the function pages: the alias may still route part of the traffic to the bad "
+    "version",
+}
+
+
+def deployment_failed_text(type_name: str) -> str:
+    """The page the deployment-failed rule sends on-call for a group of ``type_name``."""
+    return (
+        "[alarm-rollback-kit] CodeDeploy deployment "
+        f"{events.EventField.from_path('$.detail.deploymentId')} of "
+        f"{events.EventField.from_path('$.detail.application')}/"
+        f"{events.EventField.from_path('$.detail.deploymentGroup')} ended "
+        f"{events.EventField.from_path('$.detail.state')} at {events.EventField.time}. Nothing "
+        "was rolled back automatically if it was the kit's own redeploy ([alarm-rollback-kit] "
+        "in its description): the kit turns CodeDeploy's rollback off for it, since that would "
+        "reinstall the bad release. If it was CodeDeploy's rollback, "
+        f"{_AFTER_CODEDEPLOY_ROLLBACK[type_name]}. Either way the bad release may still be "
+        "serving: check the group and the rollback function's log now."
+    )
 
 
 def notifications_topic(scope: Construct, config: RollbackConfig) -> sns.ITopic:
@@ -157,7 +167,9 @@ class RollbackFunction(KitConstruct):
             targets=[
                 targets.SnsTopic(
                     self.topic,
-                    message=events.RuleTargetInput.from_text(DEPLOYMENT_FAILED_TEXT),
+                    message=events.RuleTargetInput.from_text(
+                        deployment_failed_text(self.target.type_name)
+                    ),
                     dead_letter_queue=self.dead_letter_queue,
                 ),
                 self._invoke(),

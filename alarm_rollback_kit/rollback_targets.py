@@ -77,13 +77,10 @@ def _on_group(group_arn: str, *, stop: bool) -> iam.PolicyStatement:
 
 
 @dataclass(frozen=True)
-class Ec2Target:
-    deployment_group: codedeploy.IServerDeploymentGroup
-    load_balancer: elbv2.IApplicationLoadBalancer
-    target_group: elbv2.IApplicationTargetGroup
+class _Target:
+    """What both kinds share: the group's application and name."""
 
-    type_name = "EC2"
-    reads_metrics = True
+    deployment_group: codedeploy.IServerDeploymentGroup | codedeploy.ILambdaDeploymentGroup
 
     @property
     def application_name(self) -> str:
@@ -92,6 +89,16 @@ class Ec2Target:
     @property
     def group_name(self) -> str:
         return self.deployment_group.deployment_group_name
+
+
+@dataclass(frozen=True)
+class Ec2Target(_Target):
+    deployment_group: codedeploy.IServerDeploymentGroup
+    load_balancer: elbv2.IApplicationLoadBalancer
+    target_group: elbv2.IApplicationTargetGroup
+
+    type_name = "EC2"
+    reads_metrics = True
 
     def environment(self) -> dict[str, str]:
         return {
@@ -105,20 +112,12 @@ class Ec2Target:
 
 
 @dataclass(frozen=True)
-class LambdaTarget:
+class LambdaTarget(_Target):
     deployment_group: codedeploy.ILambdaDeploymentGroup
     alias: lambda_.IAlias
 
     type_name = "LAMBDA"
     reads_metrics = False
-
-    @property
-    def application_name(self) -> str:
-        return self.deployment_group.application.application_name
-
-    @property
-    def group_name(self) -> str:
-        return self.deployment_group.deployment_group_name
 
     def environment(self) -> dict[str, str]:
         return {

@@ -250,8 +250,12 @@ def _reads_only_alb(spec: AlarmSpec) -> bool:
     return bool(refs) and all(ref.namespace == ALB_NAMESPACE for ref in refs)
 
 
-def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
-    """Locate the rollback rule, its function and alarms in the first stack that has them.
+def find_kit(
+    assembly: Assembly, *, alarm_fragments: Sequence[str] = (), target_type: str = "EC2"
+) -> Kit:
+    """Locate the rollback rule, its function and alarms in the first stack that has them,
+    for a function of ``target_type`` (its ``TARGET_TYPE``: the service's ``EC2`` one, or
+    the API stack's ``LAMBDA`` one).
 
     Besides the rollback alarms, the drill replays the other ALB alarms of the same
     construct (the notify-only target 5xx alarm) and any alarm whose logical id contains
@@ -262,13 +266,18 @@ def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
     for template in ec2_first:
         for rule_id in alarm_rules(template.body):
             function_id = _rule_function(template, rule_id)
-            if function_id is not None:
+            if function_id is not None and _target_type(template, function_id) == target_type:
                 return _kit(assembly, template, rule_id, function_id, alarm_fragments)
     raise DrillTemplateError(
         f"no EventBridge rule on CloudWatch alarm state changes with a Lambda target in "
         f"{', '.join(sorted(t.path.name for t in assembly.stacks.values()))}; "
         "is the AutoRollback construct in the app?"
     )
+
+
+def _target_type(template: Template, function_id: str) -> str:
+    environment = template.properties(function_id).get("Environment", {}).get("Variables", {})
+    return str(environment.get("TARGET_TYPE", ""))
 
 
 def _rule_function(template: Template, rule_id: str) -> str | None:

@@ -24,13 +24,16 @@ def _targets_rollback_topic(actions: list[dict[str, str]]) -> bool:
 def _alarm(template: Template, logical_prefix: str) -> dict[str, Any]:
     alarms = template.find_resources(ALARM)
     (props,) = [a["Properties"] for k, a in alarms.items() if k.startswith(logical_prefix)]
-    return props
+    found: dict[str, Any] = props
+    return found
 
 
 def _rule(template: Template) -> dict[str, Any]:
-    return only_resource(
+    rule = only_resource(
         template, "AWS::Events::Rule", {"EventPattern": {"source": ["aws.cloudwatch"]}}
-    )["Properties"]
+    )
+    props: dict[str, Any] = rule["Properties"]
+    return props
 
 
 def _concrete_pattern(pattern: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +43,9 @@ def _concrete_pattern(pattern: dict[str, Any]) -> dict[str, Any]:
     return pattern
 
 
-def _event_for(alarm_logical_id: str, state_file: str) -> dict[str, Any]:
+def _event_for(alarm_logical_id: str, state_file: str) -> Any:
+    """A documented alarm event for the alarm (typed Any: moto's matcher wants its own
+    EventMessageType, a TypedDict of the same shape)."""
     event = load_event(state_file)
     event["resources"] = [FAKE_ARN.format(alarm_logical_id)]
     event["detail"]["alarmName"] = alarm_logical_id

@@ -6,6 +6,8 @@ config, not from a default that happens to match. The synth is cached: the API's
 modules (split by behaviour) share one. ``orders_api`` narrows the resources to the
 ``OrdersApi`` construct's, so the stack's other parts (its rollback function's table, log
 group and alarms) do not blur assertions about the API's own.
+
+``tests/infra/api/conftest.py`` offers them as module-scoped fixtures.
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ def gateway_response(found: Resources, type_: str) -> dict[str, Any]:
         for r in of_type(found, RESPONSE).values()
         if r["Properties"]["ResponseType"] == type_
     ]
-    return props
+    found_props: dict[str, Any] = props
+    return found_props
 
 
 def function_id(found: Resources, handler: str) -> str:
@@ -110,7 +113,8 @@ def alarm(found: Resources, logical_prefix: str) -> dict[str, Any]:
     (props,) = [
         r["Properties"] for k, r in of_type(found, ALARM).items() if k.startswith(logical_prefix)
     ]
-    return props
+    found_props: dict[str, Any] = props
+    return found_props
 
 
 def stage(found: Resources) -> dict[str, Any]:

@@ -21,51 +21,15 @@ import pytest
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import ALARM, SECOND_ALARM, Hooks, World, alarm_event
 from tests.support import codedeploy_gaps
+from tests.support.concurrency import gate, invoke_together
+from tests.support.histories import baked, running
 
 MINUTE = timedelta(minutes=1)
 
 
-def _bad_release_baked(world: World) -> str:
-    world.deploy("v1", created_ago=timedelta(hours=3))
-    return world.deploy("v2", created_ago=10 * MINUTE, completed_ago=4 * MINUTE)
-
-
-def _together(
-    world: World, lambda_context: Any, events: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(events))
-
-    def invoke(event: dict[str, Any]) -> None:
-        start.wait()
-        try:
-            results.append(lambda_handler(event, lambda_context))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=invoke, args=(event,)) for event in events]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
-    return results
-
-
 def _all_read_before_any_create(hooks: Hooks, parties: int) -> None:
     """Hold every first write (the claim) until all invocations have read the group."""
-    _gate(hooks, "dynamodb", "PutItem", parties)
-
-
-def _gate(hooks: Hooks, service: str, operation: str, parties: int) -> None:
-    barrier = threading.Barrier(parties, timeout=10)
-
-    def wait(**_: Any) -> None:
-        # A before-call handler that returns a value answers the call; this one must not.
-        barrier.wait()
-
-    hooks.register(service, f"before-call.{service}.{operation}", wait)
+    gate(hooks, "dynamodb", "PutItem", parties)
 
 
 def _rollbacks_end_at_once(hooks: Hooks) -> None:
@@ -103,10 +67,10 @@ def test_invocations_that_all_read_first_still_roll_back_once(
     lambda_context: Any,
     events: Callable[[World, int], list[dict[str, Any]]],
 ) -> None:
-    bad = _bad_release_baked(world)
+    _, bad = baked(world)
     _all_read_before_any_create(hooks, 3)
 
-    results = _together(world, lambda_context, events(world, 3))
+    results = invoke_together(lambda_handler, events(world, 3), lambda_context)
 
     assert sorted(r["action"] for r in results) == ["redeployed", "skipped", "skipped"]
     assert {r["deploymentId"] for r in results} == {bad}
@@ -121,11 +85,11 @@ def test_a_rollback_that_ends_before_the_next_create_is_not_repeated(
     events: Callable[[World, int], list[dict[str, Any]]],
 ) -> None:
     # Given: all three read "v2 succeeded", and the first rollback ends before the others act
-    _bad_release_baked(world)
+    baked(world)
     _all_read_before_any_create(hooks, 3)
     _rollbacks_end_at_once(hooks)
 
-    results = _together(world, lambda_context, events(world, 3))
+    results = invoke_together(lambda_handler, events(world, 3), lambda_context)
 
     assert sorted(r["action"] for r in results) == ["redeployed", "skipped", "skipped"]
     assert len(world.rollbacks_created_by_kit()) == 1
@@ -134,13 +98,45 @@ def test_a_rollback_that_ends_before_the_next_create_is_not_repeated(
 def test_two_alarms_on_a_running_release_stop_it_once_and_create_nothing(
     world: World, hooks: Hooks, lambda_context: Any
 ) -> None:
-    world.deploy("v1", created_ago=timedelta(hours=3))
-    world.deploy("v2", created_ago=5 * MINUTE, status="InProgress")
-    _gate(hooks, "codedeploy", "StopDeployment", 2)
+    running(world)
+    gate(hooks, "codedeploy", "StopDeployment", 2)
 
-    results = _together(world, lambda_context, _paired_alarms(world, 2))
+    results = invoke_together(lambda_handler, _paired_alarms(world, 2), lambda_context)
 
     assert sorted(r["action"] for r in results) == ["skipped", "stopped"]
     creators = [d["creator"] for d in world.deployments()]
     assert creators.count("codeDeployRollback") == 1
     assert world.rollbacks_created_by_kit() == []
+
+
+def test_duplicate_delivery_of_the_same_event_rolls_back_once(
+    world: World, lambda_context: Any
+) -> None:
+    baked(world)
+    event = alarm_event(world.now - MINUTE)
+
+    first = lambda_handler(event, lambda_context)
+    second = lambda_handler(event, lambda_context)
+
+    assert (first["action"], second["action"]) == ("redeployed", "skipped")
+    assert len(world.rollbacks_created_by_kit()) == 1
+
+
+@pytest.mark.parametrize(
+    ("names", "actions"),
+    [
+        ([ALARM, ALARM, ALARM], ["redeployed", "skipped", "skipped"]),
+        ([ALARM, SECOND_ALARM], ["redeployed", "skipped"]),
+    ],
+    ids=["same-alarm-three-times", "two-alarms"],
+)
+def test_deliveries_at_the_same_moment_roll_back_once(
+    world: World, lambda_context: Any, names: list[str], actions: list[str]
+) -> None:
+    baked(world)
+    events = [alarm_event(world.now - MINUTE, name=name) for name in names]
+
+    results = invoke_together(lambda_handler, events, lambda_context)
+
+    assert sorted(r["action"] for r in results) == actions
+    assert len(world.rollbacks_created_by_kit()) == 1

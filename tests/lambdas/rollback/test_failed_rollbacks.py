@@ -22,15 +22,7 @@ from rollback.aws import RetryLater
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import World, alarm_event, deployment_event, revision_key
-from tests.support import codedeploy_gaps
-from tests.support.aws_calls import (
-    BATCH,
-    CLAIM,
-    CREATE,
-    LIST,
-    METRICS,
-    PUBLISH,
-)
+from tests.support import aws_calls, codedeploy_gaps
 from tests.support.histories import baked, running
 
 MINUTE = timedelta(minutes=1)
@@ -51,7 +43,14 @@ def test_failed_kit_redeploy_never_leads_to_the_bad_revision_being_redeployed(
     baked(world)
     redeploy = lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
     kit_id = str(redeploy["rollbackDeploymentId"])
-    assert calls == [LIST, BATCH, CLAIM, CREATE, METRICS, PUBLISH]
+    assert calls == [
+        aws_calls.LIST,
+        aws_calls.BATCH,
+        aws_calls.CLAIM,
+        aws_calls.CREATE,
+        aws_calls.METRICS,
+        aws_calls.PUBLISH,
+    ]
 
     # When: the kit's redeploy fails; CodeDeploy reports it and the alarm is delivered again
     codedeploy_gaps.complete_deployment(kit_id, "Failed")
@@ -62,8 +61,8 @@ def test_failed_kit_redeploy_never_leads_to_the_bad_revision_being_redeployed(
     redelivered = lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
 
     # Then: nothing was created after the failed redeploy, least of all the bad revision
-    assert (on_failure["action"], failure_calls) == ("skipped", [BATCH])
-    assert (redelivered["action"], calls) == ("skipped", [LIST, BATCH])
+    assert (on_failure["action"], failure_calls) == ("skipped", [aws_calls.BATCH])
+    assert (redelivered["action"], calls) == ("skipped", [aws_calls.LIST, aws_calls.BATCH])
     assert _created_after(world, kit_id) == []
     assert [revision_key(d) for d in world.deployments()][-1] == GOOD
     info = world.codedeploy.get_deployment(deploymentId=kit_id)["deploymentInfo"]
@@ -92,7 +91,15 @@ def test_codedeploy_rollback_that_ends_badly_after_a_kit_stop_is_redeployed_once
 
     # Then: one redeploy of the rollback's (good) revision, alarms off, auto-rollback off
     assert retried["action"] == "retried"
-    assert calls == [BATCH, LIST, BATCH, CLAIM, CREATE, METRICS, PUBLISH]
+    assert calls == [
+        aws_calls.BATCH,
+        aws_calls.LIST,
+        aws_calls.BATCH,
+        aws_calls.CLAIM,
+        aws_calls.CREATE,
+        aws_calls.METRICS,
+        aws_calls.PUBLISH,
+    ]
     info = world.codedeploy.get_deployment(deploymentId=retried["rollbackDeploymentId"])[
         "deploymentInfo"
     ]
@@ -126,9 +133,12 @@ def test_rollback_is_retried_only_once_even_if_the_retry_fails_too(
     retry_failed = lambda_handler(deployment_event(retry_id), lambda_context)
 
     # Then: no third attempt; the deployment-failed rule pages the human
-    assert (again["action"], again_calls) == ("skipped", [BATCH, LIST, BATCH])
+    assert (again["action"], again_calls) == (
+        "skipped",
+        [aws_calls.BATCH, aws_calls.LIST, aws_calls.BATCH],
+    )
     assert "already retried once" in again["reason"]
-    assert (retry_failed["action"], calls) == ("skipped", [BATCH])
+    assert (retry_failed["action"], calls) == ("skipped", [aws_calls.BATCH])
     assert _created_after(world, retry_id) == []
 
 
@@ -140,7 +150,7 @@ def test_failed_release_is_left_to_codedeploy_own_rollback(
 
     result = lambda_handler(deployment_event(bad), lambda_context)
 
-    assert (result["action"], calls) == ("skipped", [BATCH])
+    assert (result["action"], calls) == ("skipped", [aws_calls.BATCH])
     assert "not a CodeDeploy rollback" in result["reason"]
 
 
@@ -167,7 +177,10 @@ def test_dry_run_reports_the_retry_and_creates_nothing(
 
     result = lambda_handler(deployment_event(rollback["deploymentId"], "STOP"), lambda_context)
 
-    assert (result["action"], calls) == ("would-redeploy", [BATCH, LIST, BATCH, METRICS, PUBLISH])
+    assert (result["action"], calls) == (
+        "would-redeploy",
+        [aws_calls.BATCH, aws_calls.LIST, aws_calls.BATCH, aws_calls.METRICS, aws_calls.PUBLISH],
+    )
     assert _created_after(world, rollback["deploymentId"]) == []
 
 
@@ -185,6 +198,6 @@ def test_rollback_ending_not_yet_visible_in_the_read_is_retried_later(
         lambda_handler(deployment_event(rollback["deploymentId"], "STOP"), lambda_context)
 
     # Then: nothing created, no page; Lambda's retry decides once the ending is visible
-    assert calls == [BATCH]
+    assert calls == [aws_calls.BATCH]
     assert _created_after(world, rollback["deploymentId"]) == []
     assert world.notifications() == []

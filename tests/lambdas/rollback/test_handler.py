@@ -1,5 +1,6 @@
-"""The rollback handler end to end under moto: each numbered case of the decision, the races,
-retries and failures, the CloudFront invalidation, and what on-call receives.
+"""The rollback handler end to end under moto: each numbered case of the decision (failures,
+retries, invalidation and the page are in ``test_handler_failures``, races in
+``test_concurrency``).
 
 Standard history unless a test says otherwise: the good release v1 finished hours ago, the
 bad release v2 was created 10 minutes ago, finished 4 minutes ago, and the alarm fired a
@@ -8,41 +9,23 @@ minute ago (BAKE_MINUTES=30).
 
 from __future__ import annotations
 
-import json
-import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
 
-from rollback import aws
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import (
     ALARM,
-    SECOND_ALARM,
-    Faults,
-    Hooks,
     World,
     alarm_event,
     revision_key,
 )
 from tests.support import codedeploy_gaps
+from tests.support.histories import baked, running
 
 MINUTE = timedelta(minutes=1)
-
-
-def _bad_release_baked(world: World) -> tuple[str, str]:
-    good = world.deploy("v1", created_ago=timedelta(hours=3))
-    bad = world.deploy("v2", created_ago=10 * MINUTE, completed_ago=4 * MINUTE)
-    return good, bad
-
-
-def _bad_release_running(world: World) -> tuple[str, str]:
-    good = world.deploy("v1", created_ago=timedelta(hours=3))
-    bad = world.deploy("v2", created_ago=5 * MINUTE, status="InProgress")
-    return good, bad
 
 
 def _fire(world: World, lambda_context: Any, *, name: str = ALARM) -> dict[str, Any]:
@@ -65,7 +48,7 @@ def _fire(world: World, lambda_context: Any, *, name: str = ALARM) -> dict[str, 
 def test_state_change_that_is_not_alarm_is_skipped_without_any_aws_call(
     world: World, calls: list[str], lambda_context: Any, event_file: str
 ) -> None:
-    _bad_release_baked(world)
+    baked(world)
 
     result = lambda_handler(alarm_event(world.now, file=event_file), lambda_context)
 
@@ -78,7 +61,7 @@ def test_state_change_that_is_not_alarm_is_skipped_without_any_aws_call(
 def test_alarm_not_listed_in_rollback_alarm_names_is_skipped_without_any_aws_call(
     world: World, calls: list[str], lambda_context: Any
 ) -> None:
-    _bad_release_baked(world)
+    baked(world)
 
     result = _fire(world, lambda_context, name="someone-elses-alarm")
 
@@ -93,7 +76,7 @@ def test_alarm_not_listed_in_rollback_alarm_names_is_skipped_without_any_aws_cal
 def test_running_deployment_is_stopped_with_automatic_rollback(
     world: World, lambda_context: Any
 ) -> None:
-    _, bad = _bad_release_running(world)
+    _, bad = running(world)
 
     result = _fire(world, lambda_context)
 
@@ -124,7 +107,7 @@ def test_every_running_status_counts_as_running(
 def test_deployment_completed_within_bake_window_is_rolled_back_to_previous_revision(
     world: World, lambda_context: Any
 ) -> None:
-    good, bad = _bad_release_baked(world)
+    good, bad = baked(world)
 
     result = _fire(world, lambda_context)
 
@@ -139,7 +122,7 @@ def test_deployment_completed_within_bake_window_is_rolled_back_to_previous_revi
 def test_rollback_description_records_what_it_undoes_and_why(
     world: World, lambda_context: Any
 ) -> None:
-    good, bad = _bad_release_baked(world)
+    good, bad = baked(world)
 
     _fire(world, lambda_context)
 
@@ -153,7 +136,7 @@ def test_rollback_description_records_what_it_undoes_and_why(
 
 
 def test_rollback_deployment_turns_alarm_polling_off(world: World, lambda_context: Any) -> None:
-    _bad_release_baked(world)
+    baked(world)
 
     result = _fire(world, lambda_context)
 
@@ -212,7 +195,7 @@ def test_previous_revision_older_than_the_lookback_comes_from_previous_revision(
 def test_newest_deployment_made_by_codedeploy_rollback_is_left_alone(
     world: World, lambda_context: Any
 ) -> None:
-    _, bad = _bad_release_running(world)
+    _, bad = running(world)
     world.codedeploy.stop_deployment(deploymentId=bad, autoRollbackEnabled=True)
     before = world.deployments()
 
@@ -340,7 +323,7 @@ def test_dry_run_reports_would_redeploy_and_writes_nothing(
     world: World, set_env: Any, calls: list[str], lambda_context: Any
 ) -> None:
     set_env(DRY_RUN="true", DISTRIBUTION_ID="E2QWRUHEXAMPLE")
-    _bad_release_baked(world)
+    baked(world)
 
     result = _fire(world, lambda_context)
 
@@ -355,336 +338,9 @@ def test_dry_run_reports_would_stop_and_leaves_the_deployment_running(
     world: World, set_env: Any, lambda_context: Any
 ) -> None:
     set_env(DRY_RUN="true")
-    _, bad = _bad_release_running(world)
+    _, bad = running(world)
 
     result = _fire(world, lambda_context)
 
     assert result["action"] == "would-stop"
     assert codedeploy_gaps.get(bad).status == "InProgress"
-
-
-# Duplicates, concurrency, two alarms -----------------------------------------------------
-
-
-def test_duplicate_delivery_of_the_same_event_rolls_back_once(
-    world: World, lambda_context: Any
-) -> None:
-    _bad_release_baked(world)
-    event = alarm_event(world.now - MINUTE)
-
-    first = lambda_handler(event, lambda_context)
-    second = lambda_handler(event, lambda_context)
-
-    assert (first["action"], second["action"]) == ("redeployed", "skipped")
-    assert len(world.rollbacks_created_by_kit()) == 1
-
-
-def _run_together(world: World, lambda_context: Any, names: list[str]) -> list[dict[str, Any]]:
-    barrier = threading.Barrier(len(names))
-    results: list[dict[str, Any]] = []
-    errors: list[BaseException] = []
-
-    def invoke(name: str) -> None:
-        event = alarm_event(world.now - MINUTE, name=name)
-        barrier.wait()
-        try:
-            results.append(lambda_handler(event, lambda_context))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=invoke, args=(name,)) for name in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    return results
-
-
-def test_concurrent_deliveries_of_the_same_alarm_roll_back_once(
-    world: World, lambda_context: Any
-) -> None:
-    _bad_release_baked(world)
-
-    results = _run_together(world, lambda_context, [ALARM, ALARM, ALARM])
-
-    assert sorted(r["action"] for r in results) == ["redeployed", "skipped", "skipped"]
-    assert len(world.rollbacks_created_by_kit()) == 1
-
-
-def test_two_alarms_firing_together_roll_back_once(world: World, lambda_context: Any) -> None:
-    _bad_release_baked(world)
-
-    results = _run_together(world, lambda_context, [ALARM, SECOND_ALARM])
-
-    assert sorted(r["action"] for r in results) == ["redeployed", "skipped"]
-    assert len(world.rollbacks_created_by_kit()) == 1
-
-
-def test_two_alarms_on_a_running_deployment_stop_it_once(world: World, lambda_context: Any) -> None:
-    _bad_release_running(world)
-
-    results = _run_together(world, lambda_context, [ALARM, SECOND_ALARM])
-
-    assert sorted(r["action"] for r in results) == ["skipped", "stopped"]
-    rollbacks = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
-    assert len(rollbacks) == 1
-
-
-def test_active_deployment_refusal_on_create_is_a_skip(
-    world: World, faults: Faults, lambda_context: Any
-) -> None:
-    _bad_release_baked(world)
-    faults.add("codedeploy", "CreateDeployment", "DeploymentLimitExceededException")
-
-    result = _fire(world, lambda_context)
-
-    assert result["action"] == "skipped"
-    assert "a deployment is already in progress" in result["reason"]
-
-
-def test_deployment_that_succeeded_while_being_stopped_is_decided_again_and_redeployed(
-    world: World, hooks: Hooks, lambda_context: Any
-) -> None:
-    # Given: the deployment is running when listed, then finishes before StopDeployment lands
-    _, bad = _bad_release_running(world)
-
-    def finish(**_: Any) -> None:
-        codedeploy_gaps.complete_deployment(bad, at=world.now)
-
-    hooks.register("codedeploy", "before-call.codedeploy.StopDeployment", finish, first=True)
-
-    result = _fire(world, lambda_context)
-
-    assert (result["action"], result["deploymentId"]) == ("redeployed", bad)
-
-
-# Retries and failures --------------------------------------------------------------------
-
-
-def test_throttled_create_deployment_is_retried_then_succeeds(
-    world: World, faults: Faults, calls: list[str], sleeps: list[float], lambda_context: Any
-) -> None:
-    _bad_release_baked(world)
-    faults.add("codedeploy", "CreateDeployment", "ThrottlingException", "ThrottlingException")
-
-    result = _fire(world, lambda_context)
-
-    assert result["action"] == "redeployed"
-    assert calls.count("codedeploy:CreateDeployment") == 3
-    assert len(sleeps) == 2
-    assert len(world.rollbacks_created_by_kit()) == 1
-
-
-def test_connection_error_is_retried(
-    world: World, faults: Faults, calls: list[str], lambda_context: Any
-) -> None:
-    _bad_release_baked(world)
-    faults.add(
-        "codedeploy", "BatchGetDeployments", EndpointConnectionError(endpoint_url="https://x")
-    )
-
-    result = _fire(world, lambda_context)
-
-    assert result["action"] == "redeployed"
-    assert calls.count("codedeploy:BatchGetDeployments") == 2
-
-
-def test_throttling_that_persists_is_reraised_without_notifying(
-    world: World, faults: Faults, calls: list[str], sleeps: list[float], lambda_context: Any
-) -> None:
-    _bad_release_baked(world)
-    faults.add("codedeploy", "ListDeployments", *["Throttling"] * aws.DEFAULT_RETRY.attempts)
-
-    with pytest.raises(ClientError, match="Throttling"):
-        _fire(world, lambda_context)
-
-    assert calls == ["codedeploy:ListDeployments"] * aws.DEFAULT_RETRY.attempts
-    assert all(0 <= pause <= aws.DEFAULT_RETRY.max_delay for pause in sleeps)
-    assert world.notifications() == []
-
-
-def test_service_unavailable_is_retried(
-    world: World, faults: Faults, calls: list[str], lambda_context: Any
-) -> None:
-    _bad_release_baked(world)
-    faults.add("sns", "Publish", "ServiceUnavailable")
-
-    result = _fire(world, lambda_context)
-
-    assert result["notified"] is True
-    assert calls.count("sns:Publish") == 2
-
-
-def test_non_retryable_error_notifies_a_human_then_reraises(
-    world: World, faults: Faults, calls: list[str], lambda_context: Any
-) -> None:
-    _bad_release_baked(world)
-    faults.add("codedeploy", "CreateDeployment", "AccessDeniedException")
-
-    with pytest.raises(ClientError, match="AccessDeniedException"):
-        _fire(world, lambda_context)
-
-    assert calls.count("codedeploy:CreateDeployment") == 1
-    [note] = world.notifications()
-    assert "FAILED" in note["Subject"]
-    assert "AccessDeniedException" in note["Message"]
-
-
-# Malformed events -------------------------------------------------------------------------
-
-
-def _event_with(path: list[str], value: Any) -> dict[str, Any]:
-    event = alarm_event(datetime(2026, 3, 12, 14, 47, tzinfo=UTC))
-    target = event
-    for key in path[:-1]:
-        target = target[key]
-    if value is KeyError:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return event
-
-
-@pytest.mark.parametrize(
-    "event",
-    [
-        pytest.param(None, id="none"),
-        pytest.param([], id="list"),
-        pytest.param("ALARM", id="string"),
-        pytest.param({}, id="empty-object"),
-        pytest.param(_event_with(["detail"], KeyError), id="no-detail"),
-        pytest.param(_event_with(["detail"], "ALARM"), id="detail-not-object"),
-        pytest.param(_event_with(["source"], "aws.ec2"), id="other-source"),
-        pytest.param(_event_with(["detail", "alarmName"], 42), id="alarm-name-not-string"),
-        pytest.param(_event_with(["detail", "state"], KeyError), id="no-state"),
-        pytest.param(_event_with(["detail", "state", "value"], "BROKEN"), id="unknown-state"),
-        pytest.param(_event_with(["detail", "state", "timestamp"], "yesterday"), id="bad-time"),
-        pytest.param(_event_with(["detail", "state", "timestamp"], 1700000000), id="int-time"),
-    ],
-)
-def test_malformed_event_is_logged_and_skipped(
-    world: World,
-    calls: list[str],
-    lambda_context: Any,
-    capsys: pytest.CaptureFixture[str],
-    event: Any,
-) -> None:
-    result = lambda_handler(event, lambda_context)
-
-    assert result["action"] == "skipped"
-    assert result["reason"].startswith("malformed event:")
-    assert calls == []
-    [line] = capsys.readouterr().out.splitlines()
-    assert json.loads(line)["rawEvent"] == json.dumps(event)
-
-
-# CloudFront invalidation ------------------------------------------------------------------
-
-
-def test_rollback_invalidates_the_distribution_with_a_reference_from_the_rollback(
-    world: World, set_env: Any, lambda_context: Any
-) -> None:
-    distribution = world.distribution()
-    set_env(DISTRIBUTION_ID=distribution, INVALIDATION_PATHS="/*,/api/*")
-    _bad_release_baked(world)
-
-    result = _fire(world, lambda_context)
-
-    invalidation = world.cloudfront.get_invalidation(
-        DistributionId=distribution, Id=result["invalidationId"]
-    )["Invalidation"]["InvalidationBatch"]
-    assert invalidation["Paths"]["Items"] == ["/*", "/api/*"]
-    assert result["rollbackDeploymentId"] in invalidation["CallerReference"]
-    [note] = world.notifications()
-    assert result["invalidationId"] in note["Message"]
-
-
-def test_stop_also_invalidates_the_distribution(
-    world: World, set_env: Any, lambda_context: Any
-) -> None:
-    set_env(DISTRIBUTION_ID=world.distribution())
-    _bad_release_running(world)
-
-    result = _fire(world, lambda_context)
-
-    assert result["action"] == "stopped"
-    assert result["invalidationId"]
-
-
-def test_without_distribution_id_nothing_is_invalidated(
-    world: World, calls: list[str], lambda_context: Any
-) -> None:
-    _bad_release_baked(world)
-
-    result = _fire(world, lambda_context)
-
-    assert result["invalidationId"] is None
-    assert "cloudfront:CreateInvalidation" not in calls
-
-
-def test_failed_invalidation_keeps_the_rollback_and_is_reported(
-    world: World, set_env: Any, lambda_context: Any
-) -> None:
-    set_env(DISTRIBUTION_ID="EDOESNOTEXIST")
-    _bad_release_baked(world)
-
-    result = _fire(world, lambda_context)
-
-    assert result["action"] == "redeployed"
-    assert "NoSuchDistribution" in result["invalidationError"]
-    [note] = world.notifications()
-    assert "invalidation FAILED" in note["Message"]
-
-
-# What on-call receives and what the log says ----------------------------------------------
-
-
-def test_notification_explains_the_reference_incident_signature(
-    world: World, lambda_context: Any
-) -> None:
-    # Given: the Section 12 picture, ALB 502s with six healthy targets and no target 5xx
-    _bad_release_baked(world)
-    world.put_alb_metrics(
-        HTTPCode_ELB_5XX_Count=615,
-        HTTPCode_ELB_502_Count=615,
-        HTTPCode_Target_5XX_Count=0,
-        RequestCount=7368,
-        HealthyHostCount=6,
-        UnHealthyHostCount=0,
-    )
-
-    result = _fire(world, lambda_context)
-
-    [note] = world.notifications()
-    assert "malformed or truncated responses" in note["Message"]
-    assert "ALB 5xx 1845" in note["Message"]
-    assert result["diagnosis"]["facts"]["healthyHosts"] == 6
-    assert len(note["Subject"]) < 100
-
-
-def test_notification_carries_the_decision_as_json(world: World, lambda_context: Any) -> None:
-    _bad_release_baked(world)
-
-    result = _fire(world, lambda_context)
-
-    [note] = world.notifications()
-    block = note["Message"].split("--- decision (JSON) ---\n", 1)[1]
-    assert json.loads(block)["rollbackDeploymentId"] == result["rollbackDeploymentId"]
-
-
-def test_decision_is_logged_as_one_json_line(
-    world: World, lambda_context: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _bad_release_baked(world)
-
-    result = _fire(world, lambda_context)
-
-    [line] = capsys.readouterr().out.splitlines()
-    logged = json.loads(line)
-    assert logged["action"] == "redeployed"
-    assert logged["rollbackDeploymentId"] == result["rollbackDeploymentId"]
-    assert logged["requestId"] == lambda_context.aws_request_id
-    # The ids that tie the line to the EventBridge delivery and the alarm.
-    assert logged["eventId"]
-    assert logged["alarmArn"].startswith("arn:aws:cloudwatch:")

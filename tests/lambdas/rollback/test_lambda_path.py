@@ -10,9 +10,10 @@ from typing import Any
 
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import World, alarm_event, deployment_event
+from tests.lambdas.rollback.conftest import Hooks, World, alarm_event, deployment_event
 from tests.support import codedeploy_gaps
 from tests.support import codedeploy_lambda_gaps as gaps
+from tests.support.concurrency import gate, invoke_together
 from tests.support.lambda_world import (
     ALIAS,
     APPLICATION,
@@ -248,3 +249,17 @@ def test_alias_moved_since_the_release_is_left_to_a_human(
     assert "points at version 1, not only at the bad version 2" in result["reason"]
     assert result["notified"] is True
     assert _created_by_function(lambda_release, bad) == []
+
+
+def test_concurrent_deliveries_that_all_read_first_make_one_undo(
+    lambda_release: LambdaWorld, hooks: Hooks, lambda_context: Any
+) -> None:
+    bad = _bad_release_baked(lambda_release)
+    # Every invocation has read the group and the alias before any claims the undo.
+    gate(hooks, "dynamodb", "PutItem", 3)
+    events = [_alarm(lambda_release) for _ in range(3)]
+
+    results = invoke_together(lambda_handler, events, lambda_context)
+
+    assert sorted(r["action"] for r in results) == ["redeployed", "skipped", "skipped"]
+    assert len(_created_by_function(lambda_release, bad)) == 1

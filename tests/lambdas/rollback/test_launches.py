@@ -24,16 +24,7 @@ from tests.lambdas.rollback.conftest import (
     alarm_event,
     revision_key,
 )
-from tests.support import codedeploy_gaps
-from tests.support.aws_calls import (
-    BATCH,
-    CLAIM,
-    CREATE,
-    LIST,
-    METRICS,
-    PUBLISH,
-    RELEASE,
-)
+from tests.support import aws_calls, codedeploy_gaps
 
 MINUTE = timedelta(minutes=1)
 CREATORS = ["autoscaling", "CodeDeployAutoUpdate"]
@@ -53,7 +44,7 @@ def test_running_launch_is_never_stopped_and_an_old_release_is_not_blamed(
 
     assert result["action"] == "skipped"
     assert "not correlated with a recent deployment" in result["reason"]
-    assert calls == [LIST, BATCH, METRICS, PUBLISH]
+    assert calls == [aws_calls.LIST, aws_calls.BATCH, aws_calls.METRICS, aws_calls.PUBLISH]
     assert codedeploy_gaps.get(launch).status == "InProgress"
 
 
@@ -72,7 +63,14 @@ def test_finished_launch_after_the_bad_release_is_not_blamed(
 
     # Then: the release is rolled back, not the launch
     assert (result["action"], result["deploymentId"]) == ("redeployed", bad)
-    assert calls == [LIST, BATCH, CLAIM, CREATE, METRICS, PUBLISH]
+    assert calls == [
+        aws_calls.LIST,
+        aws_calls.BATCH,
+        aws_calls.CLAIM,
+        aws_calls.CREATE,
+        aws_calls.METRICS,
+        aws_calls.PUBLISH,
+    ]
     assert revision_key(world.deployments()[-1]) == "order-api-v1.zip"
 
 
@@ -90,7 +88,15 @@ def test_launch_holding_the_group_makes_the_rollback_retryable_then_it_happens(
         lambda_handler(event, lambda_context)
 
     # Then: nothing was stopped or skipped silently; no page yet (Lambda retries the event)
-    assert calls == [LIST, BATCH, CLAIM, CREATE, RELEASE, LIST, BATCH]
+    assert calls == [
+        aws_calls.LIST,
+        aws_calls.BATCH,
+        aws_calls.CLAIM,
+        aws_calls.CREATE,
+        aws_calls.RELEASE,
+        aws_calls.LIST,
+        aws_calls.BATCH,
+    ]
     assert codedeploy_gaps.get(launch).status == "InProgress"
     assert world.notifications() == []
 
@@ -101,7 +107,14 @@ def test_launch_holding_the_group_makes_the_rollback_retryable_then_it_happens(
 
     # Then: the rollback happens now
     assert (retried["action"], retried["deploymentId"]) == ("redeployed", bad)
-    assert calls == [LIST, BATCH, CLAIM, CREATE, METRICS, PUBLISH]
+    assert calls == [
+        aws_calls.LIST,
+        aws_calls.BATCH,
+        aws_calls.CLAIM,
+        aws_calls.CREATE,
+        aws_calls.METRICS,
+        aws_calls.PUBLISH,
+    ]
 
 
 def test_active_rollback_holding_the_group_is_still_a_silent_skip(
@@ -121,4 +134,12 @@ def test_active_rollback_holding_the_group_is_still_a_silent_skip(
 
     assert result["action"] == "skipped"
     assert "already in progress" in result["reason"]
-    assert calls == [LIST, BATCH, CLAIM, CREATE, RELEASE, LIST, BATCH]
+    assert calls == [
+        aws_calls.LIST,
+        aws_calls.BATCH,
+        aws_calls.CLAIM,
+        aws_calls.CREATE,
+        aws_calls.RELEASE,
+        aws_calls.LIST,
+        aws_calls.BATCH,
+    ]

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.api_stack import ApiStack
 from stacks.config import APIGW_INTEGRATION_TIMEOUT_S, ConfigError, load_config
 from stacks.constructs import gateway_answers
-from tests.support import api_template as api
 from tests.support.api_template import (
     HANDLER,
     RESPONSE,
@@ -28,28 +25,6 @@ from tests.support.api_template import (
     stage,
 )
 from tests.support.api_template import body as problem_body
-
-
-@pytest.fixture(scope="module")
-def app_and_stack() -> tuple[cdk.App, ApiStack]:
-    return api.app_and_stack()
-
-
-@pytest.fixture(scope="module")
-def template() -> Template:
-    return api.template()
-
-
-@pytest.fixture(scope="module")
-def resources() -> Resources:
-    """The OrdersApi construct's resources in the stack (the API's own, nothing else)."""
-    return api.orders_api(api.resources())
-
-
-@pytest.fixture(scope="module")
-def standalone() -> Template:
-    return api.standalone()
-
 
 # --- gateway responses: API Gateway's own errors look like the handler's ---------------
 

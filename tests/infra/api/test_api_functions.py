@@ -17,7 +17,6 @@ from stacks.api_stack import ApiStack
 from stacks.config import APIGW_INTEGRATION_TIMEOUT_S, ConfigError, load_config
 from stacks.constructs import orders_api
 from tests.infra.conftest import new_app
-from tests.support import api_template as api
 from tests.support.api_template import (
     HANDLER,
     STACK_ID,
@@ -26,34 +25,6 @@ from tests.support.api_template import (
     function_id,
     of_type,
 )
-
-
-@pytest.fixture(scope="module")
-def app_and_stack() -> tuple[cdk.App, ApiStack]:
-    return api.app_and_stack()
-
-
-@pytest.fixture(scope="module")
-def template() -> Template:
-    return api.template()
-
-
-@pytest.fixture(scope="module")
-def resources() -> Resources:
-    """The OrdersApi construct's resources in the stack (the API's own, nothing else)."""
-    return api.orders_api(api.resources())
-
-
-@pytest.fixture(scope="module")
-def standalone() -> Template:
-    return api.standalone()
-
-
-@pytest.fixture(scope="module")
-def stack_resources() -> Resources:
-    """Every resource of the stack (its topic and keys are the stack's, not the API's)."""
-    return api.resources()
-
 
 # --- functions -------------------------------------------------------------------------
 
@@ -317,7 +288,7 @@ def test_export_queue_is_encrypted_and_redrives_to_an_encrypted_dead_letter_queu
 
 
 def test_both_queues_refuse_requests_without_tls(resources: Resources) -> None:
-    guarded = set()
+    guarded: set[str] = set()
     for policy in of_type(resources, "AWS::SQS::QueuePolicy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny" and statement["Condition"] == {

@@ -7,41 +7,33 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from tests.support import api_template as api
-from tests.support.api_template import FUNCTION, Resources, of_type
+from tests.support.api_template import (
+    FUNCTION,
+    Resources,
+    of_type,
+)
 
 ROLLBACK_HANDLER = "rollback.handler.lambda_handler"
 
 
-@pytest.fixture(scope="module")
-def template() -> Template:
-    return api.template()
-
-
-@pytest.fixture(scope="module")
-def resources() -> Resources:
-    return api.resources()
-
-
-def _id(resources: Resources, type_: str, prefix: str) -> str:
-    (found,) = [k for k in of_type(resources, type_) if k.startswith(prefix)]
+def _id(stack_resources: Resources, type_: str, prefix: str) -> str:
+    (found,) = [k for k in of_type(stack_resources, type_) if k.startswith(prefix)]
     return found
 
 
-def _rollback_function(resources: Resources) -> tuple[str, dict[str, Any]]:
+def _rollback_function(stack_resources: Resources) -> tuple[str, dict[str, Any]]:
     (found,) = [
         (k, r["Properties"])
-        for k, r in of_type(resources, FUNCTION).items()
+        for k, r in of_type(stack_resources, FUNCTION).items()
         if r["Properties"]["Handler"] == ROLLBACK_HANDLER
     ]
     return found
 
 
 def test_rule_matches_each_alarm_the_handlers_group_watches_entering_alarm(
-    template: Template, resources: Resources
+    template: Template, stack_resources: Resources
 ) -> None:
     watched = Capture()
     template.has_resource_properties(
@@ -64,7 +56,7 @@ def test_rule_matches_each_alarm_the_handlers_group_watches_entering_alarm(
             "Targets": Match.array_with(
                 [
                     Match.object_like(
-                        {"Arn": {"Fn::GetAtt": [_rollback_function(resources)[0], "Arn"]}}
+                        {"Arn": {"Fn::GetAtt": [_rollback_function(stack_resources)[0], "Arn"]}}
                     )
                 ]
             ),
@@ -84,34 +76,36 @@ def test_rule_matches_each_alarm_the_handlers_group_watches_entering_alarm(
 
 
 def test_function_is_told_it_rolls_back_a_lambda_alias_and_which(
-    resources: Resources,
+    stack_resources: Resources,
 ) -> None:
-    _, props = _rollback_function(resources)
+    _, props = _rollback_function(stack_resources)
     env = props["Environment"]["Variables"]
-    alias_id = _id(resources, "AWS::Lambda::Alias", "OrdersApiHandlerReleaseAlias")
+    alias_id = _id(stack_resources, "AWS::Lambda::Alias", "OrdersApiHandlerReleaseAlias")
     group_id = _id(
-        resources, "AWS::CodeDeploy::DeploymentGroup", "OrdersApiHandlerReleaseDeploymentGroup"
+        stack_resources,
+        "AWS::CodeDeploy::DeploymentGroup",
+        "OrdersApiHandlerReleaseDeploymentGroup",
     )
     assert env["TARGET_TYPE"] == "LAMBDA"
     assert env["DEPLOYMENT_GROUP_NAME"] == {"Ref": group_id}
     assert env["LAMBDA_ALIAS_NAME"] == "live"
-    assert env["LAMBDA_FUNCTION_NAME"] == resources[alias_id]["Properties"]["FunctionName"]
+    assert env["LAMBDA_FUNCTION_NAME"] == stack_resources[alias_id]["Properties"]["FunctionName"]
     assert env["BAKE_MINUTES"] == "20"
     assert env["ROLLBACK_ALARM_NAMES"]["Fn::Join"][0] == ","
     assert "LOAD_BALANCER_FULL_NAME" not in env
 
 
-def test_decisions_go_to_the_stacks_existing_alarm_topic(resources: Resources) -> None:
-    (topic,) = of_type(resources, "AWS::SNS::Topic")
-    _, props = _rollback_function(resources)
+def test_decisions_go_to_the_stacks_existing_alarm_topic(stack_resources: Resources) -> None:
+    (topic,) = of_type(stack_resources, "AWS::SNS::Topic")
+    _, props = _rollback_function(stack_resources)
     assert props["Environment"]["Variables"]["TOPIC_ARN"] == {"Ref": topic}
 
 
-def _policy(resources: Resources) -> list[dict[str, Any]]:
-    role = _rollback_function(resources)[1]["Role"]["Fn::GetAtt"][0]
+def _policy(stack_resources: Resources) -> list[dict[str, Any]]:
+    role = _rollback_function(stack_resources)[1]["Role"]["Fn::GetAtt"][0]
     (policy,) = [
         p["Properties"]["PolicyDocument"]["Statement"]
-        for p in of_type(resources, "AWS::IAM::Policy").values()
+        for p in of_type(stack_resources, "AWS::IAM::Policy").values()
         if p["Properties"]["Roles"] == [{"Ref": role}]
     ]
     return list(policy)
@@ -126,14 +120,16 @@ def _by_action(statements: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_iam_names_the_group_the_application_the_config_and_the_alias(
-    resources: Resources,
+    stack_resources: Resources,
 ) -> None:
-    statements = _policy(resources)
+    statements = _policy(stack_resources)
     by_action = _by_action(statements)
     group_id = _id(
-        resources, "AWS::CodeDeploy::DeploymentGroup", "OrdersApiHandlerReleaseDeploymentGroup"
+        stack_resources,
+        "AWS::CodeDeploy::DeploymentGroup",
+        "OrdersApiHandlerReleaseDeploymentGroup",
     )
-    alias_id = _id(resources, "AWS::Lambda::Alias", "OrdersApiHandlerReleaseAlias")
+    alias_id = _id(stack_resources, "AWS::Lambda::Alias", "OrdersApiHandlerReleaseAlias")
     assert all(resource != "*" for s in statements for resource in _listed(s["Resource"]))
     for action in (
         "codedeploy:ListDeployments",
@@ -159,10 +155,12 @@ def _listed(value: Any) -> list[Any]:
 
 
 def test_failed_deployments_of_the_group_page_and_reach_the_function(
-    template: Template, resources: Resources
+    template: Template, stack_resources: Resources
 ) -> None:
     group_id = _id(
-        resources, "AWS::CodeDeploy::DeploymentGroup", "OrdersApiHandlerReleaseDeploymentGroup"
+        stack_resources,
+        "AWS::CodeDeploy::DeploymentGroup",
+        "OrdersApiHandlerReleaseDeploymentGroup",
     )
     template.has_resource_properties(
         "AWS::Events::Rule",
@@ -176,6 +174,21 @@ def test_failed_deployments_of_the_group_page_and_reach_the_function(
                         "deploymentGroup": [{"Ref": group_id}],
                     },
                 }
+            ),
+            "Targets": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "InputTransformer": Match.object_like(
+                                {
+                                    "InputTemplate": Match.string_like_regexp(
+                                        "the function pages: the alias may still route"
+                                    )
+                                }
+                            )
+                        }
+                    )
+                ]
             ),
         },
     )

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
-import pytest
 from aws_cdk.assertions import Template
 
-from stacks.api_stack import ApiStack
 from stacks.constructs import orders_api
-from tests.support import api_template as api
 from tests.support.api_template import (
     ALARM,
     GIVEN_TOPIC_ARN,
@@ -21,34 +17,6 @@ from tests.support.api_template import (
     of_type,
     statements,
 )
-
-
-@pytest.fixture(scope="module")
-def app_and_stack() -> tuple[cdk.App, ApiStack]:
-    return api.app_and_stack()
-
-
-@pytest.fixture(scope="module")
-def template() -> Template:
-    return api.template()
-
-
-@pytest.fixture(scope="module")
-def resources() -> Resources:
-    """The OrdersApi construct's resources in the stack (the API's own, nothing else)."""
-    return api.orders_api(api.resources())
-
-
-@pytest.fixture(scope="module")
-def standalone() -> Template:
-    return api.standalone()
-
-
-@pytest.fixture(scope="module")
-def stack_resources() -> Resources:
-    """Every resource of the stack (its topic and keys are the stack's, not the API's)."""
-    return api.resources()
-
 
 # --- alarms ----------------------------------------------------------------------------
 

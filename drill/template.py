@@ -34,8 +34,6 @@ from drill.assembly import (
     Template,
 )
 
-AUTO_SCALING_GROUP = "AWS::AutoScaling::AutoScalingGroup"
-
 # --- Alarms and the rule that listens to them ------------------------------------------------
 
 
@@ -261,9 +259,7 @@ def find_kit(
     construct (the notify-only target 5xx alarm) and any alarm whose logical id contains
     one of ``alarm_fragments`` (a scenario's ``expect.alarms`` keys).
     """
-    # A stack with an Auto Scaling group first: the API stack's rule serves a Lambda group.
-    ec2_first = sorted(assembly.stacks.values(), key=lambda t: not t.of_type(AUTO_SCALING_GROUP))
-    for template in ec2_first:
+    for template in assembly.stacks.values():
         for rule_id in alarm_rules(template.body):
             function_id = _rule_function(template, rule_id)
             if function_id is not None and _target_type(template, function_id) == target_type:

@@ -3,8 +3,10 @@
 ``make drill`` synthesizes and runs the reference incident at the best, typical and worst
 metric delay (``SCENARIO=<bundled name or path.json>`` another one; ``--all`` every bundled
 one), printing the worst delay's timeline and one line per delay, or the JSON report
-(``--json``, ``--json-file PATH``). Exit status 0 when every expectation holds, 1 when one
-does not, 2 when the drill cannot run (no cdk.out, an invalid scenario file).
+(``--json``, ``--json-file PATH``). An ``api-*`` scenario (an API release on the Lambda
+path) goes to ``drill.api_drill``, which prints its figures beside the EC2 reference's
+(text only). Exit status 0 when every expectation holds, 1 when one does not, 2 when the
+drill cannot run (no cdk.out, an invalid scenario file).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from drill import outcome, runner, scenario
+from drill import api_drill, api_scenario, outcome, runner, scenario
 from drill import report as text_report
 from drill.assembly import DrillTemplateError, load_assembly
 from drill.function import FunctionLoadError
@@ -32,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--scenario",
         default=scenario.DEFAULT_SCENARIO,
-        help=f"bundled name ({', '.join(scenario.bundled_names())}) or a JSON file; "
+        help=f"bundled name ({', '.join(scenario.bundled_names() + api_scenario.bundled_api_names())}) "
+        "or a JSON file (api-*: an API release, drill.api_drill); "
         f"default {scenario.DEFAULT_SCENARIO}",
     )
     parser.add_argument("--all", action="store_true", help="run every bundled scenario")
@@ -76,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runner.delay_cases(options.delay_range_s)
         assembly = load_assembly(args.cdk_out)
+        if Path(args.scenario).name.startswith("api-") and not args.all:
+            return api_drill.main([args.scenario], assembly, options.delay_range_s)
         names = scenario.bundled_names() if args.all else [args.scenario]
         scenarios = [scenario.load(name) for name in names]
     except (DrillTemplateError, scenario.ScenarioError, ValueError) as err:
@@ -111,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(document)
     elif args.all:
+        passed = (
+            api_drill.main(api_scenario.bundled_api_names(), assembly, (low, high)) == 0 and passed
+        )
         print(f"{len(scenarios)} scenarios: " + ("all expectations met" if passed else "FAILED"))
     return 0 if passed else 1
 

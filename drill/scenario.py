@@ -146,8 +146,8 @@ def is_count(metric_name: str) -> bool:
 
 
 def bundled_names() -> list[str]:
-    """The scenarios shipped in ``drill/scenarios``."""
-    return sorted(p.stem for p in SCENARIOS_DIR.glob("*.json"))
+    """The scenarios shipped in ``drill/scenarios`` (``api-*`` ones are ``drill.api_scenario``'s)."""
+    return sorted(p.stem for p in SCENARIOS_DIR.glob("*.json") if not p.stem.startswith("api-"))
 
 
 def load(name_or_path: str | Path) -> Scenario:

@@ -16,6 +16,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from drill import api_drill, api_scenario, outcome, runner, scenario
 from drill import report as text_report
@@ -70,6 +71,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report(args: argparse.Namespace, name: str, sweep: runner.DelaySweep) -> dict[str, Any]:
+    """One scenario's JSON document; prints its timeline and delay table unless ``--json``."""
+    png = None
+    if not args.no_png:
+        from drill.plot import write_png
+
+        target = args.png if args.png and not args.all else DEFAULT_PNG_DIR / f"{name}.png"
+        png = str(write_png(sweep.worst, target))
+    worst = text_report.as_json(sweep.worst, png=png)
+    worst["delays"] = text_report.sweep_json(sweep)
+    if not args.json:
+        print(text_report.render(sweep.worst, png=png))
+        print(text_report.render_sweep(sweep))
+        if args.all:
+            print("\n" + "=" * 100 + "\n")
+    return worst
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     low, high = args.delay_range
@@ -86,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DrillTemplateError, scenario.ScenarioError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    documents = []
+    documents: list[dict[str, Any]] = []
     passed = True
     for each in scenarios:
         try:
@@ -94,21 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (DrillTemplateError, FunctionLoadError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        png = None
-        if not args.no_png:
-            from drill.plot import write_png
-
-            target = args.png if args.png and not args.all else DEFAULT_PNG_DIR / f"{each.name}.png"
-            png = str(write_png(sweep.worst, target))
         passed = passed and sweep.passed
-        worst = text_report.as_json(sweep.worst, png=png)
-        worst["delays"] = text_report.sweep_json(sweep)
-        documents.append(worst)
-        if not args.json:
-            print(text_report.render(sweep.worst, png=png))
-            print(text_report.render_sweep(sweep))
-            if args.all:
-                print("\n" + "=" * 100 + "\n")
+        documents.append(_report(args, each.name, sweep))
     document = json.dumps(documents if args.all else documents[0], indent=2, default=str)
     if args.json_file:
         args.json_file.parent.mkdir(parents=True, exist_ok=True)

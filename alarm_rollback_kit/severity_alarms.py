@@ -21,6 +21,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from alarm_rollback_kit.alarms import threshold_alarm
 from alarm_rollback_kit.compliance import KitConstruct
 from alarm_rollback_kit.config import SeverityAlarmsConfig
 from alarm_rollback_kit.rates import share_of_requests
@@ -159,18 +160,17 @@ class SeverityAlarms(KitConstruct):
         datapoints: int = 2,
         periods: int = 3,
     ) -> None:
-        alarm = cw.Alarm(
+        # 2 of 3 minutes: a one-minute blip notifies nobody; the rollback alarms are the
+        # fast path.
+        alarm = threshold_alarm(
             self,
             id_,
-            metric=metric,
+            metric,
             threshold=threshold,
-            comparison_operator=comparison,
-            # 2 of 3 minutes: a one-minute blip notifies nobody; the rollback alarms are
-            # the fast path.
+            comparison=comparison,
             evaluation_periods=periods,
             datapoints_to_alarm=datapoints,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"[{severity}] {description}",
+            description=f"[{severity}] {description}",
         )
         cdk.Tags.of(alarm).add("severity", severity)
         alarm.add_alarm_action(cw_actions.SnsAction(self._routes[severity]))

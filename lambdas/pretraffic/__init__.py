@@ -1,1 +1,1 @@
-"""BeforeAllowTraffic hook of the order-api's CodeDeploy Lambda deployments (issue 13)."""
+"""BeforeAllowTraffic hook of the order-api's CodeDeploy Lambda deployments."""

@@ -205,7 +205,7 @@ class OrdersApi(Construct):
         )
         self.queue.grant_send_messages(self.handler)
         # Versions behind a ``live`` alias, shifted by CodeDeploy: API Gateway and the SQS
-        # event source invoke the alias, so a bad version can be taken back (issue 13).
+        # event source invoke the alias, so a bad version can be taken back.
         self.application = codedeploy.LambdaApplication(self, "Releases")
         self.handler_release = LambdaRelease(
             self,

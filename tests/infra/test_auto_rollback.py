@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
 from tests.conftest import load_event
-from tests.infra.conftest import only_resource, service_template
+from tests.support.templates import only_resource, service_template
 
 ALARM = "AWS::CloudWatch::Alarm"
 FAKE_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}"

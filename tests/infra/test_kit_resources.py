@@ -16,7 +16,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk.assertions import Match, Template
 
 from alarm_rollback_kit import AutoRollback, RollbackAlarms, RollbackConfig, RollbackFunction
-from tests.infra.bare import (
+from tests.support.bare import (
     APPLICATION,
     GROUP,
     bare_stack,

@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 
 from stacks.api_stack import ApiStack
 from stacks.config import LAMBDA_DEPLOYMENT_CONFIGS, ConfigError, load_config
-from tests.infra.conftest import new_app
+from tests.support.templates import new_app
 
 OVERRIDES = {
     "api.deployment_config_name": "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",

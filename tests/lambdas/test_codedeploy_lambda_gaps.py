@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-# release_world lives in the pretraffic tests' conftest; reuse it here.
-from tests.lambdas.pretraffic.conftest import (
+from tests.support import codedeploy_lambda_gaps as gaps
+from tests.support.release_world import (
     APPLICATION,
     FUNCTION,
     ReleaseWorld,
     release_world,  # noqa: F401
 )
-from tests.support import codedeploy_lambda_gaps as gaps
 
 
 def _put(world: ReleaseWorld, deployment_id: str, execution_id: str, status: str) -> Any:

@@ -24,7 +24,7 @@ from aws_cdk.assertions import Template
 from stacks.api_stack import ApiStack
 from stacks.config import load_config
 from stacks.constructs.orders_api import OrdersApi
-from tests.infra.conftest import new_app
+from tests.support.templates import new_app
 
 Resources = dict[str, dict[str, Any]]
 

@@ -16,14 +16,14 @@ import pytest
 from api import handler as api_handler
 from pretraffic import handler as hook
 from tests.conftest import load_event
-from tests.lambdas.pretraffic.conftest import (
+from tests.support import codedeploy_lambda_gaps as gaps
+from tests.support.release_world import (
     APPLICATION,
     FUNCTION,
     GROUP,
     ReleaseWorld,
     release_world,  # noqa: F401
 )
-from tests.support import codedeploy_lambda_gaps as gaps
 from tools import api_faults, api_release
 
 TINY_PACKAGE = b"PK\x05\x06" + b"\x00" * 18  # an empty zip: moto stores, never runs, it

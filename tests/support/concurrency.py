@@ -3,7 +3,8 @@
 ``invoke_together`` starts one thread per event behind a barrier (so they all call the
 handler at the same moment), waits for them and fails on any exception. ``gate`` holds
 every call of one operation until ``parties`` invocations have reached it, which forces
-the worst order for a check-then-act design (every invocation reads before any acts).
+the worst order for a check-then-act design (every invocation reads before any acts),
+then applies them one at a time, as DynamoDB applies writes to one item.
 """
 
 from __future__ import annotations
@@ -45,11 +46,28 @@ def invoke_together(
 
 
 def gate(hooks: RegistersHooks, service: str, operation: str, parties: int) -> None:
-    """Hold each ``service`` ``operation`` call until ``parties`` invocations reach it."""
+    """Hold each ``service`` ``operation`` call until ``parties`` invocations reach it, then
+    let them through one at a time.
+
+    One at a time because the service applies each of these writes to its item atomically
+    (DynamoDB Developer Guide, "Condition expressions": a conditional write succeeds only if
+    its condition holds when the write is applied), while moto's backend holds no lock: calls
+    released together could both pass ``attribute_not_exists`` there, which DynamoDB never
+    allows.
+    """
     barrier = threading.Barrier(parties, timeout=10)
+    one_at_a_time = threading.Lock()
 
     def wait(**_: Any) -> None:
-        # A before-call handler that returns a value answers the call; this one must not.
+        # A before-call handler that returns a value answers the call; these must not.
         barrier.wait()
+        one_at_a_time.acquire()
+
+    def done(**_: Any) -> None:
+        one_at_a_time.release()
 
     hooks.register(service, f"before-call.{service}.{operation}", wait)
+    # after-call also follows an error answer (a failed condition); after-call-error
+    # follows a call that got no answer.
+    hooks.register(service, f"after-call.{service}.{operation}", done)
+    hooks.register(service, f"after-call-error.{service}.{operation}", done)

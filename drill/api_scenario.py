@@ -10,8 +10,11 @@ modelled, so it is not counted as served); each release names its versions and i
 ``alias_shift`` follows the predefined configurations (CodeDeploy User Guide, "Deployment
 configurations on an AWS Lambda compute platform"): canary X % for the interval then the
 rest, linear X % per interval, or all at once, from ``createTime`` (BeforeAllowTraffic taken
-as passed; its own tests cover a failing hook). A stop or an undo repoints the alias
-``ALIAS_SHIFT_S`` after it is decided: a pointer change, stated as a model, not measured.
+as passed; its own tests cover a failing hook). A stop or an undo sends the alias back
+through a new CodeDeploy deployment (CodeDeploy User Guide, "Deployments on an AWS Lambda
+compute platform": a rollback redeploys a previous revision as a new deployment), whose
+length AWS does not publish: ``ROLLBACK_S`` is an assumed range, and the alias goes back at
+its long end, the worse for errors served.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ from jsonschema.exceptions import best_match
 
 from drill.scenario import SCENARIOS_DIR, ScenarioError, _schema_error, _series, _time
 
-ALIAS_SHIFT_S = 10  # one alias update, nothing to drain or start: modelled
+# From a stop or undo to the old version answering everything. ASSUMED: AWS publishes no
+# duration. Short end: a bare alias update; long end: a rollback deployment that waits out a
+# BeforeAllowTraffic hook for the hook function's whole 5-minute timeout (not a bound).
+ROLLBACK_S = (10, 300)
 MINUTE = timedelta(minutes=1)
 _STEPS = re.compile(r"Lambda(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?$")
 
@@ -113,10 +119,10 @@ def alias_shift(scenario: ApiScenario, group_config: str, undo: Mapping[int, dat
         back = undo.get(index)
         for minutes, weight in shift_steps(release.config or group_config):
             when = release.create_time + MINUTE * minutes
-            if back is None or when < back:
+            if back is None or when <= back:  # a tie is the worse case: the shift goes ahead
                 steps.append((when, {release.version: weight, release.previous: 1 - weight}))
         if back is not None:
-            steps.append((back + timedelta(seconds=ALIAS_SHIFT_S), {release.previous: 1.0}))
+            steps.append((back + timedelta(seconds=ROLLBACK_S[-1]), {release.previous: 1.0}))
     return Shift(tuple(sorted(steps, key=lambda step: step[0])))
 
 

@@ -91,8 +91,8 @@ class RollbackFunction(KitConstruct):
 
     ``deployment_group``: an EC2 ``IServerDeploymentGroup`` with ``load_balancer`` and
     ``target_group``, or a Lambda ``ILambdaDeploymentGroup`` with the ``alias`` it shifts
-    (then ``alarms`` should be the group's own, so a running deployment is stopped by
-    CodeDeploy). ``alarms``: the alarms whose ALARM transition means "roll back" (the
+    (then ``alarms`` should be the group's own: the function stops a running deployment
+    with rollback on any of them, whether or not CodeDeploy has yet). ``alarms``: the alarms whose ALARM transition means "roll back" (the
     function ignores events of any other alarm). ``rule``: a rule matching them
     (``RollbackAlarms.rule``); without one, a rule over ``alarms`` is made here. ``topic``:
     where decisions and pages go (a KMS-encrypted topic is made when not given).

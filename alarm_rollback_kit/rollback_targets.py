@@ -8,9 +8,10 @@ it never guesses):
   and diagnoses from the ALB's metrics, so it is told the load balancer's and target
   group's CloudWatch dimensions (``app/<name>/<id>``, ``targetgroup/<name>/<id>``, derived
   from the ARNs when they are imported, as CDK derives an imported load balancer's metrics).
-- ``LambdaTarget``: a Lambda group shifting an alias. The function never stops a running
-  deployment (the group's own alarms do); after a succeeded one it reads its AppSpec
-  (GetApplicationRevision), checks the alias (GetAlias) and creates the undo with
+- ``LambdaTarget``: a Lambda group shifting an alias. The function stops a running
+  deployment with rollback, as for EC2 (AWS documents no interval at which CodeDeploy polls
+  the group's alarms, so it does not wait for them); after a succeeded one it reads its
+  AppSpec (GetApplicationRevision), checks the alias (GetAlias) and creates the undo with
   ``CodeDeployDefault.LambdaAllAtOnce``. No GetMetricData: there is no ALB to diagnose.
 
 Each target gives the environment variables and the IAM statements for exactly those
@@ -60,13 +61,13 @@ def target_group_full_name(target_group: elbv2.IApplicationTargetGroup) -> str:
     return _arn_resource(target_group.target_group_arn)
 
 
-def _on_group(group_arn: str, *, stop: bool) -> iam.PolicyStatement:
-    """The calls authorized on the group itself (StopDeployment only for an EC2 group)."""
+def _on_group(group_arn: str) -> iam.PolicyStatement:
+    """The calls authorized on the group itself."""
     return iam.PolicyStatement(
         actions=[
             "codedeploy:ListDeployments",
             "codedeploy:BatchGetDeployments",
-            *(["codedeploy:StopDeployment"] if stop else []),
+            "codedeploy:StopDeployment",
             # The rollback overrides the group's alarm configuration (the alarm that
             # triggered it is still in ALARM), which CodeDeploy authorizes as
             # UpdateDeploymentGroup (API Reference, CreateDeployment).
@@ -108,7 +109,7 @@ class Ec2Target(_Target):
 
     def statements(self) -> list[iam.PolicyStatement]:
         group_arn = self.deployment_group.deployment_group_arn
-        return [_on_group(group_arn, stop=True), *deploy_permissions(self.deployment_group)]
+        return [_on_group(group_arn), *deploy_permissions(self.deployment_group)]
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class LambdaTarget(_Target):
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
         return [
-            _on_group(group.deployment_group_arn, stop=False),
+            _on_group(group.deployment_group_arn),
             iam.PolicyStatement(
                 actions=["codedeploy:CreateDeployment"], resources=[group.deployment_group_arn]
             ),
@@ -152,8 +153,14 @@ class LambdaTarget(_Target):
             iam.PolicyStatement(
                 actions=["codedeploy:GetDeploymentConfig"], resources=[all_at_once]
             ),
-            # The alias must still point at the bad version before the undo moves it.
-            iam.PolicyStatement(actions=["lambda:GetAlias"], resources=[self.alias.function_arn]),
+            # The alias must still point at the bad version before the undo moves it. Lambda
+            # authorizes GetAlias on the function (Lambda Developer Guide, "Fine-tuning the
+            # Resources and Conditions sections of policies"): the unqualified function ARN;
+            # the alias ARN too, in case a request is matched against it.
+            iam.PolicyStatement(
+                actions=["lambda:GetAlias"],
+                resources=[self.alias.version.lambda_.function_arn, self.alias.function_arn],
+            ),
         ]
 
 

@@ -127,3 +127,80 @@ def test_appspec_content_reads_back_null_and_only_get_application_revision_has_i
             revision={"revisionType": "AppSpecContent", "appSpecContent": {"sha256": "0" * 64}},
         )
     assert refused.value.response["Error"]["Code"] == "RevisionDoesNotExistException"
+
+
+def _shifting(world: ReleaseWorld) -> str:
+    """A deployment past its hook with 10% of the alias's traffic on version 2."""
+    deployment_id, execution_id = world.start("2")
+    _put(world, deployment_id, execution_id, "Succeeded")
+    gaps.shift_traffic(deployment_id, 10)
+    return deployment_id
+
+
+def _alias(world: ReleaseWorld) -> dict[str, Any]:
+    found: dict[str, Any] = world.lambda_client.get_alias(FunctionName=FUNCTION, Name="live")
+    return found
+
+
+def test_traffic_shift_weights_the_alias_towards_the_target_version(
+    release_world: ReleaseWorld,  # noqa: F811
+) -> None:
+    _shifting(release_world)
+    alias = _alias(release_world)
+    assert alias["FunctionVersion"] == "1"
+    assert alias["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.1}
+
+
+def test_stop_with_rollback_ends_stopped_and_a_rollback_shifts_the_alias_back(
+    release_world: ReleaseWorld,  # noqa: F811
+) -> None:
+    deployment_id = _shifting(release_world)
+    codedeploy = release_world.codedeploy
+
+    answer = codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+
+    assert answer["status"] == "Succeeded"
+    stopped = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    rollback_id = stopped["rollbackInfo"]["rollbackDeploymentId"]
+    rollback = codedeploy.get_deployment(deploymentId=rollback_id)["deploymentInfo"]
+    assert stopped["status"] == "Stopped"
+    assert (rollback["creator"], rollback["status"]) == ("codeDeployRollback", "InProgress")
+    assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == deployment_id
+    # The alias goes back only when CodeDeploy's rollback deployment finishes.
+    assert _alias(release_world)["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.1}
+    gaps.finish_deployment(rollback_id)
+    alias = _alias(release_world)
+    assert (alias["FunctionVersion"], alias.get("RoutingConfig")) == ("1", None)
+    with pytest.raises(ClientError, match="DeploymentAlreadyCompleted"):
+        codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+
+
+def test_stop_without_rollback_leaves_the_alias_weighted(
+    release_world: ReleaseWorld,  # noqa: F811
+) -> None:
+    deployment_id = _shifting(release_world)
+
+    release_world.codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=False)
+
+    assert gaps.rollback_of(deployment_id) is None
+    assert _alias(release_world)["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.1}
+
+
+def test_pending_stop_keeps_the_deployment_running_until_it_lands(
+    release_world: ReleaseWorld,  # noqa: F811
+) -> None:
+    deployment_id = _shifting(release_world)
+    gaps.stop_answers("Pending")
+    codedeploy = release_world.codedeploy
+
+    answer = codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+
+    assert answer["status"] == "Pending"
+    info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "InProgress"
+    rollback_id = gaps.complete_stop(deployment_id)
+    info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    assert info["status"] == "Stopped"
+    assert info["rollbackInfo"]["rollbackDeploymentId"] == rollback_id
+    with pytest.raises(ValueError, match="answers one of"):
+        gaps.stop_answers("Forced")

@@ -22,21 +22,31 @@ top of moto and nothing else:
   CurrentVersion, TargetVersion}}}]``, CodeDeploy User Guide, "AppSpec 'resources' section
   for AWS Lambda deployments") and one ``BeforeAllowTraffic`` hook execution id to pass to
   the hook function.
+* ``shift_traffic``: a step of the canary or linear shift, the alias weighted between
+  ``CurrentVersion`` and ``TargetVersion`` (``RoutingConfig.AdditionalVersionWeights``).
 * ``finish_deployment``: the end of traffic shifting. ``Succeeded`` points the alias at
-  ``TargetVersion``; ``Stopped`` or ``Failed`` leaves it on ``CurrentVersion`` (a rollback of
-  a Lambda deployment shifts traffic back to the original version). The canary's minutes
-  are not modelled; tests pass the outcome.
+  ``TargetVersion`` alone; ``Stopped`` or ``Failed`` leaves it where it was. The canary's
+  minutes are not modelled; tests pass the outcome.
+* ``StopDeployment`` of a Lambda deployment (CodeDeploy API Reference, StopDeployment;
+  CodeDeploy User Guide, "Stop a deployment with CodeDeploy" and "Redeploy and roll back a
+  deployment with CodeDeploy"): only a running deployment can be stopped (else
+  ``DeploymentAlreadyCompletedException``); it ends ``Stopped``, and with
+  ``autoRollbackEnabled`` CodeDeploy creates a rollback deployment (``creator``
+  ``codeDeployRollback``, ``rollbackInfo`` linking the two) that shifts the alias back to
+  ``CurrentVersion`` when it finishes (``finish_deployment`` of the rollback: AWS publishes
+  no duration, so it stays ``InProgress`` until a test ends it). The answer may be
+  ``Pending`` (``stop_answers("Pending")``): the deployment then keeps running until
+  ``complete_stop``. What AWS records as the rollback's revision is not documented; this
+  module records an AppSpec moving the alias from ``TargetVersion`` back to
+  ``CurrentVersion`` (the kit never reads a rollback's revision).
 * the AppSpec content read back: GetDeployment returns an AppSpecContent revision with
   ``content`` null and its ``sha256`` (CodeDeploy API Reference, GetDeployment: "always
   null"; read it with GetApplicationRevision). BatchGetDeployments returns the same
   DeploymentInfo and its page is silent, so it is modelled the worse way, null too.
   ``GetApplicationRevision`` (which moto lacks) returns the content for an application's
   ``sha256``, else ``RevisionDoesNotExistException``.
-* Lambda ``Invoke`` without Docker: ``register_version`` binds a Python callable to a
-  function version; an invocation of that version (or of an alias pointing at it) runs the
-  callable on the JSON payload. An exception becomes what Lambda returns for an unhandled
-  error: status 200, header ``X-Amz-Function-Error: Unhandled`` and a payload with
-  ``errorMessage``, ``errorType`` and ``stackTrace`` (Lambda API Reference, Invoke).
+* Lambda ``Invoke`` without Docker: ``register_version`` (from
+  ``tests.support.lambda_invoke_gaps``, installed with this module).
 
 Usage::
 
@@ -52,7 +62,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -60,23 +69,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from unittest import mock
-from urllib.parse import unquote
 
-from moto.awslambda import responses as lambda_responses
 from moto.awslambda.models import LambdaBackend, lambda_backends
 from moto.codedeploy import responses as cd_responses
 from moto.codedeploy.exceptions import CodeDeployException
+from moto.codedeploy.models import CodeDeployBackend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 
-from tests.support import codedeploy_gaps
+from tests.support import codedeploy_gaps, lambda_invoke_gaps
+
+# Re-exported: tests bind version callables through this module.
+from tests.support.lambda_invoke_gaps import register_version as register_version
 
 DEFAULT_REGION = codedeploy_gaps.DEFAULT_REGION
 BEFORE_ALLOW_TRAFFIC = "BeforeAllowTraffic"
 HOOK_STATUSES = ("Succeeded", "Failed")
-
-Handler = Callable[[Any, Any], Any]
 
 
 class InvalidLifecycleEventHookExecutionIdException(CodeDeployException):
@@ -117,11 +126,13 @@ class _Release:
     hook_status: str = "Pending"
 
 
-# deployment id -> what that Lambda deployment shifts; (function, version) -> callable.
+# deployment id -> what that Lambda deployment shifts.
 _RELEASES: dict[str, _Release] = {}
-_VERSIONS: dict[tuple[str, str], Handler] = {}
-
-_original_lambda_invoke = LambdaBackend.invoke
+# How StopDeployment answers ("Succeeded" or "Pending"); deployment id -> autoRollbackEnabled
+# of a stop that answered Pending and has not landed yet.
+_STOP_ANSWER = ["Succeeded"]
+_PENDING_STOPS: dict[str, bool] = {}
+STOP_ANSWERS = ("Succeeded", "Pending")
 
 
 def lambda_appspec(
@@ -230,75 +241,116 @@ def _get_application_revision(self: Any) -> ActionResult:
     raise RevisionDoesNotExistException(f"no revision with sha256 {wanted} in {application}")
 
 
-def _invoke(
-    self: LambdaBackend,
-    function_name: str,
-    qualifier: str | None,
-    body: Any,
-    headers: Any,
-    response_headers: Any,
-) -> str | bytes | None:
-    fn = self.get_function(function_name, qualifier)
-    handler = _VERSIONS.get((fn.function_name, str(fn.version)))
-    if handler is None:
-        return _original_lambda_invoke(
-            self, function_name, qualifier, body, headers, response_headers
-        )
-    event = json.loads(body) if body else {}
-    context = _Context(fn.function_name, str(fn.version))
-    try:
-        result = handler(event, context)
-        payload = json.dumps(result).encode()
-    except Exception as error:  # an unhandled error, as Lambda reports it
-        response_headers["x-amz-function-error"] = "Unhandled"
-        payload = json.dumps(
-            {
-                "errorMessage": str(error),
-                "errorType": type(error).__name__,
-                "stackTrace": traceback.format_tb(error.__traceback__),
-            }
-        ).encode()
-    response_headers["Content-Length"] = str(len(payload))
-    return payload
+def _stop_deployment(self: Any, deployment_id: str, auto_rollback_enabled: bool) -> dict[str, str]:
+    """StopDeployment: a Lambda deployment as documented above, any other as
+    ``codedeploy_gaps`` models it."""
+    if deployment_id not in _RELEASES:
+        return codedeploy_gaps._stop_deployment(self, deployment_id, auto_rollback_enabled)
+    with codedeploy_gaps._LOCK:
+        deployment = self.get_deployment(deployment_id)
+        if deployment.status not in codedeploy_gaps.RUNNING_STATUSES:
+            raise codedeploy_gaps.DeploymentAlreadyCompletedException()
+        if deployment_id in _PENDING_STOPS or _STOP_ANSWER[0] == "Pending":
+            _PENDING_STOPS.setdefault(deployment_id, auto_rollback_enabled)
+            return {"status": "Pending", "statusMessage": "The stop is pending."}
+        rollback = _land_stop(self, deployment, auto_rollback_enabled)
+    message = f"Deployment stopped; rollback {rollback} created." if rollback else "Stopped."
+    return {"status": "Succeeded", "statusMessage": message}
 
 
-def _invoke_response(self: Any) -> tuple[int, dict[str, str], str | bytes]:
-    # moto reads the qualifier as "qualifier" while boto3 sends "Qualifier" in the query
-    # string, so every invocation of a version would hit $LATEST. RequestResponse only.
-    response_headers: dict[str, str] = {}
-    function_name = unquote(self.path.rsplit("/", 2)[-2])
-    qualifier = (self.querystring.get("Qualifier") or [None])[0] or self._get_param("qualifier")
-    payload = self.backend.invoke(
-        function_name, qualifier, self.body, self.headers, response_headers
+def _land_stop(backend_: Any, deployment: Any, auto_rollback_enabled: bool) -> str | None:
+    """The stop takes effect: Stopped, and the rollback deployment when asked for."""
+    deployment.status = "Stopped"
+    deployment.complete_time = utcnow()
+    if not auto_rollback_enabled:
+        return None
+    release = _RELEASES[deployment.deployment_id]
+    content = lambda_appspec(
+        release.function_name, release.alias, release.target_version, release.current_version
     )
-    response_headers["content-type"] = "application/json"
-    return 200, response_headers, payload or b""
+    rollback = codedeploy_gaps._new_deployment(
+        backend_,
+        deployment,
+        {"revisionType": "AppSpecContent", "appSpecContent": {"content": content}},
+        codedeploy_gaps.ROLLBACK_CREATOR,
+    )
+    rollback.status = "InProgress"
+    rollback.start_time = utcnow()
+    setattr(
+        rollback,
+        codedeploy_gaps._ROLLBACK_INFO,
+        {"rollbackTriggeringDeploymentId": deployment.deployment_id},
+    )
+    setattr(
+        deployment,
+        codedeploy_gaps._ROLLBACK_INFO,
+        {
+            "rollbackDeploymentId": rollback.deployment_id,
+            "rollbackMessage": "Deployment stopped; shifting the alias back.",
+        },
+    )
+    # A rollback runs no hooks: it returns to the version that served before.
+    _RELEASES[rollback.deployment_id] = _Release(
+        function_name=release.function_name,
+        alias=release.alias,
+        current_version=release.target_version,
+        target_version=release.current_version,
+        hook_execution_id="",
+        hook_status="Succeeded",
+    )
+    return str(rollback.deployment_id)
 
 
-@dataclass
-class _Context:
-    function_name: str
-    function_version: str
-    aws_request_id: str = ""
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = ""
-    log_group_name: str = ""
-    log_stream_name: str = ""
+def stop_answers(answer: str) -> None:
+    """Make StopDeployment of a Lambda deployment answer ``answer`` from now on."""
+    if answer not in STOP_ANSWERS:
+        raise ValueError(f"answer={answer!r}: StopDeployment answers one of {STOP_ANSWERS}")
+    _STOP_ANSWER[0] = answer
 
-    def __post_init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+def complete_stop(
+    deployment_id: str,
+    *,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    region_name: str = DEFAULT_REGION,
+) -> str | None:
+    """A stop that answered Pending lands; returns the rollback deployment's id, if any."""
+    with codedeploy_gaps._LOCK:
+        auto_rollback = _PENDING_STOPS.pop(deployment_id)
+        deployment = codedeploy_gaps.get(
+            deployment_id, account_id=account_id, region_name=region_name
+        )
+        return _land_stop(
+            codedeploy_gaps.backend(account_id, region_name), deployment, auto_rollback
+        )
+
+
+def rollback_of(deployment_id: str, *, region_name: str = DEFAULT_REGION) -> str | None:
+    """The id of the rollback CodeDeploy created for ``deployment_id``, if any."""
+    info = getattr(
+        codedeploy_gaps.get(deployment_id, region_name=region_name),
+        codedeploy_gaps._ROLLBACK_INFO,
+        {},
+    )
+    found = info.get("rollbackDeploymentId")
+    return str(found) if found else None
+
+
+def _reset() -> None:
+    _RELEASES.clear()
+    _PENDING_STOPS.clear()
+    _STOP_ANSWER[0] = "Succeeded"
 
 
 @contextmanager
 def install() -> Iterator[None]:
     """Patch moto with the behaviour above (and ``codedeploy_gaps``'), for the block's length."""
-    _RELEASES.clear()
-    _VERSIONS.clear()
+    _reset()
     with ExitStack() as stack:
         stack.enter_context(codedeploy_gaps.install())
+        stack.enter_context(
+            mock.patch.object(CodeDeployBackend, "stop_deployment", _stop_deployment, create=True)
+        )
         stack.enter_context(
             mock.patch.object(
                 cd_responses, "_deployment_info", _without_content(cd_responses._deployment_info)
@@ -320,18 +372,9 @@ def install() -> Iterator[None]:
                 create=True,
             )
         )
-        stack.enter_context(mock.patch.object(LambdaBackend, "invoke", _invoke))
-        stack.enter_context(
-            mock.patch.object(lambda_responses.LambdaResponse, "invoke", _invoke_response)
-        )
+        stack.enter_context(lambda_invoke_gaps.install())
         yield
-    _RELEASES.clear()
-    _VERSIONS.clear()
-
-
-def register_version(function_name: str, version: str, handler: Handler) -> None:
-    """Make invocations of ``function_name`` version ``version`` run ``handler(event, ctx)``."""
-    _VERSIONS[(function_name, str(version))] = handler
+    _reset()
 
 
 def _lambda_backend(account_id: str, region_name: str) -> LambdaBackend:
@@ -392,6 +435,24 @@ def hook_status(deployment_id: str) -> str:
     return _RELEASES[deployment_id].hook_status
 
 
+def shift_traffic(
+    deployment_id: str,
+    percent: float,
+    *,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    region_name: str = DEFAULT_REGION,
+) -> None:
+    """A shift step: ``percent`` of the alias's invocations go to TargetVersion."""
+    release = _RELEASES[deployment_id]
+    if release.hook_status != "Succeeded":
+        raise ValueError(f"hook of {deployment_id} is {release.hook_status}: no traffic moves")
+    weights: Any = {"AdditionalVersionWeights": {release.target_version: percent / 100}}
+    # moto annotates routing_config as str but stores and returns the mapping as given.
+    _lambda_backend(account_id, region_name).update_alias(
+        release.alias, release.function_name, release.current_version, "", weights
+    )
+
+
 def finish_deployment(
     deployment_id: str,
     status: str = "Succeeded",
@@ -409,6 +470,7 @@ def finish_deployment(
         deployment_id, status, at=at, account_id=account_id, region_name=region_name
     )
     if status == "Succeeded":
+        # "" clears the weights: the alias points at TargetVersion alone.
         _lambda_backend(account_id, region_name).update_alias(
             release.alias, release.function_name, release.target_version, "", ""
         )

@@ -36,7 +36,7 @@ def test_each_decision_kind_makes_the_aws_calls_the_workflow_documents(cdk_out: 
     }
     assert calls == {
         "redeployed": (LIST, BATCH, CLAIM, CREATE, INVALIDATE, METRICS, PUBLISH),
-        "stopped": (LIST, BATCH, STOP, INVALIDATE, METRICS, PUBLISH),
+        "stopped": (LIST, BATCH, CLAIM, STOP, INVALIDATE, METRICS, PUBLISH),
         "skipped": (LIST, METRICS, PUBLISH),
         "duplicate": (LIST, BATCH),
         "would-redeploy": (LIST, BATCH, METRICS, PUBLISH),

@@ -13,8 +13,9 @@ StopDeployment; CodeDeploy User Guide, redeploy and roll back):
   CreateDeployment of the previous revision;
 - CodeDeploy's own rollbacks have ``creator`` ``codeDeployRollback``;
 - a Lambda deployment's revision is an AppSpec whose ``CurrentVersion``/``TargetVersion``
-  the undo swaps (``lambda_target``); a running Lambda deployment is left to the group's
-  own alarm rollback, and a failed CodeDeploy rollback of one is left to a human;
+  the undo swaps (``lambda_target``); a running Lambda deployment is stopped with
+  rollback like an EC2 one (CodeDeploy then shifts the alias back in a rollback
+  deployment), and a failed CodeDeploy rollback of one is left to a human;
 - only ``creator`` ``user`` deployments are releases: ``autoscaling`` and
   ``CodeDeployAutoUpdate`` ones install the group's current revision on newly launched
   instances, so they are never stopped, never blamed and never a rollback source.
@@ -192,17 +193,12 @@ def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Dec
             notify=False,
             deployment_id=newest.deployment_id,
         )
-    if newest.is_running and config.is_lambda:
-        # The Lambda group watches these alarms and rolls back on DEPLOYMENT_STOP_ON_ALARM
-        # (CodeDeploy User Guide, "Redeploy and roll back a deployment with CodeDeploy"); a
-        # StopDeployment here would only race it.
-        return _skip(
-            f"Lambda deployment {newest.deployment_id} is still {newest.status}: the group's "
-            "alarms stop it and CodeDeploy shifts the alias back to the original version",
-            notify=False,
-            deployment_id=newest.deployment_id,
-        )
     if newest.is_running:
+        # Lambda too: AWS documents no interval at which CodeDeploy polls the group's alarms,
+        # and an alarm that stays in ALARM sends no second event, so leaving the stop to
+        # CodeDeploy can let the release finish Succeeded unwatched. If CodeDeploy stopped it
+        # first, StopDeployment answers DeploymentAlreadyCompletedException and the workflow
+        # decides again.
         return "stop"
     if newest.status == "Succeeded" and _baked_recently(newest, alarm, config):
         return "redeploy"

@@ -3,15 +3,16 @@
 This is the only module that sequences AWS calls; every choice is delegated to the plain
 functions in ``decision``, ``diagnosis`` and ``notification``. Calls per decision (each
 counted in ``Gateway.calls``): a skip before any lookup makes none; otherwise ListDeployments
-(one per page) and BatchGetDeployments (one per 25 ids), then at most one StopDeployment or
-one DynamoDB PutItem (the idempotency record) and CreateDeployment (plus a DeleteItem that
-gives the record back if CreateDeployment fails), one CreateInvalidation when acting with a
-distribution, and, whenever a human is told, one GetMetricData and one SNS Publish.
+(one per page) and BatchGetDeployments (one per 25 ids), then at most one DynamoDB PutItem
+(the idempotency record) and one StopDeployment or CreateDeployment (plus a DeleteItem that
+gives the record back if that call fails), one CreateInvalidation when acting with a
+distribution, and, whenever a human is told, one GetMetricData (EC2 only) and one SNS Publish.
 
-The idempotency record is keyed on the action and the deployment it undoes (the bad release,
-or the rollback being retried), not on the alarm: two different alarms about the same
-release must also end in one rollback, and a rollback that *ends* between another
-invocation's read and its CreateDeployment slips past the one-active-deployment rule.
+The idempotency record is keyed on the action and the deployment it stops or undoes (the
+bad release, or the rollback being retried), not on the alarm: two different alarms about
+the same release must also end in one stop or one rollback; a rollback that *ends* between
+another invocation's read and its CreateDeployment slips past the one-active-deployment
+rule, and a stop that answers Pending leaves the deployment running for a while.
 
 Races end in one rollback: a second delivery finds the first one's rollback as the newest
 deployment and skips; CreateDeployment refused with DeploymentLimitExceededException (a group runs one
@@ -26,9 +27,9 @@ is taken again once from fresh data (one more ListDeployments and BatchGetDeploy
 For a Lambda group (``TARGET_TYPE=LAMBDA``) the newest succeeded release's AppSpec is read
 with one GetApplicationRevision before deciding (BatchGetDeployments returns no content), the
 undo is a CreateDeployment with ``CodeDeployDefault.LambdaAllAtOnce`` after one GetAlias
-confirms the alias still points (only) at the bad version, there is no
-StopDeployment (CodeDeploy's own alarm rollback takes a running Lambda deployment) and no
-GetMetricData (the diagnosis reads ALB metrics).
+confirms the alias still points (only) at the bad version; a running Lambda deployment is
+stopped with rollback exactly as an EC2 one (CodeDeploy's rollback deployment shifts the
+alias back); there is no GetMetricData (the diagnosis reads ALB metrics).
 
 ``run_deployment_event`` handles CodeDeploy's FAILURE/STOP notifications: BatchGetDeployments
 of that deployment and, when it is CodeDeploy's rollback, ListDeployments and
@@ -254,24 +255,11 @@ def _act(
     since: datetime,
 ) -> dict[str, Any]:
     if decision.action == "stop" and decision.deployment_id:
-        try:
-            gateway.stop_deployment(decision.deployment_id)
-        except Exception as exc:
-            if error_code(exc) == "DeploymentAlreadyCompletedException":
-                raise _DeploymentChanged from exc
-            raise
-        return _result(alarm, config, decision, action="stopped")
+        return _stop(alarm, config, gateway, decision)
     if decision.action in {"redeploy", "retry"} and decision.revision and decision.description:
-        key = f"{decision.action}#{config.deployment_group_name}#{decision.deployment_id}"
+        key = _claim_key(config, decision)
         if not gateway.claim(config.idempotency_table, key, _record(alarm, decision)):
-            return _skipped(
-                alarm,
-                config,
-                decision,
-                f"another invocation already claimed the {decision.action} of "
-                f"{decision.deployment_id} (idempotency record {key})",
-                notify=False,
-            )
+            return _already_claimed(alarm, config, decision, key)
         try:
             rollback_id = gateway.create_deployment(
                 application_name=config.application_name,
@@ -290,6 +278,46 @@ def _act(
         result["rollbackDeploymentId"] = rollback_id
         return result
     return _result(alarm, config, decision, action=decision.action)
+
+
+def _stop(
+    alarm: AlarmEvent | None, config: Config, gateway: Gateway, decision: Decision
+) -> dict[str, Any]:
+    """StopDeployment with rollback, once per deployment: a stop may answer Pending and
+    leave the deployment running for a while (CodeDeploy API Reference, StopDeployment), so
+    a duplicate delivery would otherwise stop it again."""
+    deployment_id = str(decision.deployment_id)
+    key = _claim_key(config, decision)
+    if not gateway.claim(config.idempotency_table, key, _record(alarm, decision)):
+        return _already_claimed(alarm, config, decision, key)
+    try:
+        answer = gateway.stop_deployment(deployment_id)
+    except Exception as exc:
+        # Nothing was stopped: give the claim back so a retry or a fresh decision may act.
+        _release(config, gateway, key)
+        if error_code(exc) == "DeploymentAlreadyCompletedException":
+            raise _DeploymentChanged from exc
+        raise
+    result = _result(alarm, config, decision, action="stopped")
+    result["stopStatus"] = answer.get("status")
+    return result
+
+
+def _claim_key(config: Config, decision: Decision) -> str:
+    return f"{decision.action}#{config.deployment_group_name}#{decision.deployment_id}"
+
+
+def _already_claimed(
+    alarm: AlarmEvent | None, config: Config, decision: Decision, key: str
+) -> dict[str, Any]:
+    return _skipped(
+        alarm,
+        config,
+        decision,
+        f"another invocation already claimed the {decision.action} of "
+        f"{decision.deployment_id} (idempotency record {key})",
+        notify=False,
+    )
 
 
 def _record(alarm: AlarmEvent | None, decision: Decision) -> dict[str, str]:

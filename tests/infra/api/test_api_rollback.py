@@ -1,7 +1,7 @@
 """The API stack's rollback function for the handler's Lambda deployment group: its rule
 matches the group's alarms and invokes it, its environment names the group, function and
 alias, and its IAM names exactly the group, the application, the all-at-once
-configuration, the alias, its table and the stack's topic."""
+configuration, the function and its alias, its table and the stack's topic."""
 
 from __future__ import annotations
 
@@ -134,6 +134,7 @@ def test_iam_names_the_group_the_application_the_config_and_the_alias(
     for action in (
         "codedeploy:ListDeployments",
         "codedeploy:BatchGetDeployments",
+        "codedeploy:StopDeployment",
         "codedeploy:CreateDeployment",
         "codedeploy:UpdateDeploymentGroup",
     ):
@@ -143,10 +144,13 @@ def test_iam_names_the_group_the_application_the_config_and_the_alias(
     assert ":deploymentconfig:CodeDeployDefault.LambdaAllAtOnce" in str(
         by_action["codedeploy:GetDeploymentConfig"]
     )
-    assert by_action["lambda:GetAlias"] == {"Ref": alias_id}
-    # No StopDeployment (CodeDeploy stops a running Lambda deployment on its alarms) and no
-    # GetMetricData (no ALB to diagnose).
-    assert "codedeploy:StopDeployment" not in by_action
+    # Lambda authorizes GetAlias on the function: its unqualified ARN (the alias's too).
+    function_name = stack_resources[alias_id]["Properties"]["FunctionName"]
+    assert by_action["lambda:GetAlias"] == [
+        {"Fn::GetAtt": [function_name["Ref"], "Arn"]},
+        {"Ref": alias_id},
+    ]
+    # No GetMetricData: there is no ALB to diagnose.
     assert "cloudwatch:GetMetricData" not in by_action
 
 

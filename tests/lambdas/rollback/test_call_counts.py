@@ -1,7 +1,8 @@
 """The exact AWS calls the rollback function makes for each kind of decision.
 
 A redeploy claims its idempotency record (DynamoDB PutItem) right before CreateDeployment,
-and gives it back (DeleteItem) when CreateDeployment fails.
+and gives it back (DeleteItem) when CreateDeployment fails; a stop claims one right before
+StopDeployment the same way.
 
 Counted independently of the function through botocore's ``before-parameter-build`` event
 (see ``calls`` in conftest) and compared with the list the function reports in its decision
@@ -22,6 +23,7 @@ from rollback.handler import lambda_handler
 from tests.lambdas.rollback.conftest import World, alarm_event
 from tests.support.aws_calls import (
     BATCH,
+    CLAIM,
     LIST,
     METRICS,
     PUBLISH,
@@ -48,7 +50,9 @@ def _nothing(world: World) -> None:
 @pytest.mark.parametrize(
     ("history", "env", "action", "expected"),
     [
-        pytest.param(running, {}, "stopped", [LIST, BATCH, STOP, METRICS, PUBLISH], id="stopped"),
+        pytest.param(
+            running, {}, "stopped", [LIST, BATCH, CLAIM, STOP, METRICS, PUBLISH], id="stopped"
+        ),
         pytest.param(
             running,
             {"DRY_RUN": "true"},

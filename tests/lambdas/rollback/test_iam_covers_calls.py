@@ -128,3 +128,19 @@ def test_every_call_of_the_lambda_undo_is_allowed(
         IMPLIED["codedeploy:CreateDeployment"] - {"codedeploy:RegisterApplicationRevision"}
         <= api_allowed_actions
     )
+
+
+def test_every_call_of_the_lambda_stop_is_allowed(
+    lambda_release: LambdaWorld, lambda_context: Any, api_allowed_actions: set[str]
+) -> None:
+    lambda_release.release(created_ago=3 * MINUTE, completed_ago=None)
+
+    result = lambda_handler(
+        alarm_event(lambda_release.now - MINUTE, name=LAMBDA_ALARM), lambda_context
+    )
+
+    assert result["action"] == "stopped"
+    made = set(result["awsCalls"])
+    assert {"dynamodb:PutItem", "codedeploy:StopDeployment"} <= made
+    missing = made - api_allowed_actions
+    assert not missing, f"calls not allowed by the synthesized policy: {sorted(missing)}"

@@ -184,19 +184,111 @@ def test_dry_run_makes_no_write_call(
     assert lambda_release.alias_version() == "2"
 
 
-def test_running_lambda_deployment_is_left_to_codedeploy_alarm_rollback(
+def _running_canary(world: LambdaWorld) -> str:
+    """Version 2 takes 10% of the alias's traffic; the deployment is still InProgress."""
+    bad = world.release(created_ago=3 * MINUTE, completed_ago=None)
+    hook_id = gaps.track(bad)
+    world.codedeploy.put_lifecycle_event_hook_execution_status(
+        deploymentId=bad, lifecycleEventHookExecutionId=hook_id, status="Succeeded"
+    )
+    gaps.shift_traffic(bad, 10)
+    return bad
+
+
+def test_running_lambda_deployment_is_stopped_with_rollback_and_the_alias_goes_back(
+    lambda_release: LambdaWorld, hooks: Hooks, lambda_context: Any
+) -> None:
+    bad = _running_canary(lambda_release)
+    stops: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        stops.append(dict(params))
+
+    hooks.register("codedeploy", "provide-client-params.codedeploy.StopDeployment", record)
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert (result["action"], result["deploymentId"]) == ("stopped", bad)
+    assert result["awsCalls"] == [
+        "codedeploy:ListDeployments",
+        "codedeploy:BatchGetDeployments",
+        "dynamodb:PutItem",
+        "codedeploy:StopDeployment",
+        "sns:Publish",
+    ]
+    assert stops == [{"deploymentId": bad, "autoRollbackEnabled": True}]
+    assert result["notified"] is True
+    infos = {d["deploymentId"]: d for d in lambda_release.deployments()}
+    stopped, rollback = infos[bad], infos[str(gaps.rollback_of(bad))]
+    assert stopped["status"] == "Stopped"
+    assert rollback["creator"] == "codeDeployRollback"
+    assert rollback["rollbackInfo"]["rollbackTriggeringDeploymentId"] == bad
+    # CodeDeploy's rollback deployment runs to its end: the alias is on version 1 alone.
+    gaps.finish_deployment(rollback["deploymentId"])
+    alias = lambda_release.clients["lambda"].get_alias(FunctionName=FUNCTION, Name=ALIAS)
+    assert alias["FunctionVersion"] == "1"
+    assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+
+
+def test_duplicate_alarm_event_during_a_pending_stop_makes_no_second_stop(
     lambda_release: LambdaWorld, lambda_context: Any
 ) -> None:
-    lambda_release.release(created_ago=3 * MINUTE, completed_ago=None)
+    bad = _running_canary(lambda_release)
+    gaps.stop_answers("Pending")
+    event = _alarm(lambda_release)
+
+    first = lambda_handler(event, lambda_context)
+    # The stop has not landed: the deployment still reads InProgress.
+    second = lambda_handler(event, lambda_context)
+
+    assert (first["action"], first["stopStatus"]) == ("stopped", "Pending")
+    assert second["action"] == "skipped"
+    assert "already claimed the stop" in second["reason"]
+    assert "codedeploy:StopDeployment" not in second["awsCalls"]
+    assert codedeploy_gaps.get(bad).status == "InProgress"
+    rollback = gaps.complete_stop(bad)
+    assert rollback is not None
+    gaps.finish_deployment(rollback)
+    assert lambda_release.alias_version() == "1"
+
+
+def test_deployment_codedeploy_stopped_first_is_decided_again_and_left_to_its_rollback(
+    lambda_release: LambdaWorld, hooks: Hooks, lambda_context: Any
+) -> None:
+    # Given: the group's own alarms stop the deployment just before the kit's StopDeployment
+    bad = _running_canary(lambda_release)
+
+    def codedeploy_stops_it(**_: Any) -> None:
+        lambda_release.codedeploy.stop_deployment(deploymentId=bad, autoRollbackEnabled=True)
+
+    hooks.register(
+        "codedeploy", "before-call.codedeploy.StopDeployment", codedeploy_stops_it, first=True
+    )
 
     result = lambda_handler(_alarm(lambda_release), lambda_context)
 
     assert result["action"] == "skipped"
-    assert "CodeDeploy shifts the alias back" in result["reason"]
-    assert result["awsCalls"] == [
-        "codedeploy:ListDeployments",
-        "codedeploy:BatchGetDeployments",
-    ]
+    assert result["awsCalls"].count("codedeploy:StopDeployment") == 1
+    assert "dynamodb:DeleteItem" in result["awsCalls"]
+    creators = [d["creator"] for d in lambda_release.deployments()]
+    assert creators.count("codeDeployRollback") == 1
+
+
+def test_deployment_that_succeeded_while_being_stopped_is_undone(
+    lambda_release: LambdaWorld, hooks: Hooks, lambda_context: Any
+) -> None:
+    # Given: the last shift lands between the kit's read and its StopDeployment
+    bad = _running_canary(lambda_release)
+
+    def last_shift(**_: Any) -> None:
+        gaps.finish_deployment(bad, at=lambda_release.now)
+
+    hooks.register("codedeploy", "before-call.codedeploy.StopDeployment", last_shift, first=True)
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert (result["action"], result["deploymentId"]) == ("redeployed", bad)
+    assert result["facts"]["aliasShift"]["toVersion"] == "1"
 
 
 def test_deployment_of_another_alias_is_not_undone(

@@ -27,13 +27,7 @@ from drill.assembly import Assembly, DrillTemplateError, Template
 from drill.evaluator import ALARM, OK, Replay, evaluation_range_for, replay
 from drill.outcome import DrillOptions
 from drill.report import render_sweep, sweep_lines
-from drill.template import (
-    WatchedAlarm,
-    _construct_label,
-    _rule_function,
-    alarm_rules,
-    all_alarms,
-)
+from drill.template import WatchedAlarm, _construct_label, all_alarms
 
 # From a group alarm's ALARM to CodeDeploy's stop. ASSUMED, each in turn: AWS documents no
 # polling interval, so there is no known worst case and none of these is one.
@@ -86,8 +80,7 @@ def find_api_kit(assembly: Assembly) -> ApiKit:
                 for lid, s in specs.items()
                 if all(_feeds(r, function) for r in s.metric_refs())
             }
-            rules = ((r, _rule_function(tpl, r)) for r in alarm_rules(tpl.body))
-            found = next(((r, f) for r, f in rules if f), None)  # the kit's: the first
+            found = api_kit.kit_function(tpl)
             return ApiKit(assembly, tpl, group["DeploymentConfigName"], alarms, found)
     raise DrillTemplateError("no Lambda group watching API Gateway alarms in cdk.out: make synth")
 
@@ -136,7 +129,8 @@ class ApiRun:
     status: str  # the last release's
     kit_rollbacks: int
     onset_to_rollback: timedelta | None
-    errors_served: float
+    errors_served: float  # at ``ROLLBACK_S``'s long end, the worse
+    errors_short: float  # the same decisions at its short end
 
     @property
     def final_version(self) -> str:
@@ -156,6 +150,11 @@ class ApiRun:
         """At ``ROLLBACK_S``'s long end, as the alias model has it."""
         elapsed = self.onset_to_rollback
         return None if elapsed is None else elapsed + timedelta(seconds=ROLLBACK_S[-1])
+
+    @property
+    def restored_short(self) -> timedelta | None:
+        elapsed = self.onset_to_rollback
+        return None if elapsed is None else elapsed + timedelta(seconds=ROLLBACK_S[0])
 
 
 def _stops(
@@ -211,10 +210,13 @@ def run(kit: ApiKit, scenario: ApiScenario, delay_s: int, notice_s: int, longest
     rollbacks = sorted(u[0] for u in undo.values() if u[0] >= scenario.onset)
     bad, last = scenario.releases[-1].version, undo.get(len(scenario.releases) - 1)
     status = last[2] if last else "Succeeded" if done else "InProgress"
-    served = sum(sum(counts(scenario, shift, bad, m)[first:]) for m in SERVED)
+    short = alias_shift(
+        scenario, kit.group_config, {i: u[0] for i, u in undo.items()}, ROLLBACK_S[0]
+    )
+    served = [sum(sum(counts(scenario, s, bad, m)[first:]) for m in SERVED) for s in (shift, short)]
     elapsed = rollbacks[0] - scenario.onset if rollbacks else None
     return ApiRun(
-        scenario, delay_s, notice_s, shift, replays, undo, status, kit_count, elapsed, served
+        scenario, delay_s, notice_s, shift, replays, undo, status, kit_count, elapsed, *served
     )
 
 
@@ -266,7 +268,8 @@ def render(kit: ApiKit, loaded: ApiScenario, runs: list[Any], ec2: runner.DelayS
             f"  kit's function on these alarms: {'yes' if kit.kit_function else 'none in cdk.out'}",
             f"Timeline at the {label}:",
             *(f"  {at:%H:%M:%S}  {text}" for at, text in sorted(events)),
-            f"Expectations {loaded.expect}, at every delay and notice:",
+            f"Expectations {loaded.expect} at every delay and notice (at the long end): "
+            + ("all hold" if all(r.passed for _, r in runs) else ""),
             *(
                 f"  FAIL  {case}: {what} expected {want} got {got}"
                 for case, result in runs
@@ -278,9 +281,9 @@ def render(kit: ApiKit, loaded: ApiScenario, runs: list[Any], ec2: runner.DelayS
                 "Lambda, conditional on the metric delay and CodeDeploy's notice (both assumed)",
                 runs,
             ),
-            f"  Lambda errors served: 5xx the new version answered, to the end; restored = "
-            f"rollback + {ROLLBACK_S[-1]} s, the long end of the assumed {ROLLBACK_S[0]}-"
-            f"{ROLLBACK_S[-1]} s rollback deployment.",
+            f"  Lambda errors served: 5xx the new version answered, to the end; restored and "
+            f"errors at both ends of the assumed {ROLLBACK_S[0]}-{ROLLBACK_S[-1]} s rollback "
+            "deployment (decided at the long end).",
             render_sweep(ec2, f"EC2 reference ({EC2_REFERENCE}, ELB 5xx until recovery)"),
         ]
     )

@@ -29,7 +29,7 @@ from drill.function import DrillContext, load
 from drill.resolver import Resolver
 from drill.sandbox import client, sandbox_environment
 from drill.scenario import ScenarioError
-from drill.template import _asset_dir, _construct_label, all_alarms
+from drill.template import _asset_dir, _construct_label, _rule_function, alarm_rules, all_alarms
 from tests.support import codedeploy_gaps, lambda_world
 from tests.support import codedeploy_lambda_gaps as gaps
 
@@ -39,6 +39,12 @@ NAMES = {  # the moto account's names stand in for the template's
     "LAMBDA_FUNCTION_NAME": lambda_world.FUNCTION,
     "LAMBDA_ALIAS_NAME": lambda_world.ALIAS,
 }
+
+
+def kit_function(template: Template) -> tuple[str, str] | None:
+    """(the first alarm rule with a Lambda target, that function): the kit's, or None."""
+    rules = ((r, _rule_function(template, r)) for r in alarm_rules(template.body))
+    return next(((r, f) for r, f in rules if f), None)
 
 
 def _resolver(template: Template, assembly: Assembly, version: str) -> Resolver:

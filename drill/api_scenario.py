@@ -13,8 +13,8 @@ rest, linear X % per interval, or all at once, from ``createTime`` (BeforeAllowT
 as passed; its own tests cover a failing hook). A stop or an undo sends the alias back
 through a new CodeDeploy deployment (CodeDeploy User Guide, "Deployments on an AWS Lambda
 compute platform": a rollback redeploys a previous revision as a new deployment), whose
-length AWS does not publish: ``ROLLBACK_S`` is an assumed range, and the alias goes back at
-its long end, the worse for errors served.
+length AWS does not publish: ``ROLLBACK_S`` is an assumed range; the drill decides at its
+long end, the worse for errors served, and reports both ends.
 """
 
 from __future__ import annotations
@@ -107,9 +107,14 @@ class Shift:
         return sum((b - a).seconds * self.at(a).get(version, 0.0) for a, b in cuts) / 60
 
 
-def alias_shift(scenario: ApiScenario, group_config: str, undo: Mapping[int, datetime]) -> Shift:
+def alias_shift(
+    scenario: ApiScenario,
+    group_config: str,
+    undo: Mapping[int, datetime],
+    back_s: int = ROLLBACK_S[-1],
+) -> Shift:
     """Every release's shifts as CodeDeploy plans them, cut short where ``undo`` (release
-    index -> decision time) sends the alias back to the previous version."""
+    index -> decision time) sends the alias back to the previous version ``back_s`` later."""
     first = (
         datetime.min.replace(tzinfo=scenario.start.tzinfo),
         {scenario.releases[0].previous: 1.0},
@@ -122,7 +127,7 @@ def alias_shift(scenario: ApiScenario, group_config: str, undo: Mapping[int, dat
             if back is None or when <= back:  # a tie is the worse case: the shift goes ahead
                 steps.append((when, {release.version: weight, release.previous: 1 - weight}))
         if back is not None:
-            steps.append((back + timedelta(seconds=ROLLBACK_S[-1]), {release.previous: 1.0}))
+            steps.append((back + timedelta(seconds=back_s), {release.previous: 1.0}))
     return Shift(tuple(sorted(steps, key=lambda step: step[0])))
 
 

@@ -222,8 +222,8 @@ def render_sweep(
 
 def sweep_lines(title: str, rows: list[tuple[str, Any]]) -> list[str]:
     """The sweep table of (case, run) rows, a run having ``onset_to_rollback``,
-    ``onset_to_restored``, ``errors_served``, ``errors_until_end`` and ``passed``: the EC2
-    and the API drill print the same one."""
+    ``onset_to_restored``, ``errors_served``, ``errors_until_end`` and ``passed`` (and, for a
+    range, ``restored_short`` and ``errors_short``): the EC2 and the API drill print it."""
     width = max(16, *(len(case) for case, _ in rows))
     lines = [
         title,
@@ -231,11 +231,14 @@ def sweep_lines(title: str, rows: list[tuple[str, Any]]) -> list[str]:
         f"{'errors served':>14}  result",
     ]
     for case, run in rows:
-        errors = run.errors_served
+        errors, low = run.errors_served, getattr(run, "errors_short", None)
         served = "-" if errors is None else f"{errors:,.0f}" + ("+" if run.errors_until_end else "")
+        served = served if low in (None, errors) else f"{low:,.0f}-{served}"
+        restored, short = _minutes(run.onset_to_restored), getattr(run, "restored_short", None)
+        restored = restored if short is None else f"{short.total_seconds() / 60:.1f}-{restored}"
         lines.append(
             f"  {case:<{width}} {_minutes(run.onset_to_rollback):>16} "
-            f"{_minutes(run.onset_to_restored):>16} {served:>14}  {'PASS' if run.passed else 'FAIL'}"
+            f"{restored:>16} {served:>14}  {'PASS' if run.passed else 'FAIL'}"
         )
     lines.append("  ('+': still failing at the scenario's last minute, so more errors follow)")
     return lines

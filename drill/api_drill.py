@@ -98,20 +98,12 @@ def metric_source(scenario: ApiScenario, shift: Shift) -> Any:
     version the template publishes: the scenario's last release."""
     versions = {v for r in scenario.releases for v in (r.previous, r.version)}
 
-    def total(metrics: tuple[str, ...], only: str | None = None) -> list[float]:
-        per = [
-            counts(scenario, shift, v, m) for v in versions if only in (None, v) for m in metrics
-        ]
-        return [sum(column) for column in zip(*per, strict=True)]
-
     def source(ref: MetricRef) -> Mapping[datetime, float]:
         only = scenario.releases[-1].version if "version" in dict(ref.dimensions) else None
-        name = ref.metric_name
-        values = (
-            list(scenario.requests)
-            if name == "Count"
-            else total(SERVED if name == "5XXError" else (name,), only)
-        )
+        names = SERVED if ref.metric_name == "5XXError" else (ref.metric_name,)
+        per = [counts(scenario, shift, v, m) for v in versions if only in (None, v) for m in names]
+        summed = [sum(column) for column in zip(*per, strict=True)]
+        values = scenario.requests if ref.metric_name == "Count" else summed
         pairs = zip(scenario.times, values, scenario.requests, strict=True)
         return {t: v for t, v, n in pairs if n}  # nothing is published without requests
 
@@ -161,23 +153,20 @@ def _stops(
     kit: ApiKit, scenario: ApiScenario, replays: Mapping[str, Replay], notice_s: int
 ) -> dict[int, Any]:
     """Release index -> (when CodeDeploy stops it, why, "Stopped"), ``notice_s`` after a
-    group alarm is in ALARM while it runs."""
+    group alarm is in ALARM while it runs; a tie with the last shift lets the shift go ahead."""
     stops = {}
     for index, release in enumerate(scenario.releases):
         begin, end = release.create_time, success_time(release, kit.group_config)
         seen = sorted(
-            (
-                max(t.at, begin) + timedelta(seconds=notice_s),
-                f"CodeDeploy stops it ({notice_s} s notice, assumed): {kit.alarms[lid].label}",
-                "Stopped",
-            )
+            (max(t.at, begin) + timedelta(seconds=notice_s), kit.alarms[lid].label)
             for lid, run in replays.items()
             if kit.alarms[lid].rollback
             for t in run.alarms
             if t.at < end and run.state_at(max(t.at, begin)) == ALARM
         )
-        if seen and seen[0][0] < end:  # a tie is the worse case: the last shift goes ahead
-            stops[index] = seen[0]
+        if seen and seen[0][0] < end:
+            why = f"CodeDeploy stops it ({notice_s} s notice, assumed): {seen[0][1]}"
+            stops[index] = (seen[0][0], why, "Stopped")
     return stops
 
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -159,13 +160,9 @@ def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
     start, onset = _time(source, "start", data["start"]), _time(source, "onset", data["onset"])
     if not start <= onset < start + MINUTE * len(requests):
         raise ScenarioError(source, "onset", data["onset"], "must fall within the series")
+    at = partial(_time, source, "createTime")
     releases = [
-        Release(
-            r["previous"],
-            r["version"],
-            _time(source, "createTime", r["createTime"]),
-            r.get("config"),
-        )
+        Release(r["previous"], r["version"], at(r["createTime"]), r.get("config"))
         for r in data["deployments"]
     ]
     return ApiScenario(

@@ -17,6 +17,9 @@ behave as documented, so this one module adds them on top of moto (and nothing e
   Deployment '<id>'", the message CodeDeploy returns) while a deployment of the group is
   Created, Queued, InProgress, Baking or Ready (API Reference, CreateDeployment errors and
   DeploymentInfo status values).
+* A description longer than 256 characters is refused with ``DescriptionTooLongException``
+  (CodeDeploy User Guide, "Quotas": maximum characters in a deployment description; API
+  Reference, CreateDeployment errors).
 * ``previousRevision`` (API Reference, DeploymentInfo): the revision the group had
   successfully deployed before this deployment was created.
 * Automatic rollback of a failed deployment (User Guide, "Redeploy and roll back a
@@ -72,6 +75,9 @@ DEFAULT_REGION = "us-east-1"
 RUNNING_STATUSES = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
 FINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 ROLLBACK_CREATOR = "codeDeployRollback"
+# The creators of deployments Auto Scaling causes (API Reference, DeploymentCreator).
+LAUNCH_CREATORS = ("autoscaling", "CodeDeployAutoUpdate", "autoscalingTermination")
+MAX_DESCRIPTION = 256
 
 # Attribute names this module sets on moto's DeploymentInfo objects.
 _ROLLBACK_INFO = "_gaps_rollback_info"
@@ -92,6 +98,13 @@ class DeploymentLimitExceededException(CodeDeployException):
 
     def __init__(self, message: str) -> None:
         super().__init__("DeploymentLimitExceededException", message)
+
+
+class DescriptionTooLongException(CodeDeployException):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("DescriptionTooLongException", message)
 
 
 class DeploymentAlreadyCompletedException(CodeDeployException):
@@ -132,6 +145,11 @@ def _last_good(
 def _create_deployment(self: CodeDeployBackend, *args: Any, **kwargs: Any) -> str:
     application_name: str = kwargs.get("application_name", args[0] if args else "")
     group_name: str = kwargs.get("deployment_group_name", args[1] if len(args) > 1 else "")
+    description = kwargs.get("description") or ""
+    if len(description) > MAX_DESCRIPTION:
+        raise DescriptionTooLongException(
+            f"The description is {len(description)} characters; at most {MAX_DESCRIPTION}"
+        )
     with _LOCK:
         siblings = _group_deployments(self, application_name, group_name)
         active = [d for d in siblings if d.status in RUNNING_STATUSES]
@@ -395,9 +413,10 @@ def launch_deployment(
 ) -> str:
     """What CodeDeploy does when Auto Scaling launches an instance into the group: a
     deployment of the group's last successful revision whose ``creator`` is ``autoscaling``
-    (or ``CodeDeployAutoUpdate``), left running in ``status``. Returns its id."""
-    if creator not in {"autoscaling", "CodeDeployAutoUpdate"}:
-        raise ValueError(f"creator={creator!r}: expected 'autoscaling' or 'CodeDeployAutoUpdate'")
+    (or ``CodeDeployAutoUpdate``, ``autoscalingTermination``), left running in ``status``.
+    Returns its id."""
+    if creator not in LAUNCH_CREATORS:
+        raise ValueError(f"creator={creator!r}: expected one of {LAUNCH_CREATORS}")
     with _LOCK:
         store = backend(account_id, region_name)
         siblings = _group_deployments(store, application_name, group_name)

@@ -189,18 +189,27 @@ def sha256(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+# Where each Lambda revision type keeps its AppSpec (CodeDeploy API Reference,
+# RevisionLocation: AppSpecContent, and the deprecated String with a RawString).
+CONTENT_KEYS = {"AppSpecContent": "appSpecContent", "String": "string"}
+
+
+def _content_of(revision: dict[str, Any]) -> str | None:
+    key = CONTENT_KEYS.get(str(revision.get("revisionType")))
+    content = (revision.get(key) or {}).get("content") if key else None
+    return content if isinstance(content, str) and content else None
+
+
 def _without_content(inner: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
     """Wrap moto's DeploymentInfo rendering: an AppSpec's content reads back null."""
 
     def render(deployment: Any) -> dict[str, Any]:
         info = inner(deployment)
         revision = info.get("revision") or {}
-        content = (revision.get("appSpecContent") or {}).get("content")
-        if revision.get("revisionType") == "AppSpecContent" and content:
-            info["revision"] = {
-                **revision,
-                "appSpecContent": {"content": None, "sha256": sha256(content)},
-            }
+        content = _content_of(revision)
+        if content:
+            key = CONTENT_KEYS[revision["revisionType"]]
+            info["revision"] = {**revision, key: {"content": None, "sha256": sha256(content)}}
         return info
 
     return render
@@ -223,18 +232,17 @@ def appspec_of(codedeploy: Any, deployment_id: str) -> dict[str, Any]:
 
 def _get_application_revision(self: Any) -> ActionResult:
     application = self._get_param("applicationName")
-    wanted = (self._get_param("revision") or {}).get("appSpecContent", {}).get("sha256")
+    asked = self._get_param("revision") or {}
+    kind = str(asked.get("revisionType"))
+    key = CONTENT_KEYS.get(kind, "appSpecContent")
+    wanted = (asked.get(key) or {}).get("sha256")
     for deployment in self.codedeploy_backend.deployments.values():
-        revision = deployment.revision or {}
-        content = (revision.get("appSpecContent") or {}).get("content")
+        content = _content_of(deployment.revision or {})
         if deployment.application_name == application and content and sha256(content) == wanted:
             return ActionResult(
                 {
                     "applicationName": application,
-                    "revision": {
-                        "revisionType": "AppSpecContent",
-                        "appSpecContent": {"content": content, "sha256": wanted},
-                    },
+                    "revision": {"revisionType": kind, key: {"content": content, "sha256": wanted}},
                     "revisionInfo": {},
                 }
             )
@@ -390,18 +398,24 @@ def start_deployment(
     alias: str,
     current_version: str,
     target_version: str,
+    content: str | None = None,
+    revision_type: str = "AppSpecContent",
     account_id: str = DEFAULT_ACCOUNT_ID,
     region_name: str = DEFAULT_REGION,
 ) -> tuple[str, str]:
-    """Start the deployment an alias update makes; returns (deployment id, hook execution id)."""
+    """Start the deployment an alias update makes; returns (deployment id, hook execution id).
+
+    ``content``: the AppSpec as given (default: ``lambda_appspec`` of the arguments), under
+    ``revision_type`` ``AppSpecContent`` or ``String``."""
     store = codedeploy_gaps.backend(account_id, region_name)
-    content = lambda_appspec(function_name, alias, current_version, target_version)
+    if content is None:
+        content = lambda_appspec(function_name, alias, current_version, target_version)
+    key = CONTENT_KEYS[revision_type]
     deployment_id = store.create_deployment(
-        application_name,
-        group_name,
-        {"revisionType": "AppSpecContent", "appSpecContent": {"content": content}},
+        application_name, group_name, {"revisionType": revision_type, key: {"content": content}}
     )
-    return deployment_id, track(deployment_id, account_id=account_id, region_name=region_name)
+    release = _Release(function_name, alias, current_version, target_version, "")
+    return deployment_id, _running(deployment_id, release, account_id, region_name)
 
 
 def track(
@@ -416,18 +430,24 @@ def track(
     spec = json.loads(deployment.revision["appSpecContent"]["content"])
     ((_name, resource),) = spec["Resources"][0].items()
     props = resource["Properties"]
-    execution_id = str(uuid.uuid4())
-    _RELEASES[deployment_id] = _Release(
+    release = _Release(
         function_name=props["Name"],
         alias=props["Alias"],
         current_version=str(props["CurrentVersion"]),
         target_version=str(props["TargetVersion"]),
-        hook_execution_id=execution_id,
+        hook_execution_id="",
     )
+    return _running(deployment_id, release, account_id, region_name)
+
+
+def _running(deployment_id: str, release: _Release, account_id: str, region_name: str) -> str:
+    """Record ``release`` for the deployment, mark it InProgress, return its hook id."""
+    release.hook_execution_id = str(uuid.uuid4())
+    _RELEASES[deployment_id] = release
     codedeploy_gaps.set_status(
         deployment_id, "InProgress", account_id=account_id, region_name=region_name
     )
-    return execution_id
+    return release.hook_execution_id
 
 
 def hook_status(deployment_id: str) -> str:

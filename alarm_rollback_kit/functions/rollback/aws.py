@@ -214,17 +214,21 @@ class Gateway:
         )
         return str(response["deploymentId"])
 
-    def appspec_content(self, application_name: str, revision: Mapping[str, Any]) -> str:
-        """The AppSpec content of an AppSpecContent revision, by its sha256 (CodeDeploy API
-        Reference, GetDeployment: the deployment's own copy of the content is always null)."""
-        sha256 = revision["appSpecContent"]["sha256"]
+    def appspec_content(
+        self, application_name: str, revision: Mapping[str, Any], key: str
+    ) -> str | None:
+        """The AppSpec content of a Lambda revision (``key``: ``appSpecContent`` or
+        ``string``) by its sha256 (CodeDeploy API Reference, GetDeployment: the deployment's
+        own copy of the content is always null); None when the answer has none."""
+        sha256 = revision[key]["sha256"]
         response = self.call(
             "codedeploy",
             "GetApplicationRevision",
             applicationName=application_name,
-            revision={"revisionType": "AppSpecContent", "appSpecContent": {"sha256": sha256}},
+            revision={"revisionType": revision["revisionType"], key: {"sha256": sha256}},
         )
-        return str(response["revision"]["appSpecContent"]["content"])
+        content = ((response.get("revision") or {}).get(key) or {}).get("content")
+        return content if isinstance(content, str) else None
 
     # Lambda ------------------------------------------------------------------------------
 

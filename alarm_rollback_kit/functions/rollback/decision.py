@@ -11,14 +11,21 @@ StopDeployment; CodeDeploy User Guide, redeploy and roll back):
   StopDeployment with autoRollbackEnabled works only on those;
 - a succeeded deployment is never rolled back by CodeDeploy itself: it takes a new
   CreateDeployment of the previous revision;
-- CodeDeploy's own rollbacks have ``creator`` ``codeDeployRollback``;
 - a Lambda deployment's revision is an AppSpec whose ``CurrentVersion``/``TargetVersion``
   the undo swaps (``lambda_target``); a running Lambda deployment is stopped with
   rollback like an EC2 one (CodeDeploy then shifts the alias back in a rollback
   deployment), and a failed CodeDeploy rollback of one is left to a human;
-- only ``creator`` ``user`` deployments are releases: ``autoscaling`` and
-  ``CodeDeployAutoUpdate`` ones install the group's current revision on newly launched
-  instances, so they are never stopped, never blamed and never a rollback source.
+- ``creator`` says who made a deployment. DeploymentInfo's prose lists ``user``,
+  ``autoscaling``, ``codeDeployRollback`` and ``CodeDeployAutoUpdate``; the API's
+  DeploymentCreator values add ``CodeDeploy``, ``CloudFormation``,
+  ``CloudFormationRollback`` and ``autoscalingTermination``, with no prose. The kit reads
+  them as explicit sets: releases ``user`` and ``CloudFormation`` (AWS does not say which
+  value a CloudFormation ``CodeDeployLambdaAliasUpdate`` deployment carries); rollbacks
+  ``codeDeployRollback`` and ``CloudFormationRollback``, plus any deployment with the kit's
+  marker or a ``rollbackInfo.rollbackTriggeringDeploymentId``; Auto Scaling launches
+  ``autoscaling``, ``CodeDeployAutoUpdate`` and ``autoscalingTermination`` (they install
+  the group's current revision, so they are never stopped, blamed or a rollback source).
+  Any other creator is a deployment the kit cannot place: it skips and pages.
 """
 
 from __future__ import annotations
@@ -28,13 +35,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from rollback import lambda_target
+from rollback import descriptions, lambda_target
 from rollback.alarm_event import AlarmEvent
 from rollback.config import KIT_MARKER, Config
 
 RUNNING_STATUSES = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
-ROLLBACK_CREATOR = "codeDeployRollback"
-LAUNCH_CREATORS = frozenset({"autoscaling", "CodeDeployAutoUpdate"})
+# DeploymentInfo.creator, read as the docstring says (CodeDeploy API Reference,
+# DeploymentInfo and DeploymentCreator).
+RELEASE_CREATORS = frozenset({"user", "CloudFormation"})
+ROLLBACK_CREATORS = frozenset({"codeDeployRollback", "CloudFormationRollback"})
+LAUNCH_CREATORS = frozenset({"autoscaling", "CodeDeployAutoUpdate", "autoscalingTermination"})
 FINAL_FAILED = frozenset({"Stopped", "Failed"})
 BUDGET_WINDOW = timedelta(hours=1)
 # ListDeployments filters on createTime, but the bake window counts from completeTime and an
@@ -55,6 +65,8 @@ class Deployment:
     description: str
     revision: Mapping[str, Any]
     previous_revision: Mapping[str, Any]
+    # rollbackInfo.rollbackTriggeringDeploymentId: set on a rollback, whoever created it.
+    rollback_of: str | None = None
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any]) -> Deployment:
@@ -68,6 +80,7 @@ class Deployment:
             description=str(info.get("description") or ""),
             revision=info.get("revision") or {},
             previous_revision=info.get("previousRevision") or {},
+            rollback_of=(info.get("rollbackInfo") or {}).get("rollbackTriggeringDeploymentId"),
         )
 
     @property
@@ -76,12 +89,23 @@ class Deployment:
 
     @property
     def is_rollback(self) -> bool:
-        return self.creator == ROLLBACK_CREATOR or KIT_MARKER in self.description
+        return self.is_aws_rollback or KIT_MARKER in self.description
+
+    @property
+    def is_aws_rollback(self) -> bool:
+        """A rollback CodeDeploy or CloudFormation made (not the kit's own redeploy)."""
+        return (
+            self.creator in ROLLBACK_CREATORS or bool(self.rollback_of)
+        ) and KIT_MARKER not in self.description
 
     @property
     def is_launch(self) -> bool:
         """Created for an Auto Scaling launch, not a release (API Reference, DeploymentInfo)."""
         return self.creator in LAUNCH_CREATORS
+
+    @property
+    def is_release(self) -> bool:
+        return self.creator in RELEASE_CREATORS and not self.is_rollback
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +200,14 @@ def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Dec
             notify=False,
             deployment_id=newest.deployment_id,
         )
+    if not newest.is_release:
+        return _skip(
+            f"newest deployment {newest.deployment_id} has creator {newest.creator!r}, which "
+            "the kit does not know as a release, a rollback or an Auto Scaling launch: a "
+            "human decides",
+            notify=True,
+            deployment_id=newest.deployment_id,
+        )
     if newest.create_time > alarm.timestamp:
         return _skip(
             f"newest deployment {newest.deployment_id} was created after the alarm fired "
@@ -244,11 +276,11 @@ def _redeploy_previous(
 
 def _undo_alias_shift(newest: Deployment, alarm: AlarmEvent, config: Config) -> Decision:
     """LAMBDA: a deployment that shifts the alias from the bad version back, all at once."""
-    shift = lambda_target.undo_shift(newest)
-    if shift is None:
+    shift = lambda_target.undo(newest)
+    if isinstance(shift, str):
         return _skip(
-            f"deployment {newest.deployment_id} has no readable Lambda AppSpec (function, "
-            "alias, versions): the kit cannot tell which version to go back to",
+            f"deployment {newest.deployment_id} has no Lambda AppSpec the kit can read "
+            f"({shift}): it cannot tell which version to go back to",
             notify=True,
             deployment_id=newest.deployment_id,
         )
@@ -269,9 +301,11 @@ def _undo_alias_shift(newest: Deployment, alarm: AlarmEvent, config: Config) -> 
         deployment_id=newest.deployment_id,
         revision=lambda_target.revision(shift),
         source_id=None,
-        description=(
-            f"{KIT_MARKER} rollback of {newest.deployment_id}: alarm {alarm.alarm_name} in "
-            f"ALARM at {_iso(alarm.timestamp)}; shifting {moves}"
+        # The versions first: the alarm name may be long enough to be cut.
+        description=descriptions.fit(
+            descriptions.rollback_head(newest.deployment_id),
+            f"alias {shift.alias} version {shift.current} -> {shift.target}; alarm in ALARM "
+            f"at {_iso(alarm.timestamp)}: {alarm.alarm_name}",
         ),
         facts={"aliasShift": lambda_target.facts(shift)},
         config_name=lambda_target.ALL_AT_ONCE,
@@ -322,10 +356,6 @@ def active_launches(deployments: Iterable[Deployment]) -> list[Deployment]:
     return [d for d in deployments if d.is_launch and d.is_running]
 
 
-def retry_marker(rollback_id: str) -> str:
-    return f"{KIT_MARKER} retry of rollback {rollback_id}"
-
-
 def decide_after_rollback_ended(
     *, ended: Deployment, config: Config, deployments: Iterable[Deployment]
 ) -> Decision:
@@ -348,7 +378,7 @@ def decide_after_rollback_ended(
             deployment_id=ended.deployment_id,
         )
     ordered = releases_and_rollbacks(deployments)
-    marker = retry_marker(ended.deployment_id)
+    marker = descriptions.retry_head(ended.deployment_id)
     retried = [d for d in ordered if d.description.startswith(marker)]
     if retried:
         return _skip(
@@ -382,7 +412,7 @@ def decide_after_rollback_ended(
         deployment_id=ended.deployment_id,
         revision=ended.revision,
         source_id=ended.deployment_id,
-        description=f"{marker}: it ended {ended.status}; redeploying its revision",
+        description=descriptions.fit(marker, f"it ended {ended.status}; redeploying its revision"),
     )
 
 
@@ -409,9 +439,9 @@ def rollbacks_since(deployments: Iterable[Deployment], since: datetime) -> list[
 
 def rollback_description(bad_id: str, alarm: AlarmEvent, source_id: str | None) -> str:
     source = f"revision of {source_id}" if source_id else "the group's previous revision"
-    return (
-        f"{KIT_MARKER} rollback of {bad_id}: alarm {alarm.alarm_name} in ALARM at "
-        f"{_iso(alarm.timestamp)}; redeploying {source}"
+    return descriptions.fit(
+        descriptions.rollback_head(bad_id),
+        f"redeploying {source}; alarm in ALARM at {_iso(alarm.timestamp)}: {alarm.alarm_name}",
     )
 
 

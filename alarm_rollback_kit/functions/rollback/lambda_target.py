@@ -14,7 +14,9 @@ GetDeployment never returns the AppSpec's ``content`` (always null; read it with
 GetApplicationRevision by the revision's ``sha256``: CodeDeploy API Reference,
 GetDeployment). BatchGetDeployments returns the same DeploymentInfo and its page is silent,
 so the kit assumes the worse, null there too: ``missing_content`` says when the workflow
-must ask GetApplicationRevision, ``with_content`` puts the answer back.
+must ask GetApplicationRevision, ``with_content`` puts the answer back. Both revision types
+a Lambda deployment can have are read: ``AppSpecContent`` and the deprecated ``String``.
+Anything unreadable (YAML, a missing key, a null) is a reason the decision pages with.
 
 Plain functions over deployment data; the decision rules (bake window, budget, dry run,
 idempotency) are ``rollback.decision``'s, which calls ``undo_shift`` and ``revision``.
@@ -45,50 +47,100 @@ class AliasShift:
     target: str
 
 
+# Where a Lambda revision keeps its AppSpec, per revisionType (CodeDeploy API Reference,
+# RevisionLocation: AppSpecContent, and String, deprecated but still accepted).
+CONTENT_KEYS = {"AppSpecContent": "appSpecContent", "String": "string"}
+UNREADABLE = "no readable Lambda resource (Name, Alias, CurrentVersion, TargetVersion)"
+NOT_JSON = "the AppSpec is YAML (or not JSON); the kit reads JSON AppSpecs only"
+
+
+def read_shift(revision: Mapping[str, Any]) -> AliasShift | str:
+    """The alias move a Lambda deployment's revision makes, or why it cannot be read.
+
+    AWS accepts the AppSpec as JSON or YAML, and its examples write the keys both
+    capitalised and in lower case ("AppSpec 'resources' section"), so keys match whatever
+    their case. The function carries no YAML parser (only the runtime's boto3), so a YAML
+    AppSpec is a reason, never a crash.
+    """
+    key = CONTENT_KEYS.get(str(revision.get("revisionType")))
+    if key is None:
+        return f"revision type {revision.get('revisionType')!r} is not a Lambda AppSpec"
+    content = (revision.get(key) or {}).get("content")
+    if not isinstance(content, str) or not content.strip():
+        return "the AppSpec content could not be read"
+    try:
+        spec = json.loads(content)
+    except ValueError:
+        return NOT_JSON
+    try:
+        ((name, resource),) = _field(spec, "resources")[0].items()
+        kind = _field(resource, "type")
+        if kind != LAMBDA_FUNCTION_TYPE:
+            return f"the AppSpec's resource is {kind!r}, not {LAMBDA_FUNCTION_TYPE}"
+        props = _field(resource, "properties")
+        values = [_field(props, f) for f in ("name", "alias", "currentversion", "targetversion")]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return UNREADABLE
+    if any(value is None or str(value) == "" for value in values):
+        return UNREADABLE
+    function, alias, current, target = (str(value) for value in values)
+    return AliasShift(str(name), function, alias, current, target)
+
+
+def _field(mapping: Any, lower: str) -> Any:
+    """``mapping[key]`` for the one key whose lower case is ``lower``; KeyError if none."""
+    found = [value for key, value in mapping.items() if str(key).lower() == lower]
+    if len(found) != 1:
+        raise KeyError(lower)
+    return found[0]
+
+
 def alias_shift(revision: Mapping[str, Any]) -> AliasShift | None:
     """The alias move a Lambda deployment's revision makes; None for any other revision."""
-    if revision.get("revisionType") != "AppSpecContent":
-        return None
-    try:
-        spec = json.loads(revision["appSpecContent"]["content"])
-        ((name, resource),) = spec["Resources"][0].items()
-        props = resource["Properties"]
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
-    if resource.get("Type") != LAMBDA_FUNCTION_TYPE:
-        return None
-    return AliasShift(
-        name=str(name),
-        function=str(props["Name"]),
-        alias=str(props["Alias"]),
-        current=str(props["CurrentVersion"]),
-        target=str(props["TargetVersion"]),
-    )
+    shift = read_shift(revision)
+    return shift if isinstance(shift, AliasShift) else None
 
 
-def undo_shift(deployment: Deployment) -> AliasShift | None:
-    """The shift that undoes ``deployment``: only a succeeded release, never a rollback."""
+def undo(deployment: Deployment) -> AliasShift | str:
+    """The shift that undoes ``deployment`` (only a succeeded release), or why there is none."""
     if deployment.is_rollback or deployment.status != "Succeeded":
-        return None
-    shift = alias_shift(deployment.revision)
-    if shift is None or shift.current == shift.target:
-        return None
+        return f"deployment {deployment.deployment_id} is not a succeeded release"
+    shift = read_shift(deployment.revision)
+    if isinstance(shift, str):
+        return shift
+    if shift.current == shift.target:
+        return f"the AppSpec moves the alias from version {shift.current} to itself"
     return AliasShift(shift.name, shift.function, shift.alias, shift.target, shift.current)
 
 
+def undo_shift(deployment: Deployment) -> AliasShift | None:
+    """``undo`` without the reason."""
+    shift = undo(deployment)
+    return shift if isinstance(shift, AliasShift) else None
+
+
+def content_key(revision: Mapping[str, Any]) -> str | None:
+    """The revision's AppSpec field (``appSpecContent`` or ``string``); None if not Lambda."""
+    return CONTENT_KEYS.get(str(revision.get("revisionType")))
+
+
 def missing_content(revision: Mapping[str, Any]) -> bool:
-    """An AppSpecContent revision read back without its content, but with its sha256."""
-    if revision.get("revisionType") != "AppSpecContent":
+    """A Lambda AppSpec revision read back without its content, but with its sha256."""
+    key = content_key(revision)
+    if key is None:
         return False
-    spec = revision.get("appSpecContent") or {}
+    spec = revision.get(key) or {}
     return not spec.get("content") and bool(spec.get("sha256"))
 
 
-def with_content(revision: Mapping[str, Any], content: str) -> dict[str, Any]:
+def with_content(revision: Mapping[str, Any], content: str | None) -> dict[str, Any]:
     """``revision`` with the AppSpec content GetApplicationRevision returned."""
-    spec = dict(revision.get("appSpecContent") or {})
+    key = content_key(revision)
+    if key is None or content is None:
+        return dict(revision)
+    spec = dict(revision.get(key) or {})
     spec["content"] = content
-    return {**revision, "appSpecContent": spec}
+    return {**revision, key: spec}
 
 
 def appspec(shift: AliasShift) -> str:

@@ -122,9 +122,15 @@ def message(
 def _did(result: Mapping[str, Any]) -> str:
     action = result.get("action")
     if action == "stopped":
+        pending = (
+            " The stop answered Pending: the deployment may still read as running for a while."
+            if result.get("stopStatus") == "Pending"
+            else ""
+        )
         return (
             f"Stopped deployment {result.get('deploymentId')} with automatic rollback: "
-            "CodeDeploy is redeploying the last good revision."
+            "CodeDeploy's rollback deployment takes the group back to the last good revision "
+            "(on a Lambda group, the alias back to the version it replaced)." + pending
         )
     shift = (result.get("facts") or {}).get("aliasShift")
     if action in {"redeployed", "would-redeploy"} and isinstance(shift, Mapping):
@@ -159,8 +165,21 @@ def _did_alias(result: Mapping[str, Any], shift: Mapping[str, Any]) -> str:
         return f"Nothing (DRY_RUN=true). It would have shifted {moves}."
     return (
         f"Created rollback deployment {result.get('rollbackDeploymentId')} (Lambda alias "
-        f"undo, all at once): it shifts {moves}, undoing {result.get('deploymentId')}."
+        f"undo, all at once): it shifts {moves}, undoing {result.get('deploymentId')}. "
+        f"{STACK_DRIFT}"
     )
+
+
+# CloudFormation updates only the resources whose template changed (CloudFormation User
+# Guide, "AWS CloudFormation stack updates"), so nothing puts the stack and the alias back
+# in step by itself, and AWS does not document which version the next alias-update
+# deployment starts from.
+STACK_DRIFT = (
+    "The alias no longer matches what the CloudFormation stack declares: an unchanged stack "
+    "update leaves it on the old version, and what the next release's deployment takes as "
+    "its current version is not documented, so check the alias before and after the next "
+    "release."
+)
 
 
 def _releases(result: Mapping[str, Any]) -> Mapping[str, Any]:

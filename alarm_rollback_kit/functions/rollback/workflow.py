@@ -53,7 +53,6 @@ from rollback.config import Config
 from rollback.decision import (
     DEPLOYMENT_DURATION_ALLOWANCE,
     FINAL_FAILED,
-    ROLLBACK_CREATOR,
     Decision,
     Deployment,
     active_launches,
@@ -127,14 +126,14 @@ def run_deployment_event(
         skipped["trigger"] = trigger
         return skipped
     ended = Deployment.from_info(infos[0])
-    if ended.creator == ROLLBACK_CREATOR and ended.is_running:
+    if ended.is_aws_rollback and ended.is_running:
         # The event says it ended but the read does not show it yet: decide on a later
         # attempt rather than drop the only notice the function gets of this ending.
         raise RetryLater(
             f"rollback {ended.deployment_id} ended {event.state} by its event but reads "
             f"{ended.status}"
         )
-    if ended.creator != ROLLBACK_CREATOR or ended.status not in FINAL_FAILED:
+    if not ended.is_aws_rollback or ended.status not in FINAL_FAILED:
         # A release or a launch that failed: CodeDeploy's own rollback covers it, and the
         # deployment-failed rule has paged; the kit's own redeploys are never retried.
         decision = Decision(
@@ -241,7 +240,8 @@ def _with_appspec(
         or not lambda_target.missing_content(newest.revision)
     ):
         return deployments
-    content = gateway.appspec_content(config.application_name, newest.revision)
+    key = str(lambda_target.content_key(newest.revision))
+    content = gateway.appspec_content(config.application_name, newest.revision, key)
     filled = replace(newest, revision=lambda_target.with_content(newest.revision, content))
     return [filled if d is newest else d for d in deployments]
 

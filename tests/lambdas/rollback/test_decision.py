@@ -241,3 +241,67 @@ def test_deployment_codedeploy_already_stopped_is_left_to_its_own_rollback(statu
 
     assert (decision.action, decision.notify) == ("skipped", False)
     assert "CodeDeploy's own automatic rollback" in decision.reason
+
+
+# Creators (CodeDeploy API Reference, DeploymentInfo and DeploymentCreator) -----------------
+
+
+@pytest.mark.parametrize("creator", ["user", "CloudFormation"])
+def test_user_and_cloudformation_deployments_are_releases(creator: str) -> None:
+    bad = _dep("bad", created_ago=10 * MINUTE, completed_ago=4 * MINUTE, creator=creator)
+
+    decision = decide(alarm=_alarm(), config=_config(), deployments=[GOOD, bad], now=NOW)
+
+    assert (decision.action, decision.deployment_id) == ("redeploy", "bad")
+
+
+@pytest.mark.parametrize("creator", ["codeDeployRollback", "CloudFormationRollback"])
+def test_codedeploy_and_cloudformation_rollbacks_are_never_undone(creator: str) -> None:
+    # A stack rollback put N back: undoing it would put the bad N+1 live again.
+    rollback = _dep("rb", created_ago=3 * MINUTE, completed_ago=1 * MINUTE, creator=creator)
+
+    decision = decide(alarm=_alarm(), config=_config(), deployments=[GOOD, BAD, rollback], now=NOW)
+
+    assert (decision.action, decision.notify) == ("skipped", False)
+    assert "never roll back a rollback" in decision.reason
+
+
+def test_a_deployment_with_a_rollback_trigger_is_a_rollback_whoever_created_it() -> None:
+    info = {
+        "deploymentId": "rb",
+        "status": "Succeeded",
+        "createTime": NOW - 3 * MINUTE,
+        "completeTime": NOW - MINUTE,
+        "creator": "user",
+        "rollbackInfo": {"rollbackTriggeringDeploymentId": "bad"},
+    }
+    rollback = Deployment.from_info(info)
+
+    decision = decide(alarm=_alarm(), config=_config(), deployments=[GOOD, BAD, rollback], now=NOW)
+
+    assert rollback.is_aws_rollback
+    assert (decision.action, decision.notify) == ("skipped", False)
+
+
+@pytest.mark.parametrize(
+    "creator", ["autoscaling", "CodeDeployAutoUpdate", "autoscalingTermination"]
+)
+def test_auto_scaling_deployments_are_launches_never_releases(creator: str) -> None:
+    launch = _dep("launch", created_ago=2 * MINUTE, status="InProgress", creator=creator)
+
+    decision = decide(alarm=_alarm(), config=_config(), deployments=[GOOD, BAD, launch], now=NOW)
+
+    assert launch.is_launch
+    # The launch is neither stopped nor blamed: the release before it is undone.
+    assert (decision.action, decision.deployment_id) == ("redeploy", "bad")
+
+
+@pytest.mark.parametrize("creator", ["CodeDeploy", "", "somethingNew"])
+def test_a_deployment_of_any_other_creator_is_skipped_and_paged(creator: str) -> None:
+    other = _dep("other", created_ago=3 * MINUTE, status="InProgress", creator=creator)
+
+    decision = decide(alarm=_alarm(), config=_config(), deployments=[GOOD, BAD, other], now=NOW)
+
+    assert (decision.action, decision.notify) == ("skipped", True)
+    assert f"creator {creator!r}" in decision.reason
+    assert "a human decides" in decision.reason

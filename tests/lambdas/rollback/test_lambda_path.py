@@ -100,6 +100,9 @@ def test_page_says_it_is_a_lambda_alias_undo_with_function_alias_and_versions(
         f"Lambda alias undo, all at once): it shifts alias {ALIAS} of Lambda function "
         f"{FUNCTION} from version 2 back to version 1" in page["Message"]
     )
+    # After the undo the stack and the alias disagree, and nothing puts them back in step.
+    assert "The alias no longer matches what the CloudFormation stack declares" in (page["Message"])
+    assert "check the alias before and after the next release" in page["Message"]
     decision = json.loads(page["Message"].split("--- decision (JSON) ---\n", 1)[1])
     assert decision["facts"]["aliasShift"] == {
         "function": FUNCTION,
@@ -231,7 +234,7 @@ def test_running_lambda_deployment_is_stopped_with_rollback_and_the_alias_goes_b
 
 
 def test_duplicate_alarm_event_during_a_pending_stop_makes_no_second_stop(
-    lambda_release: LambdaWorld, lambda_context: Any
+    lambda_release: LambdaWorld, world: World, lambda_context: Any
 ) -> None:
     bad = _running_canary(lambda_release)
     gaps.stop_answers("Pending")
@@ -246,6 +249,8 @@ def test_duplicate_alarm_event_during_a_pending_stop_makes_no_second_stop(
     assert "already claimed the stop" in second["reason"]
     assert "codedeploy:StopDeployment" not in second["awsCalls"]
     assert codedeploy_gaps.get(bad).status == "InProgress"
+    (page,) = world.notifications()
+    assert "The stop answered Pending" in page["Message"]
     rollback = gaps.complete_stop(bad)
     assert rollback is not None
     gaps.finish_deployment(rollback)

@@ -97,3 +97,79 @@ def test_content_read_back_null_is_missing_until_filled_in() -> None:
     assert lambda_target.alias_shift(filled) == lambda_target.AliasShift(
         "order-api", "order-api", "live", "1", "2"
     )
+
+
+def _spec(resource: Any) -> dict[str, Any]:
+    return {
+        "revisionType": "AppSpecContent",
+        "appSpecContent": {"content": json.dumps({"version": 0.0, "Resources": [resource]})},
+    }
+
+
+@pytest.mark.parametrize(
+    ("revision", "reason"),
+    [
+        ({"revisionType": "S3"}, "revision type 'S3' is not a Lambda AppSpec"),
+        ({"revisionType": "String", "string": {"content": None}}, "could not be read"),
+        ({"revisionType": "AppSpecContent", "appSpecContent": None}, "could not be read"),
+        (
+            {"revisionType": "String", "string": {"content": "version: 0.0\nResources: []"}},
+            "the kit reads JSON AppSpecs only",
+        ),
+        (_spec("not an object"), lambda_target.UNREADABLE),
+        (_spec({"f": {"Type": "AWS::Lambda::Function"}}), lambda_target.UNREADABLE),
+        (
+            _spec({"f": {"Type": "AWS::Lambda::Function", "Properties": {"Name": "f"}}}),
+            lambda_target.UNREADABLE,
+        ),
+        (
+            # Two keys that differ only in case: which one AWS reads is not documented.
+            _spec(
+                {
+                    "f": {
+                        "Type": "AWS::Lambda::Function",
+                        "type": "AWS::Lambda::Function",
+                        "Properties": {},
+                    }
+                }
+            ),
+            lambda_target.UNREADABLE,
+        ),
+        (
+            _spec({"svc": {"Type": "AWS::ECS::Service", "Properties": {}}}),
+            "not AWS::Lambda::Function",
+        ),
+    ],
+    ids=[
+        "s3",
+        "string-null",
+        "appspec-null",
+        "yaml",
+        "resource-not-object",
+        "no-properties",
+        "missing-versions",
+        "ambiguous-key-case",
+        "ecs",
+    ],
+)
+def test_unreadable_revision_says_why_instead_of_raising(
+    revision: dict[str, Any], reason: str
+) -> None:
+    read = lambda_target.read_shift(revision)
+
+    assert isinstance(read, str)
+    assert reason in read
+
+
+def test_string_revision_content_is_filled_in_under_its_own_key() -> None:
+    content = lambda_appspec("order-api", "live", "1", "2")
+    read_back = {"revisionType": "String", "string": {"sha256": sha256(content)}}
+
+    assert lambda_target.content_key(read_back) == "string"
+    assert lambda_target.missing_content(read_back)
+    filled = lambda_target.with_content(read_back, content)
+    assert lambda_target.alias_shift(filled) == lambda_target.AliasShift(
+        "order-api", "order-api", "live", "1", "2"
+    )
+    # GetApplicationRevision answered without content: still missing, never a crash.
+    assert lambda_target.missing_content(lambda_target.with_content(read_back, None))

@@ -161,9 +161,13 @@ def undos(
             names = resolver.attributes(template, lid)
             alarm = json.loads(json.dumps(resolver.resolve(template.properties(lid), template)))
             event = alarm_event(
-                name=names["Ref"], arn=names["Arn"], properties=alarm, transition=transition,
-                previous=previous, at=at,
-            )  # fmt: skip
+                name=names["Ref"],
+                arn=names["Arn"],
+                properties=alarm,
+                transition=transition,
+                previous=previous,
+                at=at,
+            )
             context = DrillContext(f"drill-{at:%H%M%S}-{lid}", function_id, function_id)
             result = function.invoke(event, now=at, environment=env, context=context).result
             action = (result or {}).get("action")

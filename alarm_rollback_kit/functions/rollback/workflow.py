@@ -235,7 +235,7 @@ def _with_appspec(
     newest = ordered[-1] if ordered else None
     if (
         newest is None
-        or newest.is_rollback
+        or not newest.is_release
         or newest.status != "Succeeded"
         or not lambda_target.missing_content(newest.revision)
     ):

@@ -5,9 +5,11 @@ ALARM transition of an alarm the rule lists becomes the documented alarm event
 (``drill.alarm_event``) for the function imported from its ``cdk.out`` asset
 (``drill.function``), in a moto account (``tests.support.lambda_world``: the function's
 versions 1 and 2 behind ``live``, the Lambda group) where the scenario's releases start and
-end at their times; a tie counts as still running, the worse case, since the function
-leaves a running Lambda deployment to CodeDeploy. The rule matches ALARM of those alarms
-only; delivery takes no time on the drill's clock; each undo ends ``ALIAS_SHIFT_S`` later.
+end at their times. Every ALARM transition reaches the function, during a deployment too:
+it stops a running release with rollback and undoes a succeeded one, and the rollback
+deployment either starts ends ``ROLLBACK_S`` (its assumed long end) later. A deployment
+ending as the event arrives counts as still running. Delivery takes no time on the drill's
+clock (an assumption in the function's favour, as on the EC2 path).
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from typing import Any
 from moto import mock_aws
 
 from drill.alarm_event import alarm_event
-from drill.api_scenario import ALIAS_SHIFT_S, ApiScenario, Release, success_time
+from drill.api_scenario import ROLLBACK_S, ApiScenario, Release, success_time
 from drill.assembly import ACCOUNT, REGION, Assembly, Template
 from drill.function import DrillContext, load
 from drill.resolver import Resolver
 from drill.sandbox import client, sandbox_environment
 from drill.scenario import ScenarioError
-from drill.template import _asset_dir, _construct_label, _rule_function, all_alarms
+from drill.template import _asset_dir, _construct_label, _rule_function, alarm_rules, all_alarms
 from tests.support import codedeploy_gaps, lambda_world
 from tests.support import codedeploy_lambda_gaps as gaps
 
@@ -39,13 +41,10 @@ NAMES = {  # the moto account's names stand in for the template's
 }
 
 
-def kit_function(assembly: Assembly, template: Template, rule_id: str) -> Any:
-    """(rule, the function it invokes) in the template, or None without one."""
-    function_id = _rule_function(template, rule_id)
-    if function_id is None:
-        return None
-    _asset_dir(assembly, template, function_id)  # fails early, naming the function
-    return rule_id, function_id
+def kit_function(template: Template) -> tuple[str, str] | None:
+    """(the first alarm rule with a Lambda target, that function): the kit's, or None."""
+    rules = ((r, _rule_function(template, r)) for r in alarm_rules(template.body))
+    return next(((r, f) for r, f in rules if f), None)
 
 
 def _resolver(template: Template, assembly: Assembly, version: str) -> Resolver:
@@ -80,33 +79,64 @@ def _succeed_hook(deployment_id: str, hook: str, created: datetime) -> None:
     )
 
 
+def _finish(deployment_id: str, status: str, at: datetime) -> None:
+    """End a deployment unless it already ended (the kit's function stopped it)."""
+    if codedeploy_gaps.get(deployment_id).status in codedeploy_gaps.RUNNING_STATUSES:
+        gaps.finish_deployment(deployment_id, status, at=at)
+
+
 def _history(scenario: ApiScenario, config: str, stops: Mapping[int, Any]) -> Any:
-    """The releases' starts and ends as (time, order, action), and the ids they fill in."""
+    """The releases' starts and CodeDeploy's ends as (time, order, action), and the ids they
+    fill in."""
     ids: list[str] = []
     steps: list[Any] = []
     for i, release in enumerate(scenario.releases):
         steps.append((release.create_time, 2 * i, partial(_start, release, ids)))
-        end = stops[i][0] if i in stops else success_time(release, config)
-        status = "Stopped" if i in stops else "Succeeded"
-        if i in stops or end <= scenario.end:
-            finish = partial(
-                lambda i, s, at: gaps.finish_deployment(ids[i], s, at=at), i, status, end
-            )
-            steps.append((end, 2 * i + 1, finish))
+        end, status = (
+            (stops[i][0], stops[i][2])
+            if i in stops
+            else (success_time(release, config), "Succeeded")
+        )
+        if end <= scenario.end or i in stops:
+            steps.append((end, 2 * i + 1, lambda i=i, s=status, at=end: _finish(ids[i], s, at)))
     return sorted(steps, key=lambda step: step[:2]), ids
+
+
+def _world(env: Mapping[str, str], start: datetime) -> None:
+    """The moto account: the Lambda group and function, the function's topic and table."""
+    clients = {name: client(name) for name in ("codedeploy", "dynamodb", "iam", "lambda", "sns")}
+    lambda_world.build(start, clients)
+    clients["sns"].create_topic(Name=env["TOPIC_ARN"].rsplit(":", 1)[-1])
+    key = {"AttributeName": "pk"}
+    clients["dynamodb"].create_table(
+        TableName=env["IDEMPOTENCY_TABLE"],
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[key | {"KeyType": "HASH"}],
+        AttributeDefinitions=[key | {"AttributeType": "S"}],
+    )
+
+
+def _end_rollbacks(ids: list[str], at: datetime) -> None:
+    """The rollback deployment the function's stop (CodeDeploy's) or undo (its own) started
+    ends ``ROLLBACK_S``'s long end after ``at``, the alias back on the old version."""
+    for rollback in list(codedeploy_gaps.backend().deployments.values()):
+        found = rollback.deployment_id
+        if found not in ids and rollback.status in codedeploy_gaps.RUNNING_STATUSES:
+            _succeed_hook(found, gaps.track(found), at)
+            _finish(found, "Succeeded", at + timedelta(seconds=ROLLBACK_S[-1]))
 
 
 def undos(
     kit: Any, scenario: ApiScenario, replays: Mapping[str, Any], stops: Mapping[int, Any]
 ) -> Any:
-    """Release index -> (when the kit's function created its undo, why), and how many undos
-    it created in all (``kit``: ``drill.api_drill.ApiKit``)."""
+    """Release index -> (when the kit's function stopped or undid it, why, how the release
+    ended), and how many stops and undos it made in all (``kit``: ``drill.api_drill.ApiKit``;
+    ``stops``: CodeDeploy's own, index -> (at, why, "Stopped"))."""
     (rule_id, function_id), template = kit.kit_function, kit.template
     if {v for r in scenario.releases for v in (r.previous, r.version)} - {"1", "2"}:
         raise ScenarioError(scenario.name, "deployments", "", "the kit's account has versions 1, 2")
     resolver = _resolver(template, kit.assembly, scenario.releases[-1].version)
     pattern = resolver.resolve(template.properties(rule_id).get("EventPattern", {}), template)
-    arns = set(pattern.get("resources", []))
     props = template.properties(function_id)
     env = {
         k: str(resolver.resolve(v, template))
@@ -116,47 +146,35 @@ def undos(
     events = sorted(
         (t.at, lid, t, r.transitions[i - 1] if i else None)
         for lid, r in replays.items()
-        if resolver.attributes(template, lid)["Arn"] in arns
+        if resolver.attributes(template, lid)["Arn"] in pattern.get("resources", [])
         for i, t in enumerate(r.transitions)
         if t.new_state == "ALARM"
     )
-    done: dict[int, tuple[datetime, str]] = {}
+    done: dict[int, tuple[datetime, str, str]] = {}
     count = 0
     with sandbox_environment(), mock_aws(), gaps.install():
-        clients = {
-            name: client(name) for name in ("codedeploy", "dynamodb", "iam", "lambda", "sns")
-        }
-        lambda_world.build(scenario.start, clients)
-        clients["sns"].create_topic(Name=env["TOPIC_ARN"].rsplit(":", 1)[-1])
-        clients["dynamodb"].create_table(
-            TableName=env["IDEMPOTENCY_TABLE"],
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        )
+        _world(env, scenario.start)
         steps, ids = _history(scenario, kit.group_config, stops)
         for at, lid, transition, previous in events:
             while steps and steps[0][0] < at:  # a tie is the worse case: still running
                 steps.pop(0)[2]()
             names = resolver.attributes(template, lid)
-            properties = json.loads(
-                json.dumps(resolver.resolve(template.properties(lid), template))
-            )
+            alarm = json.loads(json.dumps(resolver.resolve(template.properties(lid), template)))
             event = alarm_event(
                 name=names["Ref"],
                 arn=names["Arn"],
-                properties=properties,
+                properties=alarm,
                 transition=transition,
                 previous=previous,
                 at=at,
             )
             context = DrillContext(f"drill-{at:%H%M%S}-{lid}", function_id, function_id)
-            result = function.invoke(event, now=at, environment=env, context=context).result or {}
-            if result.get("action") == "redeployed" and ids:
+            result = function.invoke(event, now=at, environment=env, context=context).result
+            action = (result or {}).get("action")
+            if action in ("stopped", "redeployed") and ids:
                 count += 1
+                verb, end = ("stops", "Stopped") if action == "stopped" else ("undoes", "Succeeded")
                 label = _construct_label(template.resource(lid), lid)
-                done.setdefault(len(ids) - 1, (at, f"the kit's function undoes it: {label}"))
-                undo = str(result["rollbackDeploymentId"])
-                _succeed_hook(undo, gaps.track(undo), at)
-                gaps.finish_deployment(undo, "Succeeded", at=at + timedelta(seconds=ALIAS_SHIFT_S))
+                done.setdefault(len(ids) - 1, (at, f"the kit's function {verb} it: {label}", end))
+                _end_rollbacks(ids, at)
     return done, count

@@ -10,8 +10,11 @@ modelled, so it is not counted as served); each release names its versions and i
 ``alias_shift`` follows the predefined configurations (CodeDeploy User Guide, "Deployment
 configurations on an AWS Lambda compute platform"): canary X % for the interval then the
 rest, linear X % per interval, or all at once, from ``createTime`` (BeforeAllowTraffic taken
-as passed; its own tests cover a failing hook). A stop or an undo repoints the alias
-``ALIAS_SHIFT_S`` after it is decided: a pointer change, stated as a model, not measured.
+as passed; its own tests cover a failing hook). A stop or an undo sends the alias back
+through a new CodeDeploy deployment (CodeDeploy User Guide, "Deployments on an AWS Lambda
+compute platform": a rollback redeploys a previous revision as a new deployment), whose
+length AWS does not publish: ``ROLLBACK_S`` is an assumed range; the drill decides at its
+long end, the worse for errors served, and reports both ends.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,10 @@ from jsonschema.exceptions import best_match
 
 from drill.scenario import SCENARIOS_DIR, ScenarioError, _schema_error, _series, _time
 
-ALIAS_SHIFT_S = 10  # one alias update, nothing to drain or start: modelled
+# From a stop or undo to the old version answering everything. ASSUMED: AWS publishes no
+# duration. Short end: a bare alias update; long end: a rollback deployment that waits out a
+# BeforeAllowTraffic hook for the hook function's whole 5-minute timeout (not a bound).
+ROLLBACK_S = (10, 300)
 MINUTE = timedelta(minutes=1)
 _STEPS = re.compile(r"Lambda(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?$")
 
@@ -101,9 +108,14 @@ class Shift:
         return sum((b - a).seconds * self.at(a).get(version, 0.0) for a, b in cuts) / 60
 
 
-def alias_shift(scenario: ApiScenario, group_config: str, undo: Mapping[int, datetime]) -> Shift:
+def alias_shift(
+    scenario: ApiScenario,
+    group_config: str,
+    undo: Mapping[int, datetime],
+    back_s: int = ROLLBACK_S[-1],
+) -> Shift:
     """Every release's shifts as CodeDeploy plans them, cut short where ``undo`` (release
-    index -> decision time) sends the alias back to the previous version."""
+    index -> decision time) sends the alias back to the previous version ``back_s`` later."""
     first = (
         datetime.min.replace(tzinfo=scenario.start.tzinfo),
         {scenario.releases[0].previous: 1.0},
@@ -113,10 +125,10 @@ def alias_shift(scenario: ApiScenario, group_config: str, undo: Mapping[int, dat
         back = undo.get(index)
         for minutes, weight in shift_steps(release.config or group_config):
             when = release.create_time + MINUTE * minutes
-            if back is None or when < back:
+            if back is None or when <= back:  # a tie is the worse case: the shift goes ahead
                 steps.append((when, {release.version: weight, release.previous: 1 - weight}))
         if back is not None:
-            steps.append((back + timedelta(seconds=ALIAS_SHIFT_S), {release.previous: 1.0}))
+            steps.append((back + timedelta(seconds=back_s), {release.previous: 1.0}))
     return Shift(tuple(sorted(steps, key=lambda step: step[0])))
 
 
@@ -148,13 +160,9 @@ def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
     start, onset = _time(source, "start", data["start"]), _time(source, "onset", data["onset"])
     if not start <= onset < start + MINUTE * len(requests):
         raise ScenarioError(source, "onset", data["onset"], "must fall within the series")
+    at = partial(_time, source, "createTime")
     releases = [
-        Release(
-            r["previous"],
-            r["version"],
-            _time(source, "createTime", r["createTime"]),
-            r.get("config"),
-        )
+        Release(r["previous"], r["version"], at(r["createTime"]), r.get("config"))
         for r in data["deployments"]
     ]
     return ApiScenario(

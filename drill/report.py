@@ -211,26 +211,37 @@ def _minutes(delta: timedelta | None) -> str:
     return "-" if delta is None else f"{delta.total_seconds() / 60:.1f} min"
 
 
-def render_sweep(sweep: DelaySweep) -> str:
+def render_sweep(
+    sweep: DelaySweep,
+    title: str = "Over the metric-delay range (expectations must hold at every delay)",
+) -> str:
     """One line per delay: onset -> rollback, onset -> restored, errors served, verdict."""
+    rows = [(f"{label} {r.options.metric_delay_s} s", r) for label, r in sweep.runs]
+    return "\n".join(["", *sweep_lines(title, rows)])
+
+
+def sweep_lines(title: str, rows: list[tuple[str, Any]]) -> list[str]:
+    """The sweep table of (case, run) rows, a run having ``onset_to_rollback``,
+    ``onset_to_restored``, ``errors_served``, ``errors_until_end`` and ``passed`` (and, for a
+    range, ``restored_short`` and ``errors_short``): the EC2 and the API drill print it."""
+    width = max(16, *(len(case) for case, _ in rows))
     lines = [
-        "",
-        "Over the metric-delay range (expectations must hold at every delay)",
-        f"  {'delay':<16} {'onset->rollback':>16} {'onset->restored':>16} "
+        title,
+        f"  {'case':<{width}} {'onset->rollback':>16} {'onset->restored':>16} "
         f"{'errors served':>14}  result",
     ]
-    for label, report in sweep.runs:
-        errors = report.errors_served
-        served = (
-            "-" if errors is None else f"{errors:,.0f}" + ("+" if report.errors_until_end else "")
-        )
+    for case, run in rows:
+        errors, low = run.errors_served, getattr(run, "errors_short", None)
+        served = "-" if errors is None else f"{errors:,.0f}" + ("+" if run.errors_until_end else "")
+        served = served if low in (None, errors) else f"{low:,.0f}-{served}"
+        restored, short = _minutes(run.onset_to_restored), getattr(run, "restored_short", None)
+        restored = restored if short is None else f"{short.total_seconds() / 60:.1f}-{restored}"
         lines.append(
-            f"  {label + ' ' + str(report.options.metric_delay_s) + ' s':<16} "
-            f"{_minutes(report.onset_to_rollback):>16} {_minutes(report.onset_to_restored):>16} "
-            f"{served:>14}  {'PASS' if report.passed else 'FAIL'}"
+            f"  {case:<{width}} {_minutes(run.onset_to_rollback):>16} "
+            f"{restored:>16} {served:>14}  {'PASS' if run.passed else 'FAIL'}"
         )
     lines.append("  ('+': still failing at the scenario's last minute, so more errors follow)")
-    return "\n".join(lines)
+    return lines
 
 
 def sweep_json(sweep: DelaySweep) -> list[dict[str, Any]]:

@@ -117,7 +117,10 @@ class ApiConfig:
     # already has one, since the kit's replaces it for every REST API in the Region.
     manage_account_cloudwatch_role: bool = True
     # How CodeDeploy shifts the handler's and the worker's ``live`` alias to a new version.
-    deployment_config_name: str = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    # Ten minutes, not five: detection takes up to 5 minutes at the drill's worst assumed
+    # metric delay, so a 5-minute canary moves all traffic just as the stop lands (README,
+    # "Lambda releases: drill and restore comparison").
+    deployment_config_name: str = "CodeDeployDefault.LambdaCanary10Percent10Minutes"
     # Caught 5xx per minute from the new version that stop its deployment. Low, because
     # during a 10 % canary the new version sees a tenth of the traffic.
     canary_http_5xx_threshold: int = 1

@@ -1,7 +1,8 @@
 """The API release drill: the canary's stop, the traffic split, a good release, after success.
 
 Every run replays the API stack's alarms as the in-process synth wrote them
-(``tests.support.synthesized``), at the best, typical and worst metric delay.
+(``tests.support.synthesized``), at the best, typical and worst metric delay and, for each,
+every assumed CodeDeploy notice (``api_drill.NOTICE_S``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from drill import api_drill, api_scenario, scenario
 from drill.__main__ import main as drill_main
-from drill.api_scenario import ALIAS_SHIFT_S, MINUTE, shift_steps
+from drill.api_scenario import MINUTE, ROLLBACK_S, shift_steps
 from drill.assembly import load_assembly
 from drill.scenario import ScenarioError
 from stacks.config import LAMBDA_DEPLOYMENT_CONFIGS
@@ -37,10 +38,29 @@ def kit(cdk_out: Path) -> api_drill.ApiKit:
     return api_drill.find_api_kit(load_assembly(cdk_out))
 
 
+@pytest.fixture(scope="module")
+def bare(cdk_out: Path, tmp_path_factory: pytest.TempPathFactory) -> api_drill.ApiKit:
+    """The same API stack without the rule that hands its alarms to the kit's function."""
+    out = tmp_path_factory.mktemp("bare")
+    for entry in cdk_out.iterdir():
+        if not entry.name.endswith("-api.template.json"):
+            (out / entry.name).symlink_to(entry)
+            continue
+        body = json.loads(entry.read_text(encoding="utf-8"))
+        rules = [k for k, v in body["Resources"].items() if v["Type"] == "AWS::Events::Rule"]
+        for rule in rules:
+            del body["Resources"][rule]
+        (out / entry.name).write_text(json.dumps(body), encoding="utf-8")
+    return api_drill.find_api_kit(load_assembly(out))
+
+
 def raw(name: str) -> dict[str, Any]:
     path = scenario.SCENARIOS_DIR / f"{name}.json"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+CASES = len(api_drill.NOTICE_S) * 3  # every notice at the best, typical and worst delay
 
 
 def runs(kit: api_drill.ApiKit, data: dict[str, Any]) -> list[api_drill.ApiRun]:
@@ -62,7 +82,7 @@ def test_kit_is_the_handler_group_with_its_alarms_and_config_from_the_template(
     group = {a.label for a in kit.alarms.values() if a.rollback}
     paging = {a.label for a in kit.alarms.values() if not a.rollback}
 
-    assert kit.group_config == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    assert kit.group_config == "CodeDeployDefault.LambdaCanary10Percent10Minutes"
     assert kit.kit_function is not None
     assert group == {"CanaryHttp5xxAlarm", "AliasErrorsAlarm", "AliasThrottlesAlarm", "Api5xxAlarm"}
     assert {"Http5xxAlarm", "HandlerErrorsAlarm"} <= paging
@@ -72,27 +92,55 @@ def test_kit_is_the_handler_group_with_its_alarms_and_config_from_the_template(
 # --- The canary stops a bad release ----------------------------------------------------------
 
 
-def test_canary_alarm_stops_the_bad_release_and_the_alias_returns_at_every_delay(
+def test_canary_alarm_stops_the_bad_release_and_the_alias_returns_at_every_delay_and_notice(
     kit: api_drill.ApiKit,
 ) -> None:
     results = runs(kit, raw(CANARY))
 
-    assert [r.status for r in results] == ["Stopped"] * 3
-    assert [r.final_version for r in results] == ["1"] * 3
-    assert all(ok for r in results for *_, ok in api_drill.checks(r, api_scenario.load(CANARY)))
+    assert [r.status for r in results] == ["Stopped"] * CASES
+    assert [r.final_version for r in results] == ["1"] * CASES
+    assert [(r.delay_s, r.notice_s) for r in results] == [
+        (d, n) for d in (60, 150, 240) for n in api_drill.NOTICE_S
+    ]
+    assert all(r.passed for r in results)
 
 
-def test_codedeploy_stops_notice_seconds_after_the_first_group_alarm(
+def test_kits_function_stops_a_running_release_as_its_alarm_enters_alarm_whatever_the_notice(
     kit: api_drill.ApiKit,
 ) -> None:
-    worst = runs(kit, raw(CANARY))[-1]
-    first = min(
-        t.at for lid, r in worst.replays.items() if kit.alarms[lid].rollback for t in r.alarms
-    )
-    ((stopped_at, _),) = worst.undo.values()
+    """The function gets the ALARM event while the canary runs and calls StopDeployment with
+    rollback; CodeDeploy's own stop would come ``NOTICE_S`` later."""
+    for result in runs(kit, raw(CANARY)):
+        first = min(
+            t.at for lid, r in result.replays.items() if kit.alarms[lid].rollback for t in r.alarms
+        )
+        ((stopped_at, why, end),) = result.undo.values()
 
-    assert stopped_at == first + timedelta(seconds=api_drill.NOTICE_S)
-    assert worst.shift.at(stopped_at + timedelta(seconds=ALIAS_SHIFT_S)) == {"1": 1.0}
+        assert (stopped_at, end, result.kit_rollbacks) == (first, "Stopped", 1)
+        assert why.startswith("the kit's function stops it")
+
+
+def test_without_the_kit_codedeploy_stops_notice_seconds_after_the_first_group_alarm(
+    bare: api_drill.ApiKit,
+) -> None:
+    loaded = api_scenario.load(CANARY)
+    last_shift = api_scenario.success_time(loaded.releases[0], bare.group_config)
+    for result in runs(bare, raw(CANARY)):
+        first = min(
+            t.at for lid, r in result.replays.items() if bare.alarms[lid].rollback for t in r.alarms
+        )
+        noticed = first + timedelta(seconds=result.notice_s)
+        if noticed >= last_shift:  # seen after the last shift: the deployment Succeeded
+            assert (result.status, result.final_version) == ("Succeeded", "2")
+            continue
+        ((stopped_at, why, _),) = result.undo.values()
+        back = stopped_at + timedelta(seconds=ROLLBACK_S[-1])
+
+        assert (stopped_at, result.status) == (noticed, "Stopped")
+        assert why.startswith(f"CodeDeploy stops it ({result.notice_s} s notice, assumed)")
+        # The rollback deployment ends at the long end of its assumed duration, not sooner.
+        assert result.shift.at(back - timedelta(seconds=1)) != {"1": 1.0}
+        assert result.shift.at(back) == {"1": 1.0}
 
 
 def test_errors_served_are_the_canary_share_times_the_error_rate(kit: api_drill.ApiKit) -> None:
@@ -125,23 +173,33 @@ def test_all_at_once_serves_ten_times_the_errors_a_minute_until_the_kit_undoes_i
     assert all_at_once.errors_served > 5 * canary.errors_served
 
 
-def test_default_five_minute_canary_stopped_only_at_the_best_delay_and_then_nobody_rolls_back(
-    kit: api_drill.ApiKit,
+def test_five_minute_canary_is_rolled_back_at_every_delay_and_every_notice(
+    kit: api_drill.ApiKit, bare: api_drill.ApiKit
 ) -> None:
-    """The group's alarm fires while the deployment runs (the kit's function leaves it to
-    CodeDeploy), CodeDeploy sees it only after the last shift, and the alarm stays in ALARM:
-    no new transition reaches the function after success."""
+    """The group's alarm enters ALARM while the deployment runs, so the kit's function
+    stops it whether or not CodeDeploy notices before the last shift; without the function,
+    a late notice leaves the release Succeeded and serving errors to the end. At the worst
+    delay the stop lands as the rest of the traffic moves: the group's default is 10 minutes."""
     data = raw(CANARY)
-    del data["deployments"][0][
-        "config"
-    ]  # the group's CodeDeployDefault.LambdaCanary10Percent5Minutes
+    data["deployments"][0]["config"] = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
 
-    best, typical, worst = runs(kit, data)
+    with_kit, without = runs(kit, data), runs(bare, data)
+    for r, alone in zip(with_kit, without, strict=True):
+        print(
+            f"delay {r.delay_s} s, notice {r.notice_s} s: {r.errors_served:,.0f} errors served"
+            f" (without the kit's function {alone.errors_served:,.0f})"
+        )
 
-    assert (best.status, best.final_version) == ("Stopped", "1")
-    assert [(r.status, r.final_version, r.kit_rollbacks) for r in (typical, worst)] == [
-        ("Succeeded", "2", 0)
-    ] * 2
+    assert all((r.final_version, r.kit_rollbacks) == ("1", 1) for r in with_kit)
+    assert all(r.onset_to_rollback is not None for r in with_kit)
+    assert any(alone.final_version == "2" for alone in without)
+    assert all(
+        r.errors_served <= alone.errors_served for r, alone in zip(with_kit, without, strict=True)
+    )
+    # Why the default is the 10-minute canary: at the worst delay the 5-minute one serves
+    # several times its errors.
+    default = runs(kit, raw(CANARY))
+    assert with_kit[-1].errors_served > 3 * default[-1].errors_served
 
 
 # --- A good release, and a bug after success ------------------------------------------------
@@ -153,10 +211,10 @@ def test_good_release_fires_no_alarm_and_succeeds(kit: api_drill.ApiKit) -> None
 
     results = runs(kit, data)
 
-    assert [r.status for r in results] == ["Succeeded"] * 3
-    assert [r.final_version for r in results] == ["2"] * 3
+    assert [r.status for r in results] == ["Succeeded"] * CASES
+    assert [r.final_version for r in results] == ["2"] * CASES
     assert all(not r.alarms for res in results for r in res.replays.values())
-    assert [r.errors_served for r in results] == [0, 0, 0]
+    assert [r.errors_served for r in results] == [0] * CASES
 
 
 def test_after_success_the_kits_function_undoes_the_release_exactly_once_at_every_delay(
@@ -177,25 +235,15 @@ def test_after_success_the_kits_function_undoes_the_release_exactly_once_at_ever
 
 
 def test_without_a_rule_on_the_api_alarms_nothing_rolls_back_after_success(
-    cdk_out: Path, tmp_path: Path
+    bare: api_drill.ApiKit,
 ) -> None:
-    for entry in cdk_out.iterdir():
-        if not entry.name.endswith("-api.template.json"):
-            (tmp_path / entry.name).symlink_to(entry)
-            continue
-        body = json.loads(entry.read_text(encoding="utf-8"))
-        rules = [k for k, v in body["Resources"].items() if v["Type"] == "AWS::Events::Rule"]
-        for rule in rules:
-            del body["Resources"][rule]
-        (tmp_path / entry.name).write_text(json.dumps(body), encoding="utf-8")
-    bare = api_drill.find_api_kit(load_assembly(tmp_path))
-
     results = runs(bare, raw(AFTER_SUCCESS))
 
     assert bare.kit_function is None
     assert [(r.status, r.final_version, r.onset_to_rollback) for r in results] == [
         ("Succeeded", "2", None)
-    ] * 3
+    ] * CASES
+    assert all(r.errors_until_end for r in results)
 
 
 # --- The scenario format and the CodeDeploy configurations ------------------------------------
@@ -264,13 +312,21 @@ def test_api_scenarios_are_bundled_apart_from_the_ec2_ones() -> None:
     assert not [n for n in scenario.bundled_names() if n.startswith("api-")]
 
 
-def test_make_drill_prints_the_lambda_and_ec2_figures_for_each_delay(
+def test_make_drill_prints_the_lambda_figures_for_each_delay_and_notice_and_the_ec2_ones(
     cdk_out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status = drill_main(["--scenario", CANARY, "--cdk-out", str(cdk_out), "--no-png"])
-    out = capsys.readouterr().out
-    table = out.split("Lambda: rollback", 1)[1].splitlines()[1:4]
+    lambda_part, ec2_part = (
+        capsys.readouterr().out.split("Lambda, conditional on", 1)[1].split("EC2 reference", 1)
+    )
+    lambda_rows = [line for line in lambda_part.splitlines() if " s, notice " in line]
+    ec2_rows = [line for line in ec2_part.splitlines() if line.split()[:1] == ["best"]]
 
     assert status == 0
-    assert [line.split()[0] for line in table] == ["best", "typical", "worst"]
-    assert all(line.count(" min") == 4 for line in table), table
+    assert [" ".join(line.split()[:5]) for line in lambda_rows] == [
+        f"{case} {d} s, notice {n}"
+        for case, d in (("best", 60), ("typical", 150), ("worst", 240))
+        for n in api_drill.NOTICE_S
+    ]
+    assert all(line.count(" min") == 2 and line.endswith("PASS") for line in lambda_rows)
+    assert len(ec2_rows) == 1

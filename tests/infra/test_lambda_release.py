@@ -207,11 +207,11 @@ def test_sqs_event_source_invokes_the_workers_alias(resources: dict[str, dict[st
     }
 
 
-def test_default_deployment_config_is_canary_10_percent_5_minutes() -> None:
+def test_default_deployment_config_is_canary_10_percent_10_minutes() -> None:
     assert load_config({}).api.deployment_config_name == (
-        "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+        "CodeDeployDefault.LambdaCanary10Percent10Minutes"
     )
-    assert "CodeDeployDefault.LambdaCanary10Percent5Minutes" in LAMBDA_DEPLOYMENT_CONFIGS
+    assert "CodeDeployDefault.LambdaCanary10Percent10Minutes" in LAMBDA_DEPLOYMENT_CONFIGS
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.events import load_event
 from tests.support.lambda_context import FakeLambdaContext
-
-# Older test modules import these from here; new ones import them from tests.support.
-__all__ = ["FakeLambdaContext", "lambda_context", "load_event"]
 
 # Set at import so even module-level code in a test file sees them.
 os.environ.update(

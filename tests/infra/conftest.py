@@ -1,7 +1,7 @@
 """Module-scoped fixtures for the synth-and-assert tests: the default service stack, once.
 
 The helpers behind them (``new_app``, ``service_stack``, ``only_resource`` ...) live in
-``tests/support/templates.py``; they are imported here too for older test modules.
+``tests/support/templates.py``, where test modules import them from.
 """
 
 from __future__ import annotations
@@ -10,23 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.service_stack import ServiceStack
-from tests.support.templates import (
-    new_app,
-    only_resource,
-    resources_of,
-    service_stack,
-    service_template,
-)
-
-__all__ = [
-    "default_service_stack",
-    "default_template",
-    "new_app",
-    "only_resource",
-    "resources_of",
-    "service_stack",
-    "service_template",
-]
+from tests.support.templates import service_stack
 
 
 @pytest.fixture(scope="module")

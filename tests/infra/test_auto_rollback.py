@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
-from tests.conftest import load_event
+from tests.support.events import load_event
 from tests.support.templates import only_resource, service_template
 
 ALARM = "AWS::CloudWatch::Alarm"

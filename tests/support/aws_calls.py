@@ -12,3 +12,6 @@ RELEASE = "dynamodb:DeleteItem"
 
 # A redeploy without an edge, told to on-call: read, claim, create, diagnose, page.
 REDEPLOY = [LIST, BATCH, CLAIM, CREATE, METRICS, PUBLISH]
+# A CreateDeployment the group refused (another deployment holds it): the claim is given
+# back and the group read again to decide what holds it.
+REFUSED_THEN_REREAD = [LIST, BATCH, CLAIM, CREATE, RELEASE, LIST, BATCH]

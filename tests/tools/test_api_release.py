@@ -15,8 +15,8 @@ import pytest
 
 from api import handler as api_handler
 from pretraffic import handler as hook
-from tests.conftest import load_event
 from tests.support import codedeploy_lambda_gaps as gaps
+from tests.support.events import load_event
 from tests.support.release_world import (
     APPLICATION,
     FUNCTION,

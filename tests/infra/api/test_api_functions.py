@@ -16,7 +16,6 @@ from aws_cdk.assertions import Template
 from stacks.api_stack import ApiStack
 from stacks.config import APIGW_INTEGRATION_TIMEOUT_S, ConfigError, load_config
 from stacks.constructs import orders_api
-from tests.infra.conftest import new_app
 from tests.support.api_template import (
     HANDLER,
     STACK_ID,
@@ -25,6 +24,7 @@ from tests.support.api_template import (
     function_id,
     of_type,
 )
+from tests.support.templates import new_app
 
 # --- functions -------------------------------------------------------------------------
 

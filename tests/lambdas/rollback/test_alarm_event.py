@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from rollback.alarm_event import MalformedEvent, parse_alarm_event
-from tests.conftest import load_event
+from tests.support.events import load_event
 
 
 def test_single_metric_alarm_event_is_read() -> None:

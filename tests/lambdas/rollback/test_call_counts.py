@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import World, alarm_event
 from tests.support.aws_calls import (
     BATCH,
     CLAIM,
@@ -30,6 +29,7 @@ from tests.support.aws_calls import (
     STOP,
 )
 from tests.support.histories import baked, running
+from tests.support.rollback_world import World, alarm_event
 
 MINUTE = timedelta(minutes=1)
 

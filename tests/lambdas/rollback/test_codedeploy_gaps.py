@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.lambdas.rollback.conftest import s3_revision
 from tests.support import codedeploy_gaps
+from tests.support.rollback_world import s3_revision
 
 
 @pytest.fixture

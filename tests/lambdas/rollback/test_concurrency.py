@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import ALARM, SECOND_ALARM, Hooks, World, alarm_event
 from tests.support import codedeploy_gaps
 from tests.support.concurrency import gate, invoke_together
 from tests.support.histories import baked, running
+from tests.support.rollback_world import ALARM, SECOND_ALARM, Hooks, World, alarm_event
 
 MINUTE = timedelta(minutes=1)
 

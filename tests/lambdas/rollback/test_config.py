@@ -9,8 +9,8 @@ import pytest
 
 from rollback.config import Config, ConfigError
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import BASE_ENV
 from tests.support.lambda_world import environment
+from tests.support.rollback_world import BASE_ENV
 
 
 def test_base_environment_parses_with_defaults() -> None:

@@ -23,12 +23,12 @@ from rollback.alarm_event import AlarmEvent
 from rollback.config import KIT_MARKER
 from rollback.decision import Deployment, rollback_description
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import APP, GROUP, World, alarm_event, deployment_event
 from tests.support import codedeploy_gaps
 from tests.support import codedeploy_lambda_gaps as gaps
 from tests.support.histories import baked
 from tests.support.lambda_world import APPLICATION, LambdaWorld, environment
 from tests.support.lambda_world import GROUP as LAMBDA_GROUP
+from tests.support.rollback_world import APP, GROUP, World, alarm_event, deployment_event
 
 MINUTE = timedelta(minutes=1)
 STACK = "order-api-sandbox-api"

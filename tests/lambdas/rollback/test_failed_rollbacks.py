@@ -21,9 +21,9 @@ import pytest
 from rollback.aws import RetryLater
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import World, alarm_event, deployment_event, revision_key
 from tests.support import aws_calls, codedeploy_gaps
 from tests.support.histories import baked, running
+from tests.support.rollback_world import World, alarm_event, deployment_event, revision_key
 
 MINUTE = timedelta(minutes=1)
 BAD = "order-api-v2.zip"

@@ -16,14 +16,14 @@ import pytest
 
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import (
+from tests.support import codedeploy_gaps
+from tests.support.histories import baked, running
+from tests.support.rollback_world import (
     ALARM,
     World,
     alarm_event,
     revision_key,
 )
-from tests.support import codedeploy_gaps
-from tests.support.histories import baked, running
 
 MINUTE = timedelta(minutes=1)
 

@@ -19,15 +19,15 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from rollback import aws
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import (
+from tests.support import codedeploy_gaps
+from tests.support.histories import baked, running
+from tests.support.rollback_world import (
     ALARM,
     Faults,
     Hooks,
     World,
     alarm_event,
 )
-from tests.support import codedeploy_gaps
-from tests.support.histories import baked, running
 
 MINUTE = timedelta(minutes=1)
 

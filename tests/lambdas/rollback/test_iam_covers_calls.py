@@ -18,11 +18,11 @@ from aws_cdk.assertions import Match, Template
 
 from rollback.aws import RetryLater
 from rollback.handler import lambda_handler
-from tests.infra.conftest import service_template
-from tests.lambdas.rollback.conftest import APP, GROUP, World, alarm_event, deployment_event
 from tests.support import api_template, codedeploy_gaps
 from tests.support.histories import baked, running
 from tests.support.lambda_world import LAMBDA_ALARM, LambdaWorld
+from tests.support.rollback_world import APP, GROUP, World, alarm_event, deployment_event
+from tests.support.templates import service_template
 
 MINUTE = timedelta(minutes=1)
 

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import World, alarm_event
 from tests.support import codedeploy_gaps
 from tests.support import codedeploy_lambda_gaps as gaps
 from tests.support.lambda_world import (
@@ -26,6 +25,7 @@ from tests.support.lambda_world import (
     LAMBDA_ALARM,
     LambdaWorld,
 )
+from tests.support.rollback_world import World, alarm_event
 
 MINUTE = timedelta(minutes=1)
 LOWER_CASE_JSON = json.dumps(

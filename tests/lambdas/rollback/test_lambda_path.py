@@ -10,7 +10,6 @@ from typing import Any
 
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import Hooks, World, alarm_event, deployment_event
 from tests.support import codedeploy_gaps
 from tests.support import codedeploy_lambda_gaps as gaps
 from tests.support.concurrency import gate, invoke_together
@@ -23,6 +22,7 @@ from tests.support.lambda_world import (
     LambdaWorld,
     environment,
 )
+from tests.support.rollback_world import Hooks, World, alarm_event, deployment_event
 
 MINUTE = timedelta(minutes=1)
 UNDO_CALLS = [

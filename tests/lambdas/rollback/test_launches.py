@@ -16,7 +16,8 @@ import pytest
 
 from rollback.aws import RetryLater
 from rollback.handler import lambda_handler
-from tests.lambdas.rollback.conftest import (
+from tests.support import aws_calls, codedeploy_gaps
+from tests.support.rollback_world import (
     APP,
     GROUP,
     Hooks,
@@ -24,7 +25,6 @@ from tests.lambdas.rollback.conftest import (
     alarm_event,
     revision_key,
 )
-from tests.support import aws_calls, codedeploy_gaps
 
 MINUTE = timedelta(minutes=1)
 CREATORS = ["autoscaling", "CodeDeployAutoUpdate"]
@@ -81,15 +81,7 @@ def test_launch_holding_the_group_makes_the_rollback_retryable_then_it_happens(
         lambda_handler(event, lambda_context)
 
     # Then: nothing was stopped or skipped silently; no page yet (Lambda retries the event)
-    assert calls == [
-        aws_calls.LIST,
-        aws_calls.BATCH,
-        aws_calls.CLAIM,
-        aws_calls.CREATE,
-        aws_calls.RELEASE,
-        aws_calls.LIST,
-        aws_calls.BATCH,
-    ]
+    assert calls == aws_calls.REFUSED_THEN_REREAD
     assert codedeploy_gaps.get(launch).status == "InProgress"
     assert world.notifications() == []
 
@@ -120,12 +112,4 @@ def test_active_rollback_holding_the_group_is_still_a_silent_skip(
 
     assert result["action"] == "skipped"
     assert "already in progress" in result["reason"]
-    assert calls == [
-        aws_calls.LIST,
-        aws_calls.BATCH,
-        aws_calls.CLAIM,
-        aws_calls.CREATE,
-        aws_calls.RELEASE,
-        aws_calls.LIST,
-        aws_calls.BATCH,
-    ]
+    assert calls == aws_calls.REFUSED_THEN_REREAD

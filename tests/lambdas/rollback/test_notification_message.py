@@ -19,7 +19,6 @@ from rollback import diagnosis as diag
 from rollback import links
 from rollback.handler import lambda_handler
 from rollback.notification import message
-from tests.lambdas.rollback.conftest import ALARM, World, alarm_event
 from tests.lambdas.rollback.test_notification_subject import (
     ACTIONS,
     INCIDENT,
@@ -27,6 +26,7 @@ from tests.lambdas.rollback.test_notification_subject import (
     decision_result,
     diagnosis_for,
 )
+from tests.support.rollback_world import ALARM, World, alarm_event
 
 MINUTE = timedelta(minutes=1)
 LOG_GROUP = "order-api-sandbox-service-AutoRollbackFunctionLogs1B2C3D4E-AbCdEf"

@@ -93,25 +93,27 @@ _original_batch_get_deployments = CodeDeployBackend.batch_get_deployments
 _original_deployment_info = cd_responses._deployment_info
 
 
-class DeploymentLimitExceededException(CodeDeployException):
+class CodeDeployError(CodeDeployException):
+    """A CodeDeploy error answer (HTTP 400) whose error code is the class's name, as the
+    CodeDeploy API Reference lists each operation's errors."""
+
     code = 400
+    default_message = ""
 
-    def __init__(self, message: str) -> None:
-        super().__init__("DeploymentLimitExceededException", message)
-
-
-class DescriptionTooLongException(CodeDeployException):
-    code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__("DescriptionTooLongException", message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(type(self).__name__, message or self.default_message)
 
 
-class DeploymentAlreadyCompletedException(CodeDeployException):
-    code = 400
+class DeploymentLimitExceededException(CodeDeployError):
+    pass
 
-    def __init__(self, message: str = "The deployment is already complete.") -> None:
-        super().__init__("DeploymentAlreadyCompletedException", message)
+
+class DescriptionTooLongException(CodeDeployError):
+    pass
+
+
+class DeploymentAlreadyCompletedException(CodeDeployError):
+    default_message = "The deployment is already complete."
 
 
 def _naive_utc(at: datetime) -> datetime:

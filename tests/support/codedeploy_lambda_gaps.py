@@ -72,7 +72,6 @@ from unittest import mock
 
 from moto.awslambda.models import LambdaBackend, lambda_backends
 from moto.codedeploy import responses as cd_responses
-from moto.codedeploy.exceptions import CodeDeployException
 from moto.codedeploy.models import CodeDeployBackend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
@@ -88,32 +87,20 @@ BEFORE_ALLOW_TRAFFIC = "BeforeAllowTraffic"
 HOOK_STATUSES = ("Succeeded", "Failed")
 
 
-class InvalidLifecycleEventHookExecutionIdException(CodeDeployException):
-    code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__("InvalidLifecycleEventHookExecutionIdException", message)
+class InvalidLifecycleEventHookExecutionIdException(codedeploy_gaps.CodeDeployError):
+    pass
 
 
-class InvalidLifecycleEventHookExecutionStatusException(CodeDeployException):
-    code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__("InvalidLifecycleEventHookExecutionStatusException", message)
+class InvalidLifecycleEventHookExecutionStatusException(codedeploy_gaps.CodeDeployError):
+    pass
 
 
-class RevisionDoesNotExistException(CodeDeployException):
-    code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__("RevisionDoesNotExistException", message)
+class RevisionDoesNotExistException(codedeploy_gaps.CodeDeployError):
+    pass
 
 
-class LifecycleEventAlreadyCompletedException(CodeDeployException):
-    code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__("LifecycleEventAlreadyCompletedException", message)
+class LifecycleEventAlreadyCompletedException(codedeploy_gaps.CodeDeployError):
+    pass
 
 
 @dataclass

@@ -120,8 +120,23 @@ class RollbackAlarms(KitConstruct):
             elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"
         )
         min_requests = config.min_requests_per_minute * config.period_seconds // 60
+        self.elb_5xx_count_alarm = self._count_alarm(elb_5xx, requests, period)
+        self.elb_5xx_rate_alarm = self._rate_alarm(elb_5xx, requests, period, min_requests)
+        self.low_traffic_rate_alarm = self._low_traffic_alarm(metrics)
+        self.target_5xx_rate_alarm = self._target_alarm(metrics, requests, period, min_requests)
+        self.rollback_alarms: list[cw.Alarm] = [self.elb_5xx_count_alarm, self.elb_5xx_rate_alarm]
+        if self.low_traffic_rate_alarm is not None:
+            self.rollback_alarms.append(self.low_traffic_rate_alarm)
+        if config.target_5xx_triggers_rollback:
+            self.rollback_alarms.append(self.target_5xx_rate_alarm)
+        if notify_topic is not None:
+            self.notify(notify_topic)
+        self.attached_to_deployment_group = self._attach(deployment_group)
+        self.rule = alarm_state_rule(self, "OnRollbackAlarm", self.rollback_alarms)
 
-        self.elb_5xx_count_alarm = self._alarm(
+    def _count_alarm(self, elb_5xx: cw.IMetric, requests: cw.IMetric, period: Duration) -> cw.Alarm:
+        config = self.config
+        return self._alarm(
             "Elb5xxCount",
             elb_5xx_count(
                 elb_5xx,
@@ -139,7 +154,12 @@ class RollbackAlarms(KitConstruct):
                 "hold this alarm in OK."
             ),
         )
-        self.elb_5xx_rate_alarm = self._alarm(
+
+    def _rate_alarm(
+        self, elb_5xx: cw.IMetric, requests: cw.IMetric, period: Duration, min_requests: int
+    ) -> cw.Alarm:
+        config = self.config
+        return self._alarm(
             "Elb5xxRate",
             error_rate(
                 elb_5xx,
@@ -155,36 +175,48 @@ class RollbackAlarms(KitConstruct):
                 "error count. Triggers auto-rollback."
             ),
         )
-        # Low-traffic tier: the same guarded rate over a longer period, so a service below
-        # min_requests_per_minute is still caught when it fails for minutes on end.
-        self.low_traffic_rate_alarm: cw.Alarm | None = None
-        if config.low_traffic_window_minutes:
-            window = Duration.minutes(config.low_traffic_window_minutes)
-            self.low_traffic_rate_alarm = self._alarm(
-                "LowTraffic5xxRate",
-                error_rate(
-                    metrics.http_code_elb(
-                        elbv2.HttpCodeElb.ELB_5XX_COUNT, period=window, statistic="Sum"
-                    ),
-                    metrics.request_count(period=window, statistic="Sum"),
-                    min_requests=config.low_traffic_min_requests,
-                    label=f"ELB 5xx % of requests over {config.low_traffic_window_minutes} min",
-                    period=window,
+
+    def _low_traffic_alarm(self, metrics: elbv2.IApplicationLoadBalancerMetrics) -> cw.Alarm | None:
+        """The same guarded rate over a longer period, so a service below
+        ``min_requests_per_minute`` is still caught when it fails for minutes on end."""
+        config = self.config
+        if not config.low_traffic_window_minutes:
+            return None
+        window = Duration.minutes(config.low_traffic_window_minutes)
+        return self._alarm(
+            "LowTraffic5xxRate",
+            error_rate(
+                metrics.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=window, statistic="Sum"
                 ),
-                threshold=config.low_traffic_rate_percent,
-                description=(
-                    f"Low-traffic tier: ALB-generated 5xx above "
-                    f"{config.low_traffic_rate_percent:g} % of requests summed over "
-                    f"{config.low_traffic_window_minutes} minutes, with at least "
-                    f"{config.low_traffic_min_requests} requests in them. Catches a release "
-                    "failing a quiet service, below the 1-minute alarms' guards. Triggers "
-                    "auto-rollback."
-                ),
-                # One period is already several minutes; CloudWatch evaluates it every minute.
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-            )
-        self.target_5xx_rate_alarm = self._alarm(
+                metrics.request_count(period=window, statistic="Sum"),
+                min_requests=config.low_traffic_min_requests,
+                label=f"ELB 5xx % of requests over {config.low_traffic_window_minutes} min",
+                period=window,
+            ),
+            threshold=config.low_traffic_rate_percent,
+            description=(
+                f"Low-traffic tier: ALB-generated 5xx above "
+                f"{config.low_traffic_rate_percent:g} % of requests summed over "
+                f"{config.low_traffic_window_minutes} minutes, with at least "
+                f"{config.low_traffic_min_requests} requests in them. Catches a release "
+                "failing a quiet service, below the 1-minute alarms' guards. Triggers "
+                "auto-rollback."
+            ),
+            # One period is already several minutes; CloudWatch evaluates it every minute.
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+        )
+
+    def _target_alarm(
+        self,
+        metrics: elbv2.IApplicationLoadBalancerMetrics,
+        requests: cw.IMetric,
+        period: Duration,
+        min_requests: int,
+    ) -> cw.Alarm:
+        config = self.config
+        return self._alarm(
             "Target5xxRate",
             error_rate(
                 metrics.http_code_target(
@@ -205,23 +237,16 @@ class RollbackAlarms(KitConstruct):
                 )
             ),
         )
-        self.rollback_alarms: list[cw.Alarm] = [self.elb_5xx_count_alarm, self.elb_5xx_rate_alarm]
-        if self.low_traffic_rate_alarm is not None:
-            self.rollback_alarms.append(self.low_traffic_rate_alarm)
-        if config.target_5xx_triggers_rollback:
-            self.rollback_alarms.append(self.target_5xx_rate_alarm)
-        if notify_topic is not None:
-            self.notify(notify_topic)
-        # While a deployment runs, CodeDeploy itself stops it and rolls back on these
-        # alarms; the function covers the time after success. Only a group this app
-        # defines has add_alarm: an imported one is another stack's resource.
-        self.attached_to_deployment_group = isinstance(
-            deployment_group, codedeploy.ServerDeploymentGroup
-        )
-        if isinstance(deployment_group, codedeploy.ServerDeploymentGroup):
-            for alarm in self.rollback_alarms:
-                deployment_group.add_alarm(alarm)
-        self.rule = alarm_state_rule(self, "OnRollbackAlarm", self.rollback_alarms)
+
+    def _attach(self, deployment_group: codedeploy.IServerDeploymentGroup | None) -> bool:
+        """While a deployment runs, CodeDeploy itself stops it and rolls back on these
+        alarms; the function covers the time after success. Only a group this app defines
+        has ``add_alarm``: an imported one is another stack's resource."""
+        if not isinstance(deployment_group, codedeploy.ServerDeploymentGroup):
+            return False
+        for alarm in self.rollback_alarms:
+            deployment_group.add_alarm(alarm)
+        return True
 
     @property
     def notify_only_alarms(self) -> list[cw.Alarm]:

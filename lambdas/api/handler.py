@@ -237,9 +237,14 @@ def _function_version() -> str:
     return os.environ.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
 
 
+def _add_dimensions() -> None:
+    """Service and version, so the canary's errors are seen apart from the old version's."""
+    metrics.add_dimensions(**{"service": SERVICE_NAME, VERSION_DIMENSION: _function_version()})
+
+
 def _record(response: dict[str, Any], method: str, path: str) -> None:
     status = int(response["statusCode"])
-    metrics.add_dimensions(**{"service": SERVICE_NAME, VERSION_DIMENSION: _function_version()})
+    _add_dimensions()
     metrics.add_metric(name=HTTP_5XX_METRIC, unit=MetricUnit.Count, value=int(status >= 500))
     metrics.add_metric(name=HTTP_4XX_METRIC, unit=MetricUnit.Count, value=int(400 <= status < 500))
     logger.info("answered", extra={"status": status, "method": method, "path": path})
@@ -279,9 +284,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             logger.exception("instrumentation failed", extra={"trace_id": trace_id})
         with contextlib.suppress(Exception):
             metrics.clear_metrics()
-            metrics.add_dimensions(
-                **{"service": SERVICE_NAME, VERSION_DIMENSION: _function_version()}
-            )
+            _add_dimensions()
             metrics.add_metric(name=HTTP_5XX_METRIC, unit=MetricUnit.Count, value=1)
             metrics.add_metric(name=HTTP_4XX_METRIC, unit=MetricUnit.Count, value=0)
             metrics.flush_metrics()

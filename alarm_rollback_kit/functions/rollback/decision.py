@@ -125,17 +125,9 @@ class Decision:
 def screen(alarm: AlarmEvent, config: Config) -> Decision | None:
     """Skip, silently and before any AWS call, what is not one of our alarms going to ALARM."""
     if alarm.state != "ALARM":
-        return Decision(
-            action="skipped",
-            reason=f"alarm state is {alarm.state}, not ALARM: nothing to do",
-            notify=False,
-        )
+        return _skip(f"alarm state is {alarm.state}, not ALARM: nothing to do", notify=False)
     if alarm.alarm_name not in config.rollback_alarm_names:
-        return Decision(
-            action="skipped",
-            reason=f"alarm {alarm.alarm_name!r} is not one of ROLLBACK_ALARM_NAMES",
-            notify=False,
-        )
+        return _skip(f"alarm {alarm.alarm_name!r} is not one of ROLLBACK_ALARM_NAMES", notify=False)
     return None
 
 

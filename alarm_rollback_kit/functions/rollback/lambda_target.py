@@ -19,7 +19,7 @@ a Lambda deployment can have are read: ``AppSpecContent`` and the deprecated ``S
 Anything unreadable (YAML, a missing key, a null) is a reason the decision pages with.
 
 Plain functions over deployment data; the decision rules (bake window, budget, dry run,
-idempotency) are ``rollback.decision``'s, which calls ``undo_shift`` and ``revision``.
+idempotency) are ``rollback.decision``'s, which calls ``undo`` and ``revision``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def read_shift(revision: Mapping[str, Any]) -> AliasShift | str:
     their case. The function carries no YAML parser (only the runtime's boto3), so a YAML
     AppSpec is a reason, never a crash.
     """
-    key = CONTENT_KEYS.get(str(revision.get("revisionType")))
+    key = content_key(revision)
     if key is None:
         return f"revision type {revision.get('revisionType')!r} is not a Lambda AppSpec"
     content = (revision.get(key) or {}).get("content")
@@ -111,12 +111,6 @@ def undo(deployment: Deployment) -> AliasShift | str:
     if shift.current == shift.target:
         return f"the AppSpec moves the alias from version {shift.current} to itself"
     return AliasShift(shift.name, shift.function, shift.alias, shift.target, shift.current)
-
-
-def undo_shift(deployment: Deployment) -> AliasShift | None:
-    """``undo`` without the reason."""
-    shift = undo(deployment)
-    return shift if isinstance(shift, AliasShift) else None
 
 
 def content_key(revision: Mapping[str, Any]) -> str | None:

@@ -147,9 +147,10 @@ def run_deployment_event(
         )
     else:
         since = ended.create_time - DEPLOYMENT_DURATION_ALLOWANCE
-        decision = decide_after_rollback_ended(
-            ended=ended, config=config, deployments=_read_group(config, gateway, since)
-        )
+        # A Lambda group's ended rollback is a human's call whatever the history says, so
+        # the group is not read for it.
+        history = [] if config.is_lambda else _list_group(config, gateway, since)
+        decision = decide_after_rollback_ended(ended=ended, config=config, deployments=history)
     result = _act(None, config, gateway, decision, since=ended.create_time)
     result["trigger"] = trigger
     return _finish(config, gateway, result, now, alarm_reason="")
@@ -193,12 +194,18 @@ def notify_failure(
     return True
 
 
-def _read_group(config: Config, gateway: Gateway, since: datetime) -> list[Deployment]:
+def _list_group(config: Config, gateway: Gateway, since: datetime) -> list[Deployment]:
+    """The group's deployments created after ``since``, as BatchGetDeployments gives them."""
     ids = gateway.list_deployment_ids(
         config.application_name, config.deployment_group_name, created_after=since
     )
     infos = gateway.batch_get_deployments(ids) if ids else []
-    deployments = [Deployment.from_info(info) for info in infos]
+    return [Deployment.from_info(info) for info in infos]
+
+
+def _read_group(config: Config, gateway: Gateway, since: datetime) -> list[Deployment]:
+    """``_list_group``, with the newest Lambda release's AppSpec filled in for the undo."""
+    deployments = _list_group(config, gateway, since)
     return _with_appspec(config, gateway, deployments) if config.is_lambda else deployments
 
 
@@ -240,7 +247,8 @@ def _with_appspec(
         or not lambda_target.missing_content(newest.revision)
     ):
         return deployments
-    key = str(lambda_target.content_key(newest.revision))
+    # missing_content holds only for a Lambda revision type, which has a content key.
+    key = lambda_target.content_key(newest.revision) or ""
     content = gateway.appspec_content(config.application_name, newest.revision, key)
     filled = replace(newest, revision=lambda_target.with_content(newest.revision, content))
     return [filled if d is newest else d for d in deployments]
@@ -351,7 +359,8 @@ def _refused(
     since: datetime,
 ) -> dict[str, Any]:
     """CreateDeployment met the group's one active deployment: whose is it?"""
-    launches = active_launches(_read_group(config, gateway, since))
+    # Only statuses and creators matter here, so no AppSpec is read again.
+    launches = active_launches(_list_group(config, gateway, since))
     if launches:
         # Skipping would leave the bad release serving with nobody told; the launch ends in
         # minutes, so let Lambda retry the event (then the dead-letter queue pages).

@@ -39,9 +39,9 @@ def _deployment(
 
 
 def test_undo_of_a_succeeded_release_swaps_current_and_target_versions() -> None:
-    shift = lambda_target.undo_shift(_deployment())
+    shift = lambda_target.undo(_deployment())
 
-    assert shift is not None
+    assert isinstance(shift, lambda_target.AliasShift)
     assert json.loads(lambda_target.revision(shift)["appSpecContent"]["content"]) == json.loads(
         lambda_appspec("order-api", "live", "2", "1")
     )
@@ -64,7 +64,7 @@ def test_undo_of_a_succeeded_release_swaps_current_and_target_versions() -> None
     ids=["running", "stopped", "codedeploy-rollback", "kit-rollback"],
 )
 def test_a_rollback_or_an_unfinished_release_is_never_undone(deployment: Deployment) -> None:
-    assert lambda_target.undo_shift(deployment) is None
+    assert not isinstance(lambda_target.undo(deployment), lambda_target.AliasShift)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from alarm_rollback_kit import timing
 from alarm_rollback_kit.config_checks import ConfigError as ConfigError
-from alarm_rollback_kit.config_checks import check_range
+from alarm_rollback_kit.config_checks import check_range as _check_range
 from alarm_rollback_kit.edge_config import (
     CLOUDFRONT_CUSTOMIZABLE_CODES as CLOUDFRONT_CUSTOMIZABLE_CODES,
 )
@@ -30,9 +30,6 @@ from alarm_rollback_kit.edge_config import (
 )
 from alarm_rollback_kit.edge_config import ORIGIN_KEEPALIVE_SECONDS as ORIGIN_KEEPALIVE_SECONDS
 from alarm_rollback_kit.edge_config import EdgeConfig as EdgeConfig
-
-# The name the props below (and the sample's stage config) use for it.
-_check_range = check_range
 
 # --- ALB health-check matcher ------------------------------------------------------------
 

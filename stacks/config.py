@@ -30,9 +30,10 @@ from alarm_rollback_kit.config import (
     RollbackConfig,
     ServiceConfig,
     SeverityAlarmsConfig,
-    _check_range,
 )
+from alarm_rollback_kit.config_checks import check_range
 from alarm_rollback_kit.hardening import LOG_RETENTION
+from alarm_rollback_kit.rollback_targets import LAMBDA_ALL_AT_ONCE
 
 # The stage's own sections and the loader; the library's props are imported from
 # ``alarm_rollback_kit`` (``ConfigError`` is here too, for callers that catch it).
@@ -65,7 +66,7 @@ LAMBDA_DEPLOYMENT_CONFIGS = (
     "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
     "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
     "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
-    "CodeDeployDefault.LambdaAllAtOnce",
+    LAMBDA_ALL_AT_ONCE,
 )
 
 
@@ -137,7 +138,7 @@ class ApiConfig:
                 "Deployment configurations on an AWS Lambda compute platform)",
             )
         for name, low, high, source in _API_RANGES:
-            _check_range(f"api.{name}", getattr(self, name), low, high, source)
+            check_range(f"api.{name}", getattr(self, name), low, high, source)
         if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", self.stage_name or ""):
             raise ConfigError("api.stage_name", self.stage_name, "1-64 of A-Z a-z 0-9 _")
         if self.log_retention_days not in LOG_RETENTION:

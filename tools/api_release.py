@@ -21,11 +21,10 @@ next stack update points it back at the stack's version.
 from __future__ import annotations
 
 import argparse
-import io
+import dataclasses
 import json
 import sys
 import tempfile
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from alarm_rollback_kit.lambda_code import _copy_distribution
 from stacks.constructs.lambda_release import ALIAS_NAME
 from stacks.constructs.orders_api import VENDORED_DISTRIBUTIONS
 from stacks.constructs.pre_traffic_hook import LAMBDAS_DIR
+from tools.release import zip_bytes
 
 FAULTS_SOURCE = Path(__file__).resolve().parent / "api_faults.py"
 FAULTS_MODULE = "release_faults"
@@ -44,14 +44,6 @@ VARIANT_HANDLERS: Mapping[str, str] = {
     "bad": f"{FAULTS_MODULE}.post_orders_raises",
     "not-proxy": f"{FAULTS_MODULE}.post_orders_not_proxy",
 }
-# The deployment shifts the alias by the group's own configuration (the canary).
-_FIXED_TIME = (2020, 1, 1, 0, 0, 0)
-
-
-def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
-    info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-    info.external_attr = 0o644 << 16
-    archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
 
 
 def build_zip(variant: str) -> bytes:
@@ -69,11 +61,7 @@ def build_zip(variant: str) -> bytes:
         files[path.relative_to(LAMBDAS_DIR).as_posix()] = path.read_bytes()
     if variant != "good":
         files[f"{FAULTS_MODULE}.py"] = FAULTS_SOURCE.read_bytes()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(files):
-            _add(archive, name, files[name])
-    return buffer.getvalue()
+    return zip_bytes(files)
 
 
 def appspec(function: str, current: str, target: str, hook: str | None) -> str:
@@ -185,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         group=args.group,
         pre_traffic_hook=args.pre_traffic_hook,
     )
-    print(json.dumps(pushed.__dict__))
+    print(json.dumps(dataclasses.asdict(pushed)))
     return 0
 
 

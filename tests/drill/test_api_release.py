@@ -186,7 +186,8 @@ def test_five_minute_canary_is_rolled_back_at_every_delay_and_every_notice(
     with_kit, without = runs(kit, data), runs(bare, data)
     for r, alone in zip(with_kit, without, strict=True):
         print(
-            f"delay {r.delay_s} s, notice {r.notice_s} s: {r.errors_served:,.0f} errors served"
+            f"delay {r.delay_s} s, notice {r.notice_s} s: "
+            f"{r.errors_short:,.0f}-{r.errors_served:,.0f} errors served"
             f" (without the kit's function {alone.errors_served:,.0f})"
         )
 

@@ -1,8 +1,9 @@
 """Hand-made CloudFormation for the drill's tests, shaped like ``cdk synth`` output.
 
 The kit's stacks are not synthesized in these tests (that is slow and another team's
-work); these dicts copy what aws-cdk-lib 2.275 writes for ``cw.Alarm`` (single metric and
-``MathExpression``) and for an ``events.Rule`` on alarm state changes.
+work); these dicts are shaped like what aws-cdk-lib writes for ``cw.Alarm`` (single metric
+and ``MathExpression``) and for an ``events.Rule`` on alarm state changes. They are not
+copies of the kit's own alarms, whose expressions and thresholds differ.
 """
 
 from __future__ import annotations

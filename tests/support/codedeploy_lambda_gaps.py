@@ -83,7 +83,6 @@ from tests.support import codedeploy_gaps, lambda_invoke_gaps
 from tests.support.lambda_invoke_gaps import register_version as register_version
 
 DEFAULT_REGION = codedeploy_gaps.DEFAULT_REGION
-BEFORE_ALLOW_TRAFFIC = "BeforeAllowTraffic"
 HOOK_STATUSES = ("Succeeded", "Failed")
 
 

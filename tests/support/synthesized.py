@@ -14,12 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-
 from app import build_app
 from stacks.config import load_config
-
-CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+from tests.support.templates import new_app
 
 SERVICE_SUFFIX = "-service.template.json"
 
@@ -36,16 +33,8 @@ def synthesize(outdir: Path) -> Path:
 def synthesize_with(outdir: Path, context: dict[str, str]) -> Path:
     """cdk.out synthesized now with ``-c key=value`` style ``context`` (not cached)."""
     # What the CDK CLI passes by default: aws:cdk:path and aws:asset:path metadata.
-    flags = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
-    app = cdk.App(
-        context={
-            **flags,
-            "aws:cdk:enable-path-metadata": True,
-            "aws:cdk:enable-asset-metadata": True,
-            **context,
-        },
-        outdir=str(outdir),
-    )
+    metadata = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
+    app = new_app({**metadata, **context}, outdir=str(outdir))
     build_app(load_config(app.node.get_all_context()), app=app, nag=False).synth()
     return outdir
 

@@ -9,6 +9,7 @@ helpers here hand back plain dicts a test may index and copy.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,7 +46,14 @@ def service_stack(context: Mapping[str, Any] | None = None) -> ServiceStack:
 
 
 def service_template(context: Mapping[str, Any] | None = None) -> Template:
-    return Template.from_stack(service_stack(context))
+    """The service stack's template for ``context``, synthesized once per context in a run
+    (tests only read a Template, so every caller may share it)."""
+    return _template(tuple(sorted((context or {}).items())))
+
+
+@functools.cache
+def _template(context: tuple[tuple[str, Any], ...]) -> Template:
+    return Template.from_stack(service_stack(dict(context)))
 
 
 def resources_of(

@@ -17,13 +17,7 @@ from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.support import codedeploy_gaps
 from tests.support.histories import baked, running
-from tests.support.rollback_world import (
-    ALARM,
-    World,
-    alarm_event,
-    fire,
-    revision_key,
-)
+from tests.support.rollback_world import ALARM, World, alarm_event, fire, revision_key
 
 MINUTE = timedelta(minutes=1)
 

@@ -1,10 +1,7 @@
 """The rollback handler end to end under moto when things go wrong around it: refusals and
 changes under it, retries and errors, malformed events, the CloudFront invalidation, and
 what on-call receives. (The numbered decision cases are in ``test_handler``, the races in
-``test_concurrency``.)
-
-Unless a test says otherwise the history is ``tests.support.histories.baked`` and the alarm
-fires a minute before the world's clock (``rollback_world.fire``).
+``test_concurrency``.) Histories and the alarm's time are those of ``test_handler``.
 """
 
 from __future__ import annotations
@@ -20,13 +17,7 @@ from rollback import aws
 from rollback.handler import lambda_handler
 from tests.support import codedeploy_gaps
 from tests.support.histories import baked, running
-from tests.support.rollback_world import (
-    Faults,
-    Hooks,
-    World,
-    alarm_event,
-    fire,
-)
+from tests.support.rollback_world import Faults, Hooks, World, alarm_event, fire
 
 MINUTE = timedelta(minutes=1)
 

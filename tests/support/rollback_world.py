@@ -207,6 +207,11 @@ class World:
     def deployments(self) -> list[dict[str, Any]]:
         return group_deployments(self.codedeploy, APP, GROUP)
 
+    def codedeploy_rollback(self) -> dict[str, Any]:
+        """The one rollback deployment CodeDeploy itself created (``codeDeployRollback``)."""
+        (rollback,) = [d for d in self.deployments() if d["creator"] == "codeDeployRollback"]
+        return rollback
+
     def rollbacks_created_by_kit(self) -> list[dict[str, Any]]:
         return [
             d

@@ -99,7 +99,7 @@ def test_calls_of_a_retried_rollback_and_a_given_back_claim_are_allowed(
     # and the retry of a CodeDeploy rollback that the alarms stopped
     world.deploy("v3", created_ago=3 * MINUTE, status="InProgress")
     lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
-    (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
+    rollback = world.codedeploy_rollback()
     codedeploy_gaps.complete_deployment(rollback["deploymentId"], "Stopped")
     retried = lambda_handler(deployment_event(rollback["deploymentId"], "STOP"), lambda_context)
 

@@ -64,7 +64,6 @@ def parse_success_codes(
 # --- Service -------------------------------------------------------------------------------
 
 
-# Health-check limits: ELB API Reference, CreateTargetGroup.
 _TARGET_GROUP_LIMITS = "ELB API Reference, CreateTargetGroup"
 
 

@@ -5,7 +5,9 @@ fixture in ``tests/lambdas/rollback/conftest.py`` builds it, with
 ``tests.support.codedeploy_gaps`` for the CodeDeploy behaviour moto lacks) and lays down a
 deployment history at chosen times with boto3 clients of its own, so the hooks on the
 function's cached clients see only the function's calls. ``alarm_event`` and
-``deployment_event`` build the EventBridge events the function reads; ``Hooks`` registers
+``deployment_event`` build the EventBridge events the function reads, and ``fire`` runs the
+handler on an alarm a minute before a world's clock (EC2 or Lambda); ``group_deployments``
+reads a group's history back for either world. ``Hooks`` registers
 botocore handlers on the function's clients; ``Faults`` makes chosen calls fail through
 ``before-call`` (which botocore lets a handler answer in place of the service).
 """

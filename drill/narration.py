@@ -19,6 +19,13 @@ from drill.template import Kit
 from drill.world import World
 
 SNS_SUBJECT_LIMIT = 99
+# A timeline row's series, in Row's order.
+HEADLINE_SERIES = (
+    "RequestCount",
+    "HTTPCode_ELB_5XX_Count",
+    "HTTPCode_Target_5XX_Count",
+    "HealthyHostCount",
+)
 
 
 def invocation_events(record: KitInvocation, world: World) -> list[Event]:
@@ -122,30 +129,20 @@ def rows(
 ) -> list[Row]:
     """One row a minute: the headline series and every replayed alarm's state."""
     empty = (None,) * len(scenario.timestamps())
-    series = (
-        scenario.series.get(key, empty)
-        for key in (
-            "RequestCount",
-            "HTTPCode_ELB_5XX_Count",
-            "HTTPCode_Target_5XX_Count",
-            "HealthyHostCount",
-        )
-    )
+    requests, elb, target, healthy = (scenario.series.get(key, empty) for key in HEADLINE_SERIES)
     # The state in force at the end of each minute on the wall clock.
     end = timedelta(seconds=scenario.period - 1)
     return [
         Row(
             minute,
-            requests,
-            elb_5xx,
-            target_5xx,
-            healthy,
+            requests[i],
+            elb[i],
+            target[i],
+            healthy[i],
             tuple(replays[a.logical_id].state_at(minute + end) or OK for a in kit.alarms),
             recovery_from is not None and minute >= recovery_from,
         )
-        for minute, requests, elb_5xx, target_5xx, healthy in zip(
-            scenario.timestamps(), *series, strict=True
-        )
+        for i, minute in enumerate(scenario.timestamps())
     ]
 
 

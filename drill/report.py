@@ -162,13 +162,12 @@ def _onset_to_rollback(report: DrillReport) -> list[str]:
     rollback, scenario, delay = report.rollback, report.scenario, report.options.metric_delay_s
     if rollback is None:
         return ["no rollback was started"]
-    closes = rollback.trigger_datapoint + timedelta(seconds=scenario.period)
+    start, elapsed, period = _hms(rollback.started_at), report.onset_to_rollback, scenario.period
+    closes = rollback.trigger_datapoint + timedelta(seconds=period)
     first = next(
         (i for i in report.invocations if i.at == rollback.started_at and i.attempt == 1), None
     )
     wall = f"{first.invocation.wall_seconds * 1000:.0f} ms" if first else "?"
-    start, elapsed = _hms(rollback.started_at), report.onset_to_rollback
-    periods = f"{elapsed / timedelta(seconds=scenario.period):.1f}" if elapsed else ""
     return [
         f"{rollback.trigger_alarm}'s first breaching datapoint is the "
         f"{rollback.trigger_datapoint:%H:%M} minute; it closes {_hms(closes)}, lands "
@@ -177,7 +176,7 @@ def _onset_to_rollback(report: DrillReport) -> list[str]:
         f"clock from evaluation to the call; the function itself ran {wall}); "
         f"{VERBS.get(rollback.action, rollback.action)} at {start}.",
         f"onset {_hms(scenario.onset)} -> rollback start {start} = {_seconds(elapsed)} "
-        f"({periods} alarm periods of {scenario.period} s)."
+        f"({elapsed / timedelta(seconds=period):.1f} alarm periods of {period} s)."
         if elapsed is not None
         else "",
         _served(report),

@@ -1,8 +1,7 @@
-"""CodeDeploy refusing the rollback of a deployment the scenario marks ``rollback_fails``.
+"""CodeDeploy refusing the rollback away from a deployment the scenario marks ``rollback_fails``.
 
-A scenario's failing rollback is a revision CodeDeploy cannot find: CreateDeployment raises
-``RevisionDoesNotExistException`` (CodeDeploy API Reference, CreateDeployment, Errors).
-moto would accept it, so while the rollback function runs (``armed``) the drill refuses it.
+Its revision is gone, so CreateDeployment raises ``RevisionDoesNotExistException`` (CodeDeploy
+API Reference, CreateDeployment, Errors); moto would accept it, so the drill refuses it.
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
 """Incident scenarios for the offline drill: a JSON format users can write, and its loader.
 
-A scenario is the minute-by-minute ALB metrics the kit's alarms would have seen, the
-CodeDeploy history the rollback function would have found (CodeDeploy's field names and
-statuses, API Reference, DeploymentInfo) and the outcome the drill must reproduce;
-``drill/scenarios/README.md`` documents the format. ``scenario_schema.json`` holds every
-rule one field or object can state; ``parse`` adds the rules that span the file. The load
-balancer publishes a count only for minutes with data (ELB User Guide, "CloudWatch metrics
-for your Application Load Balancer"), so a 0 in a count series reaches the alarms as no
-datapoint unless ``zero_counts_published``.
+A scenario holds the minute-by-minute ALB metrics the kit's alarms would have seen, the
+CodeDeploy history the rollback function would have found (DeploymentInfo's field names and
+statuses, CodeDeploy API Reference) and the outcome the drill must reproduce, as
+``drill/scenarios/README.md`` documents. ``scenario_schema.json`` states every rule about one
+field or object; ``parse`` checks the rest. The load balancer publishes a count only for
+minutes with data (ELB User Guide, "CloudWatch metrics for your Application Load Balancer"),
+so a 0 in a count series reaches the alarms as no datapoint unless ``zero_counts_published``.
 """
 
 from __future__ import annotations
@@ -99,11 +98,9 @@ class Scenario:
         times = self.timestamps()
         for key, values in self.series.items():
             name, _, stat = key.partition(":")
-            suppress = not self.zero_counts_published and is_count(name)
+            unpublished = 0.0 if is_count(name) and not self.zero_counts_published else None
             points = {
-                t: v
-                for t, v in zip(times, values, strict=True)
-                if v is not None and not (suppress and v == 0)
+                t: v for t, v in zip(times, values, strict=True) if v not in (None, unpublished)
             }
             for each in (stat,) if stat else PLAIN_KEY_STATS:
                 store.add(NAMESPACE, name, each, points)
@@ -130,12 +127,11 @@ def bundled_names() -> list[str]:
 def load(name_or_path: str | Path) -> Scenario:
     """Load a bundled scenario by name, or any scenario file by path."""
     path = Path(name_or_path)
-    bundled = SCENARIOS_DIR / f"{path.name}.json"
     if not path.is_file():
-        if path.suffix == ".json" or not bundled.is_file():
-            why = f"no such file or bundled scenario; bundled: {', '.join(bundled_names())}"
-            raise ScenarioError(str(path), "(file)", str(path), why)
-        path = bundled
+        path = SCENARIOS_DIR / f"{path.name}.json"
+    if not path.is_file():
+        why = f"no such file or bundled scenario; bundled: {', '.join(bundled_names())}"
+        raise ScenarioError(str(name_or_path), "(file)", str(name_or_path), why)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -158,28 +154,25 @@ def parse(data: Any, *, source: str = "scenario") -> Scenario:
         why = f"must fall within the series ({window})"
         raise ScenarioError(source, "onset", data["onset"], why)
     deployments = _deployments(source, data["deployments"], end)
-    alternatives = data.get("expect_by_m_of_n", {})
+    as_given = ("name", "period", "load_balancer", "zero_counts_published")
     return Scenario(
-        **data
-        | {
-            "description": data["description"].strip(),
-            "start": start,
-            "minutes": minutes,
-            "series": series,
-            "deployments": deployments,
-            "expect": _expect(source, "expect", data["expect"], deployments),
-            "expect_by_m_of_n": {
-                key: _expect(source, f"expect_by_m_of_n.{key}", raw, deployments)
-                for key, raw in alternatives.items()
-            },
-            "onset": onset,
-        }
+        **{key: data[key] for key in as_given if key in data},
+        description=data["description"].strip(),
+        start=start,
+        minutes=minutes,
+        series=series,
+        deployments=deployments,
+        expect=_expect(source, "expect", data["expect"], deployments),
+        expect_by_m_of_n={
+            key: _expect(source, f"expect_by_m_of_n.{key}", raw, deployments)
+            for key, raw in data.get("expect_by_m_of_n", {}).items()
+        },
+        onset=onset,
     )
 
 
-_VALIDATOR = Draft202012Validator(
-    json.loads((Path(__file__).parent / "scenario_schema.json").read_text("utf-8"))
-)
+_SCHEMA = json.loads((Path(__file__).parent / "scenario_schema.json").read_text("utf-8"))
+_VALIDATOR = Draft202012Validator(_SCHEMA)
 
 
 def _schema_error(source: str, error: ValidationError) -> ScenarioError:
@@ -187,10 +180,9 @@ def _schema_error(source: str, error: ValidationError) -> ScenarioError:
     path, value, schema = list(error.absolute_path), error.instance, error.schema
     message = str(schema.get("description", error.message))
     if error.validator == "additionalProperties":
-        allowed = sorted(schema["properties"])
-        key = next(k for k in value if k not in allowed)
-        path, value = [*path, key], value[key]
-        message = f"unknown field; allowed: {', '.join(allowed)}"
+        key = next(k for k in value if k not in schema["properties"])
+        allowed = ", ".join(sorted(schema["properties"]))
+        path, value, message = [*path, key], value[key], f"unknown field; allowed: {allowed}"
     elif error.validator == "required":
         key = next(k for k in schema["required"] if k not in value)
         wanted = schema["properties"][key].get("description", "")
@@ -212,27 +204,27 @@ def _time(source: str, field: str, raw: str) -> datetime:
 def _series(source: str, raw: dict[str, list[Any]]) -> dict[str, tuple[float | None, ...]]:
     series: dict[str, tuple[float | None, ...]] = {}
     for key, items in raw.items():
-        values: list[float | None] = []
-        for item in items:
-            repeat, value = (item["repeat"], item["value"]) if isinstance(item, dict) else (1, item)
-            values.extend([None if value is None else float(value)] * repeat)
-            if len(values) > MAX_MINUTES:
-                why = f"longer than {MAX_MINUTES} minutes"
-                raise ScenarioError(source, f"series.{key}", len(values), why)
-        series[key] = tuple(values)
+        runs = [(i["value"], i["repeat"]) if isinstance(i, dict) else (i, 1) for i in items]
+        series[key] = tuple(None if v is None else float(v) for v, n in runs for _ in range(n))
     lengths = {key: len(values) for key, values in series.items()}
-    if len(set(lengths.values())) != 1:
-        why = "every series must cover the same number of minutes"
+    if len(set(lengths.values())) != 1 or max(lengths.values()) > MAX_MINUTES:
+        why = f"every series must cover the same number of minutes, at most {MAX_MINUTES}"
         raise ScenarioError(source, "series", lengths, why)
-    splits = [series[k] for k in ELB_5XX_SPLITS if k in series]
-    if splits:
-        summed = [sum(v or 0.0 for v in minute) for minute in zip(*splits, strict=True)]
-        total = series.setdefault("HTTPCode_ELB_5XX_Count", tuple(v or None for v in summed))
-        for i, (whole, part) in enumerate(zip(total, summed, strict=True)):
-            if (whole or 0.0) < part:
-                why = f"is below the sum of the 500/502/503/504 splits for that minute ({part})"
-                raise ScenarioError(source, f"series.HTTPCode_ELB_5XX_Count[{i}]", whole, why)
+    _add_elb_5xx_total(source, series)
     return series
+
+
+def _add_elb_5xx_total(source: str, series: dict[str, tuple[float | None, ...]]) -> None:
+    """The 5XX total is at least its splits' sum each minute, and is that sum if left out."""
+    splits = [series[k] for k in ELB_5XX_SPLITS if k in series]
+    if not splits:
+        return
+    summed = [sum(v or 0.0 for v in minute) for minute in zip(*splits, strict=True)]
+    total = series.setdefault("HTTPCode_ELB_5XX_Count", tuple(v or None for v in summed))
+    for i, (whole, part) in enumerate(zip(total, summed, strict=True)):
+        if (whole or 0.0) < part:
+            why = f"is below the sum of the 500/502/503/504 splits for that minute ({part})"
+            raise ScenarioError(source, f"series.HTTPCode_ELB_5XX_Count[{i}]", whole, why)
 
 
 def _deployments(source: str, raw: list[dict[str, Any]], end: datetime) -> tuple[Deployment, ...]:
@@ -256,14 +248,11 @@ def _deployments(source: str, raw: list[dict[str, Any]], end: datetime) -> tuple
     return tuple(out)
 
 
-def _expect(
-    source: str, at: str, raw: Mapping[str, Any], deployments: Sequence[Deployment]
-) -> Expectation:
+def _expect(source: str, at: str, raw: Any, deployments: Sequence[Deployment]) -> Expectation:
     rollback = raw["decision"] == "rollback"
     if rollback and raw["rollback_target"] not in {d.version for d in deployments}:
-        target = raw["rollback_target"]
         why = "with decision rollback, name a version listed in deployments"
-        raise ScenarioError(source, f"{at}.rollback_target", target, why)
+        raise ScenarioError(source, f"{at}.rollback_target", raw["rollback_target"], why)
     succeeds = raw.get("rollback_succeeds")
     if rollback and succeeds is None:
         succeeds = not any(d.rollback_fails for d in deployments)

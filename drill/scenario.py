@@ -89,8 +89,7 @@ class Scenario:
         return self.start + timedelta(seconds=self.period * self.minutes)
 
     def timestamps(self) -> list[datetime]:
-        step = timedelta(seconds=self.period)
-        return [self.start + step * i for i in range(self.minutes)]
+        return [self.start + timedelta(seconds=self.period * i) for i in range(self.minutes)]
 
     def metric_source(self) -> SeriesStore:
         """The series as CloudWatch would serve them to the alarms (a MetricSource)."""

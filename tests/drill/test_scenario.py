@@ -14,6 +14,7 @@ from drill.alarm_spec import AlarmSpec
 from drill.evaluator import replay
 from drill.scenario import NAMESPACE, ScenarioError, parse
 from drill.template import all_alarms
+from tests.support.codedeploy_gaps import FINAL_STATUSES, RUNNING_STATUSES
 from tests.support.synthesized import service_template, synthesize
 
 ONSET_502 = datetime(2026, 11, 24, 14, 45, tzinfo=UTC)
@@ -250,6 +251,13 @@ def test_deployments_must_be_listed_oldest_first() -> None:
     }
 
     assert error_of(minimal(deployments=[newer, DEPLOYMENT])).field == "deployments[1].createTime"
+
+
+def test_schema_splits_statuses_as_the_codedeploy_gaps_do() -> None:
+    schema = json.loads((Path(scenario.__file__).parent / "scenario_schema.json").read_text())
+
+    assert set(schema["$defs"]["running"]["enum"]) == RUNNING_STATUSES
+    assert set(schema["$defs"]["finished"]["enum"]) == FINAL_STATUSES
 
 
 def test_running_deployment_has_no_complete_time() -> None:

@@ -1,14 +1,12 @@
 """Replays an API release scenario against the API stack's alarms as ``cdk synth`` wrote them.
 
 The handler alias's CodeDeploy group, its configuration and alarms, and the API's paging
-alarms on the same metrics come from ``cdk.out``; ``drill.evaluator`` replays each at the
-best, typical and worst metric delay over series from the alias's weights
-(``drill.api_scenario``). A group alarm in ALARM while the deployment runs stops it and the
-alias goes back (CodeDeploy User Guide, "Redeploy and roll back a deployment with
-CodeDeploy") after an assumed ``NOTICE_S``. The kit's function, run from its cdk.out asset,
-gets each ALARM transition of its rule's alarms as the documented event, in a moto account
-(``tests.support.lambda_world``) where the releases start and end at their times; delivery
-takes no time on the drill's clock, as on the EC2 path.
+alarms on the same metrics come from ``cdk.out``; ``drill.evaluator`` replays them at each
+metric delay over the alias's weighted series (``drill.api_scenario``). A group alarm in
+ALARM stops a running deployment an assumed ``NOTICE_S`` later (CodeDeploy User Guide,
+"Redeploy and roll back a deployment with CodeDeploy"); each ALARM of the kit's rule's alarms
+goes, as the documented event and at once (as on the EC2 path), to the kit's function from
+its cdk.out asset, in a moto account (``tests.support.lambda_world``) holding the releases.
 """
 
 from __future__ import annotations
@@ -156,17 +154,6 @@ def _end(deployment_id: str, status: str, at: datetime, created: datetime | None
     gaps.finish_deployment(deployment_id, status, at=at)
 
 
-def _resolver(kit: ApiKit, version: str) -> Callable[[Any], Any]:
-    """Intrinsics as the moto account has them: the published version is the one released,
-    a named alarm keeps its name."""
-    tpl = kit.template
-    physical = {(tpl.name, v): {"Version": version} for v in tpl.of_type("AWS::Lambda::Version")}
-    for a in kit.alarms.values():
-        if isinstance(name := a.properties.get("AlarmName"), str):
-            physical[(tpl.name, a.logical_id)] = {"Ref": name, "Arn": ALARM_ARN + name}
-    return partial(Resolver(kit.assembly, physical).resolve, template=tpl)
-
-
 def _alarm_events(
     kit: ApiKit, rule_id: str, resolve: Callable[[Any], Any], replays: Mapping[str, Replay]
 ) -> list[tuple[datetime, str, dict[str, Any]]]:
@@ -174,9 +161,10 @@ def _alarm_events(
     listened = resolve(kit.template.properties(rule_id)["EventPattern"])["resources"]
     events = []
     for lid, r in replays.items():
-        if ALARM_ARN + (name := resolve({"Ref": lid})) not in listened:
+        props = kit.template.properties(lid)
+        if ALARM_ARN + (name := resolve(props.get("AlarmName", {"Ref": lid}))) not in listened:
             continue
-        alarm, previous = resolve(kit.template.properties(lid)), None
+        alarm, previous = resolve(props), None
         for t in r.transitions:
             if t.new_state == ALARM:
                 event = alarm_event(
@@ -242,10 +230,13 @@ def _kit_undos(
     (rule_id, function_id), releases = kit_function, scenario.releases
     if {v for r in releases for v in (r.previous, r.version)} - {"1", "2"}:
         raise ScenarioError(scenario.name, "deployments", "", "the kit's account has versions 1, 2")
-    resolve = _resolver(kit, releases[-1].version)
-    props = kit.template.properties(function_id)
+    # The published version is the one released.
+    tpl, version = kit.template, {"Version": releases[-1].version}
+    physical = {(tpl.name, v): version for v in tpl.of_type("AWS::Lambda::Version")}
+    resolve = partial(Resolver(kit.assembly, physical).resolve, template=tpl)
+    props = tpl.properties(function_id)
     env = {k: str(resolve(v)) for k, v in props["Environment"]["Variables"].items()} | NAMES
-    asset = template._asset_dir(kit.assembly, kit.template, function_id)
+    asset = template._asset_dir(kit.assembly, tpl, function_id)
     function = load(asset, str(props["Handler"]))
     ends = {
         i: stops.get(i) or Undo(r.success_time(kit.group_config), "", "Succeeded")
@@ -322,14 +313,8 @@ class ApiRun:
         out = []
         for name, want in self.scenario.expect.items():
             got = bounds[name] if name in bounds else getattr(self, name)
-            out.append(
-                (
-                    name,
-                    want,
-                    got,
-                    got is not None and got <= want if name in bounds else got == want,
-                )
-            )
+            met = got is not None and got <= want if name in bounds else got == want
+            out.append((name, want, got, met))
         return out
 
     @property

@@ -1,14 +1,13 @@
-"""An API release scenario, and how CodeDeploy shifts the ``live`` alias through it.
+"""An API release scenario, and how CodeDeploy moves the ``live`` alias through it.
 
 A scenario (``drill/scenarios/api-*.json``, ``api_scenario`` in ``scenario_schema.json``)
-gives the stage's requests per minute and, per version, the share of its own requests
-answered with a caught 5xx (``Http5xx``), an unhandled error (``Errors``, API Gateway's 502)
-or a throttle (fed to the Throttles alarms only, not counted as served); each release names
-its versions and its start. The alias follows the predefined canary, linear and all-at-once
-configurations from ``createTime``, the BeforeAllowTraffic hook taken as passed (CodeDeploy
-User Guide, "Deployment configurations on an AWS Lambda compute platform"); a stop or an
-undo sends it back through a new deployment (CodeDeploy User Guide, "Deployments on an AWS
-Lambda compute platform") whose length, ``ROLLBACK_S``, is assumed.
+gives the stage's requests a minute, each version's share of its own requests answered with
+a caught 5xx (``Http5xx``), an unhandled error (``Errors``) or a throttle (``Throttles``,
+fed to that alarm only), and the releases. The alias follows the predefined configurations
+from ``createTime``, the BeforeAllowTraffic hook taken as passed (CodeDeploy User Guide,
+"Deployment configurations on an AWS Lambda compute platform"); a stop or an undo sends it
+back through a new deployment ("Deployments on an AWS Lambda compute platform") that takes
+an assumed ``ROLLBACK_S``.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -156,15 +156,11 @@ def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
     start, onset = _time(source, "start", data["start"]), _time(source, "onset", data["onset"])
     if not start <= onset < start + MINUTE * len(requests):
         raise ScenarioError(source, "onset", data["onset"], "must fall within the series")
-    releases = [
-        Release(
-            r["previous"],
-            r["version"],
-            _time(source, "createTime", r["createTime"]),
-            r.get("config"),
-        )
+    at = partial(_time, source, "createTime")
+    releases = tuple(
+        Release(r["previous"], r["version"], at(r["createTime"]), r.get("config"))
         for r in data["deployments"]
-    ]
+    )
     counts = tuple(v or 0.0 for v in requests)
     return ApiScenario(
         data["name"],
@@ -173,6 +169,6 @@ def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
         onset,
         counts,
         rates,
-        tuple(releases),
+        releases,
         dict(data["expect"]),
     )

@@ -74,9 +74,12 @@ def find_api_kit(assembly: Assembly) -> ApiKit:
         by_name = {p.get("AlarmName"): lid for lid, p in props.items()}
         for alias_id in tpl.of_type("AWS::Lambda::Alias"):
             alias = tpl.resource(alias_id)
-            policy = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+            # An alias CodeDeploy does not shift, or a group without alarms, is not the kit's.
+            policy = alias.get("UpdatePolicy", {}).get("CodeDeployLambdaAliasUpdate")
+            if policy is None:
+                continue
             group = tpl.properties(policy["DeploymentGroupName"]["Ref"])
-            names = [a["Name"] for a in group["AlarmConfiguration"]["Alarms"]]
+            names = [a["Name"] for a in group.get("AlarmConfiguration", {}).get("Alarms", [])]
             watched = {n["Ref"] if isinstance(n, dict) else by_name[n] for n in names}
             refs = [r for lid in watched for r in specs[lid].metric_refs()]
             if all(r.namespace != "AWS/ApiGateway" for r in refs):

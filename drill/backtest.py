@@ -27,11 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
 from drill.alarm_spec import AlarmDefinitionError, AlarmSpec, SeriesStore
-from drill.assembly import DrillTemplateError, load_assembly
+from drill.assembly import load_assembly
 from drill.evaluator import ALARM, Replay, replay
 from drill.metric_math import MathEvaluationError
 from drill.template import all_alarms, rollback_alarms
@@ -41,37 +38,6 @@ DEFAULT_STAT = "Sum"
 # CloudWatch keeps 60-second datapoints for 15 days (CloudWatch User Guide, metrics
 # retention), so a per-minute backtest cannot reach further back.
 MAX_FETCH_DAYS = 15
-
-
-def _list_of_ids(**properties: Any) -> dict[str, Any]:
-    """JSON Schema: a list of objects with a string Id and these properties."""
-    properties["Id"] = {"type": "string"}
-    return {
-        "type": "array",
-        "items": {"type": "object", "required": ["Id"], "properties": properties},
-    }
-
-
-_VALIDATOR = Draft202012Validator(
-    {
-        "type": "object",
-        "required": ["MetricDataResults"],
-        "properties": {
-            "Period": {"type": "integer", "minimum": 1},
-            "MetricDataQueries": _list_of_ids(
-                MetricStat={
-                    "required": ["Metric", "Stat"],
-                    "properties": {"Metric": {"required": ["MetricName"]}},
-                }
-            ),
-            "MetricDataResults": _list_of_ids(
-                Label={"type": "string"},
-                Timestamps={"type": "array", "items": {"type": ["string", "number"]}},
-                Values={"type": "array", "items": {"type": "number"}},
-            ),
-        },
-    }
-)
 
 
 class MetricsFileError(ValueError):
@@ -100,31 +66,35 @@ def load_metric_data(path: Path) -> MetricData:
 
 def parse_metric_data(doc: Any, *, source: str = "metrics") -> MetricData:
     """Turn a GetMetricData result (plus optional queries) into a MetricData."""
-    error = best_match(_VALIDATOR.iter_errors(doc))
-    if error is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-        raise MetricsFileError(f"{source}: {where.lstrip('.') or 'top level'}: {error.message}")
-    # None for an expression's query: the backtest recomputes expressions itself.
-    keys: dict[str, tuple[str, str, str] | None] = {
-        q["Id"]: (
-            m["Metric"].get("Namespace", DEFAULT_NAMESPACE),
-            m["Metric"]["MetricName"],
-            m["Stat"],
-        )
+    try:
+        return _parse(doc, source)
+    except (AttributeError, KeyError, TypeError) as err:
+        raise MetricsFileError(f"{source}: not a GetMetricData result: {err!r}") from None
+
+
+def _parse(doc: dict[str, Any], source: str) -> MetricData:
+    period = int(doc.get("Period", 60))
+    if period < 1:
+        raise MetricsFileError(f"{source}: Period={period!r} must be a positive integer")
+    # A query names its metric as a Label does; an expression's (None) is skipped, as the
+    # backtest recomputes expressions itself.
+    labels = {
+        q["Id"]: f"{m['Metric'].get('Namespace', DEFAULT_NAMESPACE)} {m['Metric']['MetricName']} "
+        f"{m['Stat']}"
         if (m := q.get("MetricStat"))
         else None
         for q in doc.get("MetricDataQueries", [])
     }
     store = SeriesStore()
     ids: dict[str, tuple[str, str, str]] = {}
-    warnings: list[str] = []
-    times: list[datetime] = []
+    warnings = []
     for i, result in enumerate(doc["MetricDataResults"]):
         id_ = result["Id"]
         at = f"{source}: MetricDataResults[{i}] ({id_})"
-        key = keys[id_] if id_ in keys else _key_from_label(result.get("Label", ""), at)
-        if key is None:
+        label = labels[id_] if id_ in labels else result.get("Label", "")
+        if label is None:
             continue
+        key = ids[id_] = _key_from_label(label, at)
         owner = next((other for other, k in ids.items() if k == key and other != id_), None)
         if owner is not None:
             raise MetricsFileError(
@@ -134,15 +104,12 @@ def parse_metric_data(doc: Any, *, source: str = "metrics") -> MetricData:
         stamps, values = result.get("Timestamps", []), result.get("Values", [])
         if len(stamps) != len(values):
             raise MetricsFileError(f"{at}: Timestamps and Values must be lists of the same length")
-        ids[id_] = key
-        points = {_timestamp(stamp, at): value for stamp, value in zip(stamps, values, strict=True)}
-        store.add(*key, points)
-        times.extend(points)
+        store.add(*key, {_timestamp(t, at): v for t, v in zip(stamps, values, strict=True)})
         if (status := result.get("StatusCode", "Complete")) != "Complete":
             warnings.append(f"{id_} ({' '.join(key)}): StatusCode {status}, data may be incomplete")
+    times = [t for key in set(ids.values()) for t in store.get(key)]
     if not times:
         raise MetricsFileError(f"{source}: no datapoints in MetricDataResults")
-    period = doc.get("Period", 60)
     end = max(times) + timedelta(seconds=period)
     return MetricData(store, min(times), end, period, ids, tuple(warnings))
 
@@ -162,12 +129,8 @@ def _key_from_label(label: str, at: str) -> tuple[str, str, str]:
 
 def _timestamp(raw: str | float, at: str) -> datetime:
     with contextlib.suppress(ValueError):
-        when = (
-            datetime.fromisoformat(raw)
-            if isinstance(raw, str)
-            else datetime.fromtimestamp(raw, tz=UTC)
-        )
-        if when.tzinfo is not None:
+        stamp = raw if isinstance(raw, str) else datetime.fromtimestamp(raw, tz=UTC).isoformat()
+        if (when := datetime.fromisoformat(stamp)).tzinfo is not None:
             return when
     raise MetricsFileError(f"{at}: timestamp {raw!r} is not ISO 8601 with a zone or epoch seconds")
 
@@ -185,15 +148,10 @@ def fetch_queries(
     # One file, one period: the finest any alarm reads; longer periods are summed at replay.
     period = min((ref.period for ref in refs), default=60)
     queries: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    seen: set[tuple[str, str, str]] = set()
-    for ref in refs:
-        if ref.key in seen:
-            continue
-        seen.add(ref.key)
+    skipped = []
+    for ref in [r for i, r in enumerate(refs) if r.key not in {x.key for x in refs[:i]}]:
         names = [name for name, _ in ref.dimensions]
-        unknown = [name for name in names if not given.get(name)]
-        if unknown:
+        if unknown := [name for name in names if not given.get(name)]:
             skipped.append(f"{ref}: dimension {', '.join(unknown)} not given on the command line")
             continue
         dimensions = [{"Name": name, "Value": given[name]} for name in names]
@@ -202,13 +160,9 @@ def fetch_queries(
             "MetricName": ref.metric_name,
             "Dimensions": dimensions,
         }
+        stat = {"Metric": metric, "Period": period, "Stat": ref.stat}
         queries.append(
-            {
-                "Id": f"m{len(queries)}",
-                "Label": str(ref),
-                "MetricStat": {"Metric": metric, "Period": period, "Stat": ref.stat},
-                "ReturnData": True,
-            }
+            {"Id": f"m{len(queries)}", "Label": str(ref), "MetricStat": stat, "ReturnData": True}
         )
     return queries, skipped
 
@@ -408,11 +362,8 @@ def _hhmm(when: datetime) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m drill.backtest",
-        description="Replay the synthesized rollback alarms over metric history and report "
-        "every time each one would have fired.",
-    )
-    parser.add_argument(
-        "--metrics", type=Path, help="a GetMetricData result (JSON); see the module docstring"
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
     parser.add_argument(
@@ -421,9 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="replay every alarm, not only those the rollback rule listens to",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument(
-        "--fetch", action="store_true", help="read the history from CloudWatch (needs credentials)"
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--metrics", type=Path, help="a GetMetricData result (JSON), as described above"
     )
+    source.add_argument("--fetch", action="store_true", help="read it from CloudWatch instead")
     parser.add_argument("--load-balancer", help="with --fetch: app/<name>/<id>")
     parser.add_argument("--target-group", help="with --fetch: targetgroup/<name>/<id>")
     parser.add_argument("--days", type=int, default=7, help="with --fetch: 1..15, default 7")
@@ -438,11 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.save:
                 args.save.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
             data = parse_metric_data(doc, source="GetMetricData")
-        elif args.metrics:
-            data = load_metric_data(args.metrics)
         else:
-            parser.error("give --metrics FILE or --fetch --load-balancer app/<name>/<id>")
-    except (DrillTemplateError, MetricsFileError, ValueError) as err:
+            data = load_metric_data(args.metrics)
+    except ValueError as err:  # DrillTemplateError, MetricsFileError and bad arguments
         print(f"error: {err}", file=sys.stderr)
         return 2
     reports = backtest(templates, data, include_all=args.all_alarms)
@@ -453,12 +404,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fetch_for(templates: Mapping[str, Mapping[str, Any]], args: argparse.Namespace) -> Any:
     if not args.load_balancer:
         raise ValueError("--fetch needs --load-balancer app/<name>/<id>")
-    if args.metrics:
-        print(
-            f"note: --metrics {args.metrics} is not read with --fetch "
-            "(use --save FILE to keep the fetched data)",
-            file=sys.stderr,
-        )
     specs = []
     for _, logical_id, properties in _alarms(templates, args.all_alarms):
         try:

@@ -2,14 +2,11 @@
 
 moto stores alarms but never evaluates them, so the drill and the backtest replay the kit's
 alarms (``drill.alarm_spec``) here: the state after every evaluation, the transitions and
-CloudWatch-like reason texts. Rules (CloudWatch User Guide, "Using Amazon CloudWatch
-alarms", Evaluating an alarm and How alarm state is evaluated when data is missing; each in
-docs/aws-behaviours.md): evaluation every minute over a range of more than N periods ending
-then (``evaluation_range_for``); M of the N most recent real datapoints breaching for ALARM,
-a shortfall treated as ``TreatMissingData`` says (``evaluate_window``). A datapoint counts
-once it has landed, a stated delay after its period, so ``FILL(m, 0)`` judges a made-up
-newest minute (the guide's FILL caveat). Anomaly detection and percentile low-sample
-handling are not modelled.
+CloudWatch-like reason texts. Every minute, over an evaluation range of more than N periods,
+M of the N most recent real datapoints breaching is ALARM and a shortfall is treated as
+``TreatMissingData`` says; a datapoint counts once it has landed, a stated delay after its
+period (CloudWatch User Guide, "Using Amazon CloudWatch alarms", each rule cited in
+docs/aws-behaviours.md). Anomaly detection and percentile low-sample handling are not modelled.
 """
 
 from __future__ import annotations
@@ -32,13 +29,6 @@ MetricSource = Callable[[MetricRef], Mapping[datetime, float]]
 Delay = Callable[[MetricRef, datetime], float]
 # "For any period of one minute or longer, an alarm is evaluated every minute".
 EVALUATION_INTERVAL = timedelta(minutes=1)
-# How a period longer than the data's resolution is aggregated from it, per statistic.
-_AGGREGATES: dict[str, Callable[[list[float]], float]] = {
-    "Sum": sum,
-    "SampleCount": sum,
-    "Minimum": min,
-    "Maximum": max,
-}
 
 
 @dataclass(frozen=True)
@@ -55,7 +45,6 @@ class WindowOutcome:
 
 def evaluate_window(
     points: Sequence[bool | None],
-    *,
     evaluation_periods: int,
     datapoints_to_alarm: int,
     treat_missing_data: str,
@@ -165,66 +154,27 @@ def replay(
     """Evaluate ``alarm`` every wall-clock minute from ``start`` until ``end``.
 
     Each evaluation reads the ``evaluation_range`` periods (default N + 2) ending at its
-    minute, each datapoint only once it has landed ``delay_s`` after its period (for all, or
-    per metric and period); datapoints before ``start`` count if the source has them.
-    ``source_period`` (default: the alarm's) is the data's resolution: a longer alarm period
-    aggregates the landed datapoints into periods ending at the evaluation minute ("at the
-    end of minute 6, the alarm is evaluated based on the data from minutes 2 to 6").
+    minute, a datapoint once it has landed ``delay_s`` after its period (one number, or per
+    metric and period). ``source_period`` (default: the alarm's) is the data's resolution: a
+    longer alarm period sums the datapoints landed in the period ending at the evaluation
+    minute ("at the end of minute 6, the alarm is evaluated based on the data from minutes
+    2 to 6").
     """
-    n = alarm.evaluation_periods
-    width = evaluation_range or n + 2
-    refs = (
-        {"m": alarm.metric}
-        if alarm.metric is not None
-        else {q.id: q.metric for q in alarm.queries if q.metric is not None}
-    )
     resolution = source_period or alarm.period
-    slots, uneven = divmod(alarm.period, resolution)
-    if uneven:
-        raise AlarmDefinitionError(
-            f"alarm period {alarm.period} s is not a multiple of the metrics file's {resolution} s"
-        )
-    for ref in refs.values():
-        if slots > 1 and ref.stat not in _AGGREGATES:
-            raise AlarmDefinitionError(
-                f"alarm {alarm.name}: {ref} over {alarm.period} s from per-{resolution} s "
-                f"data needs one of {', '.join(_AGGREGATES)}"
-            )
-    data = {id_: source(ref) for id_, ref in refs.items()}
-    delay = delay_s if callable(delay_s) else lambda _ref, _t: delay_s
-    period, step = timedelta(seconds=alarm.period), timedelta(seconds=resolution)
-
-    def landed(id_: str, grid: Sequence[datetime], at: datetime) -> dict[datetime, float]:
-        points, ref = data[id_], refs[id_]
-        out: dict[datetime, float] = {}
-        for t in grid:
-            slices = (t + step * k for k in range(slots))
-            parts = [
-                points[s]
-                for s in slices
-                if s in points and s + step + timedelta(seconds=delay(ref, s)) <= at
-            ]
-            if parts:
-                out[t] = float(_AGGREGATES[ref.stat](parts)) if slots > 1 else parts[0]
-        return out
-
+    landed = _landed(alarm, source, resolution, delay_s)
+    period = timedelta(seconds=alarm.period)
+    width = evaluation_range or alarm.evaluation_periods + 2
+    n, m, treat = alarm.evaluation_periods, alarm.datapoints_to_alarm, alarm.treat_missing_data
     state = initial_state
     steps: list[Step] = []
     transitions: list[Transition] = []
     evaluated_at = align(start, resolution) + period
     while evaluated_at - period < end:
-        # The newest period ends at the evaluation minute, on the data's own grid.
         newest = align(evaluated_at - period, resolution)
-        grid = [newest - period * (width - 1 - i) for i in range(width)]
-        values = alarm.values(grid, {id_: landed(id_, grid, evaluated_at) for id_ in data})
+        grid = [newest - period * i for i in reversed(range(width))]
+        values = alarm.values(grid, landed(grid, evaluated_at))
         flags = [None if v is None else alarm.breaches(v) for v in values]
-        outcome = evaluate_window(
-            flags,
-            evaluation_periods=n,
-            datapoints_to_alarm=alarm.datapoints_to_alarm,
-            treat_missing_data=alarm.treat_missing_data,
-            current_state=state,
-        )
+        outcome = evaluate_window(flags, n, m, treat, state)
         window = tuple(zip(grid, values, strict=True))
         reason = _reason(alarm, window, flags, outcome, state)
         steps.append(Step(newest, evaluated_at, outcome.state, window, outcome, reason))
@@ -236,6 +186,41 @@ def replay(
             state = outcome.state
         evaluated_at += EVALUATION_INTERVAL
     return Replay(alarm, tuple(steps), tuple(transitions))
+
+
+def _landed(
+    alarm: AlarmSpec, source: MetricSource, resolution: int, delay_s: float | Delay
+) -> Callable[[Sequence[datetime], datetime], dict[str, dict[datetime, float]]]:
+    """Each query's datapoints on a grid of alarm periods as landed by a given time."""
+    slots, uneven = divmod(alarm.period, resolution)
+    refs = {q.id: q.metric for q in alarm.queries if q.metric is not None}
+    refs = refs or {"m": alarm.metric_refs()[0]}
+    unsummed = [ref for ref in refs.values() if slots > 1 and ref.stat != "Sum"]
+    if uneven or unsummed:
+        raise AlarmDefinitionError(
+            f"alarm period {alarm.period} s is not a multiple of the metrics file's {resolution} s"
+            if uneven
+            else f"alarm {alarm.name}: {unsummed[0]} over {alarm.period} s from per-"
+            f"{resolution} s data needs Sum"
+        )
+    data = {id_: (ref, source(ref)) for id_, ref in refs.items()}
+    delay = delay_s if callable(delay_s) else lambda _ref, _t: delay_s
+    step = timedelta(seconds=resolution)
+
+    def value(
+        ref: MetricRef, points: Mapping[datetime, float], t: datetime, at: datetime
+    ) -> float | None:
+        parts = [
+            points[s]
+            for s in (t + step * k for k in range(slots))
+            if s in points and s + step + timedelta(seconds=delay(ref, s)) <= at
+        ]
+        return sum(parts) if parts else None
+
+    return lambda grid, at: {
+        id_: {t: v for t in grid if (v := value(ref, points, t, at)) is not None}
+        for id_, (ref, points) in data.items()
+    }
 
 
 def event_timestamp(when: datetime) -> str:
@@ -293,7 +278,7 @@ def _reason(
 
 def _reason_data(alarm: AlarmSpec, step: Step) -> dict[str, Any]:
     used = [step.window[i] for i in step.outcome.used]
-    data: dict[str, Any] = {
+    return {
         "version": "1.0",
         "queryDate": event_timestamp(step.evaluated_at),
         "startDate": event_timestamp(step.window[0][0]),
@@ -303,7 +288,5 @@ def _reason_data(alarm: AlarmSpec, step: Step) -> dict[str, Any]:
         "evaluatedDatapoints": [
             {"timestamp": event_timestamp(t), "value": v} for t, v in reversed(used)
         ],
+        **({"statistic": alarm.statistic} if alarm.statistic is not None else {}),
     }
-    if alarm.statistic is not None:
-        data["statistic"] = alarm.statistic
-    return data

@@ -1,17 +1,11 @@
 """CloudWatch metric math, offline, for the subset of expressions the kit's alarms use.
 
-moto does not evaluate metric-math alarms. ``IF``, ``FILL(m, constant | REPEAT)``,
-``+ - * /``, comparisons and ``AND``/``OR`` over metric ids and numbers are parsed with
-Python's ``ast`` (``AND``/``OR`` spelled ``and``/``or``), checked node by node and
-interpreted, never ``eval()``-ed; anything else is rejected with the expression named.
-Semantics, from the CloudWatch User Guide, "Using metric math" (each in
-docs/aws-behaviours.md): a series is sparse, {period start: value}; two series combine over
-the union of their timestamps, a missing value counted as 0, a series and a scalar over the
-series' own; a division by zero drops the point; comparisons and logic yield 1 or 0;
-``IF(cond, a[, b])`` takes ``a`` (0 where it lacks the point) where ``cond`` is non-zero,
-else ``b``, and drops the point where ``cond`` or the chosen branch has none; ``FILL`` fills
-the query's grid (an alarm's evaluation range) with the constant or, for REPEAT, the latest
-real value before each gap.
+moto does not evaluate metric-math alarms. ``IF``, ``FILL(m, constant | REPEAT)``, ``+ - *
+/``, comparisons and ``AND``/``OR`` over metric ids and numbers are parsed with Python's
+``ast``, checked node by node and interpreted, never ``eval()``-ed; anything else is refused
+with the expression named. A series is sparse, {period start: value}; missing values,
+division by zero, comparisons, IF and FILL behave as the CloudWatch User Guide's "Using
+metric math" says, each rule cited in docs/aws-behaviours.md.
 """
 
 from __future__ import annotations
@@ -74,6 +68,28 @@ def parse(expression: str) -> ast.expr:
     return tree
 
 
+def referenced_ids(tree: ast.expr) -> set[str]:
+    """Every metric or expression id ``tree`` names, from a dry run over an empty grid."""
+    ids: set[str] = set()
+
+    def resolve(id_: str) -> Value:
+        ids.add(id_)
+        return {}
+
+    # Only a scalar expression can fail here (1 / 0); evaluating it reports that.
+    with contextlib.suppress(MathEvaluationError):
+        evaluate(tree, Context((), resolve))
+    return ids
+
+
+@dataclass(frozen=True)
+class Context:
+    """One evaluation: the query's period starts, oldest first, and the other queries' values."""
+
+    grid: Sequence[datetime]
+    resolve: Callable[[str], Value]
+
+
 def _is_number(node: ast.expr) -> bool:
     match node:
         case ast.Constant(value=int() | float() as value) if not isinstance(value, bool):
@@ -83,13 +99,13 @@ def _is_number(node: ast.expr) -> bool:
     return False
 
 
-def referenced_ids(node: ast.expr) -> set[str]:
-    """Every metric or expression id ``node`` names; raise MathSyntaxError at anything else."""
-    match node:
-        case _ if _is_number(node):
-            return set()
+def evaluate(tree: ast.expr, ctx: Context) -> Value:
+    """The value of ``tree``, a scalar or a series; MathSyntaxError outside the subset."""
+    match tree:
+        case _ if _is_number(tree):
+            return float(ast.literal_eval(tree))
         case ast.Name(id=name) if name[0].islower():
-            return {name}
+            return ctx.resolve(name)
         case ast.Name(id=name):
             problem = f"metric ids must start with a lower-case letter, got {name!r}"
         case ast.UnaryOp():
@@ -101,12 +117,15 @@ def referenced_ids(node: ast.expr) -> set[str]:
             | ast.Compare(ops=[op], left=left, comparators=[right])
         ):
             if type(op) in _OPS:
-                return referenced_ids(left) | referenced_ids(right)
+                return _pointwise(_OPS[type(op)], evaluate(left, ctx), evaluate(right, ctx))
             problem = f"unsupported operator {type(op).__name__}"
-        case ast.BoolOp(values=values):
-            return set().union(*map(referenced_ids, values))
+        case ast.BoolOp(op=op, values=values):
+            fn = _OPS[type(op)]
+            return functools.reduce(
+                lambda a, b: _pointwise(fn, a, b), (evaluate(v, ctx) for v in values)
+            )
         case ast.Call(func=ast.Name(id="FILL"), args=[target, ast.Name(id="REPEAT")]):
-            return referenced_ids(target)
+            return _fill(evaluate(target, ctx), None, ctx.grid)
         case ast.Call(func=ast.Name(id=name), args=args, keywords=[]) if name in _ARITY:
             if len(args) not in _ARITY[name]:
                 wanted = " or ".join(map(str, _ARITY[name]))
@@ -115,47 +134,15 @@ def referenced_ids(node: ast.expr) -> set[str]:
                 problem = (
                     "FILL's second argument must be a number or REPEAT (LINEAR, ids: unsupported)"
                 )
+            elif name == "FILL":
+                return _fill(evaluate(args[0], ctx), float(ast.literal_eval(args[1])), ctx.grid)
             else:
-                return set().union(*map(referenced_ids, args))
+                return _if(*(evaluate(arg, ctx) for arg in args))
         case ast.Call(func=func):
             problem = f"unsupported function {ast.unparse(func)}() (the drill supports IF and FILL)"
         case _:
-            problem = f"unsupported syntax {ast.unparse(node)!r}"
+            problem = f"unsupported syntax {ast.unparse(tree)!r}"
     raise MathSyntaxError(problem)
-
-
-@dataclass(frozen=True)
-class Context:
-    """One evaluation: the query's period starts, oldest first, and the other queries' values."""
-
-    grid: Sequence[datetime]
-    resolve: Callable[[str], Value]
-
-
-def evaluate(tree: ast.expr, ctx: Context) -> Value:
-    """Evaluate a tree from ``parse``; the result is a scalar or a series."""
-    match tree:
-        case ast.Constant() | ast.UnaryOp():
-            return float(ast.literal_eval(tree))
-        case ast.Name(id=id_):
-            return ctx.resolve(id_)
-        case (
-            ast.BinOp(op=op, left=left, right=right)
-            | ast.Compare(ops=[op], left=left, comparators=[right])
-        ):
-            return _pointwise(_OPS[type(op)], evaluate(left, ctx), evaluate(right, ctx))
-        case ast.BoolOp(op=op, values=values):
-            fn = _OPS[type(op)]
-            return functools.reduce(
-                lambda a, b: _pointwise(fn, a, b), (evaluate(v, ctx) for v in values)
-            )
-        case ast.Call(func=ast.Name(id="IF"), args=args):
-            return _if(*(evaluate(arg, ctx) for arg in args))
-        case ast.Call(args=[target, ast.Name()]):  # FILL(m, REPEAT)
-            return _fill(evaluate(target, ctx), None, ctx.grid)
-        case ast.Call(args=[target, constant]):
-            return _fill(evaluate(target, ctx), float(ast.literal_eval(constant)), ctx.grid)
-    raise MathEvaluationError(f"cannot evaluate {ast.unparse(tree)!r}")  # pragma: no cover
 
 
 def _pointwise(fn: Callable[[float, float], float | bool], left: Value, right: Value) -> Value:

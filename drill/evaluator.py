@@ -195,6 +195,7 @@ def _landed(
     slots, uneven = divmod(alarm.period, resolution)
     refs = {q.id: q.metric for q in alarm.queries if q.metric is not None}
     refs = refs or {"m": alarm.metric_refs()[0]}
+    # A longer period is summed from its data: the kit's one (5 minutes) reads only Sums.
     unsummed = [ref for ref in refs.values() if slots > 1 and ref.stat != "Sum"]
     if uneven or unsummed:
         raise AlarmDefinitionError(

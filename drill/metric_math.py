@@ -2,10 +2,11 @@
 
 moto does not evaluate metric-math alarms. ``IF``, ``FILL(m, constant | REPEAT)``, ``+ - *
 /``, comparisons and ``AND``/``OR`` over metric ids and numbers are parsed with Python's
-``ast``, checked node by node and interpreted, never ``eval()``-ed; anything else is refused
-with the expression named. A series is sparse, {period start: value}; missing values,
-division by zero, comparisons, IF and FILL behave as the CloudWatch User Guide's "Using
-metric math" says, each rule cited in docs/aws-behaviours.md.
+``ast`` and interpreted node by node, never ``eval()``-ed; ``parse`` dry-runs the interpreter,
+so it refuses, with the expression named, exactly what cannot be evaluated. A series is
+sparse, {period start: value}; missing values, division by zero, comparisons, IF and FILL
+behave as the CloudWatch User Guide's "Using metric math" says (each rule, with its test, in
+docs/aws-behaviours.md).
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def _if(cond: Value, then: Value, other: Value | None = None) -> Value:
     out: Series = {}
     for t, c in cond.items():
         if c != 0.0:
-            out[t] = _at(then, t)
+            out[t] = _at(then, t)  # a true point takes 0 where ``then`` lacks it (IF table)
         elif other is not None and (not isinstance(other, dict) or t in other):
             out[t] = _at(other, t)
     return out

@@ -66,6 +66,9 @@ def load_metric_data(path: Path) -> MetricData:
 
 def parse_metric_data(doc: Any, *, source: str = "metrics") -> MetricData:
     """Turn a GetMetricData result (plus optional queries) into a MetricData."""
+    results = doc.get("MetricDataResults") if isinstance(doc, dict) else None
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise MetricsFileError(f"{source}: expected an object with a MetricDataResults list")
     try:
         return _parse(doc, source)
     except (AttributeError, KeyError, TypeError) as err:

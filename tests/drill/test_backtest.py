@@ -377,3 +377,9 @@ def test_cli_fetch_saves_what_it_replayed(
         "m0": ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum"),
         "m1": ("AWS/ApplicationELB", "RequestCount", "Sum"),
     }
+
+
+@pytest.mark.parametrize("doc", [[], {"MetricDataResults": "no"}, {"MetricDataResults": [1]}])
+def test_a_file_that_is_not_a_getmetricdata_result_is_named_as_such(doc: Any) -> None:
+    with pytest.raises(MetricsFileError, match=r"^bad\.json: expected an object with a Metric"):
+        parse_metric_data(doc, source="bad.json")

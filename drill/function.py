@@ -16,6 +16,7 @@ import contextlib
 import functools
 import importlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -24,8 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-
-from drill.sandbox import patched_environ
+from unittest import mock
 
 
 class FunctionLoadError(RuntimeError):
@@ -90,16 +90,14 @@ class AssetFunction:
         self.package = self.module_name.split(".", 1)[0]
         if not (asset_dir / self.package).is_dir():
             raise FunctionLoadError(f"{asset_dir}: no package {self.package!r} in the asset")
-        writes_bytecode = sys.dont_write_bytecode
-        with self._isolated({}):
-            sys.path.insert(0, str(asset_dir))
-            sys.dont_write_bytecode = True  # never add __pycache__ to what cdk deploys
-            try:
-                importlib.invalidate_caches()
-                self.module = importlib.import_module(self.module_name)
-            finally:
-                sys.path.remove(str(asset_dir))
-                sys.dont_write_bytecode = writes_bytecode
+        with (
+            self._isolated({}),
+            mock.patch.object(sys, "path", [str(asset_dir), *sys.path]),
+            # Never add __pycache__ to what cdk deploys.
+            mock.patch.object(sys, "dont_write_bytecode", True),
+        ):
+            importlib.invalidate_caches()
+            self.module = importlib.import_module(self.module_name)
             self.modules = {n: m for n, m in sys.modules.items() if self._owned(n)}
         self.source_file = Path(str(self.module.__file__))
 
@@ -108,11 +106,11 @@ class AssetFunction:
 
     @contextlib.contextmanager
     def _isolated(self, modules: Mapping[str, ModuleType]) -> Iterator[logging.Logger]:
-        """``modules`` as the package in ``sys.modules``; the package's logger (shared with
-        the suite's copy) and the suite's modules put back after."""
+        """``modules`` as the package in ``sys.modules``; the suite's modules, and the
+        handlers of the package's logger (shared with the suite's copy), put back after."""
         saved = {n: sys.modules.pop(n) for n in [n for n in sys.modules if self._owned(n)]}
         logger = logging.getLogger(self.package)
-        handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+        handlers = list(logger.handlers)
         sys.modules.update(modules)
         try:
             yield logger
@@ -121,8 +119,6 @@ class AssetFunction:
                 del sys.modules[name]
             sys.modules.update(saved)
             logger.handlers[:] = handlers
-            logger.setLevel(level)
-            logger.propagate = propagate
 
     def invoke(
         self,
@@ -136,10 +132,12 @@ class AssetFunction:
         capture = _Capture()
         result: dict[str, Any] | None = None
         error: BaseException | None = None
-        with self._isolated(self.modules) as logger, patched_environ(environment):
+        with (
+            self._isolated(self.modules) as logger,
+            mock.patch.dict(os.environ, environment),
+        ):
+            # The asset's own set-up made the logger INFO and unpropagated.
             logger.handlers[:] = [capture]
-            logger.setLevel(logging.INFO)
-            logger.propagate = False
             # The asset's modules are the drill's alone: each call sets their clock, and
             # the environment is per invocation here, not per container.
             self.module.__dict__["datetime"] = _frozen_clock(now)

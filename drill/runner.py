@@ -1,23 +1,20 @@
 """Replays one incident scenario through the synthesized kit and reports what it did.
 
-Minute by minute on the scenario's clock, ``drill.evaluator`` replays the kit's alarms over
-the scenario's series; each state change becomes a "CloudWatch Alarm State Change" event
-(``drill.alarm_event``) put through moto's EventBridge with the synthesized rule, and what
-the rule's target receives goes to the real rollback handler from the cdk.out asset, which
-runs against moto (``drill.world``). EventBridge invokes its Lambda target asynchronously:
-when the function raises, Lambda runs it again up to the template's ``MaximumRetryAttempts``
-(one minute before the second attempt, two before the third: AWS Lambda Developer Guide,
-"How Lambda handles errors and retries with asynchronous invocation") and then sends an
-invocation record to the on-failure destination ("Capturing records of Lambda asynchronous
-invocations"). Once a rollback starts, the restore model (``alarm_rollback_kit/timing.py``)
-says when the fleet runs the old revision; from the first minute after that every series
-except ``RequestCount`` returns to its pre-onset median and the alarms are replayed again.
-ALB publishes a minute's datapoints when it ends (ELB User Guide, "CloudWatch metrics for
-your Application Load Balancer") and AWS publishes no ingestion delay, so each scenario runs
-at the best, typical and worst delay of a stated range (docs/aws-behaviours.md) and its
-expectations must hold at every one. EventBridge and the function take no time on the
-drill's clock (their wall time is measured). Errors served counts the ELB 5xx from onset
-until the first recovered minute.
+On the scenario's clock, ``drill.evaluator`` replays the kit's alarms over the scenario's
+series; each state change becomes an alarm event (``drill.alarm_event``) put through moto's
+EventBridge with the synthesized rule, and what its target receives goes to the rollback
+handler from the cdk.out asset, against moto (``drill.world``). EventBridge invokes the
+function asynchronously: Lambda retries a failed event up to ``MaximumRetryAttempts`` times,
+one minute and then two later, and then sends a record to the on-failure destination (AWS
+Lambda Developer Guide, "How Lambda handles errors and retries with asynchronous invocation"
+and "Capturing records of Lambda asynchronous invocations"). Once a rollback starts, the
+restore model (``alarm_rollback_kit/timing.py``) says when the fleet runs the old revision;
+from the first minute after that every series except ``RequestCount`` returns to its
+pre-onset median and the alarms are replayed again. AWS publishes no ingestion delay for
+ALB datapoints, so each scenario runs at the best, typical and worst delay of a stated range
+(docs/aws-behaviours.md) and its expectations must hold at every one. EventBridge and the
+function take no time on the drill's clock (their wall time is measured). Errors served
+counts the ELB 5xx from onset until the first recovered minute.
 """
 
 from __future__ import annotations
@@ -29,20 +26,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drill import function as asset_function
-from drill import narration
+from drill import narration, outcome
 from drill.alarm_event import world_alarm_event
 from drill.assembly import Assembly
 from drill.evaluator import ALARM, OK, Replay, evaluation_range_for, replay
 from drill.function import KitInvocation
-from drill.outcome import (
-    DrillOptions,
-    DrillReport,
-    Event,
-    Restore,
-    Rollback,
-    decision_of,
-    expectations,
-)
+from drill.outcome import DrillOptions, DrillReport, Event, Restore, Rollback
 from drill.scenario import Scenario
 from drill.template import Kit, find_kit
 from drill.world import World
@@ -79,28 +68,6 @@ def recovered(
         kept = values[first:] if name in UNCHANGED_BY_RECOVERY else (None,) * len(values[first:])
         series[key] = values[:first] + tuple(level if v is None else v for v in kept)
     return replace(scenario, series=series), times[first]
-
-
-def on_failure_record(record: KitInvocation, function_arn: str) -> dict[str, Any]:
-    """The invocation record Lambda sends to an on-failure destination."""
-    error = record.invocation.error
-    return {
-        "version": "1.0",
-        "timestamp": record.at.isoformat(),
-        "requestContext": {
-            "requestId": record.request_id,
-            "functionArn": f"{function_arn}:$LATEST",
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": record.attempt,
-        },
-        "requestPayload": record.event,
-        "responseContext": {
-            "statusCode": 200,
-            "executedVersion": "$LATEST",
-            "functionError": "Unhandled",
-        },
-        "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
-    }
 
 
 class _Run:
@@ -180,7 +147,7 @@ class _Run:
                 dead_letters=world.dead_letters(),
                 notes=self.notes,
             )
-        report.checks = expectations(report)
+        report.checks = outcome.expectations(report)
         return report
 
     def _loop(self) -> None:
@@ -242,7 +209,9 @@ class _Run:
         record = self.world.invoke(event, at=at, attempt=attempt)
         self.invocations.append(record)
         self.events.extend(narration.invocation_events(record, self.world))
-        if self.rollback is None and (record.rollback_started or decision_of(record) == "rollback"):
+        if self.rollback is None and (
+            record.rollback_started or outcome.decision_of(record) == "rollback"
+        ):
             self._rollback_started(record)
         if record.invocation.error is not None:
             self._after_failure(record)
@@ -258,9 +227,7 @@ class _Run:
                 f"Lambda retries the event (asynchronous invocation, attempt "
                 f"{record.attempt + 1} of {retries + 1}) at {at:%H:%M:%S}"
             )
-        elif self.world.send_to_dead_letter_queue(
-            on_failure_record(record, self.world.function_arn)
-        ):
+        elif self.world.send_to_dead_letter_queue(record):
             text = (
                 f"retries exhausted: the event goes to the on-failure destination, dead-letter "
                 f"queue {self.kit.on_failure_id} (its alarm pages on-call)"

@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import boto3
 
 from drill.assembly import REGION
 
-# Fake credentials for moto, and no profile or endpoint of the caller's: the drill never
+# Fake credentials for moto, and none of the caller's profile or endpoint: the drill never
 # talks to AWS.
 _CREDENTIALS = {
     "aws_access_key_id": "drill",
@@ -33,20 +34,9 @@ def client(service: str) -> Any:
 
 
 @contextlib.contextmanager
-def patched_environ(values: Mapping[str, str], unset: tuple[str, ...] = ()) -> Iterator[None]:
-    """``values`` set and ``unset`` removed in ``os.environ``; everything put back after."""
-    saved = {name: os.environ.pop(name, None) for name in [*values, *unset]}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
+def sandbox_environment() -> Iterator[None]:
+    """Fake credentials and the drill's region; the caller's environment put back after."""
+    with mock.patch.dict(os.environ, _ENVIRONMENT):
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SECURITY_TOKEN"):
             os.environ.pop(name, None)
-            if value is not None:
-                os.environ[name] = value
-
-
-def sandbox_environment() -> contextlib.AbstractContextManager[None]:
-    return patched_environ(
-        _ENVIRONMENT, unset=("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SECURITY_TOKEN")
-    )
+        yield

@@ -1,16 +1,15 @@
 """The AWS side of a drill, in process under moto: what the rollback function talks to.
 
 ``World`` starts ``mock_aws`` with ``tests.support.codedeploy_gaps`` installed and creates
-what the synthesized kit declares and the function reaches, named as ``drill.resolver``
-names them (CloudFormation-style): the CodeDeploy application and group, the SNS topics
-(one SQS queue subscribed to read notifications back), the on-failure dead-letter queue,
-the idempotency table, a CloudFront distribution per nested-stack distribution and the
-EventBridge rule with the synthesized pattern, whose target is an SQS queue standing in for
-the function (moto delivers to SQS targets, not Lambda ones). No alarm is created: the
-function reads none, and ``drill.evaluator`` decides states. Time is the scenario's:
-``advance_to`` applies the deployment history due by then (``DeploymentHistory``) and
-puts each minute's ALB datapoints once landed, with the dimensions the function's diagnosis
-asks for, in its order (moto compares dimension lists in order).
+what the kit declares and the function reaches, named as ``drill.resolver`` names them: the
+CodeDeploy application and group, the SNS topics (an SQS queue subscribed reads the pages
+back), the on-failure dead-letter queue, the idempotency table, a CloudFront distribution
+per nested-stack distribution and the EventBridge rule with the synthesized pattern, whose
+target is an SQS queue standing in for the function (moto delivers to SQS targets, not
+Lambda ones). No alarm is created: the function reads none, and ``drill.evaluator`` decides
+states. Time is the scenario's: ``advance_to`` applies the deployment history due by then
+and puts each minute's ALB datapoints once landed, with the dimensions the function's
+diagnosis asks for, in its order (moto compares dimension lists in order).
 """
 
 from __future__ import annotations
@@ -36,12 +35,33 @@ from drill.scenario import HOST_COUNTS, NAMESPACE, PLAIN_KEY_STATS, Deployment, 
 from drill.template import Kit
 from tests.support import codedeploy_gaps
 
-SERVICES = ("codedeploy", "cloudwatch", "cloudfront", "dynamodb", "events", "sns", "sqs")
 PUT_METRIC_DATA_LIMIT = 1000  # datapoints per PutMetricData call
 
-# The managed CachingDisabled policy: the drill's distribution only needs to exist, so that
-# the function's CreateInvalidation has a target.
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+# A distribution only needs to exist, so that the function's CreateInvalidation has a
+# target: one origin and the managed CachingDisabled policy.
+DISTRIBUTION_CONFIG = {
+    "Comment": "",
+    "Enabled": True,
+    "Origins": {
+        "Quantity": 1,
+        "Items": [
+            {
+                "Id": "alb",
+                "DomainName": "alb.drill.invalid",
+                "CustomOriginConfig": {
+                    "HTTPPort": 80,
+                    "HTTPSPort": 443,
+                    "OriginProtocolPolicy": "http-only",
+                },
+            }
+        ],
+    },
+    "DefaultCacheBehavior": {
+        "TargetOriginId": "alb",
+        "ViewerProtocolPolicy": "redirect-to-https",
+        "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+    },
+}
 
 
 class DeploymentHistory:
@@ -53,14 +73,9 @@ class DeploymentHistory:
     scenario's failing rollbacks are refused by ``drill.refusals``.
     """
 
-    def __init__(self, scenario: Scenario, notes: list[str], codedeploy: Any, **group: str) -> None:
-        self.scenario, self.notes, self._codedeploy, self._group = (
-            scenario,
-            notes,
-            codedeploy,
-            group,
-        )
-        self.deployment_ids: dict[str, str] = {}  # scenario version -> deployment id
+    def __init__(self, scenario: Scenario, notes: list[str], **group: str) -> None:
+        self.scenario, self.notes, self._group = scenario, notes, group
+        self.created: dict[str, Deployment] = {}  # deployment id -> scenario deployment
         self.versions = {d.s3_key: d.version for d in scenario.deployments}  # s3 key -> version
         self.refusals = CreateDeploymentRefusals(self.rollback_fails)
         self._due: list[tuple[datetime, int, Callable[[], None]]] = []
@@ -83,27 +98,25 @@ class DeploymentHistory:
     def _create(self, deployment: Deployment) -> None:
         location = {"bucket": self._group["bucket"], "key": deployment.s3_key, "bundleType": "zip"}
         try:
-            created = self._codedeploy.create_deployment(
+            created = client("codedeploy").create_deployment(
                 applicationName=self._group["application"],
                 deploymentGroupName=self._group["group"],
                 revision={"revisionType": "S3", "s3Location": location},
                 description=deployment.description or f"release {deployment.version}",
             )
         except ClientError as err:
-            self.notes.append(
-                f"{deployment.version} could not be created at "
-                f"{deployment.create_time:%H:%M:%S}: {err}"
-            )
+            at = f"{deployment.create_time:%H:%M:%S}"
+            self.notes.append(f"{deployment.version} could not be created at {at}: {err}")
             return
-        deployment_id = self.deployment_ids[deployment.version] = str(created["deploymentId"])
+        deployment_id = str(created["deploymentId"])
+        self.created[deployment_id] = deployment
         self._known.add(deployment_id)
         codedeploy_gaps.set_create_time(deployment_id, deployment.create_time)
         codedeploy_gaps.set_status(deployment_id, "InProgress", at=deployment.create_time)
 
     def _ended(self, deployment: Deployment) -> None:
         assert deployment.complete_time is not None
-        deployment_id = self.deployment_ids.get(deployment.version)
-        if deployment_id is not None:  # else it could not be created
+        for deployment_id in [i for i, d in self.created.items() if d is deployment]:
             self._complete(deployment_id, deployment.status, deployment.complete_time)
 
     @staticmethod
@@ -117,29 +130,24 @@ class DeploymentHistory:
 
     def named_in(self, description: str) -> list[str]:
         """The scenario's deployments a description names (the kit names the one it undoes)."""
-        return [d for d in self.deployment_ids.values() if d in description]
+        return [deployment_id for deployment_id in self.created if deployment_id in description]
 
     def rollback_fails(self, description: str) -> bool:
         """True if a CreateDeployment with ``description`` undoes a deployment whose
         rollback the scenario marks as failing."""
-        return any(
-            deployment.rollback_fails
-            for deployment_id in self.named_in(description)
-            if (deployment := self.scenario_deployment(deployment_id))
-        )
+        return any(self.created[d].rollback_fails for d in self.named_in(description))
 
     def new_since_last_call(self, at: datetime) -> list[dict[str, Any]]:
         """Deployments the function created since the last call, stamped ``at``."""
-        created = [d for d in codedeploy_gaps.backend().deployments if d not in self._known]
-        for deployment_id in created:
-            self._known.add(deployment_id)
+        new = [d for d in codedeploy_gaps.backend().deployments if d not in self._known]
+        self._known.update(new)
+        for deployment_id in new:
             codedeploy_gaps.set_create_time(deployment_id, at)
-        return [self._codedeploy.get_deployment(deploymentId=d)["deploymentInfo"] for d in created]
+        codedeploy = client("codedeploy")
+        return [codedeploy.get_deployment(deploymentId=d)["deploymentInfo"] for d in new]
 
     def scenario_deployment(self, deployment_id: str | None) -> Deployment | None:
-        versions = {known: version for version, known in self.deployment_ids.items()}
-        version = versions.get(str(deployment_id))
-        return self.scenario.deployment(version) if version else None
+        return self.created.get(str(deployment_id))
 
     def version_of(self, info: Mapping[str, Any]) -> str | None:
         key = info.get("revision", {}).get("s3Location", {}).get("key")
@@ -174,7 +182,6 @@ class World:
             stack.enter_context(sandbox_environment())
             stack.enter_context(mock_aws())
             stack.enter_context(codedeploy_gaps.install())
-            self.clients = {name: client(name) for name in SERVICES}
             self._create()
             stack.enter_context(self.history.refusals.installed())
             self._stack = stack.pop_all()
@@ -188,34 +195,32 @@ class World:
 
     def _queue(self, name: str) -> tuple[str, str]:
         """A new SQS queue's URL and ARN."""
-        url = self.clients["sqs"].create_queue(QueueName=name)["QueueUrl"]
+        url = client("sqs").create_queue(QueueName=name)["QueueUrl"]
         return url, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
 
     def _create(self) -> None:
-        kit, tpl, clients = self.kit, self.template, self.clients
+        kit, tpl, codedeploy, sns = self.kit, self.template, client("codedeploy"), client("sns")
         # Lambda caps a function name at 64 characters.
         self.function_name = physical_name(tpl, kit.function_id, limit=64)
         self.function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
-        self.physical[(tpl.name, kit.function_id)] = {
-            "Ref": self.function_name,
-            "Arn": self.function_arn,
-        }
+        function = {"Ref": self.function_name, "Arn": self.function_arn}
+        self.physical[(tpl.name, kit.function_id)] = function
         if kit.load_balancer_id:
             self.physical[(tpl.name, kit.load_balancer_id)] = load_balancer_attributes(
                 tpl, kit.load_balancer_id, self.scenario.load_balancer
             )
         for _, nested, logical_id in kit.distributions:
-            made = self._distribution(nested, logical_id)
-            self.physical[(nested.name, logical_id)] = {
-                "Ref": made["Id"],
-                "Id": made["Id"],
-                "DomainName": made["DomainName"],
-            }
+            reference = f"drill-{nested.name}-{logical_id}"
+            made = client("cloudfront").create_distribution(
+                DistributionConfig=DISTRIBUTION_CONFIG | {"CallerReference": reference}
+            )["Distribution"]
+            ids = {"Ref": made["Id"], "Id": made["Id"], "DomainName": made["DomainName"]}
+            self.physical[(nested.name, logical_id)] = ids
         self.application_name, self.group_name = map(self._name, (kit.application_id, kit.group_id))
-        clients["codedeploy"].create_application(
+        codedeploy.create_application(
             applicationName=self.application_name, computePlatform="Server"
         )
-        clients["codedeploy"].create_deployment_group(
+        codedeploy.create_deployment_group(
             applicationName=self.application_name,
             deploymentGroupName=self.group_name,
             deploymentConfigName=kit.restore.deployment_config_name,
@@ -223,85 +228,42 @@ class World:
         )
         self.inbox_url, inbox_arn = self._queue("drill-notifications")
         for topic_id in kit.topic_ids:
-            arn = clients["sns"].create_topic(Name=self._name(topic_id, "TopicName"))["TopicArn"]
-            clients["sns"].subscribe(TopicArn=arn, Protocol="sqs", Endpoint=inbox_arn)
-        self.dlq_url = (
-            self._queue(self._name(kit.on_failure_id, "QueueName"))[0]
-            if kit.on_failure_id
-            else None
-        )
+            arn = sns.create_topic(Name=self._name(topic_id, "TopicName"))["TopicArn"]
+            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=inbox_arn)
+        self.dlq_url = None
+        if kit.on_failure_id:
+            self.dlq_url = self._queue(self._name(kit.on_failure_id, "QueueName"))[0]
         self.environment = {
             name: str(self.resolver.resolve(value, tpl)) for name, value in kit.environment.items()
         } | self._overrides
-        if self.environment.get("IDEMPOTENCY_TABLE"):
-            # The rollback function's idempotency table, keyed as the template declares it.
-            key = {"AttributeName": "pk"}
-            clients["dynamodb"].create_table(
-                TableName=self.environment["IDEMPOTENCY_TABLE"],
-                KeySchema=[key | {"KeyType": "HASH"}],
-                AttributeDefinitions=[key | {"AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        # The rule's target: moto cannot invoke a Lambda target, so an SQS queue receives
-        # what EventBridge would have handed to the function.
+        key = {"AttributeName": "pk"}  # the idempotency table, keyed as the template declares
+        client("dynamodb").create_table(
+            TableName=self.environment["IDEMPOTENCY_TABLE"],
+            KeySchema=[key | {"KeyType": "HASH"}],
+            AttributeDefinitions=[key | {"AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         self.pattern = self.resolver.resolve(dict(kit.rule_pattern), tpl)
         self.rule_name = physical_name(tpl, kit.rule_id, limit=64)
         self.target_url, target_arn = self._queue("drill-rollback-function-target")
-        clients["events"].put_rule(Name=self.rule_name, EventPattern=json.dumps(self.pattern))
-        clients["events"].put_targets(
+        client("events").put_rule(Name=self.rule_name, EventPattern=json.dumps(self.pattern))
+        client("events").put_targets(
             Rule=self.rule_name, Targets=[{"Id": "rollback-function", "Arn": target_arn}]
         )
-        outputs = tpl.body.get("Outputs", {})
-        bucket = next(
-            (
-                self.resolver.resolve(o.get("Value"), tpl)
-                for n, o in outputs.items()
-                if "artifact" in n.lower()
-            ),
-            "drill-artifacts",
-        )
+        bucket = tpl.body.get("Outputs", {}).get("ArtifactBucket", {}).get("Value", "drill")
         self.history = DeploymentHistory(
             self.scenario,
             self.notes,
-            clients["codedeploy"],
             application=self.application_name,
             group=self.group_name,
-            bucket=str(bucket),
+            bucket=str(self.resolver.resolve(bucket, tpl)),
         )
-
-    def _distribution(self, nested: Template, logical_id: str) -> Any:
-        """A moto distribution standing for ``logical_id`` of the nested edge stack."""
-        config = nested.properties(logical_id).get("DistributionConfig", {})
-        origin = {
-            "Id": "alb",
-            "DomainName": "alb.drill.invalid",
-            "CustomOriginConfig": {
-                "HTTPPort": 80,
-                "HTTPSPort": 443,
-                "OriginProtocolPolicy": "http-only",
-            },
-        }
-        return self.clients["cloudfront"].create_distribution(
-            DistributionConfig={
-                "CallerReference": f"drill-{nested.name}-{logical_id}",
-                "Comment": str(config.get("Comment", ""))[:128],
-                "Enabled": True,
-                "Origins": {"Quantity": 1, "Items": [origin]},
-                "DefaultCacheBehavior": {
-                    "TargetOriginId": "alb",
-                    "ViewerProtocolPolicy": "redirect-to-https",
-                    "CachePolicyId": CACHING_DISABLED,
-                },
-            }
-        )["Distribution"]
 
     def alarm_name(self, logical_id: str) -> str:
         return self._name(logical_id)
 
     def alarm_arn(self, logical_id: str) -> str:
         return self._name(logical_id, "Arn")
-
-    # --- The scenario's clock ----------------------------------------------------------------
 
     def advance_to(self, when: datetime) -> None:
         """Apply everything scheduled up to ``when`` and publish the datapoints landed by then."""
@@ -314,7 +276,7 @@ class World:
             for point in self._datapoints(index, minute)
         ]
         for start in range(0, len(data), PUT_METRIC_DATA_LIMIT):
-            self.clients["cloudwatch"].put_metric_data(
+            client("cloudwatch").put_metric_data(
                 Namespace=NAMESPACE, MetricData=data[start : start + PUT_METRIC_DATA_LIMIT]
             )
 
@@ -354,8 +316,6 @@ class World:
             dims.append({"Name": "TargetGroup", "Value": full_name})
         return dims
 
-    # --- EventBridge, SNS and the function ---------------------------------------------------
-
     def put_event(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
         """Send an event through EventBridge; return it as the rule's target receives it."""
         entry = {
@@ -365,12 +325,12 @@ class World:
             "Detail": json.dumps(event["detail"]),
             "Time": datetime.fromisoformat(event["time"].replace("Z", "+00:00")),
         }
-        self.clients["events"].put_events(Entries=[entry])
+        client("events").put_events(Entries=[entry])
         delivered = self._drain(self.target_url)
         return json.loads(delivered[0]) if delivered else None
 
     def _drain(self, url: str) -> list[str]:
-        sqs, bodies = self.clients["sqs"], []
+        sqs, bodies = client("sqs"), []
         while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
             for message in batch:
                 bodies.append(message["Body"])
@@ -398,22 +358,41 @@ class World:
                 {"revision": r.get("revision"), "description": r.get("description")}
                 for r in self.history.refusals.requests
             ]
-        for body in self._drain(self.inbox_url):
-            envelope = json.loads(body)
-            record.notifications.append(
-                {"Subject": envelope.get("Subject", ""), "Message": envelope["Message"]}
-            )
+        pages = [json.loads(body) for body in self._drain(self.inbox_url)]
+        record.notifications = [
+            {"Subject": p.get("Subject", ""), "Message": p["Message"]} for p in pages
+        ]
         return record
 
-    def send_to_dead_letter_queue(self, record: Mapping[str, Any]) -> bool:
-        if self.dlq_url is not None:
-            self.clients["sqs"].send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(record))
-        return self.dlq_url is not None
+    def send_to_dead_letter_queue(self, record: KitInvocation) -> bool:
+        """Send the invocation record Lambda sends an on-failure destination, if there is one."""
+        if self.dlq_url is None:
+            return False
+        error = record.invocation.error
+        body = {
+            "version": "1.0",
+            "timestamp": record.at.isoformat(),
+            "requestContext": {
+                "requestId": record.request_id,
+                "functionArn": f"{self.function_arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": record.attempt,
+            },
+            "requestPayload": record.event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
+        }
+        client("sqs").send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(body))
+        return True
 
     def dead_letters(self) -> int:
         if self.dlq_url is None:
             return 0
-        attributes = self.clients["sqs"].get_queue_attributes(
+        attributes = client("sqs").get_queue_attributes(
             QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
         )
         return int(attributes["Attributes"]["ApproximateNumberOfMessages"])

@@ -21,40 +21,30 @@ from drill.template import WatchedAlarm
 from drill.world import World
 
 
-def _metric(query: Mapping[str, Any]) -> dict[str, Any]:
-    """One entry of ``configuration.metrics``: a metric-math expression or a metric stat."""
-    if "Expression" in query:
-        return {"expression": query["Expression"], "label": query.get("Label", "")}
-    metric, stat = query["MetricStat"]["Metric"], query["MetricStat"]
-    dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
-    return {
-        "metricStat": {
-            "metric": {
-                "dimensions": dimensions,
-                "name": metric.get("MetricName"),
-                "namespace": metric.get("Namespace"),
-            },
-            "period": stat["Period"],
-            "stat": stat["Stat"],
-        }
-    }
-
-
 def _configuration(properties: Mapping[str, Any], name: str) -> dict[str, Any]:
-    # A single-metric alarm is one metric stat with an id CloudWatch makes up.
+    """The alarm's metric-math queries, or its one metric with an id CloudWatch makes up."""
+    stat = properties.get("Statistic") or properties.get("ExtendedStatistic")
+    single = {"Metric": properties, "Period": properties.get("Period"), "Stat": stat}
     queries = properties.get("Metrics") or [
-        {
-            "Id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
-            "MetricStat": {
-                "Metric": properties,
-                "Period": properties.get("Period"),
-                "Stat": properties.get("Statistic") or properties.get("ExtendedStatistic"),
-            },
-        }
+        {"Id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "MetricStat": single}
     ]
-    metrics = [
-        {"id": q["Id"], "returnData": q.get("ReturnData", True)} | _metric(q) for q in queries
-    ]
+    metrics = []
+    for query in queries:
+        entry = {"id": query["Id"], "returnData": query.get("ReturnData", True)}
+        if "Expression" in query:
+            entry |= {"expression": query["Expression"], "label": query.get("Label", "")}
+        else:
+            metric = query["MetricStat"]["Metric"]
+            entry["metricStat"] = {
+                "metric": {
+                    "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
+                    "name": metric.get("MetricName"),
+                    "namespace": metric.get("Namespace"),
+                },
+                "period": query["MetricStat"]["Period"],
+                "stat": query["MetricStat"]["Stat"],
+            }
+        metrics.append(entry)
     return {"description": properties.get("AlarmDescription", ""), "metrics": metrics}
 
 

@@ -1,13 +1,12 @@
 """Runs the rollback function's deployed code in process: imported from its cdk.out asset.
 
-``cdk synth`` copies the function's package into ``cdk.out/asset.<hash>/``: what Lambda
-would run, so the drill imports the handler from there. The test suite imports the
-``alarm_rollback_kit/functions/`` copy of the same top-level package ``rollback``, so the
-asset's modules live in a private table, swapped into ``sys.modules`` around every call,
-and no ``.pyc`` is written into cdk.out. Each invocation gets the template's environment,
-the drill's clock (the handler module's ``datetime`` swapped for a frozen one, the only
-change made to the code) and a capture of its log records; the shared ``rollback`` logger
-is restored after every use.
+``cdk synth`` copies the function's package into ``cdk.out/asset.<hash>/``, what Lambda
+runs, so the drill imports the handler from there. The suite imports the
+``alarm_rollback_kit/functions/`` copy of the same package ``rollback``, so the asset's
+modules live in a private table swapped into ``sys.modules`` around every call (no ``.pyc``
+written into cdk.out). Each invocation gets the template's environment, the drill's clock
+(the handler module's ``datetime`` swapped for a frozen one, the only change made to the
+code) and a capture of its log records.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import contextlib
 import functools
 import importlib
 import logging
+import logging.handlers
 import os
 import sys
 import time
@@ -61,23 +61,13 @@ class Invocation:
         return list(failed[-1].get("awsCalls", [])) if failed else []
 
 
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append({"message": record.getMessage(), **getattr(record, "fields", {})})
-
-
 def _frozen_clock(now: datetime) -> type[datetime]:
     class FrozenClock(datetime):
         """``datetime`` whose ``now()`` is the drill's simulated time."""
 
         @classmethod
         def now(cls, tz: Any = None) -> FrozenClock:
-            moment = now.astimezone(tz) if tz is not None else now.replace(tzinfo=None)
-            return cls.fromtimestamp(moment.timestamp(), tz=moment.tzinfo)
+            return cls.fromtimestamp(now.timestamp(), tz)
 
     return FrozenClock
 
@@ -92,6 +82,8 @@ class AssetFunction:
             raise FunctionLoadError(f"{asset_dir}: no package {self.package!r} in the asset")
         with (
             self._isolated({}),
+            # The suite's copy shares the package's logger: the asset's set-up handler goes.
+            mock.patch.object(logging.getLogger(self.package), "handlers", []),
             mock.patch.object(sys, "path", [str(asset_dir), *sys.path]),
             # Never add __pycache__ to what cdk deploys.
             mock.patch.object(sys, "dont_write_bytecode", True),
@@ -105,20 +97,16 @@ class AssetFunction:
         return name == self.package or name.startswith(self.package + ".")
 
     @contextlib.contextmanager
-    def _isolated(self, modules: Mapping[str, ModuleType]) -> Iterator[logging.Logger]:
-        """``modules`` as the package in ``sys.modules``; the suite's modules, and the
-        handlers of the package's logger (shared with the suite's copy), put back after."""
+    def _isolated(self, modules: Mapping[str, ModuleType]) -> Iterator[None]:
+        """``modules`` as the package in ``sys.modules``, the suite's put back after."""
         saved = {n: sys.modules.pop(n) for n in [n for n in sys.modules if self._owned(n)]}
-        logger = logging.getLogger(self.package)
-        handlers = list(logger.handlers)
         sys.modules.update(modules)
         try:
-            yield logger
+            yield
         finally:
             for name in [n for n in sys.modules if self._owned(n)]:
                 del sys.modules[name]
             sys.modules.update(saved)
-            logger.handlers[:] = handlers
 
     def invoke(
         self,
@@ -129,15 +117,15 @@ class AssetFunction:
         context: DrillContext,
     ) -> Invocation:
         """Call the handler as Lambda would, at simulated time ``now``."""
-        capture = _Capture()
+        capture = logging.handlers.BufferingHandler(capacity=1_000_000)  # keeps every record
         result: dict[str, Any] | None = None
         error: BaseException | None = None
         with (
-            self._isolated(self.modules) as logger,
+            self._isolated(self.modules),
             mock.patch.dict(os.environ, environment),
-        ):
             # The asset's own set-up made the logger INFO and unpropagated.
-            logger.handlers[:] = [capture]
+            mock.patch.object(logging.getLogger(self.package), "handlers", [capture]),
+        ):
             # The asset's modules are the drill's alone: each call sets their clock, and
             # the environment is per invocation here, not per container.
             self.module.__dict__["datetime"] = _frozen_clock(now)
@@ -148,7 +136,8 @@ class AssetFunction:
             except Exception as exc:
                 error = exc
             elapsed = time.perf_counter() - started
-        return Invocation(now, result, error, capture.lines, elapsed)
+        logs = [{"message": r.getMessage(), **getattr(r, "fields", {})} for r in capture.buffer]
+        return Invocation(now, result, error, logs, elapsed)
 
 
 @functools.cache

@@ -1,24 +1,24 @@
 """Replays one incident scenario through the synthesized kit and reports what it did.
 
-On the scenario's clock, ``drill.evaluator`` replays the kit's alarms over the scenario's
-series; each state change becomes an alarm event (``drill.alarm_event``) put through moto's
-EventBridge with the synthesized rule, and what its target receives goes to the rollback
-handler from the cdk.out asset, against moto (``drill.world``). EventBridge invokes the
-function asynchronously: Lambda retries a failed event up to ``MaximumRetryAttempts`` times,
-one minute and then two later, and then sends a record to the on-failure destination (AWS
-Lambda Developer Guide, "How Lambda handles errors and retries with asynchronous invocation"
-and "Capturing records of Lambda asynchronous invocations"). Once a rollback starts, the
-restore model (``alarm_rollback_kit/timing.py``) says when the fleet runs the old revision;
-from the first minute after that every series except ``RequestCount`` returns to its
-pre-onset median and the alarms are replayed again. AWS publishes no ingestion delay for
-ALB datapoints, so each scenario runs at the best, typical and worst delay of a stated range
-(docs/aws-behaviours.md) and its expectations must hold at every one. EventBridge and the
-function take no time on the drill's clock (their wall time is measured). Errors served
-counts the ELB 5xx from onset until the first recovered minute.
+On the scenario's clock, ``drill.evaluator`` replays the kit's alarms; each state change is
+an alarm event (``drill.alarm_event``) put through moto's EventBridge with the synthesized
+rule, and what the rule's target receives goes to the rollback handler from the cdk.out
+asset (``drill.world``). Lambda retries a failed asynchronous invocation up to
+``MaximumRetryAttempts`` times, one and then two minutes later, then sends a record to the
+on-failure destination (AWS Lambda Developer Guide, "How Lambda handles errors and retries
+with asynchronous invocation", "Capturing records of Lambda asynchronous invocations").
+Once a rollback starts, the restore model (``alarm_rollback_kit/timing.py``) says when the
+fleet runs the old revision; from the first minute after that every series but
+``RequestCount`` returns to its pre-onset median and the alarms are replayed again. AWS
+publishes no ingestion delay for ALB datapoints, so each scenario runs at the best, typical
+and worst delay of a stated range (docs/aws-behaviours.md) and its expectations must hold at
+every one. EventBridge and the function take no time on the drill's clock (their wall time
+is measured). Errors served counts the ELB 5xx from onset to the first recovered minute.
 """
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -220,20 +220,17 @@ class _Run:
         retries = self.kit.retry_attempts
         if record.attempt <= retries:
             at = record.at + timedelta(seconds=RETRY_DELAYS_S[record.attempt - 1])
-            self.retries = sorted(
-                [*self.retries, (at, record.attempt + 1, record.event)], key=lambda r: r[0]
-            )
+            bisect.insort(self.retries, (at, record.attempt + 1, record.event), key=lambda r: r[0])
             text = (
                 f"Lambda retries the event (asynchronous invocation, attempt "
                 f"{record.attempt + 1} of {retries + 1}) at {at:%H:%M:%S}"
             )
-        elif self.world.send_to_dead_letter_queue(record):
+        else:
+            self.world.send_to_dead_letter_queue(record)
             text = (
                 f"retries exhausted: the event goes to the on-failure destination, dead-letter "
                 f"queue {self.kit.on_failure_id} (its alarm pages on-call)"
             )
-        else:
-            text = "retries exhausted and no on-failure destination: event lost"
         self.event(record.at, "retry" if record.attempt <= retries else "dlq", text)
 
     def _rollback_started(self, record: KitInvocation) -> None:

@@ -1,15 +1,13 @@
 """The AWS side of a drill, in process under moto: what the rollback function talks to.
 
-``World`` starts ``mock_aws`` with ``tests.support.codedeploy_gaps`` installed and creates
-what the kit declares and the function reaches, named as ``drill.resolver`` names them: the
-CodeDeploy application and group, the SNS topics (an SQS queue subscribed reads the pages
-back), the on-failure dead-letter queue, the idempotency table, a CloudFront distribution
-per nested-stack distribution and the EventBridge rule with the synthesized pattern, whose
-target is an SQS queue standing in for the function (moto delivers to SQS targets, not
-Lambda ones). No alarm is created: the function reads none, and ``drill.evaluator`` decides
-states. Time is the scenario's: ``advance_to`` applies the deployment history due by then
-and puts each minute's ALB datapoints once landed, with the dimensions the function's
-diagnosis asks for, in its order (moto compares dimension lists in order).
+``World`` starts ``mock_aws`` with ``tests.support.codedeploy_gaps`` and creates what the kit
+declares and the function reaches, named as ``drill.resolver`` names them: the CodeDeploy
+group, the SNS topics (read back through an SQS queue), the dead-letter queue, the
+idempotency table, the edge's distributions and the EventBridge rule, whose target is an SQS
+queue standing in for the function (moto delivers to SQS targets, not Lambda ones). No alarm
+is created: the function reads none, and ``drill.evaluator`` decides states. ``advance_to``
+applies the deployment history due by then and puts the ALB datapoints landed by then, with
+the dimensions the function's diagnosis asks for, in its order (moto compares them in order).
 """
 
 from __future__ import annotations
@@ -38,29 +36,12 @@ from tests.support import codedeploy_gaps
 PUT_METRIC_DATA_LIMIT = 1000  # datapoints per PutMetricData call
 
 # A distribution only needs to exist, so that the function's CreateInvalidation has a
-# target: one origin and the managed CachingDisabled policy.
+# target.
 DISTRIBUTION_CONFIG = {
     "Comment": "",
     "Enabled": True,
-    "Origins": {
-        "Quantity": 1,
-        "Items": [
-            {
-                "Id": "alb",
-                "DomainName": "alb.drill.invalid",
-                "CustomOriginConfig": {
-                    "HTTPPort": 80,
-                    "HTTPSPort": 443,
-                    "OriginProtocolPolicy": "http-only",
-                },
-            }
-        ],
-    },
-    "DefaultCacheBehavior": {
-        "TargetOriginId": "alb",
-        "ViewerProtocolPolicy": "redirect-to-https",
-        "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
-    },
+    "Origins": {"Quantity": 1, "Items": [{"Id": "alb", "DomainName": "alb.drill.invalid"}]},
+    "DefaultCacheBehavior": {"TargetOriginId": "alb", "ViewerProtocolPolicy": "allow-all"},
 }
 
 
@@ -230,9 +211,8 @@ class World:
         for topic_id in kit.topic_ids:
             arn = sns.create_topic(Name=self._name(topic_id, "TopicName"))["TopicArn"]
             sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=inbox_arn)
-        self.dlq_url = None
-        if kit.on_failure_id:
-            self.dlq_url = self._queue(self._name(kit.on_failure_id, "QueueName"))[0]
+        # The kit's function always has one (its EventInvokeConfig's on-failure destination).
+        self.dlq_url = self._queue(self._name(str(kit.on_failure_id), "QueueName"))[0]
         self.environment = {
             name: str(self.resolver.resolve(value, tpl)) for name, value in kit.environment.items()
         } | self._overrides
@@ -354,20 +334,15 @@ class World:
             codedeploy_gaps.complete_deployment(str(result["deploymentId"]), "Stopped", at=at)
             record.stopped.append(str(result["deploymentId"]))
         if invocation.error is not None:
-            record.refused = [
-                {"revision": r.get("revision"), "description": r.get("description")}
-                for r in self.history.refusals.requests
-            ]
+            record.refused = list(self.history.refusals.requests)
         pages = [json.loads(body) for body in self._drain(self.inbox_url)]
         record.notifications = [
             {"Subject": p.get("Subject", ""), "Message": p["Message"]} for p in pages
         ]
         return record
 
-    def send_to_dead_letter_queue(self, record: KitInvocation) -> bool:
-        """Send the invocation record Lambda sends an on-failure destination, if there is one."""
-        if self.dlq_url is None:
-            return False
+    def send_to_dead_letter_queue(self, record: KitInvocation) -> None:
+        """Send the invocation record Lambda sends its on-failure destination."""
         error = record.invocation.error
         body = {
             "version": "1.0",
@@ -387,11 +362,8 @@ class World:
             "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)},
         }
         client("sqs").send_message(QueueUrl=self.dlq_url, MessageBody=json.dumps(body))
-        return True
 
     def dead_letters(self) -> int:
-        if self.dlq_url is None:
-            return 0
         attributes = client("sqs").get_queue_attributes(
             QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
         )

@@ -140,9 +140,7 @@ class AssetFunction:
         return Invocation(now, result, error, logs, elapsed)
 
 
-@functools.cache
-def _load(asset_dir: Path, handler: str) -> AssetFunction:
-    return AssetFunction(asset_dir, handler)
+_load = functools.cache(AssetFunction)
 
 
 def load(asset_dir: Path, handler: str) -> AssetFunction:

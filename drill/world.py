@@ -46,13 +46,9 @@ DISTRIBUTION_CONFIG = {
 
 
 class DeploymentHistory:
-    """The group's CodeDeploy history on the drill's clock.
-
-    The scenario's deployments are created and completed at their times (unless the kit
-    stopped one first), rollbacks complete at their modelled restore time, and what the
-    function created is stamped with the drill's time (moto stamps real time). The
-    scenario's failing rollbacks are refused by ``drill.refusals``.
-    """
+    """The group's CodeDeploy history on the drill's clock: the scenario's deployments and
+    the rollbacks' modelled ends at their times, what the function created stamped with the
+    drill's time (moto stamps real time), failing rollbacks refused (``drill.refusals``)."""
 
     def __init__(self, scenario: Scenario, notes: list[str], **group: str) -> None:
         self.scenario, self.notes, self._group = scenario, notes, group
@@ -175,7 +171,6 @@ class World:
         return self.resolver.attributes(self.template, logical_id)[attribute]
 
     def _queue(self, name: str) -> tuple[str, str]:
-        """A new SQS queue's URL and ARN."""
         url = client("sqs").create_queue(QueueName=name)["QueueUrl"]
         return url, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
 

@@ -406,3 +406,15 @@ def launch_deployment(
         setattr(launched, _PREVIOUS_REVISION, dict(good.revision))
     set_status(launched.deployment_id, status)
     return launched.deployment_id
+
+
+def group_deployments(codedeploy: Any, application: str, group: str) -> list[dict[str, Any]]:
+    """Every deployment of ``group`` as a client's BatchGetDeployments describes it, oldest
+    first (for tests and the drill, which read a group back through the API)."""
+    ids = codedeploy.list_deployments(applicationName=application, deploymentGroupName=group)[
+        "deployments"
+    ]
+    infos: list[dict[str, Any]] = codedeploy.batch_get_deployments(deploymentIds=ids)[
+        "deploymentsInfo"
+    ]
+    return sorted(infos, key=lambda d: d["createTime"])

@@ -18,7 +18,6 @@ from typing import Any
 
 from tests.support import codedeploy_gaps
 from tests.support import codedeploy_lambda_gaps as gaps
-from tests.support.rollback_world import group_deployments
 
 APPLICATION = "order-api-releases"
 GROUP = "order-api-handler"
@@ -100,7 +99,7 @@ class LambdaWorld:
         gaps.finish_deployment(deployment_id, status, at=at)
 
     def deployments(self) -> list[dict[str, Any]]:
-        return group_deployments(self.codedeploy, APPLICATION, GROUP)
+        return codedeploy_gaps.group_deployments(self.codedeploy, APPLICATION, GROUP)
 
 
 def build(now: datetime, clients: dict[str, Any]) -> LambdaWorld:

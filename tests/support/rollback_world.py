@@ -6,8 +6,7 @@ fixture in ``tests/lambdas/rollback/conftest.py`` builds it, with
 deployment history at chosen times with boto3 clients of its own, so the hooks on the
 function's cached clients see only the function's calls. ``alarm_event`` and
 ``deployment_event`` build the EventBridge events the function reads, and ``fire`` runs the
-handler on an alarm a minute before a world's clock (EC2 or Lambda); ``group_deployments``
-reads a group's history back for either world. ``Hooks`` registers
+handler on an alarm a minute before a world's clock (EC2 or Lambda). ``Hooks`` registers
 botocore handlers on the function's clients; ``Faults`` makes chosen calls fail through
 ``before-call`` (which botocore lets a handler answer in place of the service).
 """
@@ -63,17 +62,6 @@ def s3_revision(key: str) -> dict[str, Any]:
 
 def revision_key(info: dict[str, Any]) -> str:
     return str(info["revision"]["s3Location"]["key"])
-
-
-def group_deployments(codedeploy: Any, application: str, group: str) -> list[dict[str, Any]]:
-    """Every deployment of ``group`` as BatchGetDeployments describes it, oldest first."""
-    ids = codedeploy.list_deployments(applicationName=application, deploymentGroupName=group)[
-        "deployments"
-    ]
-    infos: list[dict[str, Any]] = codedeploy.batch_get_deployments(deploymentIds=ids)[
-        "deploymentsInfo"
-    ]
-    return sorted(infos, key=lambda d: d["createTime"])
 
 
 def alarm_event(
@@ -207,7 +195,7 @@ class World:
         }
 
     def deployments(self) -> list[dict[str, Any]]:
-        return group_deployments(self.codedeploy, APP, GROUP)
+        return codedeploy_gaps.group_deployments(self.codedeploy, APP, GROUP)
 
     def codedeploy_rollback(self) -> dict[str, Any]:
         """The one rollback deployment CodeDeploy itself created (``codeDeployRollback``)."""

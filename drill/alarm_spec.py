@@ -157,10 +157,7 @@ class AlarmSpec:
         )
 
     def metric_refs(self) -> list[MetricRef]:
-        """Every metric the alarm reads."""
-        if self.metric is not None:
-            return [self.metric]
-        return [q.metric for q in self.queries if q.metric is not None]
+        return [m for m in (self.metric, *(q.metric for q in self.queries)) if m is not None]
 
     def breaches(self, value: float) -> bool:
         compare, _ = COMPARISONS[self.comparison_operator]

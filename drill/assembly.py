@@ -18,9 +18,7 @@ from aws_cdk import cloud_assembly_schema, cx_api
 ACCOUNT = "123456789012"  # moto's default account (moto.core.models.DEFAULT_ACCOUNT_ID)
 REGION = "us-east-1"
 ALB_NAMESPACE = "AWS/ApplicationELB"
-LAMBDA_FUNCTION = "AWS::Lambda::Function"
 NESTED_STACK = "AWS::CloudFormation::Stack"
-DISTRIBUTION = "AWS::CloudFront::Distribution"
 
 
 class DrillTemplateError(ValueError):

@@ -20,14 +20,14 @@ _PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "
 # Ref and Fn::GetAtt of the resources the drill does not create itself, by type, as
 # format strings over the CloudFormation-style generated names below; other types get a Ref.
 _DEFAULTS = {
-    "AWS::CloudWatch::Alarm": {"Ref": "{name}", "Arn": "{arn}cloudwatch:{at}:alarm:{name}"},
-    "AWS::Lambda::Function": {"Ref": "{name}", "Arn": "{arn}lambda:{at}:function:{name}"},
-    "AWS::SNS::Topic": {"Ref": "{arn}sns:{at}:{name}", "TopicName": "{name}"},
-    "AWS::SQS::Queue": {"Ref": "https://sqs.{url}/{name}", "Arn": "{arn}sqs:{at}:{name}"},
+    "AWS::CloudWatch::Alarm": {"Ref": "{name}", "Arn": "arn:aws:cloudwatch:{at}:alarm:{name}"},
+    "AWS::Lambda::Function": {"Ref": "{name}", "Arn": "arn:aws:lambda:{at}:function:{name}"},
+    "AWS::SNS::Topic": {"Ref": "arn:aws:sns:{at}:{name}", "TopicName": "{name}"},
+    "AWS::SQS::Queue": {"Ref": "https://sqs.{url}/{name}", "Arn": "arn:aws:sqs:{at}:{name}"},
     "AWS::S3::Bucket": {"Ref": "{bucket}"},
     "AWS::EC2::SecurityGroup": {"Ref": "{name}", "GroupId": "sg-{sg}"},
     "AWS::ElasticLoadBalancingV2::TargetGroup": {
-        "Ref": "{arn}elasticloadbalancing:{at}:targetgroup/{short}/{id}",
+        "Ref": "arn:aws:elasticloadbalancing:{at}:targetgroup/{short}/{id}",
         "TargetGroupFullName": "targetgroup/{short}/{id}",
     },
 }
@@ -57,7 +57,6 @@ def default_attributes(template: Template, logical_id: str) -> dict[str, str]:
     values = {
         "name": name,
         "bucket": name.lower()[:63],
-        "arn": "arn:aws:",
         "at": f"{REGION}:{ACCOUNT}",
         "url": f"{REGION}.amazonaws.com/{ACCOUNT}",
         "short": short,
@@ -86,14 +85,13 @@ def load_balancer_attributes(
     }
 
 
-Physical = Mapping[tuple[str, str], Mapping[str, str]]
-
-
 class Resolver:
     """Resolves intrinsics against ``physical`` ((template name, logical id) -> attributes);
     resources not listed get ``default_attributes``."""
 
-    def __init__(self, assembly: Assembly, physical: Physical) -> None:
+    def __init__(
+        self, assembly: Assembly, physical: Mapping[tuple[str, str], Mapping[str, str]]
+    ) -> None:
         self._assembly = assembly
         self._physical = physical
 

@@ -1,10 +1,9 @@
 """Reads what ``cdk synth`` wrote to ``cdk.out``: the kit's alarms, rule, function and fleet.
 
-The drill restates nothing about the kit by hand: in the cloud assembly's templates
-(``drill.assembly``) it finds the EventBridge rule on CloudWatch alarm state changes with a
-Lambda target and the alarms that rule names, then follows what the function and its
-CodeDeploy group reference (one lookup, ``_linked``) to the group, the fleet, the target
-group and the asynchronous-invocation settings. Values a template leaves out are AWS's
+The drill restates nothing about the kit by hand: it finds the EventBridge rule on CloudWatch
+alarm state changes with a Lambda target, the alarms that rule names, and follows what the
+function and its CodeDeploy group reference (one lookup, ``_linked``) to the fleet, the
+target group and the asynchronous-invocation settings. Values a template leaves out are AWS's
 defaults (``alarm_rollback_kit/timing.py``: ELB API Reference, CreateTargetGroup; CodeDeploy
 User Guide, deployment configurations; Lambda Developer Guide, asynchronous invocation).
 """
@@ -13,21 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alarm_rollback_kit import timing
 from alarm_rollback_kit.alarms import ALARM_EVENT_DETAIL_TYPE, ALARM_EVENT_SOURCE
 from drill.alarm_spec import AlarmSpec
-from drill.assembly import (
-    ALB_NAMESPACE,
-    DISTRIBUTION,
-    LAMBDA_FUNCTION,
-    Assembly,
-    DrillTemplateError,
-    Template,
-)
+from drill.assembly import ALB_NAMESPACE, Assembly, DrillTemplateError, Template
 
 ALARM = "AWS::CloudWatch::Alarm"
 
@@ -74,15 +66,17 @@ def rollback_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, An
     """
     alarms = dict(all_alarms(template))
     names = {str(p.get("AlarmName")): logical_id for logical_id, p in alarms.items()}
-    ids: list[str | None] = []
-    for rule_id in alarm_rules(template):
-        for entry in _pattern(template["Resources"][rule_id]).get("resources", []):
-            ids += (
-                [names.get(entry.split(":alarm:")[-1])] if isinstance(entry, str) else _refs(entry)
-            )
+    rules = [_pattern(template["Resources"][rule_id]) for rule_id in alarm_rules(template)]
+    entries = [entry for pattern in rules for entry in pattern.get("resources", [])]
+    refs = _refs(
+        [
+            {"Ref": names.get(e.split(":alarm:")[-1], e)} if isinstance(e, str) else e
+            for e in entries
+        ]
+    )
     return [
         (logical_id, alarms[logical_id])
-        for logical_id in dict.fromkeys(ids)
+        for logical_id in dict.fromkeys(refs)
         if logical_id in alarms
     ]
 
@@ -103,6 +97,11 @@ def _linked(template: Template, type_: str, *values: Any) -> list[str]:
     """The ``type_`` resources that ``values`` reference, in order."""
     of_type = template.of_type(type_)
     return [ref for ref in dict.fromkeys(_refs(list(values))) if ref in of_type]
+
+
+def _referencing(template: Template, type_: str, logical_id: str) -> list[str]:
+    """The ``type_`` resources whose properties reference ``logical_id``."""
+    return [ref for ref in template.of_type(type_) if logical_id in _refs(template.properties(ref))]
 
 
 def _first(template: Template, type_: str, *values: Any) -> str | None:
@@ -131,18 +130,14 @@ class WatchedAlarm:
     rollback: bool
 
     def describe(self) -> str:
-        spec = self.spec
-        if spec.metric is not None:
-            what = f"{spec.metric.metric_name} {spec.metric.stat}"
-        else:
-            what = next(q.expression for q in spec.queries if q.return_data and q.expression)
-        op = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": ">="}.get(
-            spec.comparison_operator, spec.comparison_operator
-        )
+        spec, metric = self.spec, self.spec.metric
+        returned = (q.expression for q in spec.queries if q.return_data and q.expression)
+        what = f"{metric.metric_name} {metric.stat}" if metric else next(returned)
+        op = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": ">="}
         return (
-            f"{what} {op} {spec.threshold:g}, {spec.datapoints_to_alarm} of "
-            f"{spec.evaluation_periods} x {spec.period} s, missing data: "
-            f"{spec.treat_missing_data}"
+            f"{what} {op.get(spec.comparison_operator, spec.comparison_operator)} "
+            f"{spec.threshold:g}, {spec.datapoints_to_alarm} of {spec.evaluation_periods} x "
+            f"{spec.period} s, missing data: {spec.treat_missing_data}"
         )
 
 
@@ -185,7 +180,7 @@ class Kit:
     topic_ids: tuple[str, ...]
     load_balancer_id: str | None
     target_group_id: str | None
-    distributions: tuple[tuple[str, Template, str], ...] = field(default=())
+    distributions: tuple[tuple[str, Template, str], ...]
 
     @property
     def rule_pattern(self) -> Mapping[str, Any]:
@@ -211,7 +206,7 @@ def _construct_label(resource: Mapping[str, Any], logical_id: str) -> str:
 
 def _rule_function(template: Template, rule_id: str) -> str | None:
     targets = template.properties(rule_id).get("Targets")
-    return next(iter(_linked(template, LAMBDA_FUNCTION, targets)), None)
+    return next(iter(_linked(template, "AWS::Lambda::Function", targets)), None)
 
 
 def _environment(template: Template, function_id: str) -> Mapping[str, Any]:
@@ -219,29 +214,58 @@ def _environment(template: Template, function_id: str) -> Mapping[str, Any]:
     return dict(variables.get("Variables", {}))
 
 
-def find_kit(
-    assembly: Assembly, *, alarm_fragments: Sequence[str] = (), target_type: str = "EC2"
-) -> Kit:
-    """Locate the rollback rule, its function and alarms in the first stack that has them,
-    for a function of ``target_type`` (its ``TARGET_TYPE``: the service's ``EC2`` one, or
-    the API stack's ``LAMBDA`` one).
+def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
+    """The kit in the first stack whose alarm rule targets the EC2 rollback function.
 
     Besides the rollback alarms, the drill replays the other ALB alarms of the same
     construct (the notify-only target 5xx alarm) and any alarm whose logical id contains
     one of ``alarm_fragments`` (a scenario's ``expect.alarms`` keys).
     """
-    for template in assembly.stacks.values():
-        for rule_id in alarm_rules(template.body):
-            function_id = _rule_function(template, rule_id)
-            if (
-                function_id
-                and _environment(template, function_id).get("TARGET_TYPE") == target_type
-            ):
-                return _kit(assembly, template, rule_id, function_id, alarm_fragments)
-    raise DrillTemplateError(
-        f"no EventBridge rule on CloudWatch alarm state changes with a Lambda target in "
-        f"{', '.join(sorted(t.path.name for t in assembly.stacks.values()))}; "
-        "is the AutoRollback construct in the app?"
+    found = (
+        (template, rule_id, function_id)
+        for template in assembly.stacks.values()
+        for rule_id in alarm_rules(template.body)
+        if (function_id := _rule_function(template, rule_id))
+        and _environment(template, function_id).get("TARGET_TYPE") == "EC2"
+    )
+    template, rule_id, function_id = next(found, (None, "", ""))
+    if template is None:
+        raise DrillTemplateError(
+            f"no EventBridge rule on CloudWatch alarm state changes with a Lambda target in "
+            f"{', '.join(sorted(t.path.name for t in assembly.stacks.values()))}; "
+            "is the AutoRollback construct in the app?"
+        )
+    environment = _environment(template, function_id)
+    group_id = _pick(template, "AWS::CodeDeploy::DeploymentGroup", environment)
+    group = template.properties(group_id)
+    target_group_id = _first(
+        template, "AWS::ElasticLoadBalancingV2::TargetGroup", group, environment
+    )
+    configs = _referencing(template, "AWS::Lambda::EventInvokeConfig", function_id)
+    invoke = template.properties(configs[0]) if configs else {}
+    on_failure = invoke.get("DestinationConfig", {}).get("OnFailure")
+    return Kit(
+        assembly=assembly,
+        template=template,
+        rule_id=rule_id,
+        function_id=function_id,
+        handler=str(template.properties(function_id)["Handler"]),
+        asset_dir=_asset_dir(assembly, template, function_id),
+        environment=environment,
+        alarms=_watched(template, rule_id, alarm_fragments),
+        application_id=_pick(template, "AWS::CodeDeploy::Application", group),
+        group_id=group_id,
+        restore=_restore_inputs(template, group, target_group_id),
+        retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),  # Lambda's default
+        on_failure_id=next(iter(_refs(on_failure)), None),
+        topic_ids=tuple(template.of_type("AWS::SNS::Topic")),
+        load_balancer_id=_first(template, "AWS::ElasticLoadBalancingV2::LoadBalancer", environment),
+        target_group_id=target_group_id,
+        distributions=tuple(
+            (nested_id, nested, distribution_id)
+            for nested_id, nested in assembly.nested_of(template)
+            for distribution_id in nested.of_type("AWS::CloudFront::Distribution")
+        ),
     )
 
 
@@ -264,53 +288,6 @@ def _watched(
             alarms.append(WatchedAlarm(logical_id, label, properties, spec, rollback))
     order = {logical_id: i for i, logical_id in enumerate(rollback_ids)}
     return tuple(sorted(alarms, key=lambda a: order.get(a.logical_id, len(order))))
-
-
-def _kit(
-    assembly: Assembly,
-    template: Template,
-    rule_id: str,
-    function_id: str,
-    alarm_fragments: Sequence[str],
-) -> Kit:
-    environment = _environment(template, function_id)
-    group_id = _pick(template, "AWS::CodeDeploy::DeploymentGroup", environment)
-    group = template.properties(group_id)
-    target_group_id = _first(
-        template, "AWS::ElasticLoadBalancingV2::TargetGroup", group, environment
-    )
-    invoke = next(
-        (
-            template.properties(config)
-            for config in template.of_type("AWS::Lambda::EventInvokeConfig")
-            if function_id in _refs(template.properties(config).get("FunctionName"))
-        ),
-        {},
-    )
-    on_failure = invoke.get("DestinationConfig", {}).get("OnFailure")
-    return Kit(
-        assembly=assembly,
-        template=template,
-        rule_id=rule_id,
-        function_id=function_id,
-        handler=str(template.properties(function_id)["Handler"]),
-        asset_dir=_asset_dir(assembly, template, function_id),
-        environment=environment,
-        alarms=_watched(template, rule_id, alarm_fragments),
-        application_id=_pick(template, "AWS::CodeDeploy::Application", group),
-        group_id=group_id,
-        restore=_restore_inputs(template, group, target_group_id),
-        retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),  # Lambda's default
-        on_failure_id=next(iter(_refs(on_failure)), None),
-        topic_ids=tuple(template.of_type("AWS::SNS::Topic")),
-        load_balancer_id=_first(template, "AWS::ElasticLoadBalancingV2::LoadBalancer", environment),
-        target_group_id=target_group_id,
-        distributions=tuple(
-            (nested_id, nested, distribution_id)
-            for nested_id, nested in assembly.nested_of(template)
-            for distribution_id in nested.of_type(DISTRIBUTION)
-        ),
-    )
 
 
 def _asset_dir(assembly: Assembly, template: Template, function_id: str) -> Path:

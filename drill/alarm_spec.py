@@ -1,10 +1,9 @@
 """An ``AWS::CloudWatch::Alarm``'s properties as the evaluator models them, and metric data.
 
 ``AlarmSpec.from_properties`` reads a single-metric or metric-math alarm (PutMetricAlarm's
-parameters, CloudWatch API Reference), checked against a JSON schema, and rejects by name
-what ``drill.evaluator`` does not model (anomaly-detection bands, ``ThresholdMetricId``);
-``AlarmSpec.values`` gives the alarm's datapoint per period from each metric's data.
-``SeriesStore`` holds metric data.
+parameters, CloudWatch API Reference) checked against ``alarm_schema.json``, rejecting by
+name what ``drill.evaluator`` does not model (anomaly-detection bands); ``AlarmSpec.values``
+gives its datapoint per period from each metric's data, which ``SeriesStore`` holds.
 """
 
 from __future__ import annotations
@@ -170,11 +169,8 @@ class AlarmSpec:
     def values(
         self, grid: Sequence[datetime], data: Mapping[str, Mapping[datetime, float]]
     ) -> list[float | None]:
-        """The alarm's datapoint for each period of ``grid``, given each metric's data.
-
-        ``data`` is keyed by query id (``"m"`` for a single-metric alarm). A metric-math
-        alarm is evaluated over ``grid`` only, as CloudWatch queries just the range.
-        """
+        """The alarm's datapoint per period of ``grid`` from each query id's data (``"m"`` for
+        a single metric); math is evaluated over ``grid`` only, as CloudWatch queries the range."""
         points = data["m"] if self.metric is not None else self._math(grid, data)
         return [points.get(t) for t in grid]
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import cloud_assembly_schema, cx_api
 
@@ -35,18 +35,15 @@ class Template:
 
     @property
     def resources(self) -> Mapping[str, Any]:
-        found: Mapping[str, Any] = self.body.get("Resources", {})
-        return found
+        return cast(Mapping[str, Any], self.body.get("Resources", {}))
 
     def resource(self, logical_id: str) -> Mapping[str, Any]:
         if logical_id not in self.resources:
             raise DrillTemplateError(f"{self.path.name}: no resource {logical_id}")
-        found: Mapping[str, Any] = self.resources[logical_id]
-        return found
+        return cast(Mapping[str, Any], self.resources[logical_id])
 
     def properties(self, logical_id: str) -> Mapping[str, Any]:
-        found: Mapping[str, Any] = self.resource(logical_id).get("Properties", {})
-        return found
+        return cast(Mapping[str, Any], self.resource(logical_id).get("Properties", {}))
 
     def of_type(self, type_: str) -> list[str]:
         return [lid for lid, res in self.resources.items() if res.get("Type") == type_]
@@ -54,11 +51,8 @@ class Template:
 
 @dataclass(frozen=True)
 class Assembly:
-    """The stacks of a cloud assembly and where its file assets are staged.
-
-    ``assets`` maps an asset's S3 object key (what a template's ``Code.S3Key`` or nested
-    ``TemplateURL`` names) to its staged path in ``cdk_out``.
-    """
+    """The stacks of a cloud assembly, and ``assets``: an asset's S3 object key (what a
+    ``Code.S3Key`` or nested ``TemplateURL`` names) -> its staged path in ``cdk_out``."""
 
     cdk_out: Path
     stacks: Mapping[str, Template]

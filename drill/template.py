@@ -59,11 +59,8 @@ def alarm_rules(template: Mapping[str, Any]) -> list[str]:
 
 
 def rollback_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The alarms an alarm-state-change rule listens to, as (logical id, Properties).
-
-    A rule's ``resources`` entry names an alarm by ``{"Fn::GetAtt": [LogicalId, "Arn"]}``
-    (what CDK writes for ``alarm.alarm_arn``) or by a literal ARN ending in its ``AlarmName``.
-    """
+    """The alarms an alarm-state-change rule lists in ``resources`` by ``Fn::GetAtt`` Arn
+    (CDK's ``alarm.alarm_arn``) or a literal ARN ending in ``AlarmName``, with Properties."""
     alarms = dict(all_alarms(template))
     names = {str(p.get("AlarmName")): logical_id for logical_id, p in alarms.items()}
     rules = [_pattern(template["Resources"][rule_id]) for rule_id in alarm_rules(template)]
@@ -215,12 +212,9 @@ def _environment(template: Template, function_id: str) -> Mapping[str, Any]:
 
 
 def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
-    """The kit in the first stack whose alarm rule targets the EC2 rollback function.
-
-    Besides the rollback alarms, the drill replays the other ALB alarms of the same
-    construct (the notify-only target 5xx alarm) and any alarm whose logical id contains
-    one of ``alarm_fragments`` (a scenario's ``expect.alarms`` keys).
-    """
+    """The kit in the first stack whose alarm rule targets the EC2 rollback function. Its
+    alarms are the rule's, the other ALB alarms of its construct (the notify-only target 5xx
+    alarm) and any whose logical id contains one of ``alarm_fragments``."""
     found = (
         (template, rule_id, function_id)
         for template in assembly.stacks.values()

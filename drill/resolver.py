@@ -125,7 +125,16 @@ class Resolver:
     def _getatt(self, template: Template, logical_id: str, attribute: str) -> Any:
         resource = template.resource(logical_id)
         if resource.get("Type") == NESTED_STACK and attribute.startswith("Outputs."):
-            return self._nested_output(template, logical_id, attribute.removeprefix("Outputs."))
+            child = self._assembly.nested(template, logical_id)
+            outputs = child.body.get("Outputs", {}) if child else {}
+            output = outputs.get(attribute.removeprefix("Outputs."))
+            if child is None or output is None:
+                raise DrillTemplateError(
+                    f"{template.path.name}: nested stack {logical_id} has no {attribute} in cdk.out"
+                )
+            raw = resource.get("Properties", {}).get("Parameters", {})
+            params = {k: self.resolve(v, template) for k, v in raw.items()}
+            return self.resolve(output["Value"], child, params)
         attributes = self.attributes(template, logical_id)
         if attribute not in attributes:
             raise DrillTemplateError(
@@ -133,14 +142,3 @@ class Resolver:
                 f"({resource.get('Type')})"
             )
         return attributes[attribute]
-
-    def _nested_output(self, parent: Template, logical_id: str, output: str) -> Any:
-        child = self._assembly.nested(parent, logical_id)
-        outputs = child.body.get("Outputs", {}) if child is not None else {}
-        if child is None or output not in outputs:
-            raise DrillTemplateError(
-                f"{parent.path.name}: nested stack {logical_id} has no output {output} in cdk.out"
-            )
-        raw = parent.properties(logical_id).get("Parameters", {})
-        params = {k: self.resolve(v, parent) for k, v in raw.items()}
-        return self.resolve(outputs[output]["Value"], child, params)

@@ -21,8 +21,6 @@ from alarm_rollback_kit.alarms import ALARM_EVENT_DETAIL_TYPE, ALARM_EVENT_SOURC
 from drill.alarm_spec import AlarmSpec
 from drill.assembly import ALB_NAMESPACE, Assembly, DrillTemplateError, Template
 
-ALARM = "AWS::CloudWatch::Alarm"
-
 # restore_estimate's target-group inputs: keyword -> (source name, key in the template). A
 # key the template leaves out takes timing's AWS_DEFAULT_<KEYWORD>.
 _TARGET_GROUP_INPUTS = {
@@ -37,7 +35,7 @@ def all_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [
         (logical_id, dict(resource.get("Properties", {})))
         for logical_id, resource in template.get("Resources", {}).items()
-        if resource.get("Type") == ALARM
+        if resource.get("Type") == "AWS::CloudWatch::Alarm"
     ]
 
 
@@ -94,11 +92,6 @@ def _linked(template: Template, type_: str, *values: Any) -> list[str]:
     """The ``type_`` resources that ``values`` reference, in order."""
     of_type = template.of_type(type_)
     return [ref for ref in dict.fromkeys(_refs(list(values))) if ref in of_type]
-
-
-def _referencing(template: Template, type_: str, logical_id: str) -> list[str]:
-    """The ``type_`` resources whose properties reference ``logical_id``."""
-    return [ref for ref in template.of_type(type_) if logical_id in _refs(template.properties(ref))]
 
 
 def _first(template: Template, type_: str, *values: Any) -> str | None:
@@ -235,8 +228,8 @@ def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
     target_group_id = _first(
         template, "AWS::ElasticLoadBalancingV2::TargetGroup", group, environment
     )
-    configs = _referencing(template, "AWS::Lambda::EventInvokeConfig", function_id)
-    invoke = template.properties(configs[0]) if configs else {}
+    configs = (template.properties(c) for c in template.of_type("AWS::Lambda::EventInvokeConfig"))
+    invoke = next((c for c in configs if function_id in _refs(c.get("FunctionName"))), {})
     on_failure = invoke.get("DestinationConfig", {}).get("OnFailure")
     return Kit(
         assembly=assembly,

@@ -58,13 +58,19 @@ def test_nested_stack_output_resolves_to_the_distribution_the_drill_created(
     assert Resolver(assembly, physical).resolve(value, parent(assembly)) == "E2DRILL"
 
 
-def test_fn_sub_fills_pseudo_parameters_and_attributes(assembly: Assembly) -> None:
+def test_join_fills_pseudo_parameters_and_attributes(assembly: Assembly) -> None:
     physical = {("parent", "AlarmA"): {"Ref": "a", "Arn": "arn:alarm:a"}}
-    value = {"Fn::Sub": "${AWS::Region}/${AlarmA}/${AlarmA.Arn}"}
+    parts = [{"Ref": "AWS::Region"}, {"Ref": "AlarmA"}, {"Fn::GetAtt": ["AlarmA", "Arn"]}]
+    value = {"Fn::Join": ["/", parts]}
 
     assert (
         Resolver(assembly, physical).resolve(value, parent(assembly)) == "us-east-1/a/arn:alarm:a"
     )
+
+
+def test_intrinsic_the_drill_does_not_resolve_raises_naming_it(assembly: Assembly) -> None:
+    with pytest.raises(DrillTemplateError, match="cannot resolve Fn::Sub"):
+        Resolver(assembly, {}).resolve({"Fn::Sub": "${AWS::Region}"}, parent(assembly))
 
 
 def test_unknown_attribute_raises_naming_the_intrinsic(assembly: Assembly) -> None:

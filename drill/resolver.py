@@ -23,7 +23,11 @@ _DEFAULTS = {
     "AWS::CloudWatch::Alarm": {"Ref": "{name}", "Arn": "arn:aws:cloudwatch:{at}:alarm:{name}"},
     "AWS::Lambda::Function": {"Ref": "{name}", "Arn": "arn:aws:lambda:{at}:function:{name}"},
     "AWS::SNS::Topic": {"Ref": "arn:aws:sns:{at}:{name}", "TopicName": "{name}"},
-    "AWS::SQS::Queue": {"Ref": "https://sqs.{url}/{name}", "Arn": "arn:aws:sqs:{at}:{name}"},
+    "AWS::SQS::Queue": {
+        "Ref": "https://sqs.{url}/{name}",
+        "Arn": "arn:aws:sqs:{at}:{name}",
+        "QueueName": "{name}",
+    },
     "AWS::S3::Bucket": {"Ref": "{bucket}"},
     "AWS::EC2::SecurityGroup": {"Ref": "{name}", "GroupId": "sg-{sg}"},
     "AWS::ElasticLoadBalancingV2::TargetGroup": {

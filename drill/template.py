@@ -166,7 +166,7 @@ class Kit:
     group_id: str
     restore: RestoreInputs
     retry_attempts: int
-    on_failure_id: str | None
+    on_failure_id: str
     topic_ids: tuple[str, ...]
     load_balancer_id: str | None
     target_group_id: str | None
@@ -230,7 +230,15 @@ def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
     )
     configs = (template.properties(c) for c in template.of_type("AWS::Lambda::EventInvokeConfig"))
     invoke = next((c for c in configs if function_id in _refs(c.get("FunctionName"))), {})
-    on_failure = invoke.get("DestinationConfig", {}).get("OnFailure")
+    on_failure_id = next(iter(_refs(invoke.get("DestinationConfig", {}).get("OnFailure"))), None)
+    if on_failure_id is None:
+        # The drill replays Lambda's retries ending in the on-failure destination; the kit's
+        # function always has one, so a template without it is not the kit's.
+        raise DrillTemplateError(
+            f"function {function_id} in {template.path.name} has no on-failure destination "
+            "(AWS::Lambda::EventInvokeConfig DestinationConfig.OnFailure); the drill replays "
+            "Lambda's retries into it"
+        )
     return Kit(
         assembly=assembly,
         template=template,
@@ -244,7 +252,7 @@ def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
         group_id=group_id,
         restore=_restore_inputs(template, group, target_group_id),
         retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),  # Lambda's default
-        on_failure_id=next(iter(_refs(on_failure)), None),
+        on_failure_id=on_failure_id,
         topic_ids=tuple(template.of_type("AWS::SNS::Topic")),
         load_balancer_id=_first(template, "AWS::ElasticLoadBalancingV2::LoadBalancer", environment),
         target_group_id=target_group_id,

@@ -207,7 +207,7 @@ class World:
             arn = sns.create_topic(Name=self._name(topic_id, "TopicName"))["TopicArn"]
             sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=inbox_arn)
         # The kit's function always has one (its EventInvokeConfig's on-failure destination).
-        self.dlq_url = self._queue(self._name(str(kit.on_failure_id), "QueueName"))[0]
+        self.dlq_url = self._queue(self._name(kit.on_failure_id, "QueueName"))[0]
         self.environment = {
             name: str(self.resolver.resolve(value, tpl)) for name, value in kit.environment.items()
         } | self._overrides

@@ -115,8 +115,19 @@ def test_async_retries_and_dead_letter_queue_come_from_the_event_invoke_config(
     kit = find_kit(load_assembly(cdk_out))
 
     assert kit.retry_attempts == 2
-    assert kit.on_failure_id is not None
     assert "DeadLetters" in kit.on_failure_id
+
+
+def test_function_without_an_on_failure_destination_is_refused_naming_it(
+    cdk_out: Path, tmp_path: Path
+) -> None:
+    def drop_destination(template: dict[str, Any]) -> None:
+        resource(template, "AWS::Lambda::EventInvokeConfig")["Properties"].pop("DestinationConfig")
+
+    with pytest.raises(
+        DrillTemplateError, match=r"AutoRollbackFunction.* no on-failure destination"
+    ):
+        find_kit(load_assembly(variant(cdk_out, tmp_path / "cdk.out", drop_destination)))
 
 
 def test_asset_directory_is_found_from_the_s3_key_without_asset_metadata(

@@ -167,33 +167,13 @@ def _alarm_events(
         props = kit.template.properties(lid)
         if ALARM_ARN + (name := resolve(props.get("AlarmName", {"Ref": lid}))) not in listened:
             continue
-        alarm, previous = resolve(props), None
-        for t in r.transitions:
-            if t.new_state == ALARM:
-                event = alarm_event(
-                    name=name,
-                    arn=ALARM_ARN + name,
-                    properties=alarm,
-                    transition=t,
-                    previous=previous,
-                    at=t.at,
-                )
-                events.append((t.at, lid, event))
-            previous = t
+        event = partial(alarm_event, name=name, arn=ALARM_ARN + name, properties=resolve(props))
+        events += [
+            (t.at, lid, event(transition=t, previous=previous, at=t.at))
+            for previous, t in zip([None, *r.transitions], r.transitions, strict=False)
+            if t.new_state == ALARM
+        ]
     return sorted(events, key=lambda e: e[:2])
-
-
-def _account(env: Mapping[str, str], start: datetime) -> lambda_world.LambdaWorld:
-    """``lambda_world``'s function and Lambda group, and the kit's function's topic and table."""
-    clients = {name: client(name) for name in ("codedeploy", "dynamodb", "iam", "lambda", "sns")}
-    clients["sns"].create_topic(Name=env["TOPIC_ARN"].rsplit(":", 1)[-1])
-    clients["dynamodb"].create_table(
-        TableName=env["IDEMPOTENCY_TABLE"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-    )
-    return lambda_world.build(start, clients)
 
 
 def _lay_down(
@@ -250,7 +230,18 @@ def _kit_undos(
     done: dict[int, Undo] = {}
     count = 0
     with sandbox_environment(), mock_aws(), gaps.install():
-        world = _account(env, scenario.start)
+        clients = {
+            name: client(name) for name in ("codedeploy", "dynamodb", "iam", "lambda", "sns")
+        }
+        # The kit's function's topic and table beside lambda_world's function and group.
+        clients["sns"].create_topic(Name=env["TOPIC_ARN"].rsplit(":", 1)[-1])
+        clients["dynamodb"].create_table(
+            TableName=env["IDEMPOTENCY_TABLE"],
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+        world = lambda_world.build(scenario.start, clients)
         for at, lid, event in _alarm_events(kit, rule_id, resolve, replays):
             _lay_down(world, releases, ends, ids, at)
             context = DrillContext(f"drill-{at:%H%M%S}-{lid}", function_id, function_id)

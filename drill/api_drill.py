@@ -176,6 +176,19 @@ def _alarm_events(
     return sorted(events, key=lambda e: e[:2])
 
 
+def _account(env: Mapping[str, str], start: datetime) -> lambda_world.LambdaWorld:
+    """``lambda_world``'s function and Lambda group, and the kit's function's topic and table."""
+    clients = {name: client(name) for name in ("codedeploy", "dynamodb", "iam", "lambda", "sns")}
+    clients["sns"].create_topic(Name=env["TOPIC_ARN"].rsplit(":", 1)[-1])
+    clients["dynamodb"].create_table(
+        TableName=env["IDEMPOTENCY_TABLE"],
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    )
+    return lambda_world.build(start, clients)
+
+
 def _lay_down(
     world: lambda_world.LambdaWorld,
     releases: tuple[Release, ...],
@@ -185,32 +198,24 @@ def _lay_down(
 ) -> None:
     """Start the releases created, and end those CodeDeploy ended, before ``at`` (a tie is
     the worse case: still running)."""
+    start = partial(world.release, created_ago=timedelta(0), completed_ago=None)
     for i, release in enumerate(releases):
         if len(ids) == i and release.create_time < at:
             world.now = release.create_time
-            ids.append(
-                world.release(
-                    created_ago=timedelta(0),
-                    completed_ago=None,
-                    current=release.previous,
-                    target=release.version,
-                )
-            )
+            ids.append(start(current=release.previous, target=release.version))
         if i < len(ids) and i in ends and ends[i].at < at:
             _end(ids[i], ends[i].end, ends[i].at)
 
 
 def _kit_undos(
-    kit: ApiKit,
-    kit_function: tuple[str, str],
-    scenario: ApiScenario,
-    replays: Mapping[str, Replay],
-    stops: Mapping[int, Undo],
+    kit: ApiKit, scenario: ApiScenario, replays: Mapping[str, Replay], stops: Mapping[int, Undo]
 ) -> tuple[dict[int, Undo], int]:
     """The releases the kit's function stopped or undid, and how many stops and undos it
     made, CodeDeploy's own ``stops`` landing at their times; each rollback deployment ends
     ``ROLLBACK_S``'s long end after the decision that started it."""
-    (rule_id, function_id), releases = kit_function, scenario.releases
+    if kit.kit_function is None:
+        return {}, 0
+    (rule_id, function_id), releases = kit.kit_function, scenario.releases
     if {v for r in releases for v in (r.previous, r.version)} - {"1", "2"}:
         raise ScenarioError(scenario.name, "deployments", "", "the kit's account has versions 1, 2")
     # The published version is the one released.
@@ -230,18 +235,7 @@ def _kit_undos(
     done: dict[int, Undo] = {}
     count = 0
     with sandbox_environment(), mock_aws(), gaps.install():
-        clients = {
-            name: client(name) for name in ("codedeploy", "dynamodb", "iam", "lambda", "sns")
-        }
-        # The kit's function's topic and table beside lambda_world's function and group.
-        clients["sns"].create_topic(Name=env["TOPIC_ARN"].rsplit(":", 1)[-1])
-        clients["dynamodb"].create_table(
-            TableName=env["IDEMPOTENCY_TABLE"],
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        )
-        world = lambda_world.build(scenario.start, clients)
+        world = _account(env, scenario.start)
         for at, lid, event in _alarm_events(kit, rule_id, resolve, replays):
             _lay_down(world, releases, ends, ids, at)
             context = DrillContext(f"drill-{at:%H%M%S}-{lid}", function_id, function_id)
@@ -335,10 +329,9 @@ def run(kit: ApiKit, scenario: ApiScenario, delay_s: int, notice_s: int, longest
             lid: evaluate(a.spec, source, evaluation_range=ranges[lid])
             for lid, a in kit.alarms.items()
         }
-        found, count = _stops(kit, scenario, replays, notice_s), 0
-        if kit.kit_function is not None:
-            by_kit, count = _kit_undos(kit, kit.kit_function, scenario, replays, found)
-            found |= {i: u for i, u in by_kit.items() if i not in found or u.at <= found[i].at}
+        found = _stops(kit, scenario, replays, notice_s)
+        by_kit, count = _kit_undos(kit, scenario, replays, found)
+        found |= {i: u for i, u in by_kit.items() if i not in found or u.at <= found[i].at}
         if found == undo:
             break
         undo = found

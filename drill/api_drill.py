@@ -167,19 +167,12 @@ def _alarm_events(
         props = kit.template.properties(lid)
         if ALARM_ARN + (name := resolve(props.get("AlarmName", {"Ref": lid}))) not in listened:
             continue
-        alarm, previous = resolve(props), None
-        for t in r.transitions:
-            if t.new_state == ALARM:
-                event = alarm_event(
-                    name=name,
-                    arn=ALARM_ARN + name,
-                    properties=alarm,
-                    transition=t,
-                    previous=previous,
-                    at=t.at,
-                )
-                events.append((t.at, lid, event))
-            previous = t
+        event = partial(alarm_event, name=name, arn=ALARM_ARN + name, properties=resolve(props))
+        events += [
+            (t.at, lid, event(transition=t, previous=previous, at=t.at))
+            for previous, t in zip([None, *r.transitions], r.transitions, strict=False)
+            if t.new_state == ALARM
+        ]
     return sorted(events, key=lambda e: e[:2])
 
 
@@ -205,32 +198,24 @@ def _lay_down(
 ) -> None:
     """Start the releases created, and end those CodeDeploy ended, before ``at`` (a tie is
     the worse case: still running)."""
+    start = partial(world.release, created_ago=timedelta(0), completed_ago=None)
     for i, release in enumerate(releases):
         if len(ids) == i and release.create_time < at:
             world.now = release.create_time
-            ids.append(
-                world.release(
-                    created_ago=timedelta(0),
-                    completed_ago=None,
-                    current=release.previous,
-                    target=release.version,
-                )
-            )
+            ids.append(start(current=release.previous, target=release.version))
         if i < len(ids) and i in ends and ends[i].at < at:
             _end(ids[i], ends[i].end, ends[i].at)
 
 
 def _kit_undos(
-    kit: ApiKit,
-    kit_function: tuple[str, str],
-    scenario: ApiScenario,
-    replays: Mapping[str, Replay],
-    stops: Mapping[int, Undo],
+    kit: ApiKit, scenario: ApiScenario, replays: Mapping[str, Replay], stops: Mapping[int, Undo]
 ) -> tuple[dict[int, Undo], int]:
     """The releases the kit's function stopped or undid, and how many stops and undos it
     made, CodeDeploy's own ``stops`` landing at their times; each rollback deployment ends
     ``ROLLBACK_S``'s long end after the decision that started it."""
-    (rule_id, function_id), releases = kit_function, scenario.releases
+    if kit.kit_function is None:
+        return {}, 0
+    (rule_id, function_id), releases = kit.kit_function, scenario.releases
     if {v for r in releases for v in (r.previous, r.version)} - {"1", "2"}:
         raise ScenarioError(scenario.name, "deployments", "", "the kit's account has versions 1, 2")
     # The published version is the one released.
@@ -344,10 +329,9 @@ def run(kit: ApiKit, scenario: ApiScenario, delay_s: int, notice_s: int, longest
             lid: evaluate(a.spec, source, evaluation_range=ranges[lid])
             for lid, a in kit.alarms.items()
         }
-        found, count = _stops(kit, scenario, replays, notice_s), 0
-        if kit.kit_function is not None:
-            by_kit, count = _kit_undos(kit, kit.kit_function, scenario, replays, found)
-            found |= {i: u for i, u in by_kit.items() if i not in found or u.at <= found[i].at}
+        found = _stops(kit, scenario, replays, notice_s)
+        by_kit, count = _kit_undos(kit, scenario, replays, found)
+        found |= {i: u for i, u in by_kit.items() if i not in found or u.at <= found[i].at}
         if found == undo:
             break
         undo = found

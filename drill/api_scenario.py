@@ -13,7 +13,6 @@ an assumed ``ROLLBACK_S``.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,15 +22,23 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
-from drill.scenario import SCENARIOS_DIR, ScenarioError, _schema_error, _series, _time
+from drill.scenario import (
+    SCENARIOS_DIR,
+    SCHEMA,
+    ScenarioError,
+    parse_series,
+    parse_time,
+    read,
+    validate,
+)
 
 # From a stop or undo to the old version answering everything. ASSUMED: AWS publishes no
 # duration. Short end: a bare alias update; long end: a rollback deployment that waits out a
 # BeforeAllowTraffic hook for the hook function's whole 5-minute timeout (not a bound).
 ROLLBACK_S = (10, 300)
 MINUTE = timedelta(minutes=1)
+_VALIDATOR = Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": "#/$defs/api_scenario"})
 _CONFIG = re.compile(r"Lambda(?:(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?|AllAtOnce)$")
 
 
@@ -134,41 +141,25 @@ def bundled_api_names() -> list[str]:
 
 
 def load(name_or_path: str | Path) -> ApiScenario:
-    path = Path(name_or_path)
-    path = path if path.is_file() else SCENARIOS_DIR / f"{path.name.removesuffix('.json')}.json"
-    try:
-        return parse(json.loads(path.read_text(encoding="utf-8")), source=str(path))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ScenarioError(str(path), "(file)", str(name_or_path), str(err)) from None
+    data, source = read(name_or_path, bundled_api_names())
+    return parse(data, source=source)
 
 
 def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
     """Validate a decoded API scenario; raise ScenarioError naming the field and the value."""
-    schema = json.loads((Path(__file__).parent / "scenario_schema.json").read_text("utf-8"))
-    validator = Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/api_scenario"})
-    if (error := best_match(validator.iter_errors(data))) is not None:
-        raise _schema_error(source, error)
-    requests = _series(source, data["series"])["Count"]
-    rates = {v: _series(source, dict(m)) for v, m in data["versions"].items() if m}
+    validate(data, source, _VALIDATOR)
+    requests = tuple(v or 0.0 for v in parse_series(source, data["series"])["Count"])
+    rates = {v: parse_series(source, dict(m)) for v, m in data["versions"].items() if m}
     for version, metrics in rates.items():
         if len(next(iter(metrics.values()))) != len(requests):
             raise ScenarioError(source, f"versions.{version}", version, "one value a minute")
-    start, onset = _time(source, "start", data["start"]), _time(source, "onset", data["onset"])
+    time = partial(parse_time, source)
+    start, onset = time("start", data["start"]), time("onset", data["onset"])
     if not start <= onset < start + MINUTE * len(requests):
         raise ScenarioError(source, "onset", data["onset"], "must fall within the series")
-    at = partial(_time, source, "createTime")
     releases = tuple(
-        Release(r["previous"], r["version"], at(r["createTime"]), r.get("config"))
+        Release(r["previous"], r["version"], time("createTime", r["createTime"]), r.get("config"))
         for r in data["deployments"]
     )
-    counts = tuple(v or 0.0 for v in requests)
-    return ApiScenario(
-        data["name"],
-        data["description"].strip(),
-        start,
-        onset,
-        counts,
-        rates,
-        releases,
-        dict(data["expect"]),
-    )
+    name, text = data["name"], data["description"].strip()
+    return ApiScenario(name, text, start, onset, requests, rates, releases, dict(data["expect"]))

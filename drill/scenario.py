@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from drill.alarm_spec import SeriesStore
@@ -123,31 +123,34 @@ def bundled_names() -> list[str]:
     return sorted(p.stem for p in SCENARIOS_DIR.glob("*.json") if not p.stem.startswith("api-"))
 
 
-def load(name_or_path: str | Path) -> Scenario:
-    """Load a bundled scenario by name, or any scenario file by path."""
+def read(name_or_path: str | Path, bundled: list[str]) -> tuple[Any, str]:
+    """A scenario file's decoded JSON and its path, found by path or else by bundled name."""
     path = Path(name_or_path)
     if not path.is_file():
-        path = SCENARIOS_DIR / f"{path.name}.json"
+        path = SCENARIOS_DIR / f"{path.name.removesuffix('.json')}.json"
     if not path.is_file():
-        why = f"no such file or bundled scenario; bundled: {', '.join(bundled_names())}"
+        why = f"no such file or bundled scenario; bundled: {', '.join(bundled)}"
         raise ScenarioError(str(name_or_path), "(file)", str(name_or_path), why)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8")), str(path)
     except json.JSONDecodeError as err:
         raise ScenarioError(str(path), "(file)", None, f"not valid JSON: {err}") from None
-    return parse(data, source=str(path))
+
+
+def load(name_or_path: str | Path) -> Scenario:
+    """Load a bundled scenario by name, or any scenario file by path."""
+    data, source = read(name_or_path, bundled_names())
+    return parse(data, source=source)
 
 
 def parse(data: Any, *, source: str = "scenario") -> Scenario:
     """Validate a decoded scenario; raise ScenarioError naming the field and the value."""
-    error = best_match(_VALIDATOR.iter_errors(data))
-    if error is not None:
-        raise _schema_error(source, error)
-    start = _time(source, "start", data["start"])
-    series = _series(source, data["series"])
+    validate(data, source)
+    start = parse_time(source, "start", data["start"])
+    series = parse_series(source, data["series"])
     minutes = len(next(iter(series.values())))
     end = start + timedelta(minutes=minutes)
-    onset = _time(source, "onset", data["onset"]) if data.get("onset") else None
+    onset = parse_time(source, "onset", data["onset"]) if data.get("onset") else None
     if onset is not None and not start <= onset < end:
         window = f"{start:%Y-%m-%dT%H:%M:%SZ} .. {end:%Y-%m-%dT%H:%M:%SZ}"
         why = f"must fall within the series ({window})"
@@ -170,12 +173,14 @@ def parse(data: Any, *, source: str = "scenario") -> Scenario:
     )
 
 
-_SCHEMA = json.loads((Path(__file__).parent / "scenario_schema.json").read_text("utf-8"))
-_VALIDATOR = Draft202012Validator(_SCHEMA)
+SCHEMA = json.loads((Path(__file__).parent / "scenario_schema.json").read_text("utf-8"))
+_VALIDATOR = Draft202012Validator(SCHEMA)
 
 
-def _schema_error(source: str, error: ValidationError) -> ScenarioError:
-    """The schema's finding as file, field, value and the failing schema's description."""
+def validate(data: Any, source: str, validator: Draft202012Validator = _VALIDATOR) -> None:
+    """Raise the schema's best finding as file, field, value and the failing schema's text."""
+    if (error := best_match(validator.iter_errors(data))) is None:
+        return
     path, value, schema = list(error.absolute_path), error.instance, error.schema
     message = str(schema.get("description", error.message))
     if error.validator == "additionalProperties":
@@ -189,10 +194,10 @@ def _schema_error(source: str, error: ValidationError) -> ScenarioError:
     elif "propertyNames" in error.absolute_schema_path:
         path = [*path, value]  # a bad key: the field is the key itself
     field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-    return ScenarioError(source, field or "(top level)", value, message)
+    raise ScenarioError(source, field or "(top level)", value, message)
 
 
-def _time(source: str, field: str, raw: str) -> datetime:
+def parse_time(source: str, field: str, raw: str) -> datetime:
     """A time the schema's pattern admits, unless the calendar does not (a 31 November)."""
     try:
         return datetime.fromisoformat(raw).astimezone(UTC)
@@ -200,7 +205,7 @@ def _time(source: str, field: str, raw: str) -> datetime:
         raise ScenarioError(source, field, raw, f"not a time: {err}") from None
 
 
-def _series(source: str, raw: dict[str, list[Any]]) -> dict[str, tuple[float | None, ...]]:
+def parse_series(source: str, raw: dict[str, list[Any]]) -> dict[str, tuple[float | None, ...]]:
     series: dict[str, tuple[float | None, ...]] = {}
     for key, items in raw.items():
         runs = [(i["value"], i["repeat"]) if isinstance(i, dict) else (i, 1) for i in items]
@@ -230,9 +235,9 @@ def _deployments(source: str, raw: list[dict[str, Any]], end: datetime) -> tuple
     out: list[Deployment] = []
     for i, item in enumerate(raw):
         at = f"deployments[{i}]"
-        created = _time(source, f"{at}.createTime", item["createTime"])
+        created = parse_time(source, f"{at}.createTime", item["createTime"])
         done = item.get("completeTime")
-        completed = _time(source, f"{at}.completeTime", done) if done else None
+        completed = parse_time(source, f"{at}.completeTime", done) if done else None
         checks = (
             ("completeTime", bool(completed and completed < created), "is before createTime"),
             ("createTime", created >= end, "is after the last minute of the series"),

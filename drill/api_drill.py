@@ -85,13 +85,13 @@ def find_api_kit(assembly: Assembly) -> ApiKit:
             if all(r.namespace != "AWS/ApiGateway" for r in refs):
                 continue
             function = alias["Properties"]["FunctionName"]["Ref"]
-            label = {lid: template._construct_label(tpl.resource(lid), lid) for lid in props}
+            label = {lid: template.construct_label(tpl.resource(lid), lid) for lid in props}
             alarms = {
                 lid: WatchedAlarm(lid, label[lid], props[lid], spec, lid in watched)
                 for lid, spec in specs.items()
                 if all(_feeds(r, function) for r in spec.metric_refs())
             }
-            rules = ((r, template._rule_function(tpl, r)) for r in template.alarm_rules(tpl.body))
+            rules = ((r, template.rule_function(tpl, r)) for r in template.alarm_rules(tpl.body))
             found = next(((r, f) for r, f in rules if f), None)
             return ApiKit(assembly, tpl, group["DeploymentConfigName"], alarms, found)
     raise DrillTemplateError("no Lambda group watching API Gateway alarms in cdk.out: make synth")
@@ -224,7 +224,7 @@ def _kit_undos(
     resolve = partial(Resolver(kit.assembly, physical).resolve, template=tpl)
     props = tpl.properties(function_id)
     env = {k: str(resolve(v)) for k, v in props["Environment"]["Variables"].items()} | NAMES
-    asset = template._asset_dir(kit.assembly, tpl, function_id)
+    asset = template.asset_dir(kit.assembly, tpl, function_id)
     function = load(asset, str(props["Handler"]))
     ends = {
         i: stops.get(i) or Undo(r.success_time(kit.group_config), "", "Succeeded")

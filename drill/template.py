@@ -189,12 +189,12 @@ def _cdk_path(resource: Mapping[str, Any]) -> list[str]:
     return str(resource.get("Metadata", {}).get("aws:cdk:path", "")).split("/")
 
 
-def _construct_label(resource: Mapping[str, Any], logical_id: str) -> str:
+def construct_label(resource: Mapping[str, Any], logical_id: str) -> str:
     parts = _cdk_path(resource)
     return parts[-2] if len(parts) >= 2 and parts[-1] == "Resource" else logical_id
 
 
-def _rule_function(template: Template, rule_id: str) -> str | None:
+def rule_function(template: Template, rule_id: str) -> str | None:
     targets = template.properties(rule_id).get("Targets")
     return next(iter(_linked(template, "AWS::Lambda::Function", targets)), None)
 
@@ -212,7 +212,7 @@ def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
         (template, rule_id, function_id)
         for template in assembly.stacks.values()
         for rule_id in alarm_rules(template.body)
-        if (function_id := _rule_function(template, rule_id))
+        if (function_id := rule_function(template, rule_id))
         and _environment(template, function_id).get("TARGET_TYPE") == "EC2"
     )
     template, rule_id, function_id = next(found, (None, "", ""))
@@ -245,7 +245,7 @@ def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
         rule_id=rule_id,
         function_id=function_id,
         handler=str(template.properties(function_id)["Handler"]),
-        asset_dir=_asset_dir(assembly, template, function_id),
+        asset_dir=asset_dir(assembly, template, function_id),
         environment=environment,
         alarms=_watched(template, rule_id, alarm_fragments),
         application_id=_pick(template, "AWS::CodeDeploy::Application", group),
@@ -279,22 +279,22 @@ def _watched(
         spec = AlarmSpec.from_properties(properties, name=logical_id)
         refs = spec.metric_refs()
         if wanted or (refs and all(ref.namespace == ALB_NAMESPACE for ref in refs)):
-            label = _construct_label(resource, logical_id)
+            label = construct_label(resource, logical_id)
             alarms.append(WatchedAlarm(logical_id, label, properties, spec, rollback))
     order = {logical_id: i for i, logical_id in enumerate(rollback_ids)}
     return tuple(sorted(alarms, key=lambda a: order.get(a.logical_id, len(order))))
 
 
-def _asset_dir(assembly: Assembly, template: Template, function_id: str) -> Path:
+def asset_dir(assembly: Assembly, template: Template, function_id: str) -> Path:
     """The function's code in cdk.out, from the asset manifest entry of its ``S3Key``."""
     function = template.resource(function_id)
-    asset_dir = assembly.asset_path(function, function.get("Properties", {}).get("Code"))
-    if asset_dir is None or not asset_dir.is_dir():
+    path = assembly.asset_path(function, function.get("Properties", {}).get("Code"))
+    if path is None or not path.is_dir():
         raise DrillTemplateError(
             f"{template.path.name}: no asset directory for {function_id} in cdk.out (the drill "
             "runs the function's code from there); run `make synth`"
         )
-    return asset_dir
+    return path
 
 
 def _restore_inputs(

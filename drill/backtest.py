@@ -34,7 +34,6 @@ from drill.metric_math import MathEvaluationError
 from drill.template import all_alarms, rollback_alarms
 
 DEFAULT_NAMESPACE = "AWS/ApplicationELB"
-DEFAULT_STAT = "Sum"
 # CloudWatch keeps 60-second datapoints for 15 days (CloudWatch User Guide, metrics
 # retention), so a per-minute backtest cannot reach further back.
 MAX_FETCH_DAYS = 15
@@ -127,7 +126,7 @@ def _key_from_label(label: str, at: str) -> tuple[str, str, str]:
     namespace = words.pop(0) if "/" in words[0] else DEFAULT_NAMESPACE
     if len(words) not in (1, 2):
         raise MetricsFileError(f"{at}: Label {label!r} is not '[Namespace ]MetricName[ Stat]'")
-    return (namespace, words[0], words[1] if len(words) == 2 else DEFAULT_STAT)
+    return (namespace, words[0], words[1] if len(words) == 2 else "Sum")
 
 
 def _timestamp(raw: str | float, at: str) -> datetime:

@@ -64,7 +64,6 @@ def load_metric_data(path: Path) -> MetricData:
 
 
 def parse_metric_data(doc: Any, *, source: str = "metrics") -> MetricData:
-    """Turn a GetMetricData result (plus optional queries) into a MetricData."""
     results = doc.get("MetricDataResults") if isinstance(doc, dict) else None
     if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
         raise MetricsFileError(f"{source}: expected an object with a MetricDataResults list")
@@ -156,12 +155,8 @@ def fetch_queries(
         if unknown := [name for name in names if not given.get(name)]:
             skipped.append(f"{ref}: dimension {', '.join(unknown)} not given on the command line")
             continue
-        dimensions = [{"Name": name, "Value": given[name]} for name in names]
-        metric = {
-            "Namespace": ref.namespace,
-            "MetricName": ref.metric_name,
-            "Dimensions": dimensions,
-        }
+        dims = [{"Name": name, "Value": given[name]} for name in names]
+        metric = {"Namespace": ref.namespace, "MetricName": ref.metric_name, "Dimensions": dims}
         stat = {"Metric": metric, "Period": period, "Stat": ref.stat}
         queries.append(
             {"Id": f"m{len(queries)}", "Label": str(ref), "MetricStat": stat, "ReturnData": True}
@@ -243,7 +238,6 @@ def replay_alarm(
     except AlarmDefinitionError as err:
         return AlarmReport(stack, logical_id, error=str(err))
     try:
-        # A longer period is built from the file's periods, evaluated every minute.
         result = replay(
             alarm, data.store, start=data.start, end=data.end, source_period=data.period
         )

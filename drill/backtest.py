@@ -34,7 +34,6 @@ from drill.metric_math import MathEvaluationError
 from drill.template import all_alarms, rollback_alarms
 
 DEFAULT_NAMESPACE = "AWS/ApplicationELB"
-DEFAULT_STAT = "Sum"
 # CloudWatch keeps 60-second datapoints for 15 days (CloudWatch User Guide, metrics
 # retention), so a per-minute backtest cannot reach further back.
 MAX_FETCH_DAYS = 15
@@ -65,7 +64,6 @@ def load_metric_data(path: Path) -> MetricData:
 
 
 def parse_metric_data(doc: Any, *, source: str = "metrics") -> MetricData:
-    """Turn a GetMetricData result (plus optional queries) into a MetricData."""
     results = doc.get("MetricDataResults") if isinstance(doc, dict) else None
     if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
         raise MetricsFileError(f"{source}: expected an object with a MetricDataResults list")
@@ -127,7 +125,7 @@ def _key_from_label(label: str, at: str) -> tuple[str, str, str]:
     namespace = words.pop(0) if "/" in words[0] else DEFAULT_NAMESPACE
     if len(words) not in (1, 2):
         raise MetricsFileError(f"{at}: Label {label!r} is not '[Namespace ]MetricName[ Stat]'")
-    return (namespace, words[0], words[1] if len(words) == 2 else DEFAULT_STAT)
+    return (namespace, words[0], words[1] if len(words) == 2 else "Sum")
 
 
 def _timestamp(raw: str | float, at: str) -> datetime:
@@ -157,12 +155,8 @@ def fetch_queries(
         if unknown := [name for name in names if not given.get(name)]:
             skipped.append(f"{ref}: dimension {', '.join(unknown)} not given on the command line")
             continue
-        dimensions = [{"Name": name, "Value": given[name]} for name in names]
-        metric = {
-            "Namespace": ref.namespace,
-            "MetricName": ref.metric_name,
-            "Dimensions": dimensions,
-        }
+        dims = [{"Name": name, "Value": given[name]} for name in names]
+        metric = {"Namespace": ref.namespace, "MetricName": ref.metric_name, "Dimensions": dims}
         stat = {"Metric": metric, "Period": period, "Stat": ref.stat}
         queries.append(
             {"Id": f"m{len(queries)}", "Label": str(ref), "MetricStat": stat, "ReturnData": True}
@@ -244,7 +238,6 @@ def replay_alarm(
     except AlarmDefinitionError as err:
         return AlarmReport(stack, logical_id, error=str(err))
     try:
-        # A longer period is built from the file's periods, evaluated every minute.
         result = replay(
             alarm, data.store, start=data.start, end=data.end, source_period=data.period
         )

@@ -55,11 +55,10 @@ def evaluate_window(
     used = tuple([i for i, p in enumerate(points) if p is not None][-n:])
     breaching = sum(1 for i in used if points[i])
     shortfall = n - len(used)
-    if not shortfall or treat_missing_data == "notBreaching":
-        return WindowOutcome(ALARM if breaching >= m else OK, used, shortfall, breaching)
     if treat_missing_data == "breaching":
-        total = breaching + shortfall
-        return WindowOutcome(ALARM if total >= m else OK, used, shortfall, total)
+        breaching += shortfall
+    if not shortfall or treat_missing_data in ("breaching", "notBreaching"):
+        return WindowOutcome(ALARM if breaching >= m else OK, used, shortfall, breaching)
     # missing / ignore: never invent a breach.
     if breaching >= m:
         state = ALARM
@@ -81,7 +80,6 @@ class Step:
     evaluated_at: datetime
     state: str
     window: tuple[tuple[datetime, float | None], ...]
-    outcome: WindowOutcome
     reason: str
 
     @property
@@ -130,13 +128,8 @@ def align(when: datetime, period: int) -> datetime:
 
 
 def evaluation_range_for(evaluation_periods: int, period: int, max_delay_s: float) -> int:
-    """The evaluation range the drill assumes: N + 2, plus one period per period of delay.
-
-    N + 2 is the margin of the guide's example (5 datapoints for N = 3); the extra periods
-    keep a datapoint landing ``max_delay_s`` after its period inside the range. A longer
-    range keeps an alarm on a sparse count in ALARM longer after the errors stop, the worse
-    outcome for the OK transition.
-    """
+    """N + 2 (the guide's example: 5 datapoints for N = 3), plus a period per period of delay
+    so a late datapoint stays in range; the longer range is the worse case for leaving ALARM."""
     return evaluation_periods + 2 + math.ceil(max_delay_s / period)
 
 
@@ -151,14 +144,11 @@ def replay(
     delay_s: float | Delay = 0.0,
     source_period: int | None = None,
 ) -> Replay:
-    """Evaluate ``alarm`` every wall-clock minute from ``start`` until ``end``.
+    """Evaluate ``alarm`` every minute from ``start`` until ``end`` over ``evaluation_range``
+    periods (default N + 2), a datapoint once landed ``delay_s`` after its period.
 
-    Each evaluation reads the ``evaluation_range`` periods (default N + 2) ending at its
-    minute, a datapoint once it has landed ``delay_s`` after its period (one number, or per
-    metric and period). ``source_period`` (default: the alarm's) is the data's resolution: a
-    longer alarm period sums the datapoints landed in the period ending at the evaluation
-    minute ("at the end of minute 6, the alarm is evaluated based on the data from minutes
-    2 to 6").
+    A longer alarm period than ``source_period`` sums the data landed in the period ending at
+    the minute ("at the end of minute 6, ... the data from minutes 2 to 6").
     """
     resolution = source_period or alarm.period
     landed = _landed(alarm, source, resolution, delay_s)
@@ -177,12 +167,10 @@ def replay(
         outcome = evaluate_window(flags, n, m, treat, state)
         window = tuple(zip(grid, values, strict=True))
         reason = _reason(alarm, window, flags, outcome, state)
-        steps.append(Step(newest, evaluated_at, outcome.state, window, outcome, reason))
+        steps.append(Step(newest, evaluated_at, outcome.state, window, reason))
         if outcome.state != state:
-            details = _reason_data(alarm, steps[-1])
-            transitions.append(
-                Transition(evaluated_at, newest, state, outcome.state, reason, details)
-            )
+            data = _reason_data(alarm, steps[-1], outcome.used)
+            transitions.append(Transition(evaluated_at, newest, state, outcome.state, reason, data))
             state = outcome.state
         evaluated_at += EVALUATION_INTERVAL
     return Replay(alarm, tuple(steps), tuple(transitions))
@@ -277,8 +265,8 @@ def _reason(
     return f"{text} {missing} treated as [{kind}]." if outcome.filled else text
 
 
-def _reason_data(alarm: AlarmSpec, step: Step) -> dict[str, Any]:
-    used = [step.window[i] for i in step.outcome.used]
+def _reason_data(alarm: AlarmSpec, step: Step, indexes: Sequence[int]) -> dict[str, Any]:
+    used = [step.window[i] for i in indexes]
     return {
         "version": "1.0",
         "queryDate": event_timestamp(step.evaluated_at),

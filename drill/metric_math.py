@@ -48,7 +48,6 @@ _OPS: dict[type[ast.AST], Callable[[float, float], float | bool]] = {
     ast.Or: lambda a, b: a != 0 or b != 0,
 }
 _ARITY = {"IF": (2, 3), "FILL": (2,)}
-SUPPORTED = "IF, FILL(m, constant | REPEAT), + - * /, comparisons, AND, OR, metric ids and numbers"
 
 
 def parse(expression: str) -> ast.expr:
@@ -61,8 +60,8 @@ def parse(expression: str) -> ast.expr:
         # Python gives no offset for an expression that ends too early: point past its end.
         position = err.offset - 1 if err.offset else len(expression)
         raise MathSyntaxError(
-            f"metric math {expression!r}: {err.msg} at position {position} (the drill "
-            f"supports {SUPPORTED})"
+            f"metric math {expression!r}: {err.msg} at position {position} (the drill supports IF, "
+            "FILL(m, constant | REPEAT), + - * /, comparisons, AND, OR, metric ids and numbers)"
         ) from None
     except MathSyntaxError as err:
         raise MathSyntaxError(f"metric math {expression!r}: {err}") from None

@@ -9,6 +9,7 @@ gives its datapoint per period from each metric's data, which ``SeriesStore`` ho
 from __future__ import annotations
 
 import functools
+import graphlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -264,18 +265,25 @@ def _check_queries(queries: Sequence[MetricQuery], where: str) -> None:
             f"(CloudWatch User Guide, alarms on math expressions); got {sorted(periods)}"
         )
     ids = {q.id for q in queries}
+    refs: dict[str, set[str]] = {}
     for query in queries:
         if query.expression is None:
             continue
         try:
-            unknown = metric_math.referenced_ids(_parsed(query.expression)) - ids
+            refs[query.id] = metric_math.referenced_ids(_parsed(query.expression))
         except metric_math.MathSyntaxError as err:
             raise AlarmDefinitionError(f"{where}: {query.id}: {err}") from None
-        if unknown:
+        if unknown := refs[query.id] - ids:
             raise AlarmDefinitionError(
                 f"{where}: expression {query.id}={query.expression!r} names unknown "
                 f"id(s) {', '.join(sorted(unknown))}"
             )
+    try:
+        graphlib.TopologicalSorter(refs).prepare()
+    except graphlib.CycleError as err:
+        raise AlarmDefinitionError(
+            f"{where}: expressions refer to each other in a cycle: {' -> '.join(err.args[1])}"
+        ) from None
 
 
 # Parsed once per expression text: a replay evaluates the same expression every period.

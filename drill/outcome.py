@@ -153,8 +153,7 @@ class DrillReport:
 
     @property
     def decision(self) -> str | None:
-        first = self.first_invocation
-        return decision_of(first) if first else None
+        return decision_of(first) if (first := self.first_invocation) else None
 
     @property
     def alarm_time(self) -> datetime | None:

@@ -83,7 +83,6 @@ def _section(title: str, *texts: str) -> list[str]:
 
 def render(report: DrillReport, *, png: str | None = None) -> str:
     """The whole report as plain text."""
-    notes = _section("Notes", *(f"- {note}" for note in report.notes))
     return "\n".join(
         [
             *_header(report),
@@ -91,7 +90,7 @@ def render(report: DrillReport, *, png: str | None = None) -> str:
             *_section("Onset -> rollback start", *_onset_to_rollback(report)),
             *_section("Decision on the first ALARM event", *_decision(report)),
             *_restore(report),
-            *(notes if report.notes else []),
+            *(_section("Notes", *(f"- {n}" for n in report.notes)) if report.notes else []),
             *_expectations(report),
             *([f"PNG timeline: {png}"] if png else []),
         ]

@@ -13,19 +13,12 @@ from typing import Any
 
 from drill.evaluator import OK, Replay
 from drill.function import KitInvocation
-from drill.outcome import Event, Row
+from drill.outcome import SERIES, Event, Row
 from drill.scenario import Scenario
 from drill.template import Kit
 from drill.world import World
 
 SNS_SUBJECT_LIMIT = 99
-# A timeline row's series, in Row's order.
-HEADLINE_SERIES = (
-    "RequestCount",
-    "HTTPCode_ELB_5XX_Count",
-    "HTTPCode_Target_5XX_Count",
-    "HealthyHostCount",
-)
 
 
 def invocation_events(record: KitInvocation, world: World) -> list[Event]:
@@ -129,18 +122,17 @@ def rows(
 ) -> list[Row]:
     """One row a minute: the headline series and every replayed alarm's state."""
     empty = (None,) * len(scenario.timestamps())
-    requests, elb, target, healthy = (scenario.series.get(key, empty) for key in HEADLINE_SERIES)
+    series = [scenario.series.get(metric, empty) for metric, *_ in SERIES]
     # The state in force at the end of each minute on the wall clock.
     end = timedelta(seconds=scenario.period - 1)
     return [
-        Row(
-            minute,
-            requests[i],
-            elb[i],
-            target[i],
-            healthy[i],
-            tuple(replays[a.logical_id].state_at(minute + end) or OK for a in kit.alarms),
-            recovery_from is not None and minute >= recovery_from,
+        Row._make(
+            (
+                minute,
+                *(values[i] for values in series),
+                tuple(replays[a.logical_id].state_at(minute + end) or OK for a in kit.alarms),
+                recovery_from is not None and minute >= recovery_from,
+            )
         )
         for i, minute in enumerate(scenario.timestamps())
     ]

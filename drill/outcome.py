@@ -48,8 +48,16 @@ class Event(NamedTuple):
     data: Mapping[str, Any] = {}
 
 
-@dataclass(frozen=True)
-class Row:
+# A timeline row's series, in Row's order: CloudWatch metric, table heading, column width.
+SERIES = (
+    ("RequestCount", "requests", 10),
+    ("HTTPCode_ELB_5XX_Count", "ELB 5xx", 8),
+    ("HTTPCode_Target_5XX_Count", "tgt 5xx", 8),
+    ("HealthyHostCount", "healthy", 7),
+)
+
+
+class Row(NamedTuple):
     minute: datetime
     requests: float | None
     elb_5xx: float | None
@@ -57,6 +65,10 @@ class Row:
     healthy: float | None
     states: tuple[str, ...]
     modelled: bool
+
+    @property
+    def series(self) -> tuple[float | None, ...]:
+        return self[1:5]
 
 
 @dataclass(frozen=True)
@@ -141,8 +153,7 @@ class DrillReport:
 
     @property
     def decision(self) -> str | None:
-        first = self.first_invocation
-        return decision_of(first) if first else None
+        return decision_of(first) if (first := self.first_invocation) else None
 
     @property
     def alarm_time(self) -> datetime | None:
@@ -197,11 +208,8 @@ def expectations(report: DrillReport) -> list[Check]:
             Check(name, wanted, actual, actual == wanted if passed is None else passed, note)
         )
 
-    check(
-        "alarm_fires",
-        expect.alarm_fires,
-        any(fired[a.logical_id] for a in report.kit.rollback_alarms),
-    )
+    fires = any(fired[a.logical_id] for a in report.kit.rollback_alarms)
+    check("alarm_fires", expect.alarm_fires, fires)
     check("decision", expect.decision, report.decision)
     if expect.rollback_target is not None:
         check("rollback_target", expect.rollback_target, rollback and rollback.target_version)
@@ -212,13 +220,8 @@ def expectations(report: DrillReport) -> list[Check]:
     if (limit := expect.max_minutes_onset_to_rollback) is not None:
         elapsed = report.onset_to_rollback
         minutes = None if elapsed is None else elapsed.total_seconds() / 60
-        shown = None if minutes is None else round(minutes, 2)
-        check(
-            "max_minutes_onset_to_rollback",
-            limit,
-            shown,
-            passed=minutes is not None and minutes <= limit,
-        )
+        passed = minutes is not None and minutes <= limit
+        check("max_minutes_onset_to_rollback", limit, minutes and round(minutes, 2), passed=passed)
     for fragment, wanted in (expect.alarms or {}).items():
         matching = [fired[lid] for lid in fired if fragment in lid]
         actual, note = (any(matching), "") if matching else (None, "no alarm matches")

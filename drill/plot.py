@@ -75,16 +75,13 @@ def write_png(report: DrillReport, path: Path) -> Path:
     _alarm_bands(report, states)
     _markers(report, (traffic, errors, states))
 
-    handles, labels = errors.get_legend_handles_labels()
+    handles = errors.get_legend_handles_labels()[0]
     if report.recovery_from is not None:
         handles.append(Patch(color=RECOVERY_COLOUR, label="modelled recovery (baseline)"))
-        labels.append("modelled recovery (baseline)")
-    errors.legend(handles, labels, loc="upper left", fontsize=8, ncol=2)
-    marks, names = traffic.get_legend_handles_labels()
-    if marks:
+    errors.legend(handles=handles, loc="upper left", fontsize=8, ncol=2)
+    if marks := traffic.get_legend_handles_labels()[0]:
         figure.legend(
-            marks,
-            names,
+            handles=marks,
             loc="upper center",
             bbox_to_anchor=(0.5, 0.95),
             ncol=min(len(marks), 6),
@@ -142,9 +139,8 @@ def _markers(report: DrillReport, axes: tuple[Any, ...]) -> None:
             marks.append((rollback.started_at, "#2e7d32", "-", "rollback start"))
         if rollback.restore_end is not None and rollback.outcome != "Failed":
             marks.append((rollback.restore_end, "#2e7d32", "--", "restore end (modelled)"))
-    dead = [e.at for e in report.events if e.kind == "dlq"]
-    if dead:
-        marks.append((dead[0], "#b71c1c", "-.", "retries exhausted: event to the DLQ"))
+    if dead := next((e.at for e in report.events if e.kind == "dlq"), None):
+        marks.append((dead, "#b71c1c", "-.", "retries exhausted: event to the DLQ"))
     first, last = report.rows[0].minute, report.rows[-1].minute + MINUTE
     for moment, colour, style, label in marks:
         if first <= moment <= last:

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from drill.outcome import DrillReport
+from drill.outcome import SERIES, DrillReport
 from drill.runner import DelaySweep
 
 WIDTH = 100
@@ -33,6 +33,7 @@ CLOCK = (
     "delivery and the function's run take no time on this clock (their measured wall time is "
     "shown per invocation)."
 )
+VERDICT = {True: "PASS", False: "FAIL"}
 VERBS = {
     "redeployed": "CreateDeployment",
     "stopped": "StopDeployment",
@@ -66,10 +67,6 @@ def _minutes(delta: timedelta | None) -> str:
     return "-" if delta is None else f"{delta.total_seconds() / 60:.1f} min"
 
 
-def _verdict(passed: bool) -> str:
-    return "PASS" if passed else "FAIL"
-
-
 def _para(indent: str, *texts: str) -> list[str]:
     """Each text wrapped as its own paragraph at ``indent``; an empty text adds nothing."""
     more = indent + "    "
@@ -86,7 +83,6 @@ def _section(title: str, *texts: str) -> list[str]:
 
 def render(report: DrillReport, *, png: str | None = None) -> str:
     """The whole report as plain text."""
-    notes = _section("Notes", *(f"- {note}" for note in report.notes))
     return "\n".join(
         [
             *_header(report),
@@ -94,7 +90,7 @@ def render(report: DrillReport, *, png: str | None = None) -> str:
             *_section("Onset -> rollback start", *_onset_to_rollback(report)),
             *_section("Decision on the first ALARM event", *_decision(report)),
             *_restore(report),
-            *(notes if report.notes else []),
+            *(_section("Notes", *(f"- {n}" for n in report.notes)) if report.notes else []),
             *_expectations(report),
             *([f"PNG timeline: {png}"] if png else []),
         ]
@@ -134,7 +130,9 @@ def _timeline(report: DrillReport) -> list[str]:
         "",
         "Timeline (UTC). '-' no datapoint; '*' modelled recovery; alarm states as of the "
         "end of each minute",
-        f"{'minute':>6} {'requests':>10} {'ELB 5xx':>8} {'tgt 5xx':>8} {'healthy':>7}  "
+        f"{'minute':>6} "
+        + " ".join(f"{heading:>{width}}" for _, heading, width in SERIES)
+        + "  "
         + "  ".join(f"{a.label:<{w}}" for a, w in zip(report.alarms, widths, strict=True)),
     ]
     # What happened before the first minute, in each minute, and after the last one.
@@ -148,10 +146,9 @@ def _timeline(report: DrillReport) -> list[str]:
     lines += _para(indent, *happened[0])
     for row, texts in zip(report.rows, happened[1:], strict=False):
         states = "  ".join(f"{s:<{w}}" for s, w in zip(row.states, widths, strict=True))
+        values = (f"{_number(v):>{w}}" for v, (*_, w) in zip(row.series, SERIES, strict=True))
         lines.append(
-            f"{row.minute:%H:%M}{'*' if row.modelled else ' '} {_number(row.requests):>10} "
-            f"{_number(row.elb_5xx):>8} {_number(row.target_5xx):>8} {_number(row.healthy):>7}  "
-            f"{states}".rstrip()
+            f"{row.minute:%H:%M}{'*' if row.modelled else ' '} {' '.join(values)}  {states}".rstrip()
         )
         lines += _para(indent, *texts)
     after = _para(indent, *happened[-1])
@@ -271,11 +268,11 @@ def _expectations(report: DrillReport) -> list[str]:
         "",
         "Expectations (the scenario's expect block)",
         *(
-            f"  {_verdict(c.passed)}  {c.name:<32} expected {json.dumps(c.expected):<10} got "
+            f"  {VERDICT[c.passed]}  {c.name:<32} expected {json.dumps(c.expected):<10} got "
             f"{json.dumps(c.actual)}" + (f"  ({c.note})" if c.note else "")
             for c in report.checks
         ),
-        f"Result: {_verdict(report.passed)} ({met} of {len(report.checks)} expectations met)",
+        f"Result: {VERDICT[report.passed]} ({met} of {len(report.checks)} expectations met)",
     ]
 
 
@@ -289,9 +286,8 @@ def render_sweep(
 
 
 def sweep_lines(title: str, rows: list[tuple[str, Any]]) -> list[str]:
-    """The sweep table of (case, run) rows, a run having ``onset_to_rollback``,
-    ``onset_to_restored``, ``errors_served``, ``errors_until_end`` and ``passed`` (and, for a
-    range, ``restored_short`` and ``errors_short``): the EC2 and the API drill print it."""
+    """The sweep table of (case, run) rows for the EC2 and the API drill: a run has the
+    ``FIGURES`` and ``passed`` (and, for a range, ``restored_short`` and ``errors_short``)."""
     width = max(16, *(len(case) for case, _ in rows))
     lines = [
         title,
@@ -306,7 +302,7 @@ def sweep_lines(title: str, rows: list[tuple[str, Any]]) -> list[str]:
         restored = restored if short is None else f"{short.total_seconds() / 60:.1f}-{restored}"
         lines.append(
             f"  {case:<{width}} {_minutes(run.onset_to_rollback):>16} "
-            f"{restored:>16} {served:>14}  {_verdict(run.passed)}"
+            f"{restored:>16} {served:>14}  {VERDICT[run.passed]}"
         )
     lines.append("  ('+': still failing at the scenario's last minute, so more errors follow)")
     return lines

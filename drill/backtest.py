@@ -27,6 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 from drill.alarm_spec import AlarmDefinitionError, AlarmSpec, SeriesStore
 from drill.assembly import load_assembly
 from drill.evaluator import ALARM, Replay, replay
@@ -41,6 +44,12 @@ MAX_FETCH_DAYS = 15
 
 class MetricsFileError(ValueError):
     """The metrics file is not a GetMetricData result the backtest can read."""
+
+
+# The shape of a result file; metrics_schema.json says what each field may hold.
+_SCHEMA = Draft202012Validator(
+    json.loads(Path(__file__).with_name("metrics_schema.json").read_text(encoding="utf-8"))
+)
 
 
 @dataclass(frozen=True)
@@ -67,10 +76,10 @@ def parse_metric_data(doc: Any, *, source: str = "metrics") -> MetricData:
     results = doc.get("MetricDataResults") if isinstance(doc, dict) else None
     if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
         raise MetricsFileError(f"{source}: expected an object with a MetricDataResults list")
-    try:
-        return _parse(doc, source)
-    except (AttributeError, KeyError, TypeError) as err:
-        raise MetricsFileError(f"{source}: not a GetMetricData result: {err!r}") from None
+    if (error := best_match(_SCHEMA.iter_errors(doc))) is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        raise MetricsFileError(f"{source}: {where.lstrip('.')}: {error.message}")
+    return _parse(doc, source)
 
 
 def _parse(doc: dict[str, Any], source: str) -> MetricData:

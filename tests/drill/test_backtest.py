@@ -383,3 +383,33 @@ def test_cli_fetch_saves_what_it_replayed(
 def test_a_file_that_is_not_a_getmetricdata_result_is_named_as_such(doc: Any) -> None:
     with pytest.raises(MetricsFileError, match=r"^bad\.json: expected an object with a Metric"):
         parse_metric_data(doc, source="bad.json")
+
+
+def _sample() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("Period",), 1.5, r"Period: 1\.5 is not of type 'integer'"),
+        (("Period",), True, r"Period: True is not of type 'integer'"),
+        (("MetricDataQueries",), {}, r"MetricDataQueries: \{\} is not of type 'array'"),
+        (("MetricDataResults", 0, "Id"), 3, r"MetricDataResults\[0\]\.Id: 3 is not of type"),
+        (("MetricDataResults", 1, "Label"), None, r"MetricDataResults\[1\]\.Label: None is not"),
+        (("MetricDataResults", 0, "Values", 0), "7", r"Values\[0\]: '7' is not of type 'number'"),
+        (("MetricDataResults", 0, "Timestamps", 0), True, r"Timestamps\[0\]: True is not of"),
+    ],
+)
+def test_a_malformed_field_is_refused_naming_the_file_the_field_and_the_value(
+    path: tuple[str | int, ...], value: Any, named: str
+) -> None:
+    doc = _sample()
+    holder: Any = doc
+    for step in path[:-1]:
+        holder = holder[step]
+    holder[path[-1]] = value
+
+    with pytest.raises(MetricsFileError, match=rf"^bad\.json: .*{named}"):
+        parse_metric_data(doc, source="bad.json")

@@ -206,14 +206,23 @@ def parse_time(source: str, field: str, raw: str) -> datetime:
 
 
 def parse_series(source: str, raw: dict[str, list[Any]]) -> dict[str, tuple[float | None, ...]]:
-    series: dict[str, tuple[float | None, ...]] = {}
-    for key, items in raw.items():
-        runs = [(i["value"], i["repeat"]) if isinstance(i, dict) else (i, 1) for i in items]
-        series[key] = tuple(None if v is None else float(v) for v, n in runs for _ in range(n))
-    lengths = {key: len(values) for key, values in series.items()}
-    if len(set(lengths.values())) != 1 or max(lengths.values()) > MAX_MINUTES:
-        why = f"every series must cover the same number of minutes, at most {MAX_MINUTES}"
+    runs = {
+        key: [(i["value"], i["repeat"]) if isinstance(i, dict) else (i, 1) for i in items]
+        for key, items in raw.items()
+    }
+    # Lengths are checked before the runs are expanded, so a huge file costs no memory.
+    lengths = {key: sum(n for _, n in each) for key, each in runs.items()}
+    for key, length in lengths.items():
+        if length > MAX_MINUTES:
+            why = f"a series covers at most {MAX_MINUTES} minutes (a week)"
+            raise ScenarioError(source, f"series.{key}", length, why)
+    if len(set(lengths.values())) != 1:
+        why = "every series must cover the same number of minutes"
         raise ScenarioError(source, "series", lengths, why)
+    series = {
+        key: tuple(None if v is None else float(v) for v, n in each for _ in range(n))
+        for key, each in runs.items()
+    }
     _add_elb_5xx_total(source, series)
     return series
 

@@ -41,8 +41,14 @@ def all_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def _pattern(rule: Mapping[str, Any]) -> dict[str, Any]:
     pattern = rule.get("Properties", {}).get("EventPattern", {})
-    # CloudFormation also accepts the pattern as JSON text.
-    return dict(json.loads(pattern) if isinstance(pattern, str) else pattern)
+    # CloudFormation also accepts the pattern as JSON text; text that is not JSON is no
+    # pattern the drill can match, as before.
+    if isinstance(pattern, str):
+        try:
+            pattern = json.loads(pattern)
+        except json.JSONDecodeError:
+            return {}
+    return dict(pattern) if isinstance(pattern, dict) else {}
 
 
 def alarm_rules(template: Mapping[str, Any]) -> list[str]:

@@ -323,3 +323,14 @@ def test_expect_by_m_of_n_key_must_be_m_of_n(key: str) -> None:
 
     with pytest.raises(ScenarioError, match="expect_by_m_of_n"):
         scenario.parse(data)
+
+
+def test_a_series_longer_than_a_week_is_refused_by_its_runs_before_they_are_expanded() -> None:
+    # 10,080 runs of 10,080 minutes would be a hundred million floats if expanded first.
+    week = scenario.MAX_MINUTES
+    runs = [{"value": 1, "repeat": week}] * week
+
+    err = error_of(minimal(series={"RequestCount": runs}))
+
+    assert (err.field, err.value) == ("series.RequestCount", week * week)
+    assert "at most 10080 minutes" in str(err)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
@@ -39,6 +40,15 @@ ALARM_EVENT_SOURCE: str = _alarm_event.SOURCE
 ALARM_EVENT_DETAIL_TYPE: str = _alarm_event.DETAIL_TYPE
 
 
+class AlarmShape(TypedDict, total=False):
+    """How a ``threshold_alarm`` compares and over how many periods, for wrappers to pass on."""
+
+    comparison: cw.ComparisonOperator
+    evaluation_periods: int
+    datapoints_to_alarm: int | None
+    alarm_name: str | None
+
+
 def threshold_alarm(
     scope: Construct,
     id_: str,
@@ -46,26 +56,26 @@ def threshold_alarm(
     *,
     threshold: float,
     description: str,
-    comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    evaluation_periods: int = 1,
-    datapoints_to_alarm: int | None = None,
-    alarm_name: str | None = None,
+    **shape: Unpack[AlarmShape],
 ) -> cw.Alarm:
     """An alarm on ``metric`` crossing ``threshold`` where no datapoint means no errors.
 
     ALB error counts, Lambda, EMF and API Gateway metrics are published only for minutes
     with traffic or errors (ELB User Guide, CloudWatch metrics; Lambda Developer Guide), so
-    a missing datapoint is not breaching.
+    a missing datapoint is not breaching. By default it fires on one period at or above
+    ``threshold``.
     """
     return cw.Alarm(
         scope,
         id_,
-        alarm_name=alarm_name,
+        alarm_name=shape.get("alarm_name"),
         metric=metric,
         threshold=threshold,
-        comparison_operator=comparison,
-        evaluation_periods=evaluation_periods,
-        datapoints_to_alarm=datapoints_to_alarm,
+        comparison_operator=shape.get(
+            "comparison", cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        ),
+        evaluation_periods=shape.get("evaluation_periods", 1),
+        datapoints_to_alarm=shape.get("datapoints_to_alarm"),
         treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         alarm_description=description,
     )

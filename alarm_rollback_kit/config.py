@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from alarm_rollback_kit import timing
+from alarm_rollback_kit.config_checks import CheckedConfig, ranged
 from alarm_rollback_kit.config_checks import ConfigError as ConfigError
 from alarm_rollback_kit.config_checks import check_range as _check_range
 from alarm_rollback_kit.edge_config import (
@@ -63,8 +64,11 @@ def parse_success_codes(
 # --- Service -------------------------------------------------------------------------------
 
 
+_TARGET_GROUP_LIMITS = "ELB API Reference, CreateTargetGroup"
+
+
 @dataclass(frozen=True, kw_only=True)
-class HealthCheckConfig:
+class HealthCheckConfig(CheckedConfig):
     """Target-group health check, tuned so a deploy or rollback batch rejoins quickly.
 
     An instance rejoins after ``interval_seconds * healthy_threshold`` of passing checks
@@ -77,16 +81,14 @@ class HealthCheckConfig:
     # The sample app's /health answers 204 No Content; the AWS default matcher "200" would
     # mark every instance unhealthy (docs/incident.md), so the default accepts both.
     success_codes: str = "200,204"
-    interval_seconds: int = 10
-    timeout_seconds: int = 5
-    healthy_threshold: int = 2
-    unhealthy_threshold: int = 2
+    interval_seconds: int = ranged(10, 5, 300, _TARGET_GROUP_LIMITS)
+    timeout_seconds: int = ranged(5, 2, 120, _TARGET_GROUP_LIMITS)
+    healthy_threshold: int = ranged(2, 2, 10, _TARGET_GROUP_LIMITS)
+    unhealthy_threshold: int = ranged(2, 2, 10, _TARGET_GROUP_LIMITS)
 
-    def __post_init__(self) -> None:
-        self.validate()
+    section = "health_check"
 
     def validate(self) -> None:
-        # Limits: ELB API Reference, CreateTargetGroup.
         if not (
             isinstance(self.path, str)
             and self.path.startswith("/")
@@ -100,17 +102,14 @@ class HealthCheckConfig:
                 "(ELB API Reference, CreateTargetGroup HealthCheckPath)",
             )
         parse_success_codes(self.success_codes)
-        src = "ELB API Reference, CreateTargetGroup"
-        _check_range("health_check.interval_seconds", self.interval_seconds, 5, 300, src)
-        _check_range("health_check.timeout_seconds", self.timeout_seconds, 2, 120, src)
+        super().validate()
         if self.timeout_seconds >= self.interval_seconds:
             raise ConfigError(
                 "health_check.timeout_seconds",
                 self.timeout_seconds,
-                f"less than health_check.interval_seconds={self.interval_seconds} ({src})",
+                f"less than health_check.interval_seconds={self.interval_seconds} "
+                f"({_TARGET_GROUP_LIMITS})",
             )
-        _check_range("health_check.healthy_threshold", self.healthy_threshold, 2, 10, src)
-        _check_range("health_check.unhealthy_threshold", self.unhealthy_threshold, 2, 10, src)
 
     @property
     def accepted_codes(self) -> frozenset[int]:
@@ -118,31 +117,36 @@ class HealthCheckConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceConfig:
+class ServiceConfig(CheckedConfig):
     """The deployable service: VPC, ALB, target group, Auto Scaling group, CodeDeploy."""
 
     service_name: str = "order-api"
     # arm64 Graviton burstable: the cheapest size that runs the sample app and the agent.
     instance_type: str = "t4g.small"
-    min_capacity: int = 2
+    # 1..100 keeps a sandbox a sandbox; the ASG API itself allows far more.
+    min_capacity: int = ranged(2, 1, 100, "kit limit")
     max_capacity: int = 2
     # 0 keeps the sandbox cheap: instances sit in public subnets (inbound only from the
     # ALB's security group) so the CodeDeploy agent can download without a NAT gateway.
     nat_gateways: int = 0
-    max_azs: int = 2
+    max_azs: int = ranged(2, 2, 6, "an ALB needs subnets in 2+ AZs")
     # Only for a stage with an explicit account and region: naming the zones avoids the
     # availability-zone look-up CDK would otherwise make (and need credentials or a
     # committed cdk.context.json for). Environment-agnostic stacks never look up.
     availability_zones: tuple[str, ...] = ()
-    app_port: int = 8080
+    app_port: int = ranged(8080, 1, 65535, "a TCP port")
     health_check: HealthCheckConfig = field(default_factory=HealthCheckConfig)
     # Every in-place batch waits this long in BlockTraffic before stopping the app
     # (AWS default 300 s). order-api requests finish in well under a second, so 30 s of
     # draining is generous and saves 270 s per batch on every deploy and rollback.
-    deregistration_delay_seconds: int = 30
+    deregistration_delay_seconds: int = ranged(
+        30, 0, 3600, "ELB User Guide, target group attributes"
+    )
     # Must stay below the app's keep-alive timeout (the sample app uses 75 s), or the ALB
     # reuses connections the app has closed and answers 502. AWS default 60 s.
-    idle_timeout_seconds: int = 60
+    idle_timeout_seconds: int = ranged(
+        60, 1, 4000, "ELB API Reference, LoadBalancerAttribute idle_timeout.timeout_seconds"
+    )
     # HalfAtATime keeps half the fleet serving while each half is replaced; with two
     # instances it is one at a time, and a rollback finishes in two batches.
     deployment_config_name: str = "CodeDeployDefault.HalfAtATime"
@@ -163,8 +167,7 @@ class ServiceConfig:
     # it); a ServiceConfig used on its own treats None as off.
     deletion_protection: bool | None = None
 
-    def __post_init__(self) -> None:
-        self.validate()
+    section = "service"
 
     def validate(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", self.service_name or ""):
@@ -177,8 +180,7 @@ class ServiceConfig:
             raise ConfigError(
                 "service.instance_type", self.instance_type, "an EC2 type such as 't4g.small'"
             )
-        # 1..100 keeps a sandbox a sandbox; the ASG API itself allows far more.
-        _check_range("service.min_capacity", self.min_capacity, 1, 100, "kit limit")
+        super().validate()
         _check_range(
             "service.max_capacity",
             self.max_capacity,
@@ -189,8 +191,6 @@ class ServiceConfig:
         _check_range(
             "service.nat_gateways", self.nat_gateways, 0, self.max_azs, "0..service.max_azs"
         )
-        _check_range("service.max_azs", self.max_azs, 2, 6, "an ALB needs subnets in 2+ AZs")
-        _check_range("service.app_port", self.app_port, 1, 65535, "a TCP port")
         if self.availability_zones and len(self.availability_zones) < 2:
             raise ConfigError(
                 "service.availability_zones",
@@ -198,20 +198,6 @@ class ServiceConfig:
                 "empty, or two or more zones (an ALB needs subnets in 2+ AZs)",
             )
         self.health_check.validate()
-        _check_range(
-            "service.deregistration_delay_seconds",
-            self.deregistration_delay_seconds,
-            0,
-            3600,
-            "ELB User Guide, target group attributes",
-        )
-        _check_range(
-            "service.idle_timeout_seconds",
-            self.idle_timeout_seconds,
-            1,
-            4000,
-            "ELB API Reference, LoadBalancerAttribute idle_timeout.timeout_seconds",
-        )
         if self.deployment_config_name not in timing.PREDEFINED_DEPLOYMENT_CONFIGS:
             raise ConfigError(
                 "service.deployment_config_name",
@@ -239,43 +225,45 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RollbackConfig:
+class RollbackConfig(CheckedConfig):
     """Alarms that roll a release back, and the guard rails on the rollback function."""
 
     # The reference incident's post-mortem alarm: HTTPCode_ELB_5XX_Count, 1 minute, > 50.
-    elb_5xx_threshold: int = 50
+    elb_5xx_threshold: int = ranged(50, 1, 1_000_000, "1..1000000 errors per period")
     # A fixed count does not scale with traffic: at 1,000,000 requests a minute, 0.01 %
     # background 502s (keep-alive races) are 100 a minute and would page, block every
     # deployment and roll back healthy releases. The count alarm ignores minutes whose
     # ELB 5xx stay below this share of requests (the P2 line of the severity tiers,
     # 0.1 %). 0 gives a plain count alarm.
-    elb_5xx_count_min_rate_percent: float = 0.1
+    elb_5xx_count_min_rate_percent: float = ranged(
+        0.1, 0, 100, "0..100 percent (0 = a plain count alarm)"
+    )
     # Severity tiers (docs/incident.md): 5xx > 1 % is P1. Evaluated as ELB 5xx / RequestCount.
-    elb_5xx_rate_percent: float = 1.0
+    elb_5xx_rate_percent: float = ranged(1.0, 0.01, 100, "0.01..100 percent")
     # Below this many requests a minute the rate alarms stay quiet: 1 error in 3 requests
     # is 33 % but not an outage. 20 still catches a quiet service failing 30 % of 40
     # requests a minute.
-    min_requests_per_minute: int = 20
+    min_requests_per_minute: int = ranged(20, 1, 10_000_000, "1..10000000")
     # Low-traffic tier: below min_requests_per_minute the rate alarm is guarded off and
     # the count alarm needs > 50 errors a minute, so a service at 10 requests a minute can
     # fail every request unseen. A second rate alarm sums ELB 5xx and requests over a
     # longer period (CloudWatch still evaluates it every minute, over the period ending
     # then) with its own guard and a higher threshold. 0 minutes turns it off.
     low_traffic_window_minutes: int = 5
-    low_traffic_min_requests: int = 20
-    low_traffic_rate_percent: float = 25.0
+    low_traffic_min_requests: int = ranged(20, 1, 1_000_000, "requests per low-traffic window")
+    low_traffic_rate_percent: float = ranged(25.0, 1, 100, "percent of the window's requests")
     # Errors the application itself returns. Notify-only by default: a buggy endpoint is
     # not always a bad release, and CodeDeploy cannot fix a dependency outage.
-    target_5xx_rate_percent: float = 5.0
+    target_5xx_rate_percent: float = ranged(5.0, 0.01, 100, "0.01..100 percent")
     target_5xx_triggers_rollback: bool = False
     # Alarm period and M-of-N. One 60 s datapoint is the fastest CloudWatch offers for
     # ALB metrics (they are published per minute).
     period_seconds: int = 60
-    evaluation_periods: int = 1
+    evaluation_periods: int = ranged(1, 1, 5, "1..5 (a slower alarm defeats the purpose)")
     datapoints_to_alarm: int = 1
     # An alarm within this many minutes after a deployment completed is blamed on it.
-    bake_minutes: int = 30
-    max_rollbacks_per_hour: int = 1
+    bake_minutes: int = ranged(30, 1, 1440, "1..1440 minutes")
+    max_rollbacks_per_hour: int = ranged(1, 1, 10, "1..10")
     dry_run: bool = False
     # CodeDeploy refuses to deploy while an attached alarm is in ALARM. Set this to ship a
     # fix while the alarm still fires; unset it again afterwards.
@@ -285,40 +273,18 @@ class RollbackConfig:
     # quota can be 10 and Lambda keeps 10 unreserved, so any reservation fails its deploy.
     # Exactly one rollback holds without it (the idempotency record and CodeDeploy's
     # one-active-deployment rule).
-    reserved_concurrency: int = 0
+    reserved_concurrency: int = ranged(
+        0,
+        0,
+        1000,
+        "0 = no reservation; a reservation must leave the account's unreserved minimum "
+        "free (Lambda Developer Guide, configuring reserved concurrency)",
+    )
 
-    def __post_init__(self) -> None:
-        self.validate()
+    section = "rollback"
 
     def validate(self) -> None:
-        _check_range(
-            "rollback.elb_5xx_threshold",
-            self.elb_5xx_threshold,
-            1,
-            1_000_000,
-            "1..1000000 errors per period",
-        )
-        _check_range(
-            "rollback.elb_5xx_count_min_rate_percent",
-            self.elb_5xx_count_min_rate_percent,
-            0,
-            100,
-            "0..100 percent (0 = a plain count alarm)",
-        )
-        _check_range(
-            "rollback.elb_5xx_rate_percent",
-            self.elb_5xx_rate_percent,
-            0.01,
-            100,
-            "0.01..100 percent",
-        )
-        _check_range(
-            "rollback.min_requests_per_minute",
-            self.min_requests_per_minute,
-            1,
-            10_000_000,
-            "1..10000000",
-        )
+        super().validate()
         if self.low_traffic_window_minutes:
             _check_range(
                 "rollback.low_traffic_window_minutes",
@@ -327,27 +293,6 @@ class RollbackConfig:
                 15,
                 "minutes, or 0 to turn the tier off; 1 minute is the rate alarm itself",
             )
-        _check_range(
-            "rollback.low_traffic_min_requests",
-            self.low_traffic_min_requests,
-            1,
-            1_000_000,
-            "requests per low-traffic window",
-        )
-        _check_range(
-            "rollback.low_traffic_rate_percent",
-            self.low_traffic_rate_percent,
-            1,
-            100,
-            "percent of the window's requests",
-        )
-        _check_range(
-            "rollback.target_5xx_rate_percent",
-            self.target_5xx_rate_percent,
-            0.01,
-            100,
-            "0.01..100 percent",
-        )
         # CloudWatch alarm periods: 10, 20, 30 or a multiple of 60 (CloudWatch API
         # Reference, PutMetricAlarm); ALB metrics are per minute, so multiples of 60.
         if self.period_seconds % 60 or not 60 <= self.period_seconds <= 3600:
@@ -357,28 +302,11 @@ class RollbackConfig:
                 "a multiple of 60 from 60 to 3600 (ALB metrics are per minute)",
             )
         _check_range(
-            "rollback.evaluation_periods",
-            self.evaluation_periods,
-            1,
-            5,
-            "1..5 (a slower alarm defeats the purpose)",
-        )
-        _check_range(
             "rollback.datapoints_to_alarm",
             self.datapoints_to_alarm,
             1,
             self.evaluation_periods,
             "1..rollback.evaluation_periods",
-        )
-        _check_range("rollback.bake_minutes", self.bake_minutes, 1, 1440, "1..1440 minutes")
-        _check_range("rollback.max_rollbacks_per_hour", self.max_rollbacks_per_hour, 1, 10, "1..10")
-        _check_range(
-            "rollback.reserved_concurrency",
-            self.reserved_concurrency,
-            0,
-            1000,
-            "0 = no reservation; a reservation must leave the account's unreserved minimum "
-            "free (Lambda Developer Guide, configuring reserved concurrency)",
         )
         if self.notification_email and not re.fullmatch(
             r"[^@\s]+@[^@\s]+\.[^@\s]+", self.notification_email
@@ -397,43 +325,29 @@ class RollbackConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SeverityAlarmsConfig:
+class SeverityAlarmsConfig(CheckedConfig):
     """The severity tiers of docs/incident.md as alarms; P1 pages, P2 and P3 go to a low-priority topic."""
 
-    five_xx_rate_p2_percent: float = 0.1
+    five_xx_rate_p2_percent: float = ranged(0.1, 0.01, 100, "0.01..100")
     five_xx_rate_p1_percent: float = 1.0
     # 2xx share of requests below this (with enough traffic) is P1: traffic shifting to
     # errors shows up here even when a proxy in front rewrites codes.
-    two_xx_floor_percent: float = 90.0
-    four_xx_spike_percent: float = 10.0
-    elb_503_threshold: int = 10
-    elb_504_threshold: int = 10
-    target_p99_seconds: float = 2.0
+    two_xx_floor_percent: float = ranged(90.0, 1, 100, "1..100")
+    four_xx_spike_percent: float = ranged(10.0, 0.1, 100, "0.1..100")
+    elb_503_threshold: int = ranged(10, 1, 1_000_000, "1..1e6")
+    elb_504_threshold: int = ranged(10, 1, 1_000_000, "1..1e6")
+    target_p99_seconds: float = ranged(
+        2.0, 0.01, 4000, "0.01..4000 s (the ALB idle timeout maximum)"
+    )
 
-    def __post_init__(self) -> None:
-        self.validate()
+    section = "alarms"
 
     def validate(self) -> None:
-        _check_range(
-            "alarms.five_xx_rate_p2_percent", self.five_xx_rate_p2_percent, 0.01, 100, "0.01..100"
-        )
+        super().validate()
         _check_range(
             "alarms.five_xx_rate_p1_percent",
             self.five_xx_rate_p1_percent,
             self.five_xx_rate_p2_percent,
             100,
             "alarms.five_xx_rate_p2_percent..100 (P1 is the stricter tier)",
-        )
-        _check_range("alarms.two_xx_floor_percent", self.two_xx_floor_percent, 1, 100, "1..100")
-        _check_range(
-            "alarms.four_xx_spike_percent", self.four_xx_spike_percent, 0.1, 100, "0.1..100"
-        )
-        _check_range("alarms.elb_503_threshold", self.elb_503_threshold, 1, 1_000_000, "1..1e6")
-        _check_range("alarms.elb_504_threshold", self.elb_504_threshold, 1, 1_000_000, "1..1e6")
-        _check_range(
-            "alarms.target_p99_seconds",
-            self.target_p99_seconds,
-            0.01,
-            4000,
-            "0.01..4000 s (the ALB idle timeout maximum)",
         )

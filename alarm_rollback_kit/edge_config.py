@@ -13,8 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from alarm_rollback_kit.config_checks import ConfigError
-from alarm_rollback_kit.config_checks import check_range as _check_range
+from alarm_rollback_kit.config_checks import CheckedConfig, ConfigError, ranged
 
 # CloudFront's origin keep-alive (1-60 s; CloudFront Developer Guide, origin settings). It
 # must stay below the ALB idle timeout, or CloudFront reuses connections the ALB has
@@ -59,7 +58,7 @@ def _default_error_ttls() -> dict[int, int]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class EdgeConfig:
+class EdgeConfig(CheckedConfig):
     """CloudFront in front of the ALB, with error caching that cannot outlive a rollback."""
 
     enabled: bool = True
@@ -68,7 +67,9 @@ class EdgeConfig:
     # expensive to hit while broken; cached errors will then outlive the rollback.
     allow_error_ttl_beyond_rollback: bool = False
     # CloudFront origin read timeout, 1-60 s (CloudFront Developer Guide, origin settings).
-    origin_read_timeout_seconds: int = 30
+    origin_read_timeout_seconds: int = ranged(
+        30, 1, 60, "CloudFront Developer Guide, origin response timeout"
+    )
     certificate_arn: str = ""
     domain_names: tuple[str, ...] = ()
     # With an ALB certificate CloudFront connects over HTTPS and checks the ALB's
@@ -82,8 +83,7 @@ class EdgeConfig:
     # CloudFront cannot deliver them (CLOUDFRONT_NO_STANDARD_LOG_REGIONS).
     standard_logging: bool = True
 
-    def __post_init__(self) -> None:
-        self.validate()
+    section = "edge"
 
     def validate(self) -> None:
         for code, ttl in self.error_caching_min_ttl.items():
@@ -105,13 +105,7 @@ class EdgeConfig:
                 )
             if not isinstance(ttl, int) or ttl < 0:
                 raise ConfigError(name, ttl, "an integer number of seconds >= 0")
-        _check_range(
-            "edge.origin_read_timeout_seconds",
-            self.origin_read_timeout_seconds,
-            1,
-            60,
-            "CloudFront Developer Guide, origin response timeout",
-        )
+        super().validate()
         if self.domain_names and not self.certificate_arn:
             raise ConfigError(
                 "edge.domain_names",

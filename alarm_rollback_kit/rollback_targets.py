@@ -23,6 +23,7 @@ Authorization Reference, "Actions, resources, and condition keys for AWS CodeDep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import aws_cdk as cdk
 from aws_cdk import aws_codedeploy as codedeploy
@@ -77,11 +78,14 @@ def _on_group(group_arn: str) -> iam.PolicyStatement:
     )
 
 
-@dataclass(frozen=True)
-class _Target:
-    """What both kinds share: the group's application and name."""
+Group = TypeVar("Group", codedeploy.IServerDeploymentGroup, codedeploy.ILambdaDeploymentGroup)
 
-    deployment_group: codedeploy.IServerDeploymentGroup | codedeploy.ILambdaDeploymentGroup
+
+@dataclass(frozen=True)
+class _Target(Generic[Group]):
+    """What both kinds share: the group (of the kind's type), its application and name."""
+
+    deployment_group: Group
 
     @property
     def application_name(self) -> str:
@@ -93,8 +97,7 @@ class _Target:
 
 
 @dataclass(frozen=True)
-class Ec2Target(_Target):
-    deployment_group: codedeploy.IServerDeploymentGroup
+class Ec2Target(_Target[codedeploy.IServerDeploymentGroup]):
     load_balancer: elbv2.IApplicationLoadBalancer
     target_group: elbv2.IApplicationTargetGroup
 
@@ -113,8 +116,7 @@ class Ec2Target(_Target):
 
 
 @dataclass(frozen=True)
-class LambdaTarget(_Target):
-    deployment_group: codedeploy.ILambdaDeploymentGroup
+class LambdaTarget(_Target[codedeploy.ILambdaDeploymentGroup]):
     alias: lambda_.IAlias
 
     type_name = "LAMBDA"

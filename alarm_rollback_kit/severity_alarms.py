@@ -12,6 +12,7 @@ counts have not landed cannot hold one in OK or ALARM (``alarm_rollback_kit/rate
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Unpack
 
 import aws_cdk as cdk
 from aws_cdk import Duration
@@ -21,10 +22,18 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from alarm_rollback_kit.alarms import threshold_alarm
+from alarm_rollback_kit.alarms import AlarmShape, threshold_alarm
 from alarm_rollback_kit.compliance import KitConstruct
 from alarm_rollback_kit.config import SeverityAlarmsConfig
 from alarm_rollback_kit.rates import share_of_requests
+
+# 2 of 3 minutes above the threshold unless an alarm says otherwise: a one-minute blip
+# notifies nobody; the rollback alarms are the fast path.
+_TWO_OF_THREE_ABOVE = AlarmShape(
+    comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    evaluation_periods=3,
+    datapoints_to_alarm=2,
+)
 
 PERIOD = Duration.minutes(1)
 
@@ -144,8 +153,8 @@ class SeverityAlarms(KitConstruct):
             lb.target_response_time(period=PERIOD, statistic="p99"),
             config.target_p99_seconds,
             "Target response time p99 high: the prelude to 504s (find slow queries, add timeouts).",
-            datapoints=3,
-            periods=5,
+            datapoints_to_alarm=3,
+            evaluation_periods=5,
         )
 
     def _add(
@@ -155,22 +164,15 @@ class SeverityAlarms(KitConstruct):
         metric: cw.IMetric,
         threshold: float,
         description: str,
-        *,
-        comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        datapoints: int = 2,
-        periods: int = 3,
+        **shape: Unpack[AlarmShape],
     ) -> None:
-        # 2 of 3 minutes: a one-minute blip notifies nobody; the rollback alarms are the
-        # fast path.
         alarm = threshold_alarm(
             self,
             id_,
             metric,
             threshold=threshold,
-            comparison=comparison,
-            evaluation_periods=periods,
-            datapoints_to_alarm=datapoints,
             description=f"[{severity}] {description}",
+            **(_TWO_OF_THREE_ABOVE | shape),
         )
         cdk.Tags.of(alarm).add("severity", severity)
         alarm.add_alarm_action(cw_actions.SnsAction(self._routes[severity]))

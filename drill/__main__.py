@@ -71,9 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report(args: argparse.Namespace, name: str, sweep: runner.DelaySweep) -> dict[str, Any]:
+def _report(args: argparse.Namespace, sweep: runner.DelaySweep) -> dict[str, Any]:
     """One scenario's JSON document; prints its timeline and delay table unless ``--json``."""
-    png = None
+    png, name = None, sweep.worst.scenario.name
     if not args.no_png:
         from drill.plot import write_png
 
@@ -91,30 +91,26 @@ def _report(args: argparse.Namespace, name: str, sweep: runner.DelaySweep) -> di
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (DrillTemplateError, FunctionLoadError, scenario.ScenarioError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     low, high = args.delay_range
     options = outcome.DrillOptions(
         metric_delay_s=high, delay_range_s=(low, high), lifecycle_s=args.lifecycle
     )
-    try:
-        runner.delay_cases(options.delay_range_s)
-        assembly = load_assembly(args.cdk_out)
-        if Path(args.scenario).name.startswith("api-") and not args.all:
-            return api_drill.main([args.scenario], assembly, options.delay_range_s)
-        names = scenario.bundled_names() if args.all else [args.scenario]
-        scenarios = [scenario.load(name) for name in names]
-    except (DrillTemplateError, scenario.ScenarioError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    documents: list[dict[str, Any]] = []
-    passed = True
-    for each in scenarios:
-        try:
-            sweep = runner.run_range(each, assembly, options)
-        except (DrillTemplateError, FunctionLoadError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        passed = passed and sweep.passed
-        documents.append(_report(args, each.name, sweep))
+    runner.delay_cases(options.delay_range_s)  # a range it cannot run raises here
+    assembly = load_assembly(args.cdk_out)
+    if Path(args.scenario).name.startswith("api-") and not args.all:
+        return api_drill.main([args.scenario], assembly, options.delay_range_s)
+    names = scenario.bundled_names() if args.all else [args.scenario]
+    sweeps = [runner.run_range(scenario.load(name), assembly, options) for name in names]
+    documents = [_report(args, sweep) for sweep in sweeps]
+    passed = all(sweep.passed for sweep in sweeps)
     document = json.dumps(documents if args.all else documents[0], indent=2, default=str)
     if args.json_file:
         args.json_file.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         passed = (
             api_drill.main(api_scenario.bundled_api_names(), assembly, (low, high)) == 0 and passed
         )
-        print(f"{len(scenarios)} scenarios: " + ("all expectations met" if passed else "FAILED"))
+        print(f"{len(sweeps)} scenarios: " + ("all expectations met" if passed else "FAILED"))
     return 0 if passed else 1
 
 

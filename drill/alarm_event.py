@@ -22,38 +22,29 @@ from drill.world import World
 
 
 def _configuration(properties: Mapping[str, Any], name: str) -> dict[str, Any]:
-    metrics: list[dict[str, Any]] = []
-
-    def stat_entry(metric: Mapping[str, Any], period: Any, stat: Any) -> dict[str, Any]:
-        return {
-            "metric": {
-                "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
-                "name": metric.get("MetricName"),
-                "namespace": metric.get("Namespace"),
-            },
-            "period": period,
-            "stat": stat,
-        }
-
-    if "Metrics" in properties:
-        for query in properties["Metrics"]:
-            entry: dict[str, Any] = {"id": query["Id"], "returnData": query.get("ReturnData", True)}
-            if "Expression" in query:
-                entry["expression"] = query["Expression"]
-                entry["label"] = query.get("Label", "")
-            else:
-                stat = query["MetricStat"]
-                entry["metricStat"] = stat_entry(stat["Metric"], stat["Period"], stat["Stat"])
-            metrics.append(entry)
-    else:
-        stat = properties.get("Statistic") or properties.get("ExtendedStatistic")
-        metrics.append(
-            {
-                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
-                "metricStat": stat_entry(properties, properties.get("Period"), stat),
-                "returnData": True,
+    """The alarm's metric-math queries, or its one metric with an id CloudWatch makes up."""
+    stat = properties.get("Statistic") or properties.get("ExtendedStatistic")
+    single = {"Metric": properties, "Period": properties.get("Period"), "Stat": stat}
+    queries = properties.get("Metrics") or [
+        {"Id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "MetricStat": single}
+    ]
+    metrics = []
+    for query in queries:
+        entry = {"id": query["Id"], "returnData": query.get("ReturnData", True)}
+        if "Expression" in query:
+            entry |= {"expression": query["Expression"], "label": query.get("Label", "")}
+        else:
+            metric = query["MetricStat"]["Metric"]
+            entry["metricStat"] = {
+                "metric": {
+                    "dimensions": {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])},
+                    "name": metric.get("MetricName"),
+                    "namespace": metric.get("Namespace"),
+                },
+                "period": query["MetricStat"]["Period"],
+                "stat": query["MetricStat"]["Stat"],
             }
-        )
+        metrics.append(entry)
     return {"description": properties.get("AlarmDescription", ""), "metrics": metrics}
 
 
@@ -76,6 +67,11 @@ def world_alarm_event(
     )
 
 
+def _state(value: str, reason: str, at: datetime, data: Any = None) -> dict[str, Any]:
+    reason_data = {} if data is None else {"reasonData": json.dumps(data)}
+    return {"reason": reason, **reason_data, "timestamp": event_timestamp(at), "value": value}
+
+
 def alarm_event(
     *,
     name: str,
@@ -86,21 +82,12 @@ def alarm_event(
     at: datetime,
 ) -> dict[str, Any]:
     """A "CloudWatch Alarm State Change" event in the documented shape, raised at ``at``."""
-    data = dict(transition.reason_data)
-    data["queryDate"] = event_timestamp(at)
-    if previous is None:
-        before = {
-            "reason": "drill: the alarm was OK before the scenario",
-            "timestamp": event_timestamp(at),
-            "value": transition.old_state,
-        }
-    else:
-        before = {
-            "reason": previous.reason,
-            "reasonData": json.dumps(previous.reason_data),
-            "timestamp": event_timestamp(previous.at),
-            "value": previous.new_state,
-        }
+    before = (
+        _state(transition.old_state, "drill: the alarm was OK before the scenario", at)
+        if previous is None
+        else _state(previous.new_state, previous.reason, previous.at, previous.reason_data)
+    )
+    data = transition.reason_data | {"queryDate": event_timestamp(at)}
     return {
         "version": "0",
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}/{at.isoformat()}")),
@@ -114,11 +101,6 @@ def alarm_event(
             "alarmName": name,
             "configuration": _configuration(properties, name),
             "previousState": before,
-            "state": {
-                "reason": transition.reason,
-                "reasonData": json.dumps(data),
-                "timestamp": event_timestamp(at),
-                "value": transition.new_state,
-            },
+            "state": _state(transition.new_state, transition.reason, at, data),
         },
     }

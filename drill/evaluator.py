@@ -1,21 +1,12 @@
-"""Evaluate a CloudWatch metric alarm offline, period by period, as CloudWatch documents it.
+"""Evaluate a CloudWatch metric alarm offline, minute by minute, as CloudWatch documents it.
 
-moto stores alarms but never evaluates them, so the drill and the backtest replay the
-kit's alarms here (read by ``drill.alarm_spec``) over per-period datapoints from a
-``MetricSource``: the state after every evaluation, the transitions, and a reason text
-shaped like CloudWatch's. Semantics (CloudWatch User Guide, "Using Amazon CloudWatch
-alarms", sections Evaluating an alarm and How alarm state is evaluated when data is
-missing, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html):
-an alarm of a minute or longer is evaluated every minute over an evaluation range of more
-than N periods ending at that minute (the size is not published: N + 2 here, plus the
-delay margin of ``evaluation_range_for``); with at least N real datapoints the most
-recent N decide and ``TreatMissingData`` is unused, otherwise the shortfall is filled as
-``TreatMissingData`` says and ``evaluate_window`` reproduces the guide's two outcome tables
-row by row (including "X - - - -" under ``missing``). A datapoint counts once it has
-landed, a stated delay after its period ends (AWS publishes none for ALB metrics), so the
-newest minute of a range is empty and ``FILL(m, 0)`` judges a made-up value: the guide's
-FILL caveat, reproduced in ``tests/drill/test_stuck_alarm.py``. Anomaly-detection alarms
-and percentile low-sample handling are not modelled.
+moto stores alarms but never evaluates them, so the drill and the backtest replay the kit's
+alarms (``drill.alarm_spec``) here: the state after every evaluation, the transitions and
+CloudWatch-like reason texts. Every minute, over an evaluation range of more than N periods,
+M of the N most recent real datapoints breaching is ALARM and a shortfall is treated as
+``TreatMissingData`` says; a datapoint counts once it has landed, a stated delay after its
+period (CloudWatch User Guide, "Using Amazon CloudWatch alarms", each rule cited in
+docs/aws-behaviours.md). Anomaly detection and percentile low-sample handling are not modelled.
 """
 
 from __future__ import annotations
@@ -31,24 +22,19 @@ from drill.alarm_spec import COMPARISONS, AlarmDefinitionError, AlarmSpec, Metri
 OK = "OK"
 ALARM = "ALARM"
 INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
-STATES = (OK, ALARM, INSUFFICIENT_DATA)
 
-
-# A MetricSource answers a metric's datapoints: {period start (UTC): value}. A metric with no
-# data answers an empty mapping.
+# A metric's datapoints, {period start (UTC): value}; empty for a metric with no data.
 MetricSource = Callable[[MetricRef], Mapping[datetime, float]]
-
-
-# --- The state decision for one evaluation ---------------------------------------------------
+# Seconds after its period ends that one metric's datapoint becomes visible to alarms.
+Delay = Callable[[MetricRef, datetime], float]
+# "For any period of one minute or longer, an alarm is evaluated every minute".
+EVALUATION_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
 class WindowOutcome:
-    """The state one evaluation sets, and which datapoints decided it.
-
-    ``used`` are indexes (into the range, oldest first) of the real datapoints evaluated;
-    ``filled`` is how many missing datapoints were filled in by TreatMissingData.
-    """
+    """The state one evaluation sets: ``used`` indexes the real datapoints judged (oldest
+    first), ``filled`` counts the missing ones TreatMissingData filled in."""
 
     state: str
     used: tuple[int, ...]
@@ -59,61 +45,41 @@ class WindowOutcome:
 
 def evaluate_window(
     points: Sequence[bool | None],
-    *,
     evaluation_periods: int,
     datapoints_to_alarm: int,
     treat_missing_data: str,
     current_state: str,
 ) -> WindowOutcome:
-    """Decide the alarm state from one evaluation range, oldest datapoint first.
-
-    Each point is True (breaching), False (not breaching) or None (missing). This is the
-    decision the CloudWatch User Guide's missing-data tables describe (module docstring).
-    """
+    """The state from one evaluation range, oldest first: True breaching, None missing."""
     n, m = evaluation_periods, datapoints_to_alarm
-    real = [i for i, p in enumerate(points) if p is not None]
-    if len(real) >= n:
-        used = tuple(real[-n:])
-        breaching = sum(1 for i in used if points[i])
-        return WindowOutcome(ALARM if breaching >= m else OK, used, 0, breaching)
-    used = tuple(real)
+    used = tuple([i for i, p in enumerate(points) if p is not None][-n:])
     breaching = sum(1 for i in used if points[i])
     shortfall = n - len(used)
     if treat_missing_data == "breaching":
-        total = breaching + shortfall
-        return WindowOutcome(ALARM if total >= m else OK, used, shortfall, total)
-    if treat_missing_data == "notBreaching":
+        breaching += shortfall
+    if not shortfall or treat_missing_data in ("breaching", "notBreaching"):
         return WindowOutcome(ALARM if breaching >= m else OK, used, shortfall, breaching)
     # missing / ignore: never invent a breach.
     if breaching >= m:
-        return WindowOutcome(ALARM, used, 0, breaching)
-    if any(points[i] is False for i in used):
-        return WindowOutcome(OK, used, 0, breaching)
-    if treat_missing_data == "ignore":
+        state = ALARM
+    elif any(points[i] is False for i in used):
+        state = OK
+    elif treat_missing_data == "ignore":
         return WindowOutcome(current_state, used, 0, breaching, retained=True)
-    if used and points[0] is True:
-        return WindowOutcome(ALARM, used, 0, breaching)
-    return WindowOutcome(INSUFFICIENT_DATA, used, 0, breaching)
-
-
-# --- Replay over time ------------------------------------------------------------------------
+    else:  # row "X - - - -": the oldest datapoint of the range breaches
+        state = ALARM if points[0] else INSUFFICIENT_DATA
+    return WindowOutcome(state, used, 0, breaching)
 
 
 @dataclass(frozen=True)
 class Step:
-    """The alarm after one evaluation.
-
-    ``timestamp`` is the start of the newest period in the range and ``evaluated_at`` the
-    wall-clock time of the evaluation (when that period ends, or later for a longer
-    period); ``window`` holds the range's (period start, value or None), oldest first, as
-    far as the datapoints had landed by then.
-    """
+    """The alarm after one evaluation at ``evaluated_at``: ``timestamp`` starts the range's
+    newest period, ``window`` holds its (period start, value or None) as landed by then."""
 
     timestamp: datetime
     evaluated_at: datetime
     state: str
     window: tuple[tuple[datetime, float | None], ...]
-    outcome: WindowOutcome
     reason: str
 
     @property
@@ -151,50 +117,19 @@ class Replay:
 
     def state_at(self, when: datetime) -> str | None:
         """The state in force at ``when`` (None before the first evaluation)."""
-        state = None
-        for step in self.steps:
-            if step.evaluated_at > when:
-                break
-            state = step.state
-        return state
+        states = [step.state for step in self.steps if step.evaluated_at <= when]
+        return states[-1] if states else None
 
 
 def align(when: datetime, period: int) -> datetime:
     """The start of the period containing ``when`` (periods are aligned to the epoch)."""
-    if when.tzinfo is None:
-        raise ValueError(f"{when} has no time zone; use UTC")
     epoch = int(when.timestamp())
     return datetime.fromtimestamp(epoch - epoch % period, tz=UTC)
 
 
-# When a datapoint becomes visible to alarm evaluation: seconds after its period ends, for
-# one metric's datapoint of the period starting at the given time.
-Delay = Callable[[MetricRef, datetime], float]
-
-# CloudWatch evaluates an alarm whose period is a minute or longer every minute (CloudWatch
-# User Guide, "Evaluating an alarm").
-EVALUATION_INTERVAL = timedelta(minutes=1)
-
-
-# How a period longer than the data's resolution is aggregated from it, per statistic.
-_AGGREGATES: dict[str, Callable[[list[float]], float]] = {
-    "Sum": lambda values: float(sum(values)),
-    "SampleCount": lambda values: float(sum(values)),
-    "Minimum": min,
-    "Maximum": max,
-}
-
-
 def evaluation_range_for(evaluation_periods: int, period: int, max_delay_s: float) -> int:
-    """The evaluation range the drill assumes: N + 2, plus one period per period of delay.
-
-    CloudWatch retrieves more datapoints than N but does not publish how many for a given
-    period (the guide's example: 5 for N = 3). N + 2 is that example's margin; the extra
-    periods let a datapoint that lands ``max_delay_s`` after its period still fall inside the
-    range, without which a delayed metric could never be seen at all. A longer range keeps
-    an alarm on a sparse count in ALARM longer after the errors stop (the guide's note on
-    re-evaluating the last datapoints), which is the worse outcome for the OK transition.
-    """
+    """N + 2 (the guide's example: 5 datapoints for N = 3), plus a period per period of delay
+    so a late datapoint stays in range; the longer range is the worse case for leaving ALARM."""
     return evaluation_periods + 2 + math.ceil(max_delay_s / period)
 
 
@@ -209,110 +144,72 @@ def replay(
     delay_s: float | Delay = 0.0,
     source_period: int | None = None,
 ) -> Replay:
-    """Evaluate ``alarm`` every wall-clock minute from ``start`` until ``end``, as CloudWatch does.
+    """Evaluate ``alarm`` every minute from ``start`` until ``end`` over ``evaluation_range``
+    periods (default N + 2), a datapoint once landed ``delay_s`` after its period.
 
-    At each evaluation time W the query range is the ``evaluation_range`` periods (default
-    N + 2) whose newest period ends at W, so it reaches the current minute; a datapoint is
-    in it only once it has landed: ``delay_s`` after its period ends (a number for every
-    datapoint, or a ``Delay`` per metric and period). With any delay the newest minute of
-    the range has no data yet, which is what the guide's FILL caveat is about. Datapoints
-    before ``start`` count too if the source has them. The alarm starts in
-    ``initial_state`` (a new alarm is INSUFFICIENT_DATA).
-
-    ``source_period`` (default: the alarm's period) is the resolution of the source's
-    datapoints. An alarm with a longer period reads them aggregated into periods that end
-    at the evaluation minute ("at the end of minute 6, the alarm is evaluated based on
-    the data from minutes 2 to 6", "Evaluating an alarm"), from the landed ones only.
+    A longer alarm period than ``source_period`` sums the data landed in the period ending at
+    the minute ("at the end of minute 6, ... the data from minutes 2 to 6").
     """
-    if initial_state not in STATES:
-        raise ValueError(f"initial_state={initial_state!r} is not one of {STATES}")
-    n = alarm.evaluation_periods
-    width = evaluation_range if evaluation_range is not None else n + 2
-    if width < n:
-        raise ValueError(f"evaluation_range={width} is shorter than EvaluationPeriods={n}")
+    resolution = source_period or alarm.period
+    landed = _landed(alarm, source, resolution, delay_s)
     period = timedelta(seconds=alarm.period)
-    refs = (
-        {"m": alarm.metric}
-        if alarm.metric is not None
-        else {q.id: q.metric for q in alarm.queries if q.metric is not None}
-    )
-    data = {id_: source(ref) for id_, ref in refs.items()}
-
-    resolution = timedelta(seconds=source_period or alarm.period)
-    if period % resolution:
-        raise AlarmDefinitionError(
-            f"alarm {alarm.name}: Period {alarm.period} s is not a multiple of the data's "
-            f"{resolution.total_seconds():.0f} s"
-        )
-    slots = period // resolution
-    if slots > 1:
-        for ref in refs.values():
-            if ref.stat not in _AGGREGATES:
-                raise AlarmDefinitionError(
-                    f"alarm {alarm.name}: {ref} over {alarm.period} s from per-"
-                    f"{resolution.total_seconds():.0f} s data needs one of "
-                    f"{', '.join(_AGGREGATES)}"
-                )
-
-    def delay_of(ref: MetricRef, t: datetime) -> timedelta:
-        return timedelta(seconds=delay_s(ref, t) if callable(delay_s) else delay_s)
-
-    def landed(id_: str, grid: Sequence[datetime], at: datetime) -> dict[datetime, float]:
-        points, ref = data[id_], refs[id_]
-        out: dict[datetime, float] = {}
-        for t in grid:
-            parts = [
-                points[s]
-                for s in (t + resolution * k for k in range(slots))
-                if s in points and s + resolution + delay_of(ref, s) <= at
-            ]
-            if parts:
-                out[t] = parts[0] if slots == 1 else _AGGREGATES[ref.stat](parts)
-        return out
-
+    width = evaluation_range or alarm.evaluation_periods + 2
+    n, m, treat = alarm.evaluation_periods, alarm.datapoints_to_alarm, alarm.treat_missing_data
     state = initial_state
     steps: list[Step] = []
     transitions: list[Transition] = []
-    evaluated_at = align(start, int(resolution.total_seconds())) + period
+    evaluated_at = align(start, resolution) + period
     while evaluated_at - period < end:
-        # Periods end at the evaluation minute; with data at the alarm's own period they
-        # are the aligned periods the source holds.
-        newest = evaluated_at - period if slots > 1 else align(evaluated_at - period, alarm.period)
-        grid = [newest - period * (width - 1 - i) for i in range(width)]
-        values = alarm.values(grid, {id_: landed(id_, grid, evaluated_at) for id_ in data})
+        newest = align(evaluated_at - period, resolution)
+        grid = [newest - period * i for i in reversed(range(width))]
+        values = alarm.values(grid, landed(grid, evaluated_at))
         flags = [None if v is None else alarm.breaches(v) for v in values]
-        outcome = evaluate_window(
-            flags,
-            evaluation_periods=n,
-            datapoints_to_alarm=alarm.datapoints_to_alarm,
-            treat_missing_data=alarm.treat_missing_data,
-            current_state=state,
-        )
+        outcome = evaluate_window(flags, n, m, treat, state)
         window = tuple(zip(grid, values, strict=True))
         reason = _reason(alarm, window, flags, outcome, state)
-        step = Step(newest, evaluated_at, outcome.state, window, outcome, reason)
-        steps.append(step)
+        steps.append(Step(newest, evaluated_at, outcome.state, window, reason))
         if outcome.state != state:
-            transitions.append(
-                Transition(
-                    at=evaluated_at,
-                    timestamp=newest,
-                    old_state=state,
-                    new_state=outcome.state,
-                    reason=reason,
-                    reason_data=_reason_data(alarm, step),
-                )
-            )
+            data = _reason_data(alarm, steps[-1], outcome.used)
+            transitions.append(Transition(evaluated_at, newest, state, outcome.state, reason, data))
             state = outcome.state
         evaluated_at += EVALUATION_INTERVAL
     return Replay(alarm, tuple(steps), tuple(transitions))
 
 
-# --- Reason texts ----------------------------------------------------------------------------
+def _landed(
+    alarm: AlarmSpec, source: MetricSource, resolution: int, delay_s: float | Delay
+) -> Callable[[Sequence[datetime], datetime], dict[str, dict[datetime, float]]]:
+    """Each query's datapoints on a grid of alarm periods as landed by a given time."""
+    slots, uneven = divmod(alarm.period, resolution)
+    refs = {q.id: q.metric for q in alarm.queries if q.metric is not None}
+    refs = refs or {"m": alarm.metric_refs()[0]}
+    # A longer period is summed from its data: the kit's one (5 minutes) reads only Sums.
+    unsummed = [ref for ref in refs.values() if slots > 1 and ref.stat != "Sum"]
+    if uneven or unsummed:
+        raise AlarmDefinitionError(
+            f"alarm period {alarm.period} s is not a multiple of the metrics file's {resolution} s"
+            if uneven
+            else f"alarm {alarm.name}: {unsummed[0]} over {alarm.period} s from per-"
+            f"{resolution} s data needs Sum"
+        )
+    data = {id_: (ref, source(ref)) for id_, ref in refs.items()}
+    delay = delay_s if callable(delay_s) else lambda _ref, _t: delay_s
+    step = timedelta(seconds=resolution)
 
+    def value(
+        ref: MetricRef, points: Mapping[datetime, float], t: datetime, at: datetime
+    ) -> float | None:
+        parts = [
+            points[s]
+            for s in (t + step * k for k in range(slots))
+            if s in points and s + step + timedelta(seconds=delay(ref, s)) <= at
+        ]
+        return sum(parts) if parts else None
 
-def _cw_time(when: datetime) -> str:
-    return when.strftime("%d/%m/%y %H:%M:%S")
+    return lambda grid, at: {
+        id_: {t: v for t in grid if (v := value(ref, points, t, at)) is not None}
+        for id_, (ref, points) in data.items()
+    }
 
 
 def event_timestamp(when: datetime) -> str:
@@ -332,7 +229,6 @@ def _reason(
     current: str,
 ) -> str:
     n, m = alarm.evaluation_periods, alarm.datapoints_to_alarm
-    _, words = COMPARISONS[alarm.comparison_operator]
     real = len(outcome.used)
     if outcome.state == INSUFFICIENT_DATA:
         return (
@@ -345,33 +241,33 @@ def _reason(
             "TreatMissingData ignore keeps the current state."
         )
     kind = "Breaching" if alarm.treat_missing_data == "breaching" else "NonBreaching"
-    if not outcome.used:
-        verb = "was" if outcome.filled == 1 else "were"
+    missing = _plural(outcome.filled, "missing datapoint")
+    if not real:
         return (
             f"Threshold Crossed: no datapoints were received for {_plural(n, 'period')} and "
-            f"{_plural(outcome.filled, 'missing datapoint')} {verb} treated as [{kind}]."
+            f"{missing} {'was' if outcome.filled == 1 else 'were'} treated as [{kind}]."
         )
     alarming = outcome.state == ALARM
-    wanted = [i for i in reversed(outcome.used) if flags[i] is alarming]
-    shown = ", ".join(f"{window[i][1]!r} ({_cw_time(window[i][0])})" for i in wanted)
+    shown = ", ".join(
+        f"{window[i][1]!r} ({window[i][0]:%d/%m/%y %H:%M:%S})"
+        for i in reversed(outcome.used)
+        if flags[i] is alarming
+    )
     count = outcome.breaching if alarming else n - outcome.breaching
-    verb = "was" if count == 1 else "were"
-    negation = "" if alarming else "not "
-    minimum = m if alarming else n - m + 1
     old = current if current != outcome.state else ("OK" if alarming else "ALARM")
     text = (
-        f"Threshold Crossed: {count} out of the last {n} datapoints [{shown}] {verb} "
-        f"{negation}{words} the threshold ({alarm.threshold!r}) "
-        f"(minimum {_plural(minimum, 'datapoint')} for {old} -> {outcome.state} transition)."
+        f"Threshold Crossed: {count} out of the last {n} datapoints [{shown}] "
+        f"{'was' if count == 1 else 'were'} {'' if alarming else 'not '}"
+        f"{COMPARISONS[alarm.comparison_operator][1]} the threshold ({alarm.threshold!r}) "
+        f"(minimum {_plural(m if alarming else n - m + 1, 'datapoint')} for {old} -> "
+        f"{outcome.state} transition)."
     )
-    if outcome.filled:
-        text += f" {_plural(outcome.filled, 'missing datapoint')} treated as [{kind}]."
-    return text
+    return f"{text} {missing} treated as [{kind}]." if outcome.filled else text
 
 
-def _reason_data(alarm: AlarmSpec, step: Step) -> dict[str, Any]:
-    used = [step.window[i] for i in step.outcome.used]
-    data: dict[str, Any] = {
+def _reason_data(alarm: AlarmSpec, step: Step, indexes: Sequence[int]) -> dict[str, Any]:
+    used = [step.window[i] for i in indexes]
+    return {
         "version": "1.0",
         "queryDate": event_timestamp(step.evaluated_at),
         "startDate": event_timestamp(step.window[0][0]),
@@ -381,7 +277,5 @@ def _reason_data(alarm: AlarmSpec, step: Step) -> dict[str, Any]:
         "evaluatedDatapoints": [
             {"timestamp": event_timestamp(t), "value": v} for t, v in reversed(used)
         ],
+        **({"statistic": alarm.statistic} if alarm.statistic is not None else {}),
     }
-    if alarm.statistic is not None:
-        data["statistic"] = alarm.statistic
-    return data

@@ -13,7 +13,7 @@ from typing import Any
 
 from drill.evaluator import OK, Replay
 from drill.function import KitInvocation
-from drill.outcome import Event, Row
+from drill.outcome import SERIES, Event, Row
 from drill.scenario import Scenario
 from drill.template import Kit
 from drill.world import World
@@ -23,44 +23,44 @@ SNS_SUBJECT_LIMIT = 99
 
 def invocation_events(record: KitInvocation, world: World) -> list[Event]:
     """What one invocation of the function did, as timeline events."""
-    at, inv = record.at, record.invocation
-    result = inv.result or {}
+    inv, result, environment = record.invocation, record.invocation.result or {}, world.environment
+    said = f"{result.get('action')} - {result.get('reason')}"
     if inv.error is not None:
         said = f"FAILED with {type(inv.error).__name__}: {inv.error}"
-    else:
-        said = f"{result.get('action')} - {result.get('reason')}"
-    wall = f"{inv.wall_seconds * 1000:.0f} ms wall time"
-    texts = [
-        ("decision", f"rollback function (attempt {record.attempt}): {said} ({wall})"),
-        ("calls", "AWS calls: " + (", ".join(inv.aws_calls) or "none")),
-    ]
 
-    def key_and_version(revision: Any) -> tuple[Any, str]:
-        key = (revision or {}).get("s3Location", {}).get("key")
-        return key, world.history.versions.get(str(key), "?")
+    def revision(info: Mapping[str, Any], form: str) -> str:
+        key = info.get("revision", {}).get("s3Location", {}).get("key")
+        return form.format(key=key, version=world.history.versions.get(str(key), "?"))
 
-    for refused in record.refused:
-        key, version = key_and_version(refused.get("revision"))
-        text = f"CodeDeploy refused CreateDeployment of {key} ({version}): the scenario's "
-        texts.append(("codedeploy", text + "rollback fails"))
-    texts += [
-        ("codedeploy", f"CodeDeploy: deployment {stopped} stopped") for stopped in record.stopped
-    ]
-    for info in record.created:
-        key, version = key_and_version(info.get("revision"))
-        text = f"CodeDeploy: rollback deployment {info['deploymentId']} created by "
-        texts.append(("codedeploy", text + f"{info.get('creator')} (revision {key} = {version})"))
-    if result.get("invalidationId"):
-        texts.append(
-            (
-                "cloudfront",
-                f"CloudFront: invalidation {result['invalidationId']} on distribution "
-                f"{world.environment.get('DISTRIBUTION_ID', '?')} (paths "
-                f"{world.environment.get('INVALIDATION_PATHS', '/*')})",
-            )
-        )
-    texts += [("sns", f'SNS notification: "{note["Subject"]}"') for note in record.notifications]
-    return [Event(at, kind, text) for kind, text in texts]
+    texts = {
+        "decision": [
+            f"rollback function (attempt {record.attempt}): {said} "
+            f"({inv.wall_seconds * 1000:.0f} ms wall time)"
+        ],
+        "calls": ["AWS calls: " + (", ".join(inv.aws_calls) or "none")],
+        "codedeploy": [
+            *(
+                f"CodeDeploy refused CreateDeployment of {revision(info, '{key} ({version})')}: the "
+                "scenario's rollback fails"
+                for info in record.refused
+            ),
+            *(f"CodeDeploy: deployment {stopped} stopped" for stopped in record.stopped),
+            *(
+                f"CodeDeploy: rollback deployment {info['deploymentId']} created by "
+                f"{info.get('creator')} (revision {revision(info, '{key} = {version}')})"
+                for info in record.created
+            ),
+        ],
+        "cloudfront": [
+            f"CloudFront: invalidation {result['invalidationId']} on distribution "
+            f"{environment.get('DISTRIBUTION_ID', '?')} (paths "
+            f"{environment.get('INVALIDATION_PATHS', '/*')})"
+        ]
+        if result.get("invalidationId")
+        else [],
+        "sns": [f'SNS notification: "{note["Subject"]}"' for note in record.notifications],
+    }
+    return [Event(record.at, kind, text) for kind, each in texts.items() for text in each]
 
 
 def deployment_events(scenario: Scenario) -> list[Event]:
@@ -81,21 +81,12 @@ def deployment_events(scenario: Scenario) -> list[Event]:
 
 def subject_notes(invocations: Sequence[KitInvocation]) -> list[str]:
     """A note when the page's subject reaches SNS's length limit."""
-    cut = next(
-        (
-            note["Subject"]
-            for record in invocations
-            for note in record.notifications
-            if len(note["Subject"]) >= SNS_SUBJECT_LIMIT
-        ),
-        None,
-    )
-    if cut is None:
-        return []
+    subjects = (note["Subject"] for record in invocations for note in record.notifications)
     return [
         f"SNS subjects reach the {SNS_SUBJECT_LIMIT}-character cut (Amazon SNS API "
         f"Reference, Publish: under 100) with these alarm names, so on-call reads "
         f'"{cut}": the end of the alarm name is cut (the message body has it whole)'
+        for cut in [s for s in subjects if len(s) >= SNS_SUBJECT_LIMIT][:1]
     ]
 
 
@@ -104,23 +95,18 @@ def without_stopped_endings(
 ) -> tuple[list[Event], list[str]]:
     """Drop the "ends ..." events of deployments the function stopped; note CodeDeploy's own
     stop-on-alarm path when the group has it."""
-    stopped = [
-        found
+    stopped = {
+        found.version
         for record in invocations
         for deployment_id in record.stopped
         if (found := world.history.scenario_deployment(deployment_id)) is not None
-    ]
-    versions = {d.version for d in stopped}
-    kept = [
-        e
-        for e in events
-        if not (e.kind == "deployment" and "status" in e.data and e.data["version"] in versions)
-    ]
+    }
+    kept = [e for e in events if "status" not in e.data or e.data["version"] not in stopped]
     group = kit.template.properties(kit.group_id)
     if not (stopped and group.get("AlarmConfiguration", {}).get("Enabled")):
         return kept, []
     return kept, [
-        f"{', '.join(sorted(versions))} was still running: CodeDeploy itself also polls "
+        f"{', '.join(sorted(stopped))} was still running: CodeDeploy itself also polls "
         "the group's alarms (AlarmConfiguration, DEPLOYMENT_STOP_ON_ALARM) and stops "
         "and rolls back a running deployment; moto does not, so the drill shows the "
         "function's path. Whichever acts first, the other finds the deployment stopped "
@@ -135,29 +121,21 @@ def rows(
     recovery_from: datetime | None,
 ) -> list[Row]:
     """One row a minute: the headline series and every replayed alarm's state."""
-    rows = []
-    series = scenario.series
-    for index, minute in enumerate(scenario.timestamps()):
-
-        def value(key: str, i: int = index) -> float | None:
-            values = series.get(key)
-            return values[i] if values is not None else None
-
-        # The state in force at the end of this minute on the wall clock.
-        moment = minute + timedelta(seconds=scenario.period - 1)
-        states = tuple(replays[a.logical_id].state_at(moment) or OK for a in kit.alarms)
-        rows.append(
-            Row(
-                minute=minute,
-                requests=value("RequestCount"),
-                elb_5xx=value("HTTPCode_ELB_5XX_Count"),
-                target_5xx=value("HTTPCode_Target_5XX_Count"),
-                healthy=value("HealthyHostCount"),
-                states=states,
-                modelled=recovery_from is not None and minute >= recovery_from,
+    empty = (None,) * len(scenario.timestamps())
+    series = [scenario.series.get(metric, empty) for metric, *_ in SERIES]
+    # The state in force at the end of each minute on the wall clock.
+    end = timedelta(seconds=scenario.period - 1)
+    return [
+        Row._make(
+            (
+                minute,
+                *(values[i] for values in series),
+                tuple(replays[a.logical_id].state_at(minute + end) or OK for a in kit.alarms),
+                recovery_from is not None and minute >= recovery_from,
             )
         )
-    return rows
+        for i, minute in enumerate(scenario.timestamps())
+    ]
 
 
 def diagnosis(invocations: Sequence[KitInvocation]) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from alarm_rollback_kit import timing
@@ -21,9 +22,9 @@ from drill.template import Kit, RestoreInputs, WatchedAlarm
 # Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
 # evaluation (stacks/timing.py says why it is a range).
 DEFAULT_DELAY_RANGE_S = timing.METRIC_DELAY_RANGE_S
-
-
-ROLLBACK_ACTIONS = ("redeployed", "stopped", "would-redeploy", "would-stop")
+# The function's action -> the decision class the scenario format speaks of.
+DECISIONS = dict.fromkeys(("redeployed", "stopped", "would-redeploy", "would-stop"), "rollback")
+DECISIONS["skipped"] = "skip"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,8 +48,16 @@ class Event(NamedTuple):
     data: Mapping[str, Any] = {}
 
 
-@dataclass(frozen=True)
-class Row:
+# A timeline row's series, in Row's order: CloudWatch metric, table heading, column width.
+SERIES = (
+    ("RequestCount", "requests", 10),
+    ("HTTPCode_ELB_5XX_Count", "ELB 5xx", 8),
+    ("HTTPCode_Target_5XX_Count", "tgt 5xx", 8),
+    ("HealthyHostCount", "healthy", 7),
+)
+
+
+class Row(NamedTuple):
     minute: datetime
     requests: float | None
     elb_5xx: float | None
@@ -56,6 +65,10 @@ class Row:
     healthy: float | None
     states: tuple[str, ...]
     modelled: bool
+
+    @property
+    def series(self) -> tuple[float | None, ...]:
+        return self[1:5]
 
 
 @dataclass(frozen=True)
@@ -75,11 +88,11 @@ class Restore:
     inputs: RestoreInputs
     lifecycle_s: int
 
-    @property
+    @cached_property
     def kit(self) -> timing.RestoreEstimate:
         return self.inputs.estimate(self.lifecycle_s)
 
-    @property
+    @cached_property
     def aws_defaults(self) -> timing.RestoreEstimate:
         return self.inputs.aws_default_estimate(self.lifecycle_s)
 
@@ -135,29 +148,23 @@ class DrillReport:
         return all(check.passed for check in self.checks)
 
     @property
-    def metric_delay(self) -> timedelta:
-        return timedelta(seconds=self.options.metric_delay_s)
-
-    @property
     def first_invocation(self) -> KitInvocation | None:
         return next((i for i in self.invocations if i.attempt == 1), None)
 
     @property
     def decision(self) -> str | None:
-        first = self.first_invocation
-        return decision_of(first) if first else None
+        return decision_of(first) if (first := self.first_invocation) else None
 
     @property
     def alarm_time(self) -> datetime | None:
         """When the first rollback alarm entered ALARM (wall clock)."""
-        times = [t.at for a in self.alarms if a.rollback for t in self.replays[a.logical_id].alarms]
+        times = [t.at for a in self.kit.rollback_alarms for t in self.replays[a.logical_id].alarms]
         return min(times, default=None)
 
     @property
     def onset_to_rollback(self) -> timedelta | None:
-        if self.rollback is None or self.scenario.onset is None:
-            return None
-        return self.rollback.started_at - self.scenario.onset
+        onset = self.scenario.onset
+        return None if self.rollback is None or onset is None else self.rollback.started_at - onset
 
     @property
     def onset_to_restored(self) -> timedelta | None:
@@ -169,11 +176,8 @@ class DrillReport:
 
     @property
     def errors_served(self) -> float | None:
-        """ELB 5xx users received from onset until the first recovered minute (or the end).
-
-        None without an onset. Without a recovery it counts to the scenario's last minute
-        (``errors_until_end`` says so): the true number is higher.
-        """
+        """ELB 5xx users received from onset until the first recovered minute, or else to the
+        scenario's last minute (``errors_until_end`` says so); None without an onset."""
         onset = self.scenario.onset
         if onset is None:
             return None
@@ -182,60 +186,44 @@ class DrillReport:
 
     @property
     def errors_until_end(self) -> bool:
-        """True when the scenario's last minute still serves errors and no recovery ended
-        them: the true count is higher than ``errors_served``."""
-        return self.recovery_from is None and bool(self.rows and self.rows[-1].elb_5xx)
+        """The last minute still serves errors and no recovery ended them: the true count is
+        higher than ``errors_served``."""
+        return self.recovery_from is None and bool(self.rows[-1].elb_5xx)
 
 
 def decision_of(invocation: KitInvocation) -> str:
     """The decision class the scenario format speaks of: rollback, skip or failed."""
-    action = invocation.action
-    if action in ROLLBACK_ACTIONS:
-        return "rollback"
-    if action == "skipped":
-        return "skip"
-    return "rollback" if invocation.refused else "failed"
+    return DECISIONS.get(invocation.action, "rollback" if invocation.refused else "failed")
 
 
 def expectations(report: DrillReport) -> list[Check]:
     """Compare the run with the scenario's ``expect`` block, one check per field it sets."""
-    count = report.kit.rollback_alarms[0].spec
-    expect = report.scenario.expectation_for(count.datapoints_to_alarm, count.evaluation_periods)
+    spec = report.kit.rollback_alarms[0].spec
+    expect = report.scenario.expectation_for(spec.datapoints_to_alarm, spec.evaluation_periods)
     fired = {a.logical_id: bool(report.replays[a.logical_id].alarms) for a in report.alarms}
-    rollback = report.rollback
-    checks: list[Check] = []
+    rollback, checks = report.rollback, []
 
-    def check(
-        name: str, wanted: Any, actual: Any, note: str = "", passed: bool | None = None
-    ) -> None:
+    def check(name: str, wanted: Any, actual: Any, note: str = "", passed: Any = None) -> None:
         checks.append(
             Check(name, wanted, actual, actual == wanted if passed is None else passed, note)
         )
 
-    check(
-        "alarm_fires",
-        expect.alarm_fires,
-        any(fired[a.logical_id] for a in report.kit.rollback_alarms),
-    )
+    fires = any(fired[a.logical_id] for a in report.kit.rollback_alarms)
+    check("alarm_fires", expect.alarm_fires, fires)
     check("decision", expect.decision, report.decision)
     if expect.rollback_target is not None:
-        check(
-            "rollback_target", expect.rollback_target, rollback.target_version if rollback else None
-        )
+        check("rollback_target", expect.rollback_target, rollback and rollback.target_version)
     if expect.rollback_succeeds is not None:
         note = "" if rollback is None else f"rollback outcome: {rollback.outcome or 'not created'}"
-        succeeded = bool(rollback and rollback.outcome == "Succeeded")
+        succeeded = rollback is not None and rollback.outcome == "Succeeded"
         check("rollback_succeeds", expect.rollback_succeeds, succeeded, note)
     if (limit := expect.max_minutes_onset_to_rollback) is not None:
         elapsed = report.onset_to_rollback
         minutes = None if elapsed is None else elapsed.total_seconds() / 60
-        within = minutes is not None and minutes <= limit
-        shown = None if minutes is None else round(minutes, 2)
-        check("max_minutes_onset_to_rollback", limit, shown, passed=within)
+        passed = minutes is not None and minutes <= limit
+        check("max_minutes_onset_to_rollback", limit, minutes and round(minutes, 2), passed=passed)
     for fragment, wanted in (expect.alarms or {}).items():
-        matching = [lid for lid in fired if fragment in lid]
-        if matching:
-            check(f"alarms.{fragment}", wanted, any(fired[lid] for lid in matching))
-        else:
-            check(f"alarms.{fragment}", wanted, None, "no alarm matches", passed=False)
+        matching = [fired[lid] for lid in fired if fragment in lid]
+        actual, note = (any(matching), "") if matching else (None, "no alarm matches")
+        check(f"alarms.{fragment}", wanted, actual, note, passed=None if matching else False)
     return checks

@@ -1,55 +1,47 @@
 """Replays one incident scenario through the synthesized kit and reports what it did.
 
-Minute by minute on the scenario's clock, ``drill.evaluator`` replays the kit's alarms over
-the scenario's series; each state change becomes a "CloudWatch Alarm State Change" event
-(``drill.alarm_event``) put through moto's EventBridge with the synthesized rule, and what
-the rule's target receives goes to the real rollback handler from the cdk.out asset, which
-runs against moto (``drill.world``); a failed invocation is retried as Lambda retries an
-asynchronous one, then goes to the on-failure destination (``drill.invoker``). Once a
-rollback starts, the restore model (``alarm_rollback_kit/timing.py``) says when the fleet
-runs the old revision; from the first minute after that every series except ``RequestCount``
-returns to its pre-onset median and the alarms are replayed again. ALB publishes a minute's
-datapoints when it ends (ELB User Guide, "CloudWatch metrics for your Application Load
-Balancer") and AWS publishes no ingestion delay, so each scenario runs at the best, typical
+On the scenario's clock, ``drill.evaluator`` replays the kit's alarms; each state change is
+an alarm event (``drill.alarm_event``) put through moto's EventBridge with the synthesized
+rule, and what the rule's target receives goes to the rollback handler from the cdk.out
+asset (``drill.world``). Lambda retries a failed asynchronous invocation up to
+``MaximumRetryAttempts`` times, one and then two minutes later, then sends a record to the
+on-failure destination (AWS Lambda Developer Guide, "How Lambda handles errors and retries
+with asynchronous invocation", "Capturing records of Lambda asynchronous invocations").
+Once a rollback starts, the restore model (``alarm_rollback_kit/timing.py``) says when the
+fleet runs the old revision; from the first minute after that every series but
+``RequestCount`` returns to its pre-onset median and the alarms are replayed again. AWS
+publishes no ingestion delay for ALB datapoints, so each scenario runs at the best, typical
 and worst delay of a stated range (docs/aws-behaviours.md) and its expectations must hold at
 every one. EventBridge and the function take no time on the drill's clock (their wall time
-is measured). Errors served counts the ELB 5xx from onset until the first recovered minute.
+is measured). Errors served counts the ELB 5xx from onset to the first recovered minute.
 """
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from drill import function as asset_function
-from drill import narration
+from drill import narration, outcome
 from drill.alarm_event import world_alarm_event
 from drill.assembly import Assembly
-from drill.evaluator import ALARM, OK, Replay, Transition, evaluation_range_for, replay
+from drill.evaluator import ALARM, OK, Replay, evaluation_range_for, replay
 from drill.function import KitInvocation
-from drill.invoker import AsyncInvoker
-from drill.outcome import (
-    DrillOptions,
-    DrillReport,
-    Event,
-    Restore,
-    Rollback,
-    decision_of,
-    expectations,
-)
+from drill.outcome import DrillOptions, DrillReport, Event, Restore, Rollback
 from drill.scenario import Scenario
-from drill.template import Kit, WatchedAlarm, find_kit
+from drill.template import Kit, find_kit
 from drill.world import World
+from tests.support import codedeploy_gaps
 
 # Traffic is not what a bad release changes, so recovery leaves it as the scenario gives it,
 # except where it had no datapoint: the ALB leaves requests it could not route to a target
 # out of RequestCount (ELB User Guide, CloudWatch metrics), and the restore ends that.
 UNCHANGED_BY_RECOVERY = ("RequestCount",)
-
-
-# --- Recovery model --------------------------------------------------------------------------
+RETRY_DELAYS_S = (60, 120)  # before Lambda's second and third attempt
 
 
 def _baseline(values: Sequence[float | None], *, count: bool) -> float | None:
@@ -73,25 +65,20 @@ def recovered(
     for key, values in scenario.series.items():
         name = key.partition(":")[0]
         level = _baseline([values[i] for i in window], count=name.endswith("Count"))
-        if name in UNCHANGED_BY_RECOVERY:
-            series[key] = values[:first] + tuple(level if v is None else v for v in values[first:])
-            continue
-        series[key] = values[:first] + (level,) * (len(values) - first)
+        kept = values[first:] if name in UNCHANGED_BY_RECOVERY else (None,) * len(values[first:])
+        series[key] = values[:first] + tuple(level if v is None else v for v in kept)
     return replace(scenario, series=series), times[first]
-
-
-# --- The run ---------------------------------------------------------------------------------
 
 
 class _Run:
     def __init__(self, kit: Kit, scenario: Scenario, options: DrillOptions) -> None:
-        self.kit = kit
-        self.scenario = scenario
-        self.options = options
+        self.kit, self.scenario, self.options = kit, scenario, options
         self.delay = timedelta(seconds=options.metric_delay_s)
         self.function = asset_function.load(kit.asset_dir, kit.handler)
         self.events: list[Event] = []
-        self.triggers: dict[str, tuple[str, datetime]] = {}
+        self.invocations: list[KitInvocation] = []
+        self.retries: list[tuple[datetime, int, dict[str, Any]]] = []  # Lambda's, by time
+        self.triggers: dict[str, tuple[str, datetime]] = {}  # event id -> alarm, datapoint
         self.notes: list[str] = []
         self.rollback: Rollback | None = None
         self.recovery_from: datetime | None = None
@@ -100,12 +87,11 @@ class _Run:
         self.replays = self._replay(scenario)
 
     def _replay(self, scenario: Scenario) -> dict[str, Replay]:
-        source = scenario.metric_source()
         longest = max(self.options.delay_range_s)
         return {
             alarm.logical_id: replay(
                 alarm.spec,
-                source,
+                scenario.metric_source(),
                 start=scenario.start,
                 # Until the last minute's datapoints have landed and been evaluated.
                 end=scenario.end + self.delay,
@@ -131,26 +117,14 @@ class _Run:
             environment_overrides=self.options.environment,
         ) as world:
             self.world = world
-            self.invoker = AsyncInvoker(world, self.kit, self.events, self._after_invocation)
             self.events.extend(narration.deployment_events(self.scenario))
             self._loop()
-            last = max(
-                [self.scenario.end + self.delay]
-                + (
-                    [self.rollback.restore_end]
-                    if self.rollback and self.rollback.restore_end
-                    else []
-                )
-            )
-            world.advance_to(last)
-            invocations = self.invoker.invocations
+            restore_end = self.rollback and self.rollback.restore_end
+            world.advance_to(max(self.scenario.end + self.delay, restore_end or self.scenario.end))
             self.events, stopped = narration.without_stopped_endings(
-                self.kit, self.world, invocations, self.events
+                self.kit, world, self.invocations, self.events
             )
-            self.notes += stopped + narration.subject_notes(invocations)
-            outcome = self._outcome()
-            dead_letters = world.dead_letters()
-            self.notes.extend(world.notes)
+            self.notes += stopped + narration.subject_notes(self.invocations) + world.notes
             report = DrillReport(
                 scenario=self.scenario,
                 kit=self.kit,
@@ -163,61 +137,53 @@ class _Run:
                 replays=self.replays,
                 rows=narration.rows(self.scenario, self.kit, self.replays, self.recovery_from),
                 events=sorted(self.events, key=lambda e: e.at),
-                invocations=invocations,
+                invocations=self.invocations,
                 restore=self.restore,
-                rollback=outcome,
+                rollback=self._outcome(),
                 recovery_from=self.recovery_from,
                 baseline_until=self.baseline_until,
-                diagnosis=narration.diagnosis(invocations),
+                diagnosis=narration.diagnosis(self.invocations),
                 checks=[],
-                dead_letters=dead_letters,
+                dead_letters=world.dead_letters(),
                 notes=self.notes,
             )
-        report.checks = expectations(report)
+        report.checks = outcome.expectations(report)
         return report
 
-    # --- The event loop ----------------------------------------------------------------------
-
-    def _next_transition(
-        self, cursor: tuple[datetime, int, int]
-    ) -> tuple[datetime, int, int, WatchedAlarm, Transition] | None:
-        best = None
-        for index, alarm in enumerate(self.kit.alarms):
-            for number, transition in enumerate(self.replays[alarm.logical_id].transitions):
-                key = (transition.at, index, number)
-                if key > cursor and (best is None or key < best[:3]):
-                    best = (*key, alarm, transition)
-        return best
-
     def _loop(self) -> None:
-        """Alarm transitions and Lambda's retries, in time order (a retry first on a tie)."""
+        """Alarm transitions and Lambda's retries, in time order (a transition first on a
+        tie); a restore replays the alarms, so the next transition is looked up each time."""
         cursor = (datetime.min.replace(tzinfo=self.scenario.start.tzinfo), -1, -1)
         while True:
-            upcoming = self._next_transition(cursor)
-            retry = self.invoker.next_retry()
-            if retry is not None and (upcoming is None or retry < upcoming[0]):
-                self.invoker.retry()
-                continue
-            if upcoming is None:
+            upcoming = min(
+                (
+                    key
+                    for index, alarm in enumerate(self.kit.alarms)
+                    for number, t in enumerate(self.replays[alarm.logical_id].transitions)
+                    if (key := (t.at, index, number)) > cursor
+                ),
+                default=None,
+            )
+            if self.retries and (upcoming is None or self.retries[0][0] < upcoming[0]):
+                at, attempt, event = self.retries.pop(0)
+                self._deliver(event, at, attempt)
+            elif upcoming is None:
                 return
-            at, index, number, alarm, transition = upcoming
-            cursor = (at, index, number)
-            self._alarm_transition(alarm, transition, number, at)
+            else:
+                cursor = upcoming
+                self._alarm_transition(*upcoming)
 
-    def _alarm_transition(
-        self, alarm: WatchedAlarm, transition: Transition, number: int, at: datetime
-    ) -> None:
-        world = self.world
-        world.advance_to(at)
+    def _alarm_transition(self, at: datetime, index: int, number: int) -> None:
+        world, alarm = self.world, self.kit.alarms[index]
         transitions = self.replays[alarm.logical_id].transitions
+        transition = transitions[number]
+        world.advance_to(at)
+        change = f"{transition.old_state} -> {transition.new_state}: {transition.reason}"
+        self.event(at, "alarm", f"{alarm.label} {change}")
         previous = transitions[number - 1] if number else None
-        self.event(
-            at,
-            "alarm",
-            f"{alarm.label} {transition.old_state} -> {transition.new_state}: {transition.reason}",
+        delivered = world.put_event(
+            world_alarm_event(world, alarm, transition, previous=previous, at=at)
         )
-        event = world_alarm_event(world, alarm, transition, previous=previous, at=at)
-        delivered = world.put_event(event)
         if delivered is None:
             why = (
                 "not a rollback alarm"
@@ -237,67 +203,68 @@ class _Run:
             "function invoked (asynchronously)",
         )
         self.triggers[str(delivered.get("id"))] = (alarm.label, transition.timestamp)
-        self.invoker.deliver(delivered, at)
+        self._deliver(delivered, at)
 
-    def _after_invocation(self, record: KitInvocation) -> None:
-        if self.rollback is not None:
-            return
-        if record.rollback_started:
+    def _deliver(self, event: dict[str, Any], at: datetime, attempt: int = 1) -> None:
+        record = self.world.invoke(event, at=at, attempt=attempt)
+        self.invocations.append(record)
+        self.events.extend(narration.invocation_events(record, self.world))
+        if self.rollback is None and (
+            record.rollback_started or outcome.decision_of(record) == "rollback"
+        ):
             self._rollback_started(record)
-        elif decision_of(record) == "rollback":
-            self.rollback = self._rollback_record(record, None, None)
+        if record.invocation.error is not None:
+            self._after_failure(record)
 
-    def _trigger(self, record: KitInvocation) -> tuple[str, datetime]:
-        return self.triggers[str(record.event.get("id"))]
+    def _after_failure(self, record: KitInvocation) -> None:
+        retries = self.kit.retry_attempts
+        if record.attempt <= retries:
+            at = record.at + timedelta(seconds=RETRY_DELAYS_S[record.attempt - 1])
+            bisect.insort(self.retries, (at, record.attempt + 1, record.event), key=lambda r: r[0])
+            text = (
+                f"Lambda retries the event (asynchronous invocation, attempt "
+                f"{record.attempt + 1} of {retries + 1}) at {at:%H:%M:%S}"
+            )
+        else:
+            self.world.send_to_dead_letter_queue(record)
+            text = (
+                f"retries exhausted: the event goes to the on-failure destination, dead-letter "
+                f"queue {self.kit.on_failure_id} (its alarm pages on-call)"
+            )
+        self.event(record.at, "retry" if record.attempt <= retries else "dlq", text)
 
-    def _rollback_record(
-        self,
-        record: KitInvocation,
-        restore_end: datetime | None,
-        rollback_id: str | None,
-    ) -> Rollback:
-        result = record.invocation.result or {}
-        version = None
-        if record.created:
-            version = self.world.history.version_of(record.created[-1])
-        elif record.refused:
-            version = self.world.history.version_of(record.refused[-1])
-        label, datapoint = self._trigger(record)
-        return Rollback(
+    def _rollback_started(self, record: KitInvocation) -> None:
+        """The first rollback the function started or tried (CodeDeploy refused it); a
+        started one is restored as the restore model says, and the series recover."""
+        history = self.world.history
+        bad = (record.invocation.result or {}).get("deploymentId")
+        named = [d for r in record.refused for d in history.named_in(str(r.get("description")))]
+        shown = record.created or record.refused
+        label, datapoint = self.triggers[str(record.event.get("id"))]
+        started = record.rollback_started
+        rollback_id = str(record.created[-1]["deploymentId"]) if started else None
+        end = record.at + timedelta(seconds=self.restore.kit.total_s) if started else None
+        self.rollback = Rollback(
             started_at=record.at,
             action=record.action,
-            bad_deployment_id=result.get("deploymentId") or self._bad_from_refusal(record),
+            bad_deployment_id=bad or next(iter(named), None),
             rollback_deployment_id=rollback_id,
-            target_version=version,
-            restore_end=restore_end,
+            target_version=history.version_of(shown[-1]) if shown else None,
+            restore_end=end,
             outcome=None,
             trigger_alarm=label,
             trigger_datapoint=datapoint,
         )
-
-    def _bad_from_refusal(self, record: KitInvocation) -> str | None:
-        for refused in record.refused:
-            for deployment_id in self.world.history.deployment_ids.values():
-                if deployment_id in str(refused.get("description")):
-                    return deployment_id
-        return None
-
-    def _rollback_started(self, record: KitInvocation) -> None:
-        created = record.created[-1]
-        rollback_id = str(created["deploymentId"])
-        restore_end = record.at + timedelta(seconds=self.restore.kit.total_s)
-        result = record.invocation.result or {}
-        bad = self.world.history.scenario_deployment(result.get("deploymentId"))
-        fails = bool(bad and bad.rollback_fails)
+        if rollback_id is None or end is None:
+            return
+        fails = bool((found := history.scenario_deployment(bad)) and found.rollback_fails)
         status = "Failed" if fails else "Succeeded"
-        self.world.history.complete_rollback_at(rollback_id, restore_end, status)
-        self.rollback = self._rollback_record(record, restore_end, rollback_id)
-        version = self.rollback.target_version or "?"
+        history.complete_rollback_at(rollback_id, end, status)
         self.event(
-            restore_end,
+            end,
             "restore",
-            f"rollback deployment {rollback_id} ({version}) {status} - restore "
-            + ("complete (modelled)" if not fails else "FAILED: the errors go on"),
+            f"rollback deployment {rollback_id} ({self.rollback.target_version or '?'}) {status} - "
+            + ("restore FAILED: the errors go on" if fails else "restore complete (modelled)"),
         )
         if fails:
             self.notes.append(
@@ -305,33 +272,27 @@ class _Run:
                 "no new alarm transition follows, so the kit sends no further page"
             )
             return
-        self.baseline_until = self.scenario.onset or self.rollback.trigger_datapoint
-        new, first = recovered(
-            self.scenario, restore_end=restore_end, baseline_until=self.baseline_until
-        )
+        self.baseline_until = self.scenario.onset or datapoint
+        new, first = recovered(self.scenario, restore_end=end, baseline_until=self.baseline_until)
         if first is None:
             self.notes.append(
                 "the restore ends after the scenario's last minute: no recovery shown"
             )
             return
-        self.recovery_from = first
-        self.scenario = new
+        self.recovery_from, self.scenario = first, new
         self.world.use_series(new)
         self.replays = self._replay(new)
-
-    # --- Results -----------------------------------------------------------------------------
 
     def _outcome(self) -> Rollback | None:
         if self.rollback is None or self.rollback.rollback_deployment_id is None:
             return self.rollback
-        info = self.world.history.deployment_info(self.rollback.rollback_deployment_id)
-        status = str(info.get("status"))
+        status = codedeploy_gaps.get(self.rollback.rollback_deployment_id).status
         return replace(self.rollback, outcome=status if status in {"Succeeded", "Failed"} else None)
 
 
 def _kit_for(scenario: Scenario, assembly: Assembly) -> Kit:
-    expectations = [scenario.expect, *scenario.expect_by_m_of_n.values()]
-    fragments = {fragment for e in expectations for fragment in (e.alarms or {})}
+    expected = [scenario.expect, *scenario.expect_by_m_of_n.values()]
+    fragments = {fragment for e in expected for fragment in (e.alarms or {})}
     return find_kit(assembly, alarm_fragments=tuple(sorted(fragments)))
 
 

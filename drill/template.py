@@ -1,99 +1,115 @@
 """Reads what ``cdk synth`` wrote to ``cdk.out``: the kit's alarms, rule, function and fleet.
 
-The drill restates nothing about the kit by hand: in the cloud assembly's templates
-(``drill.assembly``) it finds the EventBridge rule on CloudWatch alarm state changes with a
-Lambda target, the alarms that rule names, the function's handler, asset and environment,
-its asynchronous-invocation settings, the CodeDeploy group and the restore model's inputs.
-Values a template leaves out are AWS's defaults (``alarm_rollback_kit/timing.py``: ELB API
-Reference, CreateTargetGroup; CodeDeploy User Guide, deployment configurations).
+The drill restates nothing about the kit by hand: it finds the EventBridge rule on CloudWatch
+alarm state changes with a Lambda target, the alarms that rule names, and follows what the
+function and its CodeDeploy group reference (one lookup, ``_linked``) to the fleet, the
+target group and the asynchronous-invocation settings. Values a template leaves out are AWS's
+defaults (``alarm_rollback_kit/timing.py``: ELB API Reference, CreateTargetGroup; CodeDeploy
+User Guide, deployment configurations; Lambda Developer Guide, asynchronous invocation).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alarm_rollback_kit import timing
 from alarm_rollback_kit.alarms import ALARM_EVENT_DETAIL_TYPE, ALARM_EVENT_SOURCE
 from drill.alarm_spec import AlarmSpec
-from drill.assembly import (
-    ALB_NAMESPACE,
-    DISTRIBUTION,
-    LAMBDA_FUNCTION,
-    Assembly,
-    DrillTemplateError,
-    Template,
-)
+from drill.assembly import ALB_NAMESPACE, Assembly, DrillTemplateError, Template
 
-# --- Alarms and the rule that listens to them ------------------------------------------------
+# restore_estimate's target-group inputs: keyword -> (source name, key in the template). A
+# key the template leaves out takes timing's AWS_DEFAULT_<KEYWORD>.
+_TARGET_GROUP_INPUTS = {
+    "deregistration_delay_s": ("deregistration delay", "deregistration_delay.timeout_seconds"),
+    "health_check_interval_s": ("health-check interval", "HealthCheckIntervalSeconds"),
+    "healthy_threshold": ("healthy threshold", "HealthyThresholdCount"),
+}
 
 
 def all_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Every ``AWS::CloudWatch::Alarm`` as (logical id, Properties), in template order."""
-    resources = template.get("Resources", {})
     return [
         (logical_id, dict(resource.get("Properties", {})))
-        for logical_id, resource in resources.items()
+        for logical_id, resource in template.get("Resources", {}).items()
         if resource.get("Type") == "AWS::CloudWatch::Alarm"
     ]
 
 
 def _pattern(rule: Mapping[str, Any]) -> dict[str, Any]:
     pattern = rule.get("Properties", {}).get("EventPattern", {})
-    if isinstance(pattern, str):  # CloudFormation also accepts the pattern as JSON text
+    # CloudFormation also accepts the pattern as JSON text; text that is not JSON is no
+    # pattern the drill can match, as before.
+    if isinstance(pattern, str):
         try:
             pattern = json.loads(pattern)
         except json.JSONDecodeError:
             return {}
-    return pattern if isinstance(pattern, dict) else {}
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+    return dict(pattern) if isinstance(pattern, dict) else {}
 
 
 def alarm_rules(template: Mapping[str, Any]) -> list[str]:
     """Logical ids of the rules that match CloudWatch alarm state-change events."""
-    found = []
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Events::Rule":
-            continue
-        pattern = _pattern(resource)
-        if ALARM_EVENT_SOURCE in _listed(pattern.get("source")) and ALARM_EVENT_DETAIL_TYPE in (
-            _listed(pattern.get("detail-type"))
-        ):
-            found.append(logical_id)
-    return found
+    return [
+        logical_id
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Events::Rule"
+        and ALARM_EVENT_SOURCE in _pattern(resource).get("source", [])
+        and ALARM_EVENT_DETAIL_TYPE in _pattern(resource).get("detail-type", [])
+    ]
 
 
 def rollback_alarms(template: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The alarms an alarm-state-change rule listens to, as (logical id, Properties).
-
-    A rule's ``resources`` entries are resolved when they are ``{"Fn::GetAtt": [LogicalId,
-    "Arn"]}`` (what CDK writes for ``alarm.alarm_arn``) or a literal alarm ARN matching an
-    alarm's ``AlarmName``; ``detail.alarmName`` lists are matched by name too.
-    """
-    resources = template.get("Resources", {})
+    """The alarms an alarm-state-change rule lists in ``resources`` by ``Fn::GetAtt`` Arn
+    (CDK's ``alarm.alarm_arn``) or a literal ARN ending in ``AlarmName``, with Properties."""
     alarms = dict(all_alarms(template))
-    by_name = {
-        p["AlarmName"]: lid for lid, p in alarms.items() if isinstance(p.get("AlarmName"), str)
-    }
-    chosen: list[str] = []
-    for rule_id in alarm_rules(template):
-        pattern = _pattern(resources[rule_id])
-        detail = pattern.get("detail", {})
-        names = detail.get("alarmName", []) if isinstance(detail, dict) else []
-        for entry in [*_listed(pattern.get("resources", [])), *_listed(names)]:
-            if isinstance(entry, str):
-                logical_id = by_name.get(entry.split(":alarm:", 1)[-1])
-            else:
-                logical_id = _getatt_target(entry, "Arn")
-            if logical_id in alarms and logical_id not in chosen:
-                chosen.append(logical_id)
-    return [(logical_id, alarms[logical_id]) for logical_id in chosen]
+    names = {str(p.get("AlarmName")): logical_id for logical_id, p in alarms.items()}
+    rules = [_pattern(template["Resources"][rule_id]) for rule_id in alarm_rules(template)]
+    entries = [entry for pattern in rules for entry in pattern.get("resources", [])]
+    refs = _refs(
+        [
+            {"Ref": names.get(e.split(":alarm:")[-1], e)} if isinstance(e, str) else e
+            for e in entries
+        ]
+    )
+    return [
+        (logical_id, alarms[logical_id])
+        for logical_id in dict.fromkeys(refs)
+        if logical_id in alarms
+    ]
+
+
+def _refs(value: Any) -> list[str]:
+    """Logical ids ``value`` references by Ref or Fn::GetAtt, in order."""
+    match value:
+        case {"Ref": str(target)} | {"Fn::GetAtt": [str(target), _]}:
+            return [target]
+        case Mapping():
+            return [ref for item in value.values() for ref in _refs(item)]
+        case list():
+            return [ref for item in value for ref in _refs(item)]
+    return []
+
+
+def _linked(template: Template, type_: str, *values: Any) -> list[str]:
+    """The ``type_`` resources that ``values`` reference, in order."""
+    of_type = template.of_type(type_)
+    return [ref for ref in dict.fromkeys(_refs(list(values))) if ref in of_type]
+
+
+def _first(template: Template, type_: str, *values: Any) -> str | None:
+    """The first ``type_`` resource that ``values`` reference, else the template's first."""
+    return next(iter([*_linked(template, type_, *values), *template.of_type(type_)]), None)
+
+
+def _pick(template: Template, type_: str, *values: Any) -> str:
+    found = _first(template, type_, *values)
+    if found is None:
+        raise DrillTemplateError(f"{template.path.name}: no {type_}")
+    return found
 
 
 # --- What the kit looks like in the template -------------------------------------------------
@@ -110,18 +126,14 @@ class WatchedAlarm:
     rollback: bool
 
     def describe(self) -> str:
-        spec = self.spec
-        if spec.metric is not None:
-            what = f"{spec.metric.metric_name} {spec.metric.stat}"
-        else:
-            what = next(q.expression for q in spec.queries if q.return_data and q.expression)
-        op = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": ">="}.get(
-            spec.comparison_operator, spec.comparison_operator
-        )
+        spec, metric = self.spec, self.spec.metric
+        returned = (q.expression for q in spec.queries if q.return_data and q.expression)
+        what = f"{metric.metric_name} {metric.stat}" if metric else next(returned)
+        op = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": ">="}
         return (
-            f"{what} {op} {spec.threshold:g}, {spec.datapoints_to_alarm} of "
-            f"{spec.evaluation_periods} x {spec.period} s, missing data: "
-            f"{spec.treat_missing_data}"
+            f"{what} {op.get(spec.comparison_operator, spec.comparison_operator)} "
+            f"{spec.threshold:g}, {spec.datapoints_to_alarm} of {spec.evaluation_periods} x "
+            f"{spec.period} s, missing data: {spec.treat_missing_data}"
         )
 
 
@@ -137,14 +149,8 @@ class RestoreInputs:
     sources: Mapping[str, str]
 
     def estimate(self, lifecycle_s: int) -> timing.RestoreEstimate:
-        return timing.restore_estimate(
-            instances=self.instances,
-            deployment_config_name=self.deployment_config_name,
-            deregistration_delay_s=self.deregistration_delay_s,
-            health_check_interval_s=self.health_check_interval_s,
-            healthy_threshold=self.healthy_threshold,
-            lifecycle_s=lifecycle_s,
-        )
+        inputs = {k: v for k, v in vars(self).items() if k != "sources"}
+        return timing.restore_estimate(**inputs, lifecycle_s=lifecycle_s)
 
     def aws_default_estimate(self, lifecycle_s: int) -> timing.RestoreEstimate:
         return timing.aws_default_restore_estimate(self.instances, lifecycle_s)
@@ -166,11 +172,11 @@ class Kit:
     group_id: str
     restore: RestoreInputs
     retry_attempts: int
-    on_failure_id: str | None
+    on_failure_id: str
     topic_ids: tuple[str, ...]
     load_balancer_id: str | None
     target_group_id: str | None
-    distributions: tuple[tuple[str, Template, str], ...] = field(default=())
+    distributions: tuple[tuple[str, Template, str], ...]
 
     @property
     def rule_pattern(self) -> Mapping[str, Any]:
@@ -185,253 +191,147 @@ class Kit:
         return [self.template.path, *(t.path for _, t, _ in self.distributions)]
 
 
-def _construct_label(resource: Mapping[str, Any], logical_id: str) -> str:
-    path = resource.get("Metadata", {}).get("aws:cdk:path", "")
-    parts = [p for p in str(path).split("/") if p]
-    if len(parts) >= 2 and parts[-1] == "Resource":
-        return parts[-2]
-    return logical_id
+def _cdk_path(resource: Mapping[str, Any]) -> list[str]:
+    return str(resource.get("Metadata", {}).get("aws:cdk:path", "")).split("/")
 
 
-def _scope(resource: Mapping[str, Any]) -> str:
-    path = str(resource.get("Metadata", {}).get("aws:cdk:path", ""))
-    return path.rsplit("/", 2)[0] + "/" if path.count("/") >= 2 else ""
+def construct_label(resource: Mapping[str, Any], logical_id: str) -> str:
+    parts = _cdk_path(resource)
+    return parts[-2] if len(parts) >= 2 and parts[-1] == "Resource" else logical_id
 
 
-def _getatt_target(value: Any, attribute: str) -> str | None:
-    if isinstance(value, Mapping) and "Fn::GetAtt" in value:
-        target = value["Fn::GetAtt"]
-        if isinstance(target, list) and len(target) == 2 and target[1] == attribute:
-            return str(target[0])
-    return None
+def rule_function(template: Template, rule_id: str) -> str | None:
+    targets = template.properties(rule_id).get("Targets")
+    return next(iter(_linked(template, "AWS::Lambda::Function", targets)), None)
 
 
-def _refs(value: Any) -> set[str]:
-    """Logical ids referenced anywhere in ``value`` by Ref or Fn::GetAtt."""
-    found: set[str] = set()
-    if isinstance(value, Mapping):
-        if isinstance(value.get("Ref"), str):
-            found.add(value["Ref"])
-        target = value.get("Fn::GetAtt")
-        if isinstance(target, list) and target:
-            found.add(str(target[0]))
-        for item in value.values():
-            found |= _refs(item)
-    elif isinstance(value, list):
-        for item in value:
-            found |= _refs(item)
-    return found
+def _environment(template: Template, function_id: str) -> Mapping[str, Any]:
+    variables: Mapping[str, Any] = template.properties(function_id).get("Environment", {})
+    return dict(variables.get("Variables", {}))
 
 
-def _reads_only_alb(spec: AlarmSpec) -> bool:
-    refs = spec.metric_refs()
-    return bool(refs) and all(ref.namespace == ALB_NAMESPACE for ref in refs)
-
-
-def find_kit(
-    assembly: Assembly, *, alarm_fragments: Sequence[str] = (), target_type: str = "EC2"
-) -> Kit:
-    """Locate the rollback rule, its function and alarms in the first stack that has them,
-    for a function of ``target_type`` (its ``TARGET_TYPE``: the service's ``EC2`` one, or
-    the API stack's ``LAMBDA`` one).
-
-    Besides the rollback alarms, the drill replays the other ALB alarms of the same
-    construct (the notify-only target 5xx alarm) and any alarm whose logical id contains
-    one of ``alarm_fragments`` (a scenario's ``expect.alarms`` keys).
-    """
-    for template in assembly.stacks.values():
-        for rule_id in alarm_rules(template.body):
-            function_id = _rule_function(template, rule_id)
-            if function_id is not None and _target_type(template, function_id) == target_type:
-                return _kit(assembly, template, rule_id, function_id, alarm_fragments)
-    raise DrillTemplateError(
-        f"no EventBridge rule on CloudWatch alarm state changes with a Lambda target in "
-        f"{', '.join(sorted(t.path.name for t in assembly.stacks.values()))}; "
-        "is the AutoRollback construct in the app?"
+def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
+    """The kit in the first stack whose alarm rule targets the EC2 rollback function. Its
+    alarms are the rule's, the other ALB alarms of its construct (the notify-only target 5xx
+    alarm) and any whose logical id contains one of ``alarm_fragments``."""
+    found = (
+        (template, rule_id, function_id)
+        for template in assembly.stacks.values()
+        for rule_id in alarm_rules(template.body)
+        if (function_id := rule_function(template, rule_id))
+        and _environment(template, function_id).get("TARGET_TYPE") == "EC2"
     )
-
-
-def _target_type(template: Template, function_id: str) -> str:
-    environment = template.properties(function_id).get("Environment", {}).get("Variables", {})
-    return str(environment.get("TARGET_TYPE", ""))
-
-
-def _rule_function(template: Template, rule_id: str) -> str | None:
-    for target in template.properties(rule_id).get("Targets", []):
-        function_id = _getatt_target(target.get("Arn"), "Arn")
-        if function_id and template.resources.get(function_id, {}).get("Type") == LAMBDA_FUNCTION:
-            return function_id
-    return None
-
-
-def _kit(
-    assembly: Assembly,
-    template: Template,
-    rule_id: str,
-    function_id: str,
-    alarm_fragments: Sequence[str],
-) -> Kit:
-    function = template.resource(function_id)
-    props = function.get("Properties", {})
-    handler = props.get("Handler")
-    if not isinstance(handler, str) or handler.count(".") < 1:
-        raise DrillTemplateError(f"{template.path.name}: {function_id} has no Handler")
-    asset_dir = _asset_dir(assembly, template, function_id)
-    environment = props.get("Environment", {}).get("Variables", {})
-    env_refs = _refs(environment)
-
-    rollback_ids = [lid for lid, _ in rollback_alarms(template.body)]
-    rule_scope = _scope(template.resource(rule_id))
-    alarms: list[WatchedAlarm] = []
-    for logical_id, properties in all_alarms(template.body):
-        resource = template.resource(logical_id)
-        is_rollback = logical_id in rollback_ids
-        wanted = any(fragment in logical_id for fragment in alarm_fragments)
-        sibling = bool(rule_scope) and _scope(resource) == rule_scope
-        if not (is_rollback or wanted or sibling):
-            continue
-        spec = AlarmSpec.from_properties(properties, name=logical_id)
-        if not (is_rollback or wanted or _reads_only_alb(spec)):
-            continue
-        label = _construct_label(resource, logical_id)
-        alarms.append(WatchedAlarm(logical_id, label, properties, spec, is_rollback))
-    alarms.sort(
-        key=lambda a: (not a.rollback, rollback_ids.index(a.logical_id) if a.rollback else 0)
-    )
-
-    group_id = _pick(template, "AWS::CodeDeploy::DeploymentGroup", env_refs)
+    template, rule_id, function_id = next(found, (None, "", ""))
+    if template is None:
+        raise DrillTemplateError(
+            f"no EventBridge rule on CloudWatch alarm state changes with a Lambda target in "
+            f"{', '.join(sorted(t.path.name for t in assembly.stacks.values()))}; "
+            "is the AutoRollback construct in the app?"
+        )
+    environment = _environment(template, function_id)
+    group_id = _pick(template, "AWS::CodeDeploy::DeploymentGroup", environment)
     group = template.properties(group_id)
-    application_id = _ref_id(group.get("ApplicationName")) or _pick(
-        template, "AWS::CodeDeploy::Application", env_refs
+    target_group_id = _first(
+        template, "AWS::ElasticLoadBalancingV2::TargetGroup", group, environment
     )
-    target_group_id = _target_group(template, group, env_refs)
-    load_balancer_id = next(
-        (lid for lid in template.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")), None
-    )
-    invoke = _invoke_config(template, function_id)
-    distributions = tuple(
-        (nested_id, nested, distribution_id)
-        for nested_id, nested in assembly.nested_of(template)
-        for distribution_id in nested.of_type(DISTRIBUTION)
-    )
+    configs = (template.properties(c) for c in template.of_type("AWS::Lambda::EventInvokeConfig"))
+    invoke = next((c for c in configs if function_id in _refs(c.get("FunctionName"))), {})
+    on_failure_id = next(iter(_refs(invoke.get("DestinationConfig", {}).get("OnFailure"))), None)
+    if on_failure_id is None:
+        # The drill replays Lambda's retries ending in the on-failure destination; the kit's
+        # function always has one, so a template without it is not the kit's.
+        raise DrillTemplateError(
+            f"function {function_id} in {template.path.name} has no on-failure destination "
+            "(AWS::Lambda::EventInvokeConfig DestinationConfig.OnFailure); the drill replays "
+            "Lambda's retries into it"
+        )
     return Kit(
         assembly=assembly,
         template=template,
         rule_id=rule_id,
         function_id=function_id,
-        handler=handler,
-        asset_dir=asset_dir,
+        handler=str(template.properties(function_id)["Handler"]),
+        asset_dir=asset_dir(assembly, template, function_id),
         environment=environment,
-        alarms=tuple(alarms),
-        application_id=application_id,
+        alarms=_watched(template, rule_id, alarm_fragments),
+        application_id=_pick(template, "AWS::CodeDeploy::Application", group),
         group_id=group_id,
         restore=_restore_inputs(template, group, target_group_id),
-        retry_attempts=invoke[0],
-        on_failure_id=invoke[1],
+        retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),  # Lambda's default
+        on_failure_id=on_failure_id,
         topic_ids=tuple(template.of_type("AWS::SNS::Topic")),
-        load_balancer_id=load_balancer_id,
+        load_balancer_id=_first(template, "AWS::ElasticLoadBalancingV2::LoadBalancer", environment),
         target_group_id=target_group_id,
-        distributions=distributions,
+        distributions=tuple(
+            (nested_id, nested, distribution_id)
+            for nested_id, nested in assembly.nested_of(template)
+            for distribution_id in nested.of_type("AWS::CloudFront::Distribution")
+        ),
     )
 
 
-def _asset_dir(assembly: Assembly, template: Template, function_id: str) -> Path:
+def _watched(
+    template: Template, rule_id: str, alarm_fragments: Sequence[str]
+) -> tuple[WatchedAlarm, ...]:
+    rollback_ids = [logical_id for logical_id, _ in rollback_alarms(template.body)]
+    scope = _cdk_path(template.resource(rule_id))[:-2]
+    alarms = []
+    for logical_id, properties in all_alarms(template.body):
+        resource = template.resource(logical_id)
+        rollback = logical_id in rollback_ids
+        wanted = rollback or any(fragment in logical_id for fragment in alarm_fragments)
+        if not (wanted or (scope and _cdk_path(resource)[:-2] == scope)):
+            continue
+        spec = AlarmSpec.from_properties(properties, name=logical_id)
+        refs = spec.metric_refs()
+        if wanted or (refs and all(ref.namespace == ALB_NAMESPACE for ref in refs)):
+            label = construct_label(resource, logical_id)
+            alarms.append(WatchedAlarm(logical_id, label, properties, spec, rollback))
+    order = {logical_id: i for i, logical_id in enumerate(rollback_ids)}
+    return tuple(sorted(alarms, key=lambda a: order.get(a.logical_id, len(order))))
+
+
+def asset_dir(assembly: Assembly, template: Template, function_id: str) -> Path:
     """The function's code in cdk.out, from the asset manifest entry of its ``S3Key``."""
     function = template.resource(function_id)
-    asset_dir = assembly.asset_path(function, function.get("Properties", {}).get("Code"))
-    if asset_dir is None or not asset_dir.is_dir():
+    path = assembly.asset_path(function, function.get("Properties", {}).get("Code"))
+    if path is None or not path.is_dir():
         raise DrillTemplateError(
             f"{template.path.name}: no asset directory for {function_id} in cdk.out (the drill "
             "runs the function's code from there); run `make synth`"
         )
-    return asset_dir
-
-
-def _ref_id(value: Any) -> str | None:
-    if isinstance(value, Mapping) and isinstance(value.get("Ref"), str):
-        return str(value["Ref"])
-    return None
-
-
-def _pick(template: Template, type_: str, preferred: set[str]) -> str:
-    candidates = template.of_type(type_)
-    chosen = [c for c in candidates if c in preferred] or candidates
-    if not chosen:
-        raise DrillTemplateError(f"{template.path.name}: no {type_}")
-    return chosen[0]
-
-
-def _target_group(template: Template, group: Mapping[str, Any], env_refs: set[str]) -> str | None:
-    infos = group.get("LoadBalancerInfo", {}).get("TargetGroupInfoList", [])
-    for info in infos:
-        found = _getatt_target(info.get("Name"), "TargetGroupName")
-        if found:
-            return found
-    groups = template.of_type("AWS::ElasticLoadBalancingV2::TargetGroup")
-    preferred = [g for g in groups if g in env_refs] or groups
-    return preferred[0] if preferred else None
-
-
-def _invoke_config(template: Template, function_id: str) -> tuple[int, str | None]:
-    """Lambda's asynchronous retries (default 2) and the on-failure destination's logical id."""
-    for logical_id in template.of_type("AWS::Lambda::EventInvokeConfig"):
-        props = template.properties(logical_id)
-        if _ref_id(props.get("FunctionName")) != function_id:
-            continue
-        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-        return int(props.get("MaximumRetryAttempts", 2)), _getatt_target(destination, "Arn")
-    return 2, None
+    return path
 
 
 def _restore_inputs(
     template: Template, group: Mapping[str, Any], target_group_id: str | None
 ) -> RestoreInputs:
-    sources: dict[str, str] = {}
-    config_name = group.get("DeploymentConfigName")
-    if isinstance(config_name, str):
-        sources["deployment config"] = "DeploymentGroup DeploymentConfigName"
-    else:
-        config_name = timing.AWS_DEFAULT_DEPLOYMENT_CONFIG
-        sources["deployment config"] = "CodeDeploy default (not set in the template)"
-    instances = 0
-    for asg in group.get("AutoScalingGroups", []):
-        asg_id = _ref_id(asg)
-        if asg_id:
-            size = template.properties(asg_id).get("MinSize", 0)
-            if not isinstance(size, int | str) or not str(size).isdigit():
-                raise DrillTemplateError(
-                    f"{template.path.name}: {asg_id} MinSize={size!r} is not a number the "
-                    "restore model can use"
-                )
-            instances += int(size)
+    config = group.get("DeploymentConfigName")
+    fleet = _linked(template, "AWS::AutoScaling::AutoScalingGroup", group.get("AutoScalingGroups"))
+    instances = sum(int(template.properties(asg).get("MinSize", 0)) for asg in fleet)
     if instances < 1:
         raise DrillTemplateError(
             f"{template.path.name}: the deployment group has no Auto Scaling group with a "
             "MinSize; the restore model needs the instance count"
         )
-    sources["instances"] = "Auto Scaling group MinSize"
-    dereg = timing.AWS_DEFAULT_DEREGISTRATION_DELAY_S
-    interval = timing.AWS_DEFAULT_HEALTH_CHECK_INTERVAL_S
-    threshold = timing.AWS_DEFAULT_HEALTHY_THRESHOLD
-    if target_group_id is not None:
-        tg = template.properties(target_group_id)
-        for attribute in tg.get("TargetGroupAttributes", []):
-            if attribute.get("Key") == "deregistration_delay.timeout_seconds":
-                dereg = int(attribute["Value"])
-                sources["deregistration delay"] = "target group attribute"
-        if "HealthCheckIntervalSeconds" in tg:
-            interval = int(tg["HealthCheckIntervalSeconds"])
-            sources["health-check interval"] = "target group HealthCheckIntervalSeconds"
-        if "HealthyThresholdCount" in tg:
-            threshold = int(tg["HealthyThresholdCount"])
-            sources["healthy threshold"] = "target group HealthyThresholdCount"
-    for name in ("deregistration delay", "health-check interval", "healthy threshold"):
-        sources.setdefault(name, "AWS default (not set in the template)")
+    sources = {
+        "deployment config": "DeploymentGroup DeploymentConfigName"
+        if config
+        else "CodeDeploy default (not set in the template)",
+        "instances": "Auto Scaling group MinSize",
+    }
+    target_group = dict(template.properties(target_group_id)) if target_group_id else {}
+    target_group |= {a["Key"]: a["Value"] for a in target_group.get("TargetGroupAttributes", [])}
+    values: dict[str, Any] = {}
+    for keyword, (name, key) in _TARGET_GROUP_INPUTS.items():
+        values[keyword] = int(
+            target_group.get(key, getattr(timing, f"AWS_DEFAULT_{keyword.upper()}"))
+        )
+        where = f"target group {'attribute' if '.' in key else key}"
+        sources[name] = where if key in target_group else "AWS default (not set in the template)"
     return RestoreInputs(
         instances=instances,
-        deployment_config_name=config_name,
-        deregistration_delay_s=dereg,
-        health_check_interval_s=interval,
-        healthy_threshold=threshold,
+        deployment_config_name=config or timing.AWS_DEFAULT_DEPLOYMENT_CONFIG,
         sources=sources,
+        **values,
     )

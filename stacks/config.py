@@ -31,7 +31,7 @@ from alarm_rollback_kit.config import (
     ServiceConfig,
     SeverityAlarmsConfig,
 )
-from alarm_rollback_kit.config_checks import check_range
+from alarm_rollback_kit.config_checks import CheckedConfig, ranged
 from alarm_rollback_kit.hardening import LOG_RETENTION
 from alarm_rollback_kit.rollback_targets import LAMBDA_ALL_AT_ONCE
 
@@ -70,49 +70,33 @@ LAMBDA_DEPLOYMENT_CONFIGS = (
 )
 
 
-# ApiConfig's numeric fields: (name, lowest, highest, where the range comes from).
-_API_RANGES = (
-    ("canary_http_5xx_threshold", 1, 100000, "1..100000"),
-    (
-        "handler_timeout_seconds",
-        1,
-        APIGW_INTEGRATION_TIMEOUT_S - 1,
-        f"1..{APIGW_INTEGRATION_TIMEOUT_S - 1}, below API Gateway's "
-        f"{APIGW_INTEGRATION_TIMEOUT_S} s integration timeout",
-    ),
-    ("handler_memory_mb", 128, 10240, "Lambda memory 128..10240 MB"),
-    ("throttle_rate_per_second", 1, 10000, "1..10000 (account default limit)"),
-    ("throttle_burst", 1, 5000, "1..5000 (account default burst)"),
-    ("retry_after_seconds", 1, 3600, "1..3600"),
-    (
-        "worker_max_concurrency",
-        2,
-        1000,
-        "Lambda Developer Guide, maximum concurrency for Amazon SQS event sources",
-    ),
-    ("http_5xx_alarm_threshold", 1, 100000, "1..100000"),
-)
-
-
 @dataclass(frozen=True, kw_only=True)
-class ApiConfig:
+class ApiConfig(CheckedConfig):
     """The order-api on API Gateway (REST) + Lambda, whose handlers never answer 502."""
 
     enabled: bool = True
     stage_name: str = "v1"
     # Must end before API Gateway's 29 s, so the client gets the handler's own answer,
     # not a gateway 504.
-    handler_timeout_seconds: int = 10
-    handler_memory_mb: int = 256
-    throttle_rate_per_second: int = 50
-    throttle_burst: int = 100
-    retry_after_seconds: int = 1
+    handler_timeout_seconds: int = ranged(
+        10,
+        1,
+        APIGW_INTEGRATION_TIMEOUT_S - 1,
+        f"1..{APIGW_INTEGRATION_TIMEOUT_S - 1}, below API Gateway's "
+        f"{APIGW_INTEGRATION_TIMEOUT_S} s integration timeout",
+    )
+    handler_memory_mb: int = ranged(256, 128, 10240, "Lambda memory 128..10240 MB")
+    throttle_rate_per_second: int = ranged(50, 1, 10000, "1..10000 (account default limit)")
+    throttle_burst: int = ranged(100, 1, 5000, "1..5000 (account default burst)")
+    retry_after_seconds: int = ranged(1, 1, 3600, "1..3600")
     # Alarm when the handlers' own 5xx answers (invisible to Lambda Errors) exceed this
     # per minute.
-    http_5xx_alarm_threshold: int = 5
+    http_5xx_alarm_threshold: int = ranged(5, 1, 100000, "1..100000")
     log_retention_days: int = 30
     # Most export-worker invocations the SQS event source runs at once (Lambda: 2-1000).
-    worker_max_concurrency: int = 5
+    worker_max_concurrency: int = ranged(
+        5, 2, 1000, "Lambda Developer Guide, maximum concurrency for Amazon SQS event sources"
+    )
     # Set the Region's API Gateway CloudWatch Logs role (AWS::ApiGateway::Account). The
     # stage's access and execution logs need one; turn this off where the account
     # already has one, since the kit's replaces it for every REST API in the Region.
@@ -124,10 +108,9 @@ class ApiConfig:
     deployment_config_name: str = "CodeDeployDefault.LambdaCanary10Percent10Minutes"
     # Caught 5xx per minute from the new version that stop its deployment. Low, because
     # during a 10 % canary the new version sees a tenth of the traffic.
-    canary_http_5xx_threshold: int = 1
+    canary_http_5xx_threshold: int = ranged(1, 1, 100000, "1..100000")
 
-    def __post_init__(self) -> None:
-        self.validate()
+    section = "api"
 
     def validate(self) -> None:
         if self.deployment_config_name not in LAMBDA_DEPLOYMENT_CONFIGS:
@@ -137,8 +120,7 @@ class ApiConfig:
                 "one of " + ", ".join(LAMBDA_DEPLOYMENT_CONFIGS) + " (CodeDeploy User Guide, "
                 "Deployment configurations on an AWS Lambda compute platform)",
             )
-        for name, low, high, source in _API_RANGES:
-            check_range(f"api.{name}", getattr(self, name), low, high, source)
+        super().validate()
         if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", self.stage_name or ""):
             raise ConfigError("api.stage_name", self.stage_name, "1-64 of A-Z a-z 0-9 _")
         if self.log_retention_days not in LOG_RETENTION:
@@ -161,14 +143,13 @@ _CHATBOT_SOURCE = "AWS::Chatbot::SlackChannelConfiguration"
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChatConfig:
+class ChatConfig(CheckedConfig):
     """An optional Slack channel (AWS Chatbot) that receives what the paging topic gets."""
 
     slack_workspace_id: str = ""
     slack_channel_id: str = ""
 
-    def __post_init__(self) -> None:
-        self.validate()
+    section = "chat"
 
     @property
     def enabled(self) -> bool:

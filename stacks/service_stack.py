@@ -38,13 +38,7 @@ class ServiceStack(cdk.Stack):
         self._zones = list(config.service.availability_zones)
         super().__init__(scope, id_, **kwargs)
         svc = config.service
-        self.network = Network(
-            self,
-            "Network",
-            max_azs=svc.max_azs,
-            nat_gateways=svc.nat_gateways,
-            availability_zones=svc.availability_zones,
-        )
+        self.network = Network(self, "Network", config=svc)
         self.buckets = ServiceBuckets(self, "Buckets")
         self.service = HealthCheckedService(
             self,

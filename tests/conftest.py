@@ -1,8 +1,11 @@
-"""Shared pytest fixtures: dummy AWS credentials and a Lambda context.
+"""Shared pytest fixtures: dummy AWS credentials, a Lambda context and the release world.
 
 Credentials are fake and set before any boto3 client exists, so no test can reach a real
 account, and moto's ``mock_aws`` intercepts every call. The helpers behind the fixtures
-(the context, the event loader for ``tests/events``) live in ``tests/support``.
+(the context, the event loader for ``tests/events``) live in ``tests/support``;
+``release_world`` (the handler's Lambda release in moto, for the pre-traffic hook, the
+Lambda gap-filler and the API release tool) comes from ``tests.support.release_world``,
+registered here once as a plugin.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.lambda_context import FakeLambdaContext
+
+pytest_plugins = ("tests.support.release_world",)
 
 # Set at import so even module-level code in a test file sees them.
 os.environ.update(

@@ -15,22 +15,17 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from alarm_rollback_kit.config import ServiceConfig
 from alarm_rollback_kit.keys import LogsKey
 
 
 class Network(Construct):
-    """A small VPC. ``instance_subnets`` is where the service's instances belong."""
+    """A small VPC sized by ``config`` (its ``max_azs``, ``nat_gateways`` and
+    ``availability_zones``). ``instance_subnets`` is where the service's instances belong."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        max_azs: int,
-        nat_gateways: int,
-        availability_zones: tuple[str, ...] = (),
-    ) -> None:
+    def __init__(self, scope: Construct, id_: str, *, config: ServiceConfig) -> None:
         super().__init__(scope, id_)
+        nat_gateways, availability_zones = config.nat_gateways, config.availability_zones
         subnets = [
             ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
         ]
@@ -46,7 +41,7 @@ class Network(Construct):
             ip_addresses=ec2.IpAddresses.cidr("10.40.0.0/16"),
             # Named zones: no look-up even in a stack with an explicit environment.
             availability_zones=list(availability_zones) or None,
-            max_azs=None if availability_zones else max_azs,
+            max_azs=None if availability_zones else config.max_azs,
             nat_gateways=nat_gateways,
             subnet_configuration=subnets,
             # Nothing in the kit uses the default security group; restricting it would add a

@@ -207,13 +207,8 @@ class OrdersApi(Construct):
         # Versions behind a ``live`` alias, shifted by CodeDeploy: API Gateway and the SQS
         # event source invoke the alias, so a bad version can be taken back.
         self.application = codedeploy.LambdaApplication(self, "Releases")
-        self.handler_release = LambdaRelease(
-            self,
-            "HandlerRelease",
-            function=self.handler,
-            application=self.application,
-            deployment_config_name=config.deployment_config_name,
-            description="order-api handler",
+        self.handler_release = self._release(
+            "HandlerRelease", self.handler, "order-api handler", config
         )
         # A version whose answers API Gateway could not use never takes traffic.
         self.pre_traffic_hook = PreTrafficHook(
@@ -236,13 +231,8 @@ class OrdersApi(Construct):
             table_actions=WORKER_TABLE_ACTIONS,
             log_retention=log_retention,
         )
-        self.worker_release = LambdaRelease(
-            self,
-            "WorkerRelease",
-            function=self.worker,
-            application=self.application,
-            deployment_config_name=config.deployment_config_name,
-            description="order-api export worker",
+        self.worker_release = self._release(
+            "WorkerRelease", self.worker, "order-api export worker", config
         )
         self.worker_release.alias.add_event_source(
             event_sources.SqsEventSource(
@@ -323,6 +313,19 @@ class OrdersApi(Construct):
                 alarm.add_ok_action(action)
 
     # --- functions ------------------------------------------------------------------------
+
+    def _release(
+        self, id_: str, function: lambda_.Function, description: str, config: ApiConfig
+    ) -> LambdaRelease:
+        """``function``'s versions behind ``live``, shifted by the API's CodeDeploy application."""
+        return LambdaRelease(
+            self,
+            id_,
+            function=function,
+            application=self.application,
+            deployment_config_name=config.deployment_config_name,
+            description=description,
+        )
 
     def _function(
         self,

@@ -124,7 +124,7 @@ def test_without_the_kit_codedeploy_stops_notice_seconds_after_the_first_group_a
     bare: api_drill.ApiKit,
 ) -> None:
     loaded = api_scenario.load(CANARY)
-    last_shift = api_scenario.success_time(loaded.releases[0], bare.group_config)
+    last_shift = loaded.releases[0].success_time(bare.group_config)
     for result in runs(bare, raw(CANARY)):
         first = min(
             t.at for lid, r in result.replays.items() if bare.alarms[lid].rollback for t in r.alarms
@@ -232,7 +232,7 @@ def test_after_success_the_kits_function_undoes_the_release_exactly_once_at_ever
         assert result.replays[stage].first_alarm.at == first.at  # type: ignore[union-attr]
         assert (result.status, result.kit_rollbacks, result.final_version) == ("Succeeded", 1, "1")
         assert result.onset_to_rollback == first.at - loaded.onset
-    assert all(ok for r in results for *_, ok in api_drill.checks(r, loaded))
+    assert all(ok for r in results for *_, ok in r.checks)
 
 
 def test_without_a_rule_on_the_api_alarms_nothing_rolls_back_after_success(

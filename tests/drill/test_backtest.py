@@ -11,9 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from drill import backtest, metric_data
+from drill import backtest
 from drill.alarm_spec import AlarmSpec
-from drill.metric_data import MetricsFileError, fetch, fetch_queries, parse_metric_data
+from drill.backtest import MetricsFileError, fetch, fetch_queries, parse_metric_data
 from drill.template import all_alarms, rollback_alarms
 from tests.support.alarms import count_alarm_properties, kit_template
 from tests.support.assembly import write_assembly
@@ -168,7 +168,7 @@ def test_pages_repeating_an_id_are_merged() -> None:
 
 
 def sample_reports(include_all: bool = False) -> dict[str, backtest.AlarmReport]:
-    data = metric_data.load_metric_data(SAMPLE)
+    data = backtest.load_metric_data(SAMPLE)
     reports = backtest.backtest({"service": kit_template()}, data, include_all=include_all)
     return {r.logical_id: r for r in reports}
 
@@ -193,7 +193,7 @@ def test_notify_only_alarm_is_replayed_only_with_all_alarms() -> None:
 def test_alarm_reading_a_metric_absent_from_the_file_is_flagged() -> None:
     props = count_alarm_properties()
     props["MetricName"] = "HTTPCode_ELB_4XX_Count"
-    data = metric_data.load_metric_data(SAMPLE)
+    data = backtest.load_metric_data(SAMPLE)
 
     report = backtest.replay_alarm("service", "Elb4xx", props, data)
 
@@ -203,7 +203,7 @@ def test_alarm_reading_a_metric_absent_from_the_file_is_flagged() -> None:
 def test_alarm_with_an_uneven_period_is_not_replayed() -> None:
     props = count_alarm_properties()
     props["Period"] = 90
-    data = metric_data.load_metric_data(SAMPLE)
+    data = backtest.load_metric_data(SAMPLE)
 
     report = backtest.replay_alarm("service", "Uneven", props, data)
 
@@ -214,7 +214,7 @@ def test_five_minute_alarm_is_summed_from_the_files_minutes() -> None:
     # The low-traffic tier's period: five of the file's minutes per datapoint.
     props = count_alarm_properties(threshold=250)
     props["Period"] = 300
-    data = metric_data.load_metric_data(SAMPLE)
+    data = backtest.load_metric_data(SAMPLE)
 
     report = backtest.replay_alarm("service", "FiveMinutes", props, data)
 
@@ -343,7 +343,6 @@ def test_cli_fetch_saves_what_it_replayed(
     cdk_out = write_cdk_out(tmp_path)
     saved = tmp_path / "history.json"
     lb = "app/order-api/5f0c6b2e1a9d4c3b"
-    metric_data._cloudwatch.cache_clear()
     with mock_aws():
         boto3.client("cloudwatch", region_name="us-east-1").put_metric_data(
             Namespace="AWS/ApplicationELB",
@@ -371,7 +370,6 @@ def test_cli_fetch_saves_what_it_replayed(
                 str(saved),
             ]
         )
-    metric_data._cloudwatch.cache_clear()
 
     assert code == 0
     assert f"{COUNT_ID}\n  ALB-generated 5xx" in capsys.readouterr().out
@@ -379,3 +377,39 @@ def test_cli_fetch_saves_what_it_replayed(
         "m0": ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum"),
         "m1": ("AWS/ApplicationELB", "RequestCount", "Sum"),
     }
+
+
+@pytest.mark.parametrize("doc", [[], {"MetricDataResults": "no"}, {"MetricDataResults": [1]}])
+def test_a_file_that_is_not_a_getmetricdata_result_is_named_as_such(doc: Any) -> None:
+    with pytest.raises(MetricsFileError, match=r"^bad\.json: expected an object with a Metric"):
+        parse_metric_data(doc, source="bad.json")
+
+
+def _sample() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("Period",), 1.5, r"Period: 1\.5 is not of type 'integer'"),
+        (("Period",), True, r"Period: True is not of type 'integer'"),
+        (("MetricDataQueries",), {}, r"MetricDataQueries: \{\} is not of type 'array'"),
+        (("MetricDataResults", 0, "Id"), 3, r"MetricDataResults\[0\]\.Id: 3 is not of type"),
+        (("MetricDataResults", 1, "Label"), None, r"MetricDataResults\[1\]\.Label: None is not"),
+        (("MetricDataResults", 0, "Values", 0), "7", r"Values\[0\]: '7' is not of type 'number'"),
+        (("MetricDataResults", 0, "Timestamps", 0), True, r"Timestamps\[0\]: True is not of"),
+    ],
+)
+def test_a_malformed_field_is_refused_naming_the_file_the_field_and_the_value(
+    path: tuple[str | int, ...], value: Any, named: str
+) -> None:
+    doc = _sample()
+    holder: Any = doc
+    for step in path[:-1]:
+        holder = holder[step]
+    holder[path[-1]] = value
+
+    with pytest.raises(MetricsFileError, match=rf"^bad\.json: .*{named}"):
+        parse_metric_data(doc, source="bad.json")

@@ -5,6 +5,9 @@ and EventBridge")."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,3 +110,20 @@ def test_cli_without_a_synthesized_app_exits_2(
 
     assert code == 2
     assert "make synth" in capsys.readouterr().err
+
+
+def test_the_drill_imports_outside_pytest_with_only_the_repository_on_the_path() -> None:
+    # `make drill` runs `python -m drill` from the repository root, without pytest's extra
+    # pythonpath entries (the function's and the sample's source folders): nothing the
+    # drill imports may need them.
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import drill.__main__, drill.backtest"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

@@ -117,6 +117,14 @@ def test_expression_naming_an_unknown_id_is_rejected() -> None:
         AlarmSpec.from_properties(rate_alarm("100 * e5xx / requests"))
 
 
+def test_expressions_referring_to_each_other_in_a_cycle_are_rejected() -> None:
+    props = rate_alarm("100 * helper / requests")
+    props["Metrics"].append({"Id": "helper", "Expression": "expr_1 + errors", "ReturnData": False})
+
+    with pytest.raises(AlarmDefinitionError, match=r"in a cycle: .*expr_1.*helper"):
+        AlarmSpec.from_properties(props)
+
+
 def test_expression_syntax_error_names_the_position() -> None:
     with pytest.raises(AlarmDefinitionError, match="position 15"):
         AlarmSpec.from_properties(rate_alarm("100 * errors / "))

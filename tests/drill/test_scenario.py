@@ -14,6 +14,7 @@ from drill.alarm_spec import AlarmSpec
 from drill.evaluator import replay
 from drill.scenario import NAMESPACE, ScenarioError, parse
 from drill.template import all_alarms
+from tests.support.codedeploy_gaps import FINAL_STATUSES, RUNNING_STATUSES
 from tests.support.synthesized import service_template, synthesize
 
 ONSET_502 = datetime(2026, 11, 24, 14, 45, tzinfo=UTC)
@@ -252,6 +253,13 @@ def test_deployments_must_be_listed_oldest_first() -> None:
     assert error_of(minimal(deployments=[newer, DEPLOYMENT])).field == "deployments[1].createTime"
 
 
+def test_schema_splits_statuses_as_the_codedeploy_gaps_do() -> None:
+    schema = json.loads((Path(scenario.__file__).parent / "scenario_schema.json").read_text())
+
+    assert set(schema["$defs"]["running"]["enum"]) == RUNNING_STATUSES
+    assert set(schema["$defs"]["finished"]["enum"]) == FINAL_STATUSES
+
+
 def test_running_deployment_has_no_complete_time() -> None:
     running = {**DEPLOYMENT, "status": "InProgress", "completeTime": None}
 
@@ -315,3 +323,14 @@ def test_expect_by_m_of_n_key_must_be_m_of_n(key: str) -> None:
 
     with pytest.raises(ScenarioError, match="expect_by_m_of_n"):
         scenario.parse(data)
+
+
+def test_a_series_longer_than_a_week_is_refused_by_its_runs_before_they_are_expanded() -> None:
+    # 10,080 runs of 10,080 minutes would be a hundred million floats if expanded first.
+    week = scenario.MAX_MINUTES
+    runs = [{"value": 1, "repeat": week}] * week
+
+    err = error_of(minimal(series={"RequestCount": runs}))
+
+    assert (err.field, err.value) == ("series.RequestCount", week * week)
+    assert "at most 10080 minutes" in str(err)

@@ -58,13 +58,19 @@ def test_nested_stack_output_resolves_to_the_distribution_the_drill_created(
     assert Resolver(assembly, physical).resolve(value, parent(assembly)) == "E2DRILL"
 
 
-def test_fn_sub_fills_pseudo_parameters_and_attributes(assembly: Assembly) -> None:
+def test_join_fills_pseudo_parameters_and_attributes(assembly: Assembly) -> None:
     physical = {("parent", "AlarmA"): {"Ref": "a", "Arn": "arn:alarm:a"}}
-    value = {"Fn::Sub": "${AWS::Region}/${AlarmA}/${AlarmA.Arn}"}
+    parts = [{"Ref": "AWS::Region"}, {"Ref": "AlarmA"}, {"Fn::GetAtt": ["AlarmA", "Arn"]}]
+    value = {"Fn::Join": ["/", parts]}
 
     assert (
         Resolver(assembly, physical).resolve(value, parent(assembly)) == "us-east-1/a/arn:alarm:a"
     )
+
+
+def test_intrinsic_the_drill_does_not_resolve_raises_naming_it(assembly: Assembly) -> None:
+    with pytest.raises(DrillTemplateError, match="cannot resolve Fn::Sub"):
+        Resolver(assembly, {}).resolve({"Fn::Sub": "${AWS::Region}"}, parent(assembly))
 
 
 def test_unknown_attribute_raises_naming_the_intrinsic(assembly: Assembly) -> None:
@@ -109,8 +115,19 @@ def test_async_retries_and_dead_letter_queue_come_from_the_event_invoke_config(
     kit = find_kit(load_assembly(cdk_out))
 
     assert kit.retry_attempts == 2
-    assert kit.on_failure_id is not None
     assert "DeadLetters" in kit.on_failure_id
+
+
+def test_function_without_an_on_failure_destination_is_refused_naming_it(
+    cdk_out: Path, tmp_path: Path
+) -> None:
+    def drop_destination(template: dict[str, Any]) -> None:
+        resource(template, "AWS::Lambda::EventInvokeConfig")["Properties"].pop("DestinationConfig")
+
+    with pytest.raises(
+        DrillTemplateError, match=r"AutoRollbackFunction.* no on-failure destination"
+    ):
+        find_kit(load_assembly(variant(cdk_out, tmp_path / "cdk.out", drop_destination)))
 
 
 def test_asset_directory_is_found_from_the_s3_key_without_asset_metadata(

@@ -11,7 +11,12 @@ from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
 from tests.support.events import load_event
-from tests.support.templates import only_resource, service_template
+from tests.support.templates import (
+    alarm_properties,
+    metric_queries,
+    only_resource,
+    service_template,
+)
 
 ALARM = "AWS::CloudWatch::Alarm"
 FAKE_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}"
@@ -19,13 +24,6 @@ FAKE_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}"
 
 def _targets_rollback_topic(actions: list[dict[str, str]]) -> bool:
     return len(actions) == 1 and actions[0]["Ref"].startswith("Paging")
-
-
-def _alarm(template: Template, logical_prefix: str) -> dict[str, Any]:
-    alarms = template.find_resources(ALARM)
-    (props,) = [a["Properties"] for k, a in alarms.items() if k.startswith(logical_prefix)]
-    found: dict[str, Any] = props
-    return found
 
 
 def _rule(template: Template) -> dict[str, Any]:
@@ -54,7 +52,7 @@ def _event_for(alarm_logical_id: str, state_file: str) -> Any:
 
 def test_count_alarm_is_the_plain_elb_5xx_alarm_when_the_noise_floor_is_off() -> None:
     template = service_template({"rollback.elb_5xx_count_min_rate_percent": "0"})
-    props = _alarm(template, "AutoRollbackElb5xxCount")
+    props = alarm_properties(template, "AutoRollbackElb5xxCount")
     assert props["Namespace"] == "AWS/ApplicationELB"
     assert props["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert [d["Name"] for d in props["Dimensions"]] == ["LoadBalancer"]
@@ -69,9 +67,8 @@ def test_count_alarm_is_the_plain_elb_5xx_alarm_when_the_noise_floor_is_off() ->
 def test_count_alarm_ignores_background_noise_below_the_rate_floor_by_default(
     default_template: Template,
 ) -> None:
-    props = _alarm(default_template, "AutoRollbackElb5xxCount")
-    queries = {q["Id"]: q for q in props["Metrics"]}
-    expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
+    props = alarm_properties(default_template, "AutoRollbackElb5xxCount")
+    queries, expression = metric_queries(props)
     # No FILL on the judged errors and no else branch: an unpublished minute yields no
     # datapoint (tests/drill/test_stuck_alarm.py shows the FILL-0 version stuck in OK);
     # requests repeat the last landed count so early error counts keep the floor.
@@ -87,7 +84,7 @@ def test_count_alarm_ignores_background_noise_below_the_rate_floor_by_default(
 
 
 def test_count_alarm_threshold_follows_config() -> None:
-    props = _alarm(
+    props = alarm_properties(
         service_template({"rollback.elb_5xx_threshold": "80"}), "AutoRollbackElb5xxCount"
     )
     assert props["Threshold"] == 80
@@ -96,9 +93,8 @@ def test_count_alarm_threshold_follows_config() -> None:
 def test_rate_alarm_divides_elb_5xx_by_requests_behind_a_traffic_guard(
     default_template: Template,
 ) -> None:
-    props = _alarm(default_template, "AutoRollbackElb5xxRate")
-    queries = {q["Id"]: q for q in props["Metrics"]}
-    expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
+    props = alarm_properties(default_template, "AutoRollbackElb5xxRate")
+    queries, expression = metric_queries(props)
     assert expression == "IF(errors > 0 AND requests >= 20, 100 * errors / requests)"
     assert queries["errors"]["MetricStat"]["Metric"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
     assert queries["requests"]["MetricStat"]["Metric"]["MetricName"] == "RequestCount"
@@ -109,9 +105,8 @@ def test_rate_alarm_divides_elb_5xx_by_requests_behind_a_traffic_guard(
 def test_low_traffic_tier_sums_five_minutes_behind_its_own_guard_and_rolls_back(
     default_template: Template,
 ) -> None:
-    props = _alarm(default_template, "AutoRollbackLowTraffic5xxRate")
-    queries = {q["Id"]: q for q in props["Metrics"]}
-    expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
+    props = alarm_properties(default_template, "AutoRollbackLowTraffic5xxRate")
+    queries, expression = metric_queries(props)
 
     assert expression == "IF(errors > 0 AND requests >= 20, 100 * errors / requests)"
     assert {q["MetricStat"]["Period"] for q in queries.values() if "MetricStat" in q} == {300}
@@ -127,7 +122,7 @@ def test_low_traffic_tier_sums_five_minutes_behind_its_own_guard_and_rolls_back(
 
 
 def test_low_traffic_tier_follows_config_and_can_be_turned_off() -> None:
-    ten = _alarm(
+    ten = alarm_properties(
         service_template(
             {
                 "rollback.low_traffic_window_minutes": "10",
@@ -149,7 +144,7 @@ def test_low_traffic_tier_follows_config_and_can_be_turned_off() -> None:
 def test_target_5xx_alarm_notifies_but_does_not_roll_back_by_default(
     default_template: Template,
 ) -> None:
-    props = _alarm(default_template, "AutoRollbackTarget5xxRate")
+    props = alarm_properties(default_template, "AutoRollbackTarget5xxRate")
     assert "HTTPCode_Target_5XX_Count" in json.dumps(props["Metrics"])
     assert _targets_rollback_topic(props["AlarmActions"])
     resources = json.dumps(_rule(default_template)["EventPattern"]["resources"])
@@ -179,7 +174,7 @@ def test_ignore_alarm_configuration_switch_reaches_the_deployment_group() -> Non
     assert dg["AlarmConfiguration"]["Enabled"] is False
 
 
-def test_rule_matches_the_documented_alarm_event_for_a_rollback_alarm(
+def test_rule_matches_the_documented_alarm_event_for_a_rollbackalarm_properties(
     default_template: Template,
 ) -> None:
     pattern = _concrete_pattern(_rule(default_template)["EventPattern"])
@@ -258,7 +253,7 @@ def test_dead_letter_queue_is_encrypted_and_tls_only(default_template: Template)
 def test_safety_net_alarms_page_a_human(
     default_template: Template, alarm_prefix: str, metric_name: str
 ) -> None:
-    props = _alarm(default_template, alarm_prefix)
+    props = alarm_properties(default_template, alarm_prefix)
     assert props["MetricName"] == metric_name
     assert props["Threshold"] == 1
     assert _targets_rollback_topic(props["AlarmActions"])

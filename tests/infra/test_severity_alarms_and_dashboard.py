@@ -8,19 +8,13 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from tests.support.templates import resources_of, service_template
+from tests.support.templates import alarm_properties, metric_queries, service_template
 
 ALARM = "AWS::CloudWatch::Alarm"
 
 
 def _tiered(template: Template, name: str) -> dict[str, Any]:
-    alarms = resources_of(template, ALARM)
-    (props,) = [a["Properties"] for k, a in alarms.items() if k.startswith(f"SeverityAlarms{name}")]
-    return dict(props)
-
-
-def _expression(props: dict[str, Any]) -> str:
-    return str(next(q["Expression"] for q in props["Metrics"] if "Expression" in q))
+    return alarm_properties(template, f"SeverityAlarms{name}")
 
 
 @pytest.mark.parametrize(
@@ -48,7 +42,7 @@ def test_severity_decides_tag_description_and_route(
 def test_5xx_rate_tiers_use_the_severity_thresholds(default_template: Template) -> None:
     assert _tiered(default_template, "FiveXxRateWarning")["Threshold"] == 0.1
     assert _tiered(default_template, "FiveXxRateCritical")["Threshold"] == 1
-    expression = _expression(_tiered(default_template, "FiveXxRateCritical"))
+    _, expression = metric_queries(_tiered(default_template, "FiveXxRateCritical"))
     assert "100 * (elb5xx + target5xx) / requests" in expression
     assert "FILL" not in expression
     # Only minutes whose 5xx counts have landed, with at least 20 requests, get a point.
@@ -61,7 +55,7 @@ def test_2xx_drop_stays_quiet_below_the_traffic_guard(default_template: Template
     assert props["TreatMissingData"] == "notBreaching"
     # A quiet minute, or one whose response counts have not landed, gives no point (no
     # false branch), and a missing point is not breaching.
-    expression = _expression(props)
+    _, expression = metric_queries(props)
     assert expression.startswith(
         "IF((target2xx + target4xx + target5xx + elb4xx + elb5xx) > 0 AND requests >= 20,"
     )

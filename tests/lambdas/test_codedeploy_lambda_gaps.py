@@ -13,7 +13,6 @@ from tests.support.release_world import (
     APPLICATION,
     FUNCTION,
     ReleaseWorld,
-    release_world,  # noqa: F401
 )
 
 
@@ -23,7 +22,7 @@ def _put(world: ReleaseWorld, deployment_id: str, execution_id: str, status: str
     )
 
 
-def test_deployment_revision_is_the_lambda_appspec(release_world: ReleaseWorld) -> None:  # noqa: F811
+def test_deployment_revision_is_the_lambda_appspec(release_world: ReleaseWorld) -> None:
     deployment_id, _ = release_world.start("2")
     info = release_world.codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     spec = gaps.appspec_of(release_world.codedeploy, deployment_id)
@@ -41,7 +40,7 @@ def test_deployment_revision_is_the_lambda_appspec(release_world: ReleaseWorld) 
 
 
 def test_hook_status_is_answered_once_with_succeeded_or_failed_only(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     deployment_id, execution_id = release_world.start()
     with pytest.raises(ClientError, match="InvalidLifecycleEventHookExecutionStatus"):
@@ -57,7 +56,7 @@ def test_hook_status_is_answered_once_with_succeeded_or_failed_only(
 
 
 def test_failed_hook_fails_the_deployment_and_it_cannot_then_succeed(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     deployment_id, execution_id = release_world.start()
     _put(release_world, deployment_id, execution_id, "Failed")
@@ -68,7 +67,7 @@ def test_failed_hook_fails_the_deployment_and_it_cannot_then_succeed(
 
 
 def test_stopped_shift_leaves_the_alias_on_the_current_version(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     deployment_id, execution_id = release_world.start()
     _put(release_world, deployment_id, execution_id, "Succeeded")
@@ -78,7 +77,7 @@ def test_stopped_shift_leaves_the_alias_on_the_current_version(
 
 
 def test_invoking_a_version_or_its_alias_runs_that_versions_callable(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     gaps.register_version(FUNCTION, "1", lambda event, ctx: {"v": 1, "ctx": ctx.function_version})
     gaps.register_version(FUNCTION, "2", lambda event, ctx: {"v": 2, "echo": event})
@@ -92,7 +91,7 @@ def test_invoking_a_version_or_its_alias_runs_that_versions_callable(
 
 
 def test_an_exception_is_returned_as_lambda_reports_an_unhandled_error(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     def boom(event: Any, ctx: Any) -> Any:
         raise KeyError("order_id")
@@ -108,7 +107,7 @@ def test_an_exception_is_returned_as_lambda_reports_an_unhandled_error(
 
 
 def test_appspec_content_reads_back_null_and_only_get_application_revision_has_it(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     deployment_id, _ = release_world.start("2")
     content = gaps.lambda_appspec(FUNCTION, "live", "1", "2")
@@ -142,7 +141,7 @@ def _alias(world: ReleaseWorld) -> dict[str, Any]:
 
 
 def test_traffic_shift_weights_the_alias_towards_the_target_version(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     _shifting(release_world)
     alias = _alias(release_world)
@@ -151,7 +150,7 @@ def test_traffic_shift_weights_the_alias_towards_the_target_version(
 
 
 def test_stop_with_rollback_ends_stopped_and_a_rollback_shifts_the_alias_back(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     deployment_id = _shifting(release_world)
     codedeploy = release_world.codedeploy
@@ -175,7 +174,7 @@ def test_stop_with_rollback_ends_stopped_and_a_rollback_shifts_the_alias_back(
 
 
 def test_stop_without_rollback_leaves_the_alias_weighted(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     deployment_id = _shifting(release_world)
 
@@ -186,7 +185,7 @@ def test_stop_without_rollback_leaves_the_alias_weighted(
 
 
 def test_pending_stop_keeps_the_deployment_running_until_it_lands(
-    release_world: ReleaseWorld,  # noqa: F811
+    release_world: ReleaseWorld,
 ) -> None:
     deployment_id = _shifting(release_world)
     gaps.stop_answers("Pending")

@@ -16,11 +16,10 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_codedeploy as codedeploy
-from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
 from alarm_rollback_kit import AutoRollback
 from alarm_rollback_kit.lambda_code import ROLLBACK_CODE
+from tests.support.bare import imported_service
 from tests.support.installed_kit import REPO, InstalledKit
 
 EXAMPLE = REPO / "examples" / "existing_service"
@@ -106,29 +105,7 @@ def test_installed_copy_synthesizes_the_same_rollback_asset_as_the_repository(
     # Given the same construct built from the repository's package
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Repo")
-    AutoRollback(
-        stack,
-        "AutoRollback",
-        load_balancer=elbv2.ApplicationLoadBalancer.from_application_load_balancer_attributes(
-            stack,
-            "Alb",
-            load_balancer_arn="arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/a/1",
-            security_group_id="sg-1",
-        ),
-        target_group=elbv2.ApplicationTargetGroup.from_target_group_attributes(
-            stack,
-            "Tg",
-            target_group_arn="arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/a/1",
-        ),
-        deployment_group=codedeploy.ServerDeploymentGroup.from_server_deployment_group_attributes(
-            stack,
-            "Group",
-            application=codedeploy.ServerApplication.from_server_application_name(
-                stack, "App", "a"
-            ),
-            deployment_group_name="a",
-        ),
-    )
+    AutoRollback(stack, "AutoRollback", **imported_service(stack))
     repo_template = app.synth().get_stack_by_name("Repo").template
     # Then the asset (named by the hash of its bundled content) is the same object
     assert _function(example_template)["Code"]["S3Key"] == _function(repo_template)["Code"]["S3Key"]

@@ -46,7 +46,7 @@ moto's backend is not thread-safe: the patched create, stop, list and batch-get 
 under one lock, so tests may invoke the handler from several threads at once.
 
 The patches live only inside ``install()``; the helpers work on moto's in-memory backend of
-the given account and region (moto's default account, ``us-east-1``, unless told).
+its default account in ``us-east-1``, the one account and region the tests use.
 """
 
 from __future__ import annotations
@@ -306,32 +306,19 @@ def install() -> Iterator[None]:
         yield
 
 
-def backend(
-    account_id: str = DEFAULT_ACCOUNT_ID, region_name: str = DEFAULT_REGION
-) -> CodeDeployBackend:
-    """moto's CodeDeploy backend for an account and region (state of the current mock)."""
-    found: CodeDeployBackend = codedeploy_backends[account_id][region_name]
+def backend() -> CodeDeployBackend:
+    """moto's CodeDeploy backend of the default account and region (state of the current
+    mock): the gap-fillers serve the one account the tests use."""
+    found: CodeDeployBackend = codedeploy_backends[DEFAULT_ACCOUNT_ID][DEFAULT_REGION]
     return found
 
 
-def get(
-    deployment_id: str,
-    *,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
-) -> DeploymentInfo:
+def get(deployment_id: str) -> DeploymentInfo:
     """The stored deployment; raises moto's DeploymentDoesNotExistException if unknown."""
-    return backend(account_id, region_name).get_deployment(deployment_id)
+    return backend().get_deployment(deployment_id)
 
 
-def set_status(
-    deployment_id: str,
-    status: str,
-    *,
-    at: datetime | None = None,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
-) -> None:
+def set_status(deployment_id: str, status: str, *, at: datetime | None = None) -> None:
     """Move a deployment to a running status (Queued, InProgress, Baking, Ready, Created).
 
     ``at`` is the start time recorded for InProgress and later (default: now).
@@ -342,7 +329,7 @@ def set_status(
             f"{sorted(RUNNING_STATUSES)}; use complete_deployment for {sorted(FINAL_STATUSES)}"
         )
     with _LOCK:
-        deployment = get(deployment_id, account_id=account_id, region_name=region_name)
+        deployment = get(deployment_id)
         deployment.status = status
         deployment.complete_time = None
         if status != "Created" and deployment.start_time is None:
@@ -354,8 +341,6 @@ def complete_deployment(
     status: str = "Succeeded",
     *,
     at: datetime | None = None,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
 ) -> None:
     """End a deployment as Succeeded, Failed or Stopped with completeTime ``at`` (default now).
 
@@ -369,7 +354,7 @@ def complete_deployment(
             f"status={status!r}: a deployment completes as one of {sorted(FINAL_STATUSES)}"
         )
     with _LOCK:
-        deployment = get(deployment_id, account_id=account_id, region_name=region_name)
+        deployment = get(deployment_id)
         complete = _naive_utc(at) if at else utcnow()
         if complete < deployment.create_time:
             raise ValueError(
@@ -380,7 +365,7 @@ def complete_deployment(
         deployment.start_time = deployment.start_time or deployment.create_time
         deployment.complete_time = complete
         if status == "Failed" and _rolls_back_on_failure(deployment):
-            store = backend(account_id, region_name)
+            store = backend()
             siblings = _group_deployments(
                 store, deployment.application_name, deployment.deployment_group_name
             )
@@ -389,16 +374,10 @@ def complete_deployment(
                 _roll_back(store, deployment, good, why="Deployment failed")
 
 
-def set_create_time(
-    deployment_id: str,
-    at: datetime,
-    *,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
-) -> None:
+def set_create_time(deployment_id: str, at: datetime) -> None:
     """Backdate (or move) a deployment's createTime, which ListDeployments filters on."""
     with _LOCK:
-        deployment = get(deployment_id, account_id=account_id, region_name=region_name)
+        deployment = get(deployment_id)
         deployment.create_time = _naive_utc(at)
         if deployment.start_time is not None and deployment.start_time < deployment.create_time:
             deployment.start_time = deployment.create_time
@@ -410,8 +389,6 @@ def launch_deployment(
     *,
     creator: str = "autoscaling",
     status: str = "InProgress",
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
 ) -> str:
     """What CodeDeploy does when Auto Scaling launches an instance into the group: a
     deployment of the group's last successful revision whose ``creator`` is ``autoscaling``
@@ -420,12 +397,24 @@ def launch_deployment(
     if creator not in LAUNCH_CREATORS:
         raise ValueError(f"creator={creator!r}: expected one of {LAUNCH_CREATORS}")
     with _LOCK:
-        store = backend(account_id, region_name)
+        store = backend()
         siblings = _group_deployments(store, application_name, group_name)
         good = _last_good(siblings)
         if good is None:
             raise ValueError(f"group {group_name!r} has no successful revision to install")
         launched = _new_deployment(store, good, dict(good.revision), creator)
         setattr(launched, _PREVIOUS_REVISION, dict(good.revision))
-    set_status(launched.deployment_id, status, account_id=account_id, region_name=region_name)
+    set_status(launched.deployment_id, status)
     return launched.deployment_id
+
+
+def group_deployments(codedeploy: Any, application: str, group: str) -> list[dict[str, Any]]:
+    """Every deployment of ``group`` as a client's BatchGetDeployments describes it, oldest
+    first (for tests and the drill, which read a group back through the API)."""
+    ids = codedeploy.list_deployments(applicationName=application, deploymentGroupName=group)[
+        "deployments"
+    ]
+    infos: list[dict[str, Any]] = codedeploy.batch_get_deployments(deploymentIds=ids)[
+        "deploymentsInfo"
+    ]
+    return sorted(infos, key=lambda d: d["createTime"])

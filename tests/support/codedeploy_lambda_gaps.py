@@ -302,27 +302,18 @@ def stop_answers(answer: str) -> None:
     _STOP_ANSWER[0] = answer
 
 
-def complete_stop(
-    deployment_id: str,
-    *,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
-) -> str | None:
+def complete_stop(deployment_id: str) -> str | None:
     """A stop that answered Pending lands; returns the rollback deployment's id, if any."""
     with codedeploy_gaps._LOCK:
         auto_rollback = _PENDING_STOPS.pop(deployment_id)
-        deployment = codedeploy_gaps.get(
-            deployment_id, account_id=account_id, region_name=region_name
-        )
-        return _land_stop(
-            codedeploy_gaps.backend(account_id, region_name), deployment, auto_rollback
-        )
+        deployment = codedeploy_gaps.get(deployment_id)
+        return _land_stop(codedeploy_gaps.backend(), deployment, auto_rollback)
 
 
-def rollback_of(deployment_id: str, *, region_name: str = DEFAULT_REGION) -> str | None:
+def rollback_of(deployment_id: str) -> str | None:
     """The id of the rollback CodeDeploy created for ``deployment_id``, if any."""
     info = getattr(
-        codedeploy_gaps.get(deployment_id, region_name=region_name),
+        codedeploy_gaps.get(deployment_id),
         codedeploy_gaps._ROLLBACK_INFO,
         {},
     )
@@ -371,8 +362,8 @@ def install() -> Iterator[None]:
     _reset()
 
 
-def _lambda_backend(account_id: str, region_name: str) -> LambdaBackend:
-    found: LambdaBackend = lambda_backends[account_id][region_name]
+def _lambda_backend() -> LambdaBackend:
+    found: LambdaBackend = lambda_backends[DEFAULT_ACCOUNT_ID][DEFAULT_REGION]
     return found
 
 
@@ -386,14 +377,12 @@ def start_deployment(
     target_version: str,
     content: str | None = None,
     revision_type: str = "AppSpecContent",
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
 ) -> tuple[str, str]:
     """Start the deployment an alias update makes; returns (deployment id, hook execution id).
 
     ``content``: the AppSpec as given (default: ``lambda_appspec`` of the arguments), under
     ``revision_type`` ``AppSpecContent`` or ``String``."""
-    store = codedeploy_gaps.backend(account_id, region_name)
+    store = codedeploy_gaps.backend()
     if content is None:
         content = lambda_appspec(function_name, alias, current_version, target_version)
     key = CONTENT_KEYS[revision_type]
@@ -401,18 +390,13 @@ def start_deployment(
         application_name, group_name, {"revisionType": revision_type, key: {"content": content}}
     )
     release = _Release(function_name, alias, current_version, target_version, "")
-    return deployment_id, _running(deployment_id, release, account_id, region_name)
+    return deployment_id, _running(deployment_id, release)
 
 
-def track(
-    deployment_id: str,
-    *,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
-) -> str:
+def track(deployment_id: str) -> str:
     """Treat an existing deployment (e.g. one a tool created) as a Lambda one: read its
     AppSpec, mark it InProgress and issue its BeforeAllowTraffic execution id."""
-    deployment = codedeploy_gaps.get(deployment_id, account_id=account_id, region_name=region_name)
+    deployment = codedeploy_gaps.get(deployment_id)
     spec = json.loads(deployment.revision["appSpecContent"]["content"])
     ((_name, resource),) = spec["Resources"][0].items()
     props = resource["Properties"]
@@ -423,16 +407,14 @@ def track(
         target_version=str(props["TargetVersion"]),
         hook_execution_id="",
     )
-    return _running(deployment_id, release, account_id, region_name)
+    return _running(deployment_id, release)
 
 
-def _running(deployment_id: str, release: _Release, account_id: str, region_name: str) -> str:
+def _running(deployment_id: str, release: _Release) -> str:
     """Record ``release`` for the deployment, mark it InProgress, return its hook id."""
     release.hook_execution_id = str(uuid.uuid4())
     _RELEASES[deployment_id] = release
-    codedeploy_gaps.set_status(
-        deployment_id, "InProgress", account_id=account_id, region_name=region_name
-    )
+    codedeploy_gaps.set_status(deployment_id, "InProgress")
     return release.hook_execution_id
 
 
@@ -441,20 +423,14 @@ def hook_status(deployment_id: str) -> str:
     return _RELEASES[deployment_id].hook_status
 
 
-def shift_traffic(
-    deployment_id: str,
-    percent: float,
-    *,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
-) -> None:
+def shift_traffic(deployment_id: str, percent: float) -> None:
     """A shift step: ``percent`` of the alias's invocations go to TargetVersion."""
     release = _RELEASES[deployment_id]
     if release.hook_status != "Succeeded":
         raise ValueError(f"hook of {deployment_id} is {release.hook_status}: no traffic moves")
     weights: Any = {"AdditionalVersionWeights": {release.target_version: percent / 100}}
     # moto annotates routing_config as str but stores and returns the mapping as given.
-    _lambda_backend(account_id, region_name).update_alias(
+    _lambda_backend().update_alias(
         release.alias, release.function_name, release.current_version, "", weights
     )
 
@@ -464,19 +440,15 @@ def finish_deployment(
     status: str = "Succeeded",
     *,
     at: datetime | None = None,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    region_name: str = DEFAULT_REGION,
 ) -> None:
     """End traffic shifting at ``at`` (default now): Succeeded moves the alias to
     TargetVersion, else it stays."""
     release = _RELEASES[deployment_id]
     if status == "Succeeded" and release.hook_status != "Succeeded":
         raise ValueError(f"hook of {deployment_id} is {release.hook_status}: cannot succeed")
-    codedeploy_gaps.complete_deployment(
-        deployment_id, status, at=at, account_id=account_id, region_name=region_name
-    )
+    codedeploy_gaps.complete_deployment(deployment_id, status, at=at)
     if status == "Succeeded":
         # "" clears the weights: the alias points at TargetVersion alone.
-        _lambda_backend(account_id, region_name).update_alias(
+        _lambda_backend().update_alias(
             release.alias, release.function_name, release.target_version, "", ""
         )

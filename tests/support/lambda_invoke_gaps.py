@@ -14,13 +14,14 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 from urllib.parse import unquote
 
 from moto.awslambda import responses as lambda_responses
 from moto.awslambda.models import LambdaBackend
+
+from tests.support.lambda_context import FakeLambdaContext
 
 Handler = Callable[[Any, Any], Any]
 
@@ -45,7 +46,11 @@ def _invoke(
             self, function_name, qualifier, body, headers, response_headers
         )
     event = json.loads(body) if body else {}
-    context = _Context(fn.function_name, str(fn.version))
+    context = FakeLambdaContext(
+        function_name=fn.function_name,
+        function_version=str(fn.version),
+        aws_request_id=str(uuid.uuid4()),
+    )
     try:
         result = handler(event, context)
         payload = json.dumps(result).encode()
@@ -73,23 +78,6 @@ def _invoke_response(self: Any) -> tuple[int, dict[str, str], str | bytes]:
     )
     response_headers["content-type"] = "application/json"
     return 200, response_headers, payload or b""
-
-
-@dataclass
-class _Context:
-    function_name: str
-    function_version: str
-    aws_request_id: str = ""
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = ""
-    log_group_name: str = ""
-    log_stream_name: str = ""
-
-    def __post_init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def register_version(function_name: str, version: str, handler: Handler) -> None:

@@ -62,9 +62,12 @@ class LambdaWorld:
         target: str = "2",
         status: str = "Succeeded",
         alias: str = ALIAS,
+        content: str | None = None,
+        revision_type: str = "AppSpecContent",
     ) -> str:
         """A deployment shifting ``alias`` from ``current`` to ``target``; ``completed_ago``
-        None leaves it InProgress."""
+        None leaves it InProgress. ``content`` and ``revision_type``: the AppSpec as
+        ``codedeploy_lambda_gaps.start_deployment`` takes them."""
         deployment_id, execution_id = gaps.start_deployment(
             APPLICATION,
             GROUP,
@@ -72,36 +75,31 @@ class LambdaWorld:
             alias=alias,
             current_version=current,
             target_version=target,
+            content=content,
+            revision_type=revision_type,
         )
         codedeploy_gaps.set_create_time(deployment_id, self.now - created_ago)
-        if completed_ago is None:
-            return deployment_id
-        self.codedeploy.put_lifecycle_event_hook_execution_status(
-            deploymentId=deployment_id,
-            lifecycleEventHookExecutionId=execution_id,
-            status="Succeeded",
-        )
-        gaps.finish_deployment(deployment_id, status, at=self.now - completed_ago)
+        if completed_ago is not None:
+            self._end(deployment_id, execution_id, status, at=self.now - completed_ago)
         return deployment_id
 
     def finish(self, deployment_id: str) -> None:
         """Let CodeDeploy run a deployment the function created to its end, Succeeded."""
-        execution_id = gaps.track(deployment_id)
+        self._end(deployment_id, gaps.track(deployment_id), "Succeeded")
+
+    def _end(
+        self, deployment_id: str, execution_id: str, status: str, *, at: datetime | None = None
+    ) -> None:
+        """The hook passes, then the deployment ends ``status`` at ``at`` (default now)."""
         self.codedeploy.put_lifecycle_event_hook_execution_status(
             deploymentId=deployment_id,
             lifecycleEventHookExecutionId=execution_id,
             status="Succeeded",
         )
-        gaps.finish_deployment(deployment_id, "Succeeded")
+        gaps.finish_deployment(deployment_id, status, at=at)
 
     def deployments(self) -> list[dict[str, Any]]:
-        ids = self.codedeploy.list_deployments(
-            applicationName=APPLICATION, deploymentGroupName=GROUP
-        )["deployments"]
-        infos: list[dict[str, Any]] = self.codedeploy.batch_get_deployments(deploymentIds=ids)[
-            "deploymentsInfo"
-        ]
-        return sorted(infos, key=lambda d: d["createTime"])
+        return codedeploy_gaps.group_deployments(self.codedeploy, APPLICATION, GROUP)
 
 
 def build(now: datetime, clients: dict[str, Any]) -> LambdaWorld:

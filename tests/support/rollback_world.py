@@ -5,7 +5,8 @@ fixture in ``tests/lambdas/rollback/conftest.py`` builds it, with
 ``tests.support.codedeploy_gaps`` for the CodeDeploy behaviour moto lacks) and lays down a
 deployment history at chosen times with boto3 clients of its own, so the hooks on the
 function's cached clients see only the function's calls. ``alarm_event`` and
-``deployment_event`` build the EventBridge events the function reads; ``Hooks`` registers
+``deployment_event`` build the EventBridge events the function reads, and ``fire`` runs the
+handler on an alarm a minute before a world's clock (EC2 or Lambda). ``Hooks`` registers
 botocore handlers on the function's clients; ``Faults`` makes chosen calls fail through
 ``before-call`` (which botocore lets a handler answer in place of the service).
 """
@@ -16,12 +17,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from botocore.awsrequest import AWSResponse
 
 from rollback import aws
 from rollback.config import KIT_MARKER
+from rollback.handler import lambda_handler
 from tests.support import codedeploy_gaps
 from tests.support.events import load_event
 
@@ -72,6 +74,20 @@ def alarm_event(
     event["detail"]["state"]["timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
     event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return event
+
+
+class Clocked(Protocol):
+    """A world with its own clock (``World``, ``LambdaWorld``)."""
+
+    now: datetime
+
+
+def fire(world: Clocked, context: Any, *, name: str = ALARM) -> dict[str, Any]:
+    """Run the rollback handler on ``name`` entering ALARM a minute before ``world.now``."""
+    result: dict[str, Any] = lambda_handler(
+        alarm_event(world.now - timedelta(minutes=1), name=name), context
+    )
+    return result
 
 
 def deployment_event(deployment_id: str, state: str = "FAILURE") -> dict[str, Any]:
@@ -179,13 +195,12 @@ class World:
         }
 
     def deployments(self) -> list[dict[str, Any]]:
-        ids = self.codedeploy.list_deployments(applicationName=APP, deploymentGroupName=GROUP)[
-            "deployments"
-        ]
-        infos: list[dict[str, Any]] = self.codedeploy.batch_get_deployments(deploymentIds=ids)[
-            "deploymentsInfo"
-        ]
-        return sorted(infos, key=lambda d: d["createTime"])
+        return codedeploy_gaps.group_deployments(self.codedeploy, APP, GROUP)
+
+    def codedeploy_rollback(self) -> dict[str, Any]:
+        """The one rollback deployment CodeDeploy itself created (``codeDeployRollback``)."""
+        (rollback,) = [d for d in self.deployments() if d["creator"] == "codeDeployRollback"]
+        return rollback
 
     def rollbacks_created_by_kit(self) -> list[dict[str, Any]]:
         return [

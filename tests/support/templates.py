@@ -79,3 +79,17 @@ def only_resource(
 ) -> dict[str, Any]:
     """The one resource of ``type_`` (optionally matching ``props``); fails on 0 or 2+."""
     return only(template, type_, props)[1]
+
+
+def alarm_properties(template: Template, logical_prefix: str) -> dict[str, Any]:
+    """The properties of the one alarm whose logical id starts with ``logical_prefix``."""
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    (props,) = [a["Properties"] for k, a in alarms.items() if k.startswith(logical_prefix)]
+    return dict(props)
+
+
+def metric_queries(props: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], str]:
+    """A metric-math alarm's queries by id, and the expression it alarms on."""
+    queries = {q["Id"]: q for q in props["Metrics"]}
+    expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
+    return queries, str(expression)

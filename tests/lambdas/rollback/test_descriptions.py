@@ -102,7 +102,7 @@ def test_ec2_retry_description_fits_and_keeps_the_retry_marker(
     world.deploy("v1", created_ago=timedelta(hours=3))
     world.deploy("v2", created_ago=3 * MINUTE, status="InProgress")
     lambda_handler(alarm_event(world.now - MINUTE, name=LONG_ALARM), lambda_context)
-    (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
+    rollback = world.codedeploy_rollback()
     codedeploy_gaps.complete_deployment(rollback["deploymentId"], "Stopped")
 
     retried = lambda_handler(deployment_event(rollback["deploymentId"], "STOP"), lambda_context)

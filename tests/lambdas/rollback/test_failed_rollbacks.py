@@ -23,7 +23,7 @@ from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.support import aws_calls, codedeploy_gaps
 from tests.support.histories import baked, running
-from tests.support.rollback_world import World, alarm_event, deployment_event, revision_key
+from tests.support.rollback_world import World, alarm_event, deployment_event, fire, revision_key
 
 MINUTE = timedelta(minutes=1)
 BAD = "order-api-v2.zip"
@@ -33,6 +33,13 @@ GOOD = "order-api-v1.zip"
 def _created_after(world: World, deployment_id: str) -> list[dict[str, Any]]:
     pivot = codedeploy_gaps.get(deployment_id).create_time
     return [d for d in world.deployments() if d["createTime"].replace(tzinfo=None) > pivot]
+
+
+def _codedeploy_rolling_back(world: World, context: Any) -> dict[str, Any]:
+    """The kit stopped the running bad release; CodeDeploy's rollback of it now runs."""
+    running(world)
+    fire(world, context)
+    return world.codedeploy_rollback()
 
 
 def test_failed_kit_redeploy_never_leads_to_the_bad_revision_being_redeployed(
@@ -70,7 +77,7 @@ def test_codedeploy_rollback_that_ends_badly_after_a_kit_stop_is_redeployed_once
     running(world)
     stopped = lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
     assert stopped["action"] == "stopped"
-    (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
+    rollback = world.codedeploy_rollback()
     rollback_id = rollback["deploymentId"]
     world.notifications()
 
@@ -110,9 +117,7 @@ def test_rollback_is_retried_only_once_even_if_the_retry_fails_too(
     world: World, calls: list[str], lambda_context: Any
 ) -> None:
     # Given: the kit already retried CodeDeploy's stopped rollback, and the retry failed
-    running(world)
-    lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
-    (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
+    rollback = _codedeploy_rolling_back(world, lambda_context)
     codedeploy_gaps.complete_deployment(rollback["deploymentId"], "Stopped")
     retried = lambda_handler(deployment_event(rollback["deploymentId"], "STOP"), lambda_context)
     retry_id = str(retried["rollbackDeploymentId"])
@@ -161,9 +166,7 @@ def test_deployment_event_of_another_group_makes_no_call(
 def test_dry_run_reports_the_retry_and_creates_nothing(
     world: World, set_env: Callable[..., None], calls: list[str], lambda_context: Any
 ) -> None:
-    running(world)
-    lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
-    (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
+    rollback = _codedeploy_rolling_back(world, lambda_context)
     codedeploy_gaps.complete_deployment(rollback["deploymentId"], "Stopped")
     set_env(DRY_RUN="true")
     calls.clear()
@@ -181,9 +184,7 @@ def test_rollback_ending_not_yet_visible_in_the_read_is_retried_later(
     world: World, calls: list[str], lambda_context: Any
 ) -> None:
     # Given: CodeDeploy's STOP event for its rollback arrives while the read shows it running
-    running(world)
-    lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
-    (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
+    rollback = _codedeploy_rolling_back(world, lambda_context)
     world.notifications()
     calls.clear()
 

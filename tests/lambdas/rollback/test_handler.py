@@ -2,9 +2,8 @@
 retries, invalidation and the page are in ``test_handler_failures``, races in
 ``test_concurrency``).
 
-Standard history unless a test says otherwise: the good release v1 finished hours ago, the
-bad release v2 was created 10 minutes ago, finished 4 minutes ago, and the alarm fired a
-minute ago (BAKE_MINUTES=30).
+Unless a test says otherwise the history is ``tests.support.histories.baked`` and the alarm
+fires a minute before the world's clock (``rollback_world.fire``).
 """
 
 from __future__ import annotations
@@ -18,21 +17,9 @@ from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.support import codedeploy_gaps
 from tests.support.histories import baked, running
-from tests.support.rollback_world import (
-    ALARM,
-    World,
-    alarm_event,
-    revision_key,
-)
+from tests.support.rollback_world import ALARM, World, alarm_event, fire, revision_key
 
 MINUTE = timedelta(minutes=1)
-
-
-def _fire(world: World, lambda_context: Any, *, name: str = ALARM) -> dict[str, Any]:
-    result: dict[str, Any] = lambda_handler(
-        alarm_event(world.now - MINUTE, name=name), lambda_context
-    )
-    return result
 
 
 # Case 1: not an ALARM state change, or not one of ours ----------------------------------
@@ -63,7 +50,7 @@ def test_alarm_not_listed_in_rollback_alarm_names_is_skipped_without_any_aws_cal
 ) -> None:
     baked(world)
 
-    result = _fire(world, lambda_context, name="someone-elses-alarm")
+    result = fire(world, lambda_context, name="someone-elses-alarm")
 
     assert result["action"] == "skipped"
     assert "ROLLBACK_ALARM_NAMES" in result["reason"]
@@ -78,7 +65,7 @@ def test_running_deployment_is_stopped_with_automatic_rollback(
 ) -> None:
     _, bad = running(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "stopped"
     assert result["deploymentId"] == bad
@@ -96,7 +83,7 @@ def test_every_running_status_counts_as_running(
     world.deploy("v1", created_ago=timedelta(hours=3))
     bad = world.deploy("v2", created_ago=5 * MINUTE, status=status)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert (result["action"], result["deploymentId"]) == ("stopped", bad)
 
@@ -109,7 +96,7 @@ def test_deployment_completed_within_bake_window_is_rolled_back_to_previous_revi
 ) -> None:
     good, bad = baked(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "redeployed"
     assert result["deploymentId"] == bad
@@ -124,7 +111,7 @@ def test_rollback_description_records_what_it_undoes_and_why(
 ) -> None:
     good, bad = baked(world)
 
-    _fire(world, lambda_context)
+    fire(world, lambda_context)
 
     [rollback] = world.rollbacks_created_by_kit()
     description = rollback["description"]
@@ -138,7 +125,7 @@ def test_rollback_description_records_what_it_undoes_and_why(
 def test_rollback_deployment_turns_alarm_polling_off(world: World, lambda_context: Any) -> None:
     baked(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     rollback = world.codedeploy.get_deployment(deploymentId=result["rollbackDeploymentId"])
     assert rollback["deploymentInfo"]["overrideAlarmConfiguration"]["enabled"] is False
@@ -150,7 +137,7 @@ def test_deployment_completed_before_bake_window_is_not_blamed(
     world.deploy("v1", created_ago=timedelta(hours=3))
     world.deploy("v2", created_ago=45 * MINUTE, completed_ago=40 * MINUTE)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "skipped"
     assert "not correlated" in result["reason"]
@@ -170,7 +157,7 @@ def test_deployments_are_ordered_by_create_time_not_list_order(
     )
     assert listed["deployments"] == [late, early]
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["deploymentId"] == late
     assert result["revisionSourceDeploymentId"] == early
@@ -182,7 +169,7 @@ def test_previous_revision_older_than_the_lookback_comes_from_previous_revision(
     world.deploy("v1", created_ago=timedelta(days=3))
     bad = world.deploy("v2", created_ago=10 * MINUTE, completed_ago=4 * MINUTE)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert (result["action"], result["deploymentId"]) == ("redeployed", bad)
     [rollback] = world.rollbacks_created_by_kit()
@@ -199,7 +186,7 @@ def test_newest_deployment_made_by_codedeploy_rollback_is_left_alone(
     world.codedeploy.stop_deployment(deploymentId=bad, autoRollbackEnabled=True)
     before = world.deployments()
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "skipped"
     assert "never roll back a rollback" in result["reason"]
@@ -211,7 +198,7 @@ def test_newest_deployment_made_by_the_kit_is_left_alone(world: World, lambda_co
     world.deploy("v2", created_ago=20 * MINUTE, completed_ago=15 * MINUTE)
     world.kit_rollback("v1", created_ago=10 * MINUTE)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "skipped"
     assert "never roll back a rollback" in result["reason"]
@@ -226,7 +213,7 @@ def test_alarm_without_recent_deployment_is_skipped_and_notified(
 ) -> None:
     world.deploy("v1", created_ago=timedelta(hours=3))
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "skipped"
     [note] = world.notifications()
@@ -236,7 +223,7 @@ def test_alarm_without_recent_deployment_is_skipped_and_notified(
 def test_group_without_any_deployment_is_skipped_and_notified(
     world: World, lambda_context: Any
 ) -> None:
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "skipped"
     [note] = world.notifications()
@@ -248,7 +235,7 @@ def test_first_deployment_of_a_group_has_no_earlier_revision_and_is_notified(
 ) -> None:
     world.deploy("v1", created_ago=10 * MINUTE, completed_ago=4 * MINUTE)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "skipped"
     assert world.rollbacks_created_by_kit() == []
@@ -262,7 +249,7 @@ def test_deployment_created_after_the_alarm_is_not_stopped(
     world.deploy("v1", created_ago=timedelta(hours=3))
     fix = world.deploy("v3", created_ago=timedelta(seconds=20), status="InProgress")
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "skipped"
     assert codedeploy_gaps.get(fix).status == "InProgress"
@@ -283,7 +270,7 @@ def test_spent_rollback_budget_skips_and_asks_for_a_human(
 ) -> None:
     _second_bad_release_after_a_rollback(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "skipped"
     assert world.rollbacks_created_by_kit() == []
@@ -297,7 +284,7 @@ def test_budget_of_two_allows_a_second_rollback_within_the_hour(
     set_env(MAX_ROLLBACKS_PER_HOUR="2")
     _second_bad_release_after_a_rollback(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "redeployed"
     assert revision_key(world.rollbacks_created_by_kit()[0]) == "order-api-v1.zip"
@@ -311,7 +298,7 @@ def test_rollbacks_older_than_an_hour_do_not_count_against_the_budget(
     world.kit_rollback("v1", created_ago=timedelta(minutes=70))
     world.deploy("v3", created_ago=10 * MINUTE, completed_ago=4 * MINUTE)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "redeployed"
 
@@ -325,7 +312,7 @@ def test_dry_run_reports_would_redeploy_and_writes_nothing(
     set_env(DRY_RUN="true", DISTRIBUTION_ID="E2QWRUHEXAMPLE")
     baked(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "would-redeploy"
     assert world.rollbacks_created_by_kit() == []
@@ -340,7 +327,7 @@ def test_dry_run_reports_would_stop_and_leaves_the_deployment_running(
     set_env(DRY_RUN="true")
     _, bad = running(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "would-stop"
     assert codedeploy_gaps.get(bad).status == "InProgress"

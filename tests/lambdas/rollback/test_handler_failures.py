@@ -1,11 +1,7 @@
 """The rollback handler end to end under moto when things go wrong around it: refusals and
 changes under it, retries and errors, malformed events, the CloudFront invalidation, and
 what on-call receives. (The numbered decision cases are in ``test_handler``, the races in
-``test_concurrency``.)
-
-Standard history unless a test says otherwise: the good release v1 finished hours ago, the
-bad release v2 was created 10 minutes ago, finished 4 minutes ago, and the alarm fired a
-minute ago (BAKE_MINUTES=30).
+``test_concurrency``.) Histories and the alarm's time are those of ``test_handler``.
 """
 
 from __future__ import annotations
@@ -21,22 +17,9 @@ from rollback import aws
 from rollback.handler import lambda_handler
 from tests.support import codedeploy_gaps
 from tests.support.histories import baked, running
-from tests.support.rollback_world import (
-    ALARM,
-    Faults,
-    Hooks,
-    World,
-    alarm_event,
-)
+from tests.support.rollback_world import Faults, Hooks, World, alarm_event, fire
 
 MINUTE = timedelta(minutes=1)
-
-
-def _fire(world: World, lambda_context: Any, *, name: str = ALARM) -> dict[str, Any]:
-    result: dict[str, Any] = lambda_handler(
-        alarm_event(world.now - MINUTE, name=name), lambda_context
-    )
-    return result
 
 
 def test_active_deployment_refusal_on_create_is_a_skip(
@@ -45,7 +28,7 @@ def test_active_deployment_refusal_on_create_is_a_skip(
     baked(world)
     faults.add("codedeploy", "CreateDeployment", "DeploymentLimitExceededException")
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "skipped"
     assert "a deployment is already in progress" in result["reason"]
@@ -62,7 +45,7 @@ def test_deployment_that_succeeded_while_being_stopped_is_decided_again_and_rede
 
     hooks.register("codedeploy", "before-call.codedeploy.StopDeployment", finish, first=True)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert (result["action"], result["deploymentId"]) == ("redeployed", bad)
 
@@ -76,7 +59,7 @@ def test_throttled_create_deployment_is_retried_then_succeeds(
     baked(world)
     faults.add("codedeploy", "CreateDeployment", "ThrottlingException", "ThrottlingException")
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "redeployed"
     assert calls.count("codedeploy:CreateDeployment") == 3
@@ -92,7 +75,7 @@ def test_connection_error_is_retried(
         "codedeploy", "BatchGetDeployments", EndpointConnectionError(endpoint_url="https://x")
     )
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "redeployed"
     assert calls.count("codedeploy:BatchGetDeployments") == 2
@@ -105,7 +88,7 @@ def test_throttling_that_persists_is_reraised_without_notifying(
     faults.add("codedeploy", "ListDeployments", *["Throttling"] * aws.DEFAULT_RETRY.attempts)
 
     with pytest.raises(ClientError, match="Throttling"):
-        _fire(world, lambda_context)
+        fire(world, lambda_context)
 
     assert calls == ["codedeploy:ListDeployments"] * aws.DEFAULT_RETRY.attempts
     assert all(0 <= pause <= aws.DEFAULT_RETRY.max_delay for pause in sleeps)
@@ -118,7 +101,7 @@ def test_service_unavailable_is_retried(
     baked(world)
     faults.add("sns", "Publish", "ServiceUnavailable")
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["notified"] is True
     assert calls.count("sns:Publish") == 2
@@ -131,7 +114,7 @@ def test_non_retryable_error_notifies_a_human_then_reraises(
     faults.add("codedeploy", "CreateDeployment", "AccessDeniedException")
 
     with pytest.raises(ClientError, match="AccessDeniedException"):
-        _fire(world, lambda_context)
+        fire(world, lambda_context)
 
     assert calls.count("codedeploy:CreateDeployment") == 1
     [note] = world.notifications()
@@ -197,7 +180,7 @@ def test_rollback_invalidates_the_distribution_with_a_reference_from_the_rollbac
     set_env(DISTRIBUTION_ID=distribution, INVALIDATION_PATHS="/*,/api/*")
     baked(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     invalidation = world.cloudfront.get_invalidation(
         DistributionId=distribution, Id=result["invalidationId"]
@@ -214,7 +197,7 @@ def test_stop_also_invalidates_the_distribution(
     set_env(DISTRIBUTION_ID=world.distribution())
     running(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "stopped"
     assert result["invalidationId"]
@@ -225,7 +208,7 @@ def test_without_distribution_id_nothing_is_invalidated(
 ) -> None:
     baked(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["invalidationId"] is None
     assert "cloudfront:CreateInvalidation" not in calls
@@ -237,7 +220,7 @@ def test_failed_invalidation_keeps_the_rollback_and_is_reported(
     set_env(DISTRIBUTION_ID="EDOESNOTEXIST")
     baked(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     assert result["action"] == "redeployed"
     assert "NoSuchDistribution" in result["invalidationError"]
@@ -262,7 +245,7 @@ def test_notification_explains_the_reference_incident_signature(
         UnHealthyHostCount=0,
     )
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     [note] = world.notifications()
     assert "malformed or truncated responses" in note["Message"]
@@ -274,7 +257,7 @@ def test_notification_explains_the_reference_incident_signature(
 def test_notification_carries_the_decision_as_json(world: World, lambda_context: Any) -> None:
     baked(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     [note] = world.notifications()
     block = note["Message"].split("--- decision (JSON) ---\n", 1)[1]
@@ -286,7 +269,7 @@ def test_decision_is_logged_as_one_json_line(
 ) -> None:
     baked(world)
 
-    result = _fire(world, lambda_context)
+    result = fire(world, lambda_context)
 
     [line] = capsys.readouterr().out.splitlines()
     logged = json.loads(line)

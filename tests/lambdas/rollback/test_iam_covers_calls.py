@@ -21,7 +21,7 @@ from rollback.handler import lambda_handler
 from tests.support import api_template, codedeploy_gaps
 from tests.support.histories import baked, running
 from tests.support.lambda_world import LAMBDA_ALARM, LambdaWorld
-from tests.support.rollback_world import APP, GROUP, World, alarm_event, deployment_event
+from tests.support.rollback_world import APP, GROUP, World, alarm_event, deployment_event, fire
 from tests.support.templates import service_template
 
 MINUTE = timedelta(minutes=1)
@@ -99,7 +99,7 @@ def test_calls_of_a_retried_rollback_and_a_given_back_claim_are_allowed(
     # and the retry of a CodeDeploy rollback that the alarms stopped
     world.deploy("v3", created_ago=3 * MINUTE, status="InProgress")
     lambda_handler(alarm_event(world.now - MINUTE), lambda_context)
-    (rollback,) = [d for d in world.deployments() if d["creator"] == "codeDeployRollback"]
+    rollback = world.codedeploy_rollback()
     codedeploy_gaps.complete_deployment(rollback["deploymentId"], "Stopped")
     retried = lambda_handler(deployment_event(rollback["deploymentId"], "STOP"), lambda_context)
 
@@ -109,38 +109,44 @@ def test_calls_of_a_retried_rollback_and_a_given_back_claim_are_allowed(
     assert not missing, f"calls not allowed by the synthesized policy: {sorted(missing)}"
 
 
-def test_every_call_of_the_lambda_undo_is_allowed(
-    lambda_release: LambdaWorld, lambda_context: Any, api_allowed_actions: set[str]
+@pytest.mark.parametrize(
+    ("created_ago", "completed_ago", "action", "expected_calls"),
+    [
+        (
+            12 * MINUTE,
+            4 * MINUTE,
+            "redeployed",
+            {"codedeploy:GetApplicationRevision", "lambda:GetAlias"},
+        ),
+        (3 * MINUTE, None, "stopped", {"dynamodb:PutItem", "codedeploy:StopDeployment"}),
+    ],
+    ids=["undo", "stop"],
+)
+def test_every_call_of_the_lambda_path_is_allowed(
+    lambda_release: LambdaWorld,
+    lambda_context: Any,
+    api_allowed_actions: set[str],
+    created_ago: timedelta,
+    completed_ago: timedelta | None,
+    action: str,
+    expected_calls: set[str],
 ) -> None:
-    lambda_release.release(created_ago=12 * MINUTE, completed_ago=4 * MINUTE)
+    lambda_release.release(created_ago=created_ago, completed_ago=completed_ago)
 
-    result = lambda_handler(
-        alarm_event(lambda_release.now - MINUTE, name=LAMBDA_ALARM), lambda_context
-    )
+    result = fire(lambda_release, lambda_context, name=LAMBDA_ALARM)
 
-    assert result["action"] == "redeployed"
+    assert result["action"] == action
     # The Gateway's own record: it includes the Lambda GetAlias the botocore hooks skip.
     made = set(result["awsCalls"])
-    assert {"codedeploy:GetApplicationRevision", "lambda:GetAlias"} <= made
+    assert expected_calls <= made
     missing = made - api_allowed_actions
     assert not missing, f"calls not allowed by the synthesized policy: {sorted(missing)}"
+
+
+def test_the_lambda_undo_policy_allows_what_create_deployment_implies(
+    api_allowed_actions: set[str],
+) -> None:
     assert (
         IMPLIED["codedeploy:CreateDeployment"] - {"codedeploy:RegisterApplicationRevision"}
         <= api_allowed_actions
     )
-
-
-def test_every_call_of_the_lambda_stop_is_allowed(
-    lambda_release: LambdaWorld, lambda_context: Any, api_allowed_actions: set[str]
-) -> None:
-    lambda_release.release(created_ago=3 * MINUTE, completed_ago=None)
-
-    result = lambda_handler(
-        alarm_event(lambda_release.now - MINUTE, name=LAMBDA_ALARM), lambda_context
-    )
-
-    assert result["action"] == "stopped"
-    made = set(result["awsCalls"])
-    assert {"dynamodb:PutItem", "codedeploy:StopDeployment"} <= made
-    missing = made - api_allowed_actions
-    assert not missing, f"calls not allowed by the synthesized policy: {sorted(missing)}"

@@ -14,18 +14,9 @@ from typing import Any
 
 import pytest
 
-from rollback.handler import lambda_handler
-from tests.support import codedeploy_gaps
 from tests.support import codedeploy_lambda_gaps as gaps
-from tests.support.lambda_world import (
-    ALIAS,
-    APPLICATION,
-    FUNCTION,
-    GROUP,
-    LAMBDA_ALARM,
-    LambdaWorld,
-)
-from tests.support.rollback_world import World, alarm_event
+from tests.support.lambda_world import ALIAS, FUNCTION, LAMBDA_ALARM, LambdaWorld
+from tests.support.rollback_world import World, fire
 
 MINUTE = timedelta(minutes=1)
 LOWER_CASE_JSON = json.dumps(
@@ -74,29 +65,12 @@ NULL_VERSION = gaps.lambda_appspec(FUNCTION, ALIAS, "1", "2").replace('"2"', "nu
 
 def _released(world: LambdaWorld, content: str | None, revision_type: str) -> str:
     """A succeeded release of version 2 (4 minutes ago) with the AppSpec as given."""
-    deployment_id, hook_id = gaps.start_deployment(
-        APPLICATION,
-        GROUP,
-        function_name=FUNCTION,
-        alias=ALIAS,
-        current_version="1",
-        target_version="2",
+    return world.release(
+        created_ago=12 * MINUTE,
+        completed_ago=4 * MINUTE,
         content=content,
         revision_type=revision_type,
     )
-    codedeploy_gaps.set_create_time(deployment_id, world.now - 12 * MINUTE)
-    world.codedeploy.put_lifecycle_event_hook_execution_status(
-        deploymentId=deployment_id, lifecycleEventHookExecutionId=hook_id, status="Succeeded"
-    )
-    gaps.finish_deployment(deployment_id, at=world.now - 4 * MINUTE)
-    return deployment_id
-
-
-def _fire(world: LambdaWorld, context: Any) -> dict[str, Any]:
-    result: dict[str, Any] = lambda_handler(
-        alarm_event(world.now - MINUTE, name=LAMBDA_ALARM), context
-    )
-    return result
 
 
 @pytest.mark.parametrize(
@@ -110,7 +84,7 @@ def test_release_is_undone_whatever_its_revision_type_and_key_case(
     bad = _released(lambda_release, content, revision_type)
     assert lambda_release.alias_version() == "2"
 
-    result = _fire(lambda_release, lambda_context)
+    result = fire(lambda_release, lambda_context, name=LAMBDA_ALARM)
 
     assert (result["action"], result["deploymentId"]) == ("redeployed", bad)
     assert result["facts"]["aliasShift"] == {
@@ -142,7 +116,7 @@ def test_unreadable_appspec_is_skipped_with_a_page_that_says_why(
 ) -> None:
     _released(lambda_release, content, "AppSpecContent")
 
-    result = _fire(lambda_release, lambda_context)
+    result = fire(lambda_release, lambda_context, name=LAMBDA_ALARM)
 
     assert result["action"] == "skipped"
     assert reason in result["reason"]

@@ -7,6 +7,7 @@ results, so each verdict is the one the function would really reach.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -188,8 +189,8 @@ def test_alarm_name_too_long_for_a_useful_stub_is_left_out() -> None:
 
 def test_without_a_version_in_the_key_a_long_application_name_gives_way() -> None:
     # Keys without a version: the eTag stands in, the application name is the service.
-    plain_good = Deployment.from_info({**_info(GOOD), "revision": s3_revision("app/good.zip")})
-    plain_bad = Deployment.from_info({**_info(BAD), "revision": s3_revision("app/bundle.zip")})
+    plain_good = dataclasses.replace(GOOD, revision=s3_revision("app/good.zip"))
+    plain_bad = dataclasses.replace(BAD, revision=s3_revision("app/bundle.zip"))
     long_app = LONG_APP * 2
 
     text = subject(
@@ -230,13 +231,3 @@ def test_line_breaks_and_non_ascii_in_names_never_reach_the_subject() -> None:
     assert text.isascii()
     assert text.isprintable()
     assert text.endswith("(bad name there)")
-
-
-def _info(d: Deployment) -> dict[str, Any]:
-    return {
-        "deploymentId": d.deployment_id,
-        "status": d.status,
-        "createTime": d.create_time,
-        "completeTime": d.complete_time,
-        "creator": d.creator,
-    }

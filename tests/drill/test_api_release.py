@@ -54,6 +54,28 @@ def bare(cdk_out: Path, tmp_path_factory: pytest.TempPathFactory) -> api_drill.A
     return api_drill.find_api_kit(load_assembly(out))
 
 
+def test_an_alias_codedeploy_does_not_shift_is_passed_over(
+    cdk_out: Path, kit: api_drill.ApiKit, tmp_path: Path
+) -> None:
+    for entry in cdk_out.iterdir():
+        if not entry.name.endswith("-api.template.json"):
+            (tmp_path / entry.name).symlink_to(entry)
+            continue
+        body = json.loads(entry.read_text(encoding="utf-8"))
+        alias = next(k for k, v in body["Resources"].items() if v["Type"] == "AWS::Lambda::Alias")
+        plain = {
+            "Type": "AWS::Lambda::Alias",
+            "Properties": body["Resources"][alias]["Properties"] | {"Name": "plain"},
+        }
+        # First in the template, so the drill meets it before the kit's alias.
+        body["Resources"] = {"PlainAlias": plain, **body["Resources"]}
+        (tmp_path / entry.name).write_text(json.dumps(body), encoding="utf-8")
+
+    found = api_drill.find_api_kit(load_assembly(tmp_path))
+
+    assert (found.group_config, sorted(found.alarms)) == (kit.group_config, sorted(kit.alarms))
+
+
 def raw(name: str) -> dict[str, Any]:
     path = scenario.SCENARIOS_DIR / f"{name}.json"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))

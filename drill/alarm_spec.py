@@ -14,13 +14,11 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
-from drill import metric_math
+from drill import metric_math, schemas
 
 # PutMetricAlarm's ComparisonOperator values that compare with a static threshold, and the
 # words CloudWatch's state reason uses for them.
@@ -204,21 +202,21 @@ def _text(value: Any) -> str:
 
 @functools.cache
 def _validator() -> Draft202012Validator:
-    schema = json.loads((Path(__file__).parent / "alarm_schema.json").read_text("utf-8"))
-    schema["properties"]["ComparisonOperator"] = {
+    schema = schemas.document("alarm_schema.json")
+    comparison = {
         "enum": list(COMPARISONS),
         "description": f"is not one of {', '.join(COMPARISONS)}",
     }
-    return Draft202012Validator(schema)
+    properties = {**schema["properties"], "ComparisonOperator": comparison}
+    return Draft202012Validator({**schema, "properties": properties})
 
 
 def _validate(props: Mapping[str, Any], where: str) -> None:
     """The schema's first finding as alarm, field, value and the schema's description."""
-    error = best_match(_validator().iter_errors(props))
-    if error is None:
+    if (error := schemas.finding(_validator(), props)) is None:
         return
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-    field = path.lstrip(".") + ("" if isinstance(error.instance, dict) else f"={error.instance!r}")
+    field = schemas.field(error.absolute_path)
+    field += "" if isinstance(error.instance, dict) else f"={error.instance!r}"
     described = error.validator != "required" and "description" in error.schema
     problem = error.schema["description"] if described else error.message
     text = f"{field}{' ' if described else ': '}{problem}" if field else problem

@@ -21,11 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from jsonschema import Draft202012Validator
-
 from drill.scenario import (
     SCENARIOS_DIR,
-    SCHEMA,
     ScenarioError,
     parse_series,
     parse_time,
@@ -38,7 +35,6 @@ from drill.scenario import (
 # BeforeAllowTraffic hook for the hook function's whole 5-minute timeout (not a bound).
 ROLLBACK_S = (10, 300)
 MINUTE = timedelta(minutes=1)
-_VALIDATOR = Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": "#/$defs/api_scenario"})
 _CONFIG = re.compile(r"Lambda(?:(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?|AllAtOnce)$")
 
 
@@ -147,7 +143,7 @@ def load(name_or_path: str | Path) -> ApiScenario:
 
 def parse(data: Any, *, source: str = "scenario") -> ApiScenario:
     """Validate a decoded API scenario; raise ScenarioError naming the field and the value."""
-    validate(data, source, _VALIDATOR)
+    validate(data, source, "api_scenario")
     requests = tuple(v or 0.0 for v in parse_series(source, data["series"])["Count"])
     rates = {v: parse_series(source, dict(m)) for v, m in data["versions"].items() if m}
     for version, metrics in rates.items():

@@ -27,9 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
+from drill import schemas
 from drill.alarm_spec import AlarmDefinitionError, AlarmSpec, SeriesStore
 from drill.assembly import load_assembly
 from drill.evaluator import ALARM, Replay, replay
@@ -44,12 +42,6 @@ MAX_FETCH_DAYS = 15
 
 class MetricsFileError(ValueError):
     """The metrics file is not a GetMetricData result the backtest can read."""
-
-
-# The shape of a result file; metrics_schema.json says what each field may hold.
-_SCHEMA = Draft202012Validator(
-    json.loads(Path(__file__).with_name("metrics_schema.json").read_text(encoding="utf-8"))
-)
 
 
 @dataclass(frozen=True)
@@ -76,9 +68,9 @@ def parse_metric_data(doc: Any, *, source: str = "metrics") -> MetricData:
     results = doc.get("MetricDataResults") if isinstance(doc, dict) else None
     if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
         raise MetricsFileError(f"{source}: expected an object with a MetricDataResults list")
-    if (error := best_match(_SCHEMA.iter_errors(doc))) is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-        raise MetricsFileError(f"{source}: {where.lstrip('.')}: {error.message}")
+    # metrics_schema.json says what each field of a result file may hold.
+    if (error := schemas.finding(schemas.validator("metrics_schema.json"), doc)) is not None:
+        raise MetricsFileError(f"{source}: {schemas.field(error.absolute_path)}: {error.message}")
     return _parse(doc, source)
 
 

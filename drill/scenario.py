@@ -18,9 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
+from drill import schemas
 from drill.alarm_spec import SeriesStore
 from drill.assembly import ALB_NAMESPACE
 
@@ -173,13 +171,13 @@ def parse(data: Any, *, source: str = "scenario") -> Scenario:
     )
 
 
-SCHEMA = json.loads((Path(__file__).parent / "scenario_schema.json").read_text("utf-8"))
-_VALIDATOR = Draft202012Validator(SCHEMA)
+SCHEMA_FILE = "scenario_schema.json"
 
 
-def validate(data: Any, source: str, validator: Draft202012Validator = _VALIDATOR) -> None:
-    """Raise the schema's best finding as file, field, value and the failing schema's text."""
-    if (error := best_match(validator.iter_errors(data))) is None:
+def validate(data: Any, source: str, definition: str | None = None) -> None:
+    """Raise the schema's best finding (of the whole schema, or of one of its ``$defs``) as
+    file, field, value and the failing schema's text."""
+    if (error := schemas.finding(schemas.validator(SCHEMA_FILE, definition), data)) is None:
         return
     path, value, schema = list(error.absolute_path), error.instance, error.schema
     message = str(schema.get("description", error.message))
@@ -193,8 +191,7 @@ def validate(data: Any, source: str, validator: Draft202012Validator = _VALIDATO
         path, value, message = [*path, key], None, f"required: {wanted}".rstrip(": ")
     elif "propertyNames" in error.absolute_schema_path:
         path = [*path, value]  # a bad key: the field is the key itself
-    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-    raise ScenarioError(source, field or "(top level)", value, message)
+    raise ScenarioError(source, schemas.field(path) or "(top level)", value, message)
 
 
 def parse_time(source: str, field: str, raw: str) -> datetime:

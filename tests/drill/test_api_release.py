@@ -87,7 +87,15 @@ CASES = len(api_drill.NOTICE_S) * 3  # every notice at the best, typical and wor
 
 def runs(kit: api_drill.ApiKit, data: dict[str, Any]) -> list[api_drill.ApiRun]:
     loaded = api_scenario.parse(data, source="test.json")
-    return [run for _, run in api_drill.run_range(kit, loaded, DELAYS)]
+    found = [run for _, run in api_drill.run_range(kit, loaded, DELAYS)]
+    assert len(found) == CASES  # so a test looping over the runs cannot pass on none
+    return found
+
+
+@pytest.fixture(scope="module")
+def canary(kit: api_drill.ApiKit) -> list[api_drill.ApiRun]:
+    """The bundled canary scenario's runs, computed once for the tests that only read them."""
+    return runs(kit, raw(CANARY))
 
 
 def _alarm_ids(kit: api_drill.ApiKit, label: str) -> str:
@@ -115,10 +123,9 @@ def test_kit_is_the_handler_group_with_its_alarms_and_config_from_the_template(
 
 
 def test_canary_alarm_stops_the_bad_release_and_the_alias_returns_at_every_delay_and_notice(
-    kit: api_drill.ApiKit,
+    canary: list[api_drill.ApiRun],
 ) -> None:
-    results = runs(kit, raw(CANARY))
-
+    results = canary
     assert [r.status for r in results] == ["Stopped"] * CASES
     assert [r.final_version for r in results] == ["1"] * CASES
     assert [(r.delay_s, r.notice_s) for r in results] == [
@@ -129,10 +136,11 @@ def test_canary_alarm_stops_the_bad_release_and_the_alias_returns_at_every_delay
 
 def test_kits_function_stops_a_running_release_as_its_alarm_enters_alarm_whatever_the_notice(
     kit: api_drill.ApiKit,
+    canary: list[api_drill.ApiRun],
 ) -> None:
     """The function gets the ALARM event while the canary runs and calls StopDeployment with
     rollback; CodeDeploy's own stop would come ``NOTICE_S`` later."""
-    for result in runs(kit, raw(CANARY)):
+    for result in canary:
         first = min(
             t.at for lid, r in result.replays.items() if kit.alarms[lid].rollback for t in r.alarms
         )
@@ -165,9 +173,11 @@ def test_without_the_kit_codedeploy_stops_notice_seconds_after_the_first_group_a
         assert result.shift.at(back) == {"1": 1.0}
 
 
-def test_errors_served_are_the_canary_share_times_the_error_rate(kit: api_drill.ApiKit) -> None:
+def test_errors_served_are_the_canary_share_times_the_error_rate(
+    kit: api_drill.ApiKit, canary: list[api_drill.ApiRun]
+) -> None:
     loaded = api_scenario.load(CANARY)
-    best = runs(kit, raw(CANARY))[0]
+    best = canary[0]
     canary_minute = loaded.times.index(loaded.onset)
     per_minute = round(loaded.requests[canary_minute] * 0.10 * loaded.rate("2", "Http5xx", 0))
     restored = loaded.onset + best.onset_to_restored  # type: ignore[operator]
@@ -180,23 +190,24 @@ def test_errors_served_are_the_canary_share_times_the_error_rate(kit: api_drill.
 
 def test_all_at_once_serves_ten_times_the_errors_a_minute_until_the_kit_undoes_it(
     kit: api_drill.ApiKit,
+    canary: list[api_drill.ApiRun],
 ) -> None:
     data = raw(CANARY)
     data["deployments"][0]["config"] = "CodeDeployDefault.LambdaAllAtOnce"
     loaded = api_scenario.parse(data)
-    canary, all_at_once = runs(kit, raw(CANARY))[0], runs(kit, data)[0]
+    best, all_at_once = canary[0], runs(kit, data)[0]
     minute = loaded.times.index(loaded.onset)
 
     whole = api_drill.counts(loaded, all_at_once.shift, "2", "Http5xx")[minute]
-    share = api_drill.counts(loaded, canary.shift, "2", "Http5xx")[minute]
+    share = api_drill.counts(loaded, best.shift, "2", "Http5xx")[minute]
 
     assert (all_at_once.status, all_at_once.kit_rollbacks) == ("Succeeded", 1)
     assert whole == pytest.approx(10 * share, rel=0.02)
-    assert all_at_once.errors_served > 5 * canary.errors_served
+    assert all_at_once.errors_served > 5 * best.errors_served
 
 
 def test_five_minute_canary_is_rolled_back_at_every_delay_and_every_notice(
-    kit: api_drill.ApiKit, bare: api_drill.ApiKit
+    kit: api_drill.ApiKit, canary: list[api_drill.ApiRun], bare: api_drill.ApiKit
 ) -> None:
     """The group's alarm enters ALARM while the deployment runs, so the kit's function
     stops it whether or not CodeDeploy notices before the last shift; without the function,
@@ -221,7 +232,7 @@ def test_five_minute_canary_is_rolled_back_at_every_delay_and_every_notice(
     )
     # Why the default is the 10-minute canary: at the worst delay the 5-minute one serves
     # several times its errors.
-    default = runs(kit, raw(CANARY))
+    default = canary
     assert with_kit[-1].errors_served > 3 * default[-1].errors_served
 
 

@@ -1,4 +1,5 @@
-"""Module-scoped fixtures for the synth-and-assert tests: the default service stack, once.
+"""Fixtures for the synth-and-assert tests: the default service stack (once per module) and its
+template (once per run, shared with ``tests.support.templates.service_template``).
 
 The helpers behind them (``new_app``, ``service_stack``, ``only_resource`` ...) live in
 ``tests/support/templates.py``, where test modules import them from.
@@ -10,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.service_stack import ServiceStack
-from tests.support.templates import service_stack
+from tests.support.templates import service_stack, service_template
 
 
 @pytest.fixture(scope="module")
@@ -19,5 +20,6 @@ def default_service_stack() -> ServiceStack:
 
 
 @pytest.fixture(scope="module")
-def default_template(default_service_stack: ServiceStack) -> Template:
-    return Template.from_stack(default_service_stack)
+def default_template() -> Template:
+    # The run's one synthesis of the default stack; tests only read it.
+    return service_template()

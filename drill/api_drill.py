@@ -29,7 +29,7 @@ from drill.function import DrillContext, load
 from drill.outcome import DrillOptions
 from drill.report import render_sweep, sweep_lines
 from drill.resolver import Resolver
-from drill.sandbox import client, sandbox_environment
+from drill.sandbox import client, create_idempotency_table, sandbox_environment
 from drill.scenario import ScenarioError
 from drill.template import WatchedAlarm, all_alarms
 from tests.support import codedeploy_gaps, lambda_world
@@ -180,12 +180,7 @@ def _account(env: Mapping[str, str], start: datetime) -> lambda_world.LambdaWorl
     """``lambda_world``'s function and Lambda group, and the kit's function's topic and table."""
     clients = {name: client(name) for name in ("codedeploy", "dynamodb", "iam", "lambda", "sns")}
     clients["sns"].create_topic(Name=env["TOPIC_ARN"].rsplit(":", 1)[-1])
-    clients["dynamodb"].create_table(
-        TableName=env["IDEMPOTENCY_TABLE"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-    )
+    create_idempotency_table(env["IDEMPOTENCY_TABLE"])
     return lambda_world.build(start, clients)
 
 

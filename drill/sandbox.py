@@ -1,4 +1,5 @@
-"""The drill's fake AWS account: credentials, region and the boto3 clients moto intercepts."""
+"""The drill's fake AWS account: credentials, region, the boto3 clients moto intercepts, and
+the rollback function's idempotency table."""
 
 from __future__ import annotations
 
@@ -40,3 +41,14 @@ def sandbox_environment() -> Iterator[None]:
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SECURITY_TOKEN"):
             os.environ.pop(name, None)
         yield
+
+
+def create_idempotency_table(name: str) -> None:
+    """The rollback function's claim table, keyed ``pk`` as the kit's template declares it."""
+    key = {"AttributeName": "pk"}
+    client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[key | {"KeyType": "HASH"}],
+        AttributeDefinitions=[key | {"AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )

@@ -28,7 +28,7 @@ from drill.assembly import ACCOUNT, REGION, Template
 from drill.function import AssetFunction, DrillContext, KitInvocation
 from drill.refusals import CreateDeploymentRefusals
 from drill.resolver import Resolver, load_balancer_attributes, physical_name
-from drill.sandbox import client, sandbox_environment
+from drill.sandbox import client, create_idempotency_table, sandbox_environment
 from drill.scenario import HOST_COUNTS, NAMESPACE, PLAIN_KEY_STATS, Deployment, Scenario, is_count
 from drill.template import Kit
 from tests.support import codedeploy_gaps
@@ -211,13 +211,7 @@ class World:
         self.environment = {
             name: str(self.resolver.resolve(value, tpl)) for name, value in kit.environment.items()
         } | self._overrides
-        key = {"AttributeName": "pk"}  # the idempotency table, keyed as the template declares
-        client("dynamodb").create_table(
-            TableName=self.environment["IDEMPOTENCY_TABLE"],
-            KeySchema=[key | {"KeyType": "HASH"}],
-            AttributeDefinitions=[key | {"AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_idempotency_table(self.environment["IDEMPOTENCY_TABLE"])
         self.pattern = self.resolver.resolve(dict(kit.rule_pattern), tpl)
         self.rule_name = physical_name(tpl, kit.rule_id, limit=64)
         self.target_url, target_arn = self._queue("drill-rollback-function-target")

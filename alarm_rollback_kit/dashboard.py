@@ -24,18 +24,23 @@ WIDTH = 8
 
 
 class ServiceDashboard(KitConstruct):
-    """``dashboard``; one row per question on-call asks, in the order they ask them."""
+    """``dashboard``; one row per question on-call asks, in the order they ask them.
+
+    The parameters come in the order the screen shows what they feed: alarm states at the
+    top, the load balancer's and target group's rows, the rollback function and its
+    dead-letter queue, CloudFront last.
+    """
 
     def __init__(
         self,
         scope: Construct,
         id_: str,
         *,
+        alarms: Sequence[cw.IAlarm],
         load_balancer: elbv2.IApplicationLoadBalancer,
         target_group: elbv2.IApplicationTargetGroup,
         rollback_function: lambda_.IFunction,
         dead_letter_queue: sqs.IQueue,
-        alarms: Sequence[cw.IAlarm],
         distribution_id: str | None = None,
         dashboard_name: str | None = None,
     ) -> None:

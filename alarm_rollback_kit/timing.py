@@ -25,7 +25,9 @@ Sources: CodeDeploy User Guide, "Integrating CodeDeploy with Elastic Load Balanc
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 # Predefined EC2/on-premises deployment configurations and the share of the fleet each
 # takes out of service per batch. Source: CodeDeploy User Guide, deployment configurations.
@@ -35,12 +37,18 @@ PREDEFINED_DEPLOYMENT_CONFIGS: dict[str, str] = {
     "CodeDeployDefault.AllAtOnce": "all",
 }
 
-# AWS defaults, for the comparison the drill prints (ELB API Reference, CreateTargetGroup
-# and target group attributes; CodeDeploy's default deployment configuration).
-AWS_DEFAULT_DEREGISTRATION_DELAY_S = 300
-AWS_DEFAULT_HEALTH_CHECK_INTERVAL_S = 30
-AWS_DEFAULT_HEALTHY_THRESHOLD = 5
+# AWS defaults, for the comparison the drill prints and for what a template leaves out.
+# CodeDeploy's default deployment configuration:
 AWS_DEFAULT_DEPLOYMENT_CONFIG = "CodeDeployDefault.OneAtATime"
+# restore_estimate's target-group inputs, keyword -> AWS default (ELB API Reference,
+# CreateTargetGroup and target group attributes).
+AWS_DEFAULT_TARGET_GROUP: Mapping[str, int] = MappingProxyType(
+    {
+        "deregistration_delay_s": 300,  # attribute deregistration_delay.timeout_seconds
+        "health_check_interval_s": 30,  # HealthCheckIntervalSeconds
+        "healthy_threshold": 5,  # HealthyThresholdCount
+    }
+)
 
 # Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
 # evaluation: best and worst case the kit assumes (stated, not published by AWS).
@@ -126,12 +134,11 @@ def restore_estimate(
 def aws_default_restore_estimate(
     instances: int, lifecycle_s: int = DEFAULT_LIFECYCLE_SECONDS
 ) -> RestoreEstimate:
-    """The same model at AWS defaults: 300 s draining, 30 s x 5 health checks, OneAtATime."""
+    """The same model at AWS defaults: ``AWS_DEFAULT_DEPLOYMENT_CONFIG`` and the target-group
+    values of ``AWS_DEFAULT_TARGET_GROUP``."""
     return restore_estimate(
         instances=instances,
         deployment_config_name=AWS_DEFAULT_DEPLOYMENT_CONFIG,
-        deregistration_delay_s=AWS_DEFAULT_DEREGISTRATION_DELAY_S,
-        health_check_interval_s=AWS_DEFAULT_HEALTH_CHECK_INTERVAL_S,
-        healthy_threshold=AWS_DEFAULT_HEALTHY_THRESHOLD,
         lifecycle_s=lifecycle_s,
+        **AWS_DEFAULT_TARGET_GROUP,
     )

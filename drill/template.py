@@ -22,7 +22,7 @@ from drill.alarm_spec import AlarmSpec
 from drill.assembly import ALB_NAMESPACE, Assembly, DrillTemplateError, Template
 
 # restore_estimate's target-group inputs: keyword -> (source name, key in the template). A
-# key the template leaves out takes timing's AWS_DEFAULT_<KEYWORD>.
+# key the template leaves out takes the keyword's value in timing.AWS_DEFAULT_TARGET_GROUP.
 _TARGET_GROUP_INPUTS = {
     "deregistration_delay_s": ("deregistration delay", "deregistration_delay.timeout_seconds"),
     "health_check_interval_s": ("health-check interval", "HealthCheckIntervalSeconds"),
@@ -324,9 +324,7 @@ def _restore_inputs(
     target_group |= {a["Key"]: a["Value"] for a in target_group.get("TargetGroupAttributes", [])}
     values: dict[str, Any] = {}
     for keyword, (name, key) in _TARGET_GROUP_INPUTS.items():
-        values[keyword] = int(
-            target_group.get(key, getattr(timing, f"AWS_DEFAULT_{keyword.upper()}"))
-        )
+        values[keyword] = int(target_group.get(key, timing.AWS_DEFAULT_TARGET_GROUP[keyword]))
         where = f"target group {'attribute' if '.' in key else key}"
         sources[name] = where if key in target_group else "AWS default (not set in the template)"
     return RestoreInputs(

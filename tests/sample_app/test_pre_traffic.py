@@ -278,8 +278,21 @@ def _response(status: int = 200, body: bytes = b"{}", headers: dict[str, str] | 
             _response(body=b'{"id": 1}'),
             "lacks orderId",
         ),
+        (
+            pre_traffic.Check("c", "GET", "/", json_keys=("orderId",)),
+            _response(body=b"<html>"),
+            "not JSON",
+        ),
     ],
-    ids=["status", "header-missing", "header-value", "not-json", "content-type", "json-key"],
+    ids=[
+        "status",
+        "header-missing",
+        "header-value",
+        "not-json",
+        "content-type",
+        "json-key",
+        "json-keys-imply-json",
+    ],
 )
 def test_judge_names_the_unmet_expectation(check: Any, response: Any, expected: str) -> None:
     problem = pre_traffic.judge(check, response)

@@ -67,7 +67,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from unittest import mock
 
 from moto.awslambda.models import LambdaBackend, lambda_backends
@@ -367,6 +367,16 @@ def _lambda_backend() -> LambdaBackend:
     return found
 
 
+class Revision(TypedDict, total=False):
+    """How ``start_deployment`` lays down a deployment's AppSpec, for callers to pass through.
+
+    ``content``: the AppSpec as given (absent or None: ``lambda_appspec`` of the deployment's
+    alias and versions); ``revision_type``: ``AppSpecContent`` (absent) or ``String``."""
+
+    content: str | None
+    revision_type: str
+
+
 def start_deployment(
     application_name: str,
     group_name: str,
@@ -375,16 +385,16 @@ def start_deployment(
     alias: str,
     current_version: str,
     target_version: str,
-    content: str | None = None,
-    revision_type: str = "AppSpecContent",
+    **revision: Unpack[Revision],
 ) -> tuple[str, str]:
     """Start the deployment an alias update makes; returns (deployment id, hook execution id).
 
-    ``content``: the AppSpec as given (default: ``lambda_appspec`` of the arguments), under
-    ``revision_type`` ``AppSpecContent`` or ``String``."""
+    ``revision``: how the AppSpec is laid down (``Revision``)."""
     store = codedeploy_gaps.backend()
+    content = revision.get("content")
     if content is None:
         content = lambda_appspec(function_name, alias, current_version, target_version)
+    revision_type = revision.get("revision_type", "AppSpecContent")
     key = CONTENT_KEYS[revision_type]
     deployment_id = store.create_deployment(
         application_name, group_name, {"revisionType": revision_type, key: {"content": content}}

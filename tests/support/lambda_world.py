@@ -14,7 +14,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from tests.support import codedeploy_gaps
 from tests.support import codedeploy_lambda_gaps as gaps
@@ -62,12 +62,11 @@ class LambdaWorld:
         target: str = "2",
         status: str = "Succeeded",
         alias: str = ALIAS,
-        content: str | None = None,
-        revision_type: str = "AppSpecContent",
+        **revision: Unpack[gaps.Revision],
     ) -> str:
         """A deployment shifting ``alias`` from ``current`` to ``target``; ``completed_ago``
-        None leaves it InProgress. ``content`` and ``revision_type``: the AppSpec as
-        ``codedeploy_lambda_gaps.start_deployment`` takes them."""
+        None leaves it InProgress. ``revision`` (``content``, ``revision_type``) goes to
+        ``codedeploy_lambda_gaps.start_deployment`` as it is."""
         deployment_id, execution_id = gaps.start_deployment(
             APPLICATION,
             GROUP,
@@ -75,8 +74,7 @@ class LambdaWorld:
             alias=alias,
             current_version=current,
             target_version=target,
-            content=content,
-            revision_type=revision_type,
+            **revision,
         )
         codedeploy_gaps.set_create_time(deployment_id, self.now - created_ago)
         if completed_ago is not None:

@@ -72,6 +72,7 @@ class Check:
     # Header name -> regular expression the value must match in full.
     required_headers: dict[str, str] = field(default_factory=dict)
     json_body: bool = False
+    # Top-level keys the body must have; naming any also makes the body required to be JSON.
     json_keys: tuple[str, ...] = ()
 
 
@@ -139,20 +140,16 @@ def _check(index: int, raw: Any) -> Check:
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):
         raise ConfigError(f"{where}.expect={expect!r}: expected an object")
-    statuses = _statuses(expect.get("status", 200), where)
-    required = _required_headers(expect.get("headers", {}), where)
-    json_body = _flag(expect.get("json", False), f"{where}.expect.json")
-    keys = _json_keys(expect.get("json_keys", []), where)
     return Check(
         name=name,
         method=method,
         path=path,
         headers=headers,
         body=body,
-        statuses=statuses,
-        required_headers=required,
-        json_body=json_body or bool(keys),
-        json_keys=keys,
+        statuses=_statuses(expect.get("status", 200), where),
+        required_headers=_required_headers(expect.get("headers", {}), where),
+        json_body=_flag(expect.get("json", False), f"{where}.expect.json"),
+        json_keys=_json_keys(expect.get("json_keys", []), where),
     )
 
 
@@ -416,7 +413,7 @@ def judge(check: Check, response: Response) -> str | None:
             return f"header {name} missing"
         if not re.fullmatch(pattern, value):
             return f"header {name}={value!r} does not match {pattern!r}"
-    if check.json_body:
+    if check.json_body or check.json_keys:
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json" and not media.endswith("+json"):
             return f"Content-Type {media or '(none)'!r}, expected JSON"

@@ -33,6 +33,7 @@ from tests.support.rollback_world import (
     World,
     alarm_event,
     fire,
+    fire_redeploy,
 )
 
 MINUTE = timedelta(minutes=1)
@@ -233,12 +234,8 @@ def test_without_distribution_id_nothing_is_invalidated(
 def test_failed_invalidation_keeps_the_rollback_and_is_reported(
     world: World, set_env: Any, lambda_context: Any
 ) -> None:
-    set_env(DISTRIBUTION_ID="EDOESNOTEXIST")
-    baked(world)
+    result = fire_redeploy(world, lambda_context, set_env, baked, DISTRIBUTION_ID="EDOESNOTEXIST")
 
-    result = fire(world, lambda_context)
-
-    assert result["action"] == "redeployed"
     assert "NoSuchDistribution" in result["invalidationError"]
     [note] = world.notifications()
     assert "invalidation FAILED" in note["Message"]

@@ -46,12 +46,17 @@ class S3Revision:
     key: str
 
 
-def deploy_permissions(group: codedeploy.IServerDeploymentGroup) -> list[iam.PolicyStatement]:
-    """What CreateDeployment of an S3 revision into ``group`` needs, resource by resource.
+def deploy_permissions(
+    group: codedeploy.IServerDeploymentGroup | codedeploy.ILambdaDeploymentGroup,
+    *,
+    deployment_config_arn: str | None = None,
+) -> list[iam.PolicyStatement]:
+    """What CreateDeployment of a revision into ``group`` needs, resource by resource.
 
     CodeDeploy authorizes the call against the group, the revision against the application,
     and reads the deployment configuration (Service Authorization Reference, AWS CodeDeploy;
-    the same set CDK's CodeDeployServerDeployAction grants).
+    the same set CDK's CodeDeployServerDeployAction grants): the group's own, unless the
+    deployment names another (``deployment_config_arn``, as the rollback's Lambda undo does).
     """
     application_arn = cdk.Arn.format(
         cdk.ArnComponents(
@@ -62,6 +67,7 @@ def deploy_permissions(group: codedeploy.IServerDeploymentGroup) -> list[iam.Pol
         ),
         cdk.Stack.of(group),
     )
+    config_arn = deployment_config_arn or group.deployment_config.deployment_config_arn
     return [
         iam.PolicyStatement(
             actions=["codedeploy:CreateDeployment"], resources=[group.deployment_group_arn]
@@ -70,10 +76,7 @@ def deploy_permissions(group: codedeploy.IServerDeploymentGroup) -> list[iam.Pol
             actions=["codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"],
             resources=[application_arn],
         ),
-        iam.PolicyStatement(
-            actions=["codedeploy:GetDeploymentConfig"],
-            resources=[group.deployment_config.deployment_config_arn],
-        ),
+        iam.PolicyStatement(actions=["codedeploy:GetDeploymentConfig"], resources=[config_arn]),
     ]
 
 

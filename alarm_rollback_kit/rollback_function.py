@@ -46,7 +46,7 @@ from alarm_rollback_kit.config import RollbackConfig
 from alarm_rollback_kit.dead_letters import dead_letter_queue, messages_waiting_alarm
 from alarm_rollback_kit.lambda_code import ROLLBACK_CODE, function_code
 from alarm_rollback_kit.own_function import own_function
-from alarm_rollback_kit.rollback_targets import RollbackTarget, rollback_target
+from alarm_rollback_kit.rollback_targets import EC2, LAMBDA, RollbackTarget, rollback_target
 from alarm_rollback_kit.topics import AlarmTopic
 
 # Delivery to Lambda only; the function's own errors get Lambda's asynchronous retries
@@ -57,9 +57,8 @@ RULE_RETRY_ATTEMPTS = 4
 MAX_EVENT_AGE = Duration.hours(1)
 # What CodeDeploy's rollback of a failed or stopped deployment leads to, per target.
 _AFTER_CODEDEPLOY_ROLLBACK = {
-    "EC2": "the function redeploys the good revision once and pages",
-    "LAMBDA": "the function pages: the alias may still route part of the traffic to the bad "
-    "version",
+    EC2: "the function redeploys the good revision once and pages",
+    LAMBDA: "the function pages: the alias may still route part of the traffic to the bad version",
 }
 
 

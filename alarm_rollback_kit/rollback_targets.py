@@ -22,6 +22,7 @@ Authorization Reference, "Actions, resources, and condition keys for AWS CodeDep
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -33,8 +34,16 @@ from aws_cdk import aws_lambda as lambda_
 
 from alarm_rollback_kit.deployment import deploy_permissions
 
-# The configuration the Lambda undo names in CreateDeployment (rollback.lambda_target).
-LAMBDA_ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
+# What the function reads from its environment and names in its calls is defined once, in
+# the function's own modules (deployed alone as the Lambda asset, they cannot import these);
+# imported by name for the reason alarms.py gives.
+_function_config = importlib.import_module("alarm_rollback_kit.functions.rollback.config")
+_lambda_target = importlib.import_module("alarm_rollback_kit.functions.rollback.lambda_target")
+# TARGET_TYPE values.
+EC2: str = _function_config.EC2
+LAMBDA: str = _function_config.LAMBDA
+# The configuration the Lambda undo names in CreateDeployment.
+LAMBDA_ALL_AT_ONCE: str = _lambda_target.ALL_AT_ONCE
 
 
 def _arn_resource(arn: str) -> str:
@@ -101,7 +110,7 @@ class Ec2Target(_Target[codedeploy.IServerDeploymentGroup]):
     load_balancer: elbv2.IApplicationLoadBalancer
     target_group: elbv2.IApplicationTargetGroup
 
-    type_name = "EC2"
+    type_name = EC2
     reads_metrics = True
 
     def environment(self) -> dict[str, str]:
@@ -119,7 +128,7 @@ class Ec2Target(_Target[codedeploy.IServerDeploymentGroup]):
 class LambdaTarget(_Target[codedeploy.ILambdaDeploymentGroup]):
     alias: lambda_.IAlias
 
-    type_name = "LAMBDA"
+    type_name = LAMBDA
     reads_metrics = False
 
     def environment(self) -> dict[str, str]:
@@ -139,22 +148,11 @@ class LambdaTarget(_Target[codedeploy.ILambdaDeploymentGroup]):
         )
         return [
             _on_group(group.deployment_group_arn),
-            iam.PolicyStatement(
-                actions=["codedeploy:CreateDeployment"], resources=[group.deployment_group_arn]
-            ),
-            # GetApplicationRevision reads the deployment's AppSpec content by its sha256
-            # (GetDeployment returns none). Whether CreateDeployment of an AppSpecContent
-            # revision also registers it is not documented: allowed, as for an S3 revision.
-            iam.PolicyStatement(
-                actions=[
-                    "codedeploy:GetApplicationRevision",
-                    "codedeploy:RegisterApplicationRevision",
-                ],
-                resources=[group.application.application_arn],
-            ),
-            iam.PolicyStatement(
-                actions=["codedeploy:GetDeploymentConfig"], resources=[all_at_once]
-            ),
+            # The undo's CreateDeployment names the all-at-once configuration, not the
+            # group's. GetApplicationRevision also reads the release's AppSpec content by
+            # its sha256 (GetDeployment returns none); whether CreateDeployment of an
+            # AppSpecContent revision registers it is not documented: allowed, as for S3.
+            *deploy_permissions(group, deployment_config_arn=all_at_once),
             # The alias must still point at the bad version before the undo moves it. Lambda
             # authorizes GetAlias on the function (Lambda Developer Guide, "Fine-tuning the
             # Resources and Conditions sections of policies"): the unqualified function ARN;

@@ -18,6 +18,7 @@ from typing import Any
 
 from alarm_rollback_kit import timing
 from alarm_rollback_kit.alarms import ALARM_EVENT_DETAIL_TYPE, ALARM_EVENT_SOURCE
+from alarm_rollback_kit.rollback_targets import EC2
 from drill.alarm_spec import AlarmSpec
 from drill.assembly import ALB_NAMESPACE, Assembly, DrillTemplateError, Template
 
@@ -219,7 +220,7 @@ def find_kit(assembly: Assembly, *, alarm_fragments: Sequence[str] = ()) -> Kit:
         for template in assembly.stacks.values()
         for rule_id in alarm_rules(template.body)
         if (function_id := rule_function(template, rule_id))
-        and _environment(template, function_id).get("TARGET_TYPE") == "EC2"
+        and _environment(template, function_id).get("TARGET_TYPE") == EC2
     )
     template, rule_id, function_id = next(found, (None, "", ""))
     if template is None:

@@ -6,7 +6,8 @@ fixture in ``tests/lambdas/rollback/conftest.py`` builds it, with
 deployment history at chosen times with boto3 clients of its own, so the hooks on the
 function's cached clients see only the function's calls. ``alarm_event`` and
 ``deployment_event`` build the EventBridge events the function reads, and ``fire`` runs the
-handler on an alarm a minute before a world's clock (EC2 or Lambda). ``Hooks`` registers
+handler on an alarm a minute before a world's clock (EC2 or Lambda; ``fire_redeploy`` after
+setting the environment and laying down a history, expecting a redeploy). ``Hooks`` registers
 botocore handlers on the function's clients; ``Faults`` makes chosen calls fail through
 ``before-call`` (which botocore lets a handler answer in place of the service).
 """
@@ -87,6 +88,22 @@ def fire(world: Clocked, context: Any, *, name: str = ALARM) -> dict[str, Any]:
     result: dict[str, Any] = lambda_handler(
         alarm_event(world.now - timedelta(minutes=1), name=name), context
     )
+    return result
+
+
+def fire_redeploy(
+    world: World,
+    context: Any,
+    set_env: Callable[..., None],
+    history: Callable[[World], object],
+    **env: str,
+) -> dict[str, Any]:
+    """``fire`` under ``env`` after ``history``, for a test whose point is what a redeploy
+    does under that setting: the decision must be the redeploy."""
+    set_env(**env)
+    history(world)
+    result = fire(world, context)
+    assert result["action"] == "redeployed", result["reason"]
     return result
 
 

@@ -4,6 +4,8 @@ No AWS calls here. ``screen`` rejects events the function must ignore before any
 made; ``decide`` takes the group's recent deployments (as ``Deployment`` records built from
 BatchGetDeployments) and returns one ``Decision``: stop the running deployment, redeploy the
 previous good revision, or skip with a reason and whether a human should hear about it.
+``appspec_to_read`` applies the same rules to name the one Lambda release whose AppSpec
+``decide`` needs read first (only for an undo), so a skip or a stop reads none.
 
 CodeDeploy facts this relies on (CodeDeploy API Reference, DeploymentInfo and
 StopDeployment; CodeDeploy User Guide, redeploy and roll back):
@@ -144,30 +146,11 @@ def decide(
     deployments: Iterable[Deployment],
     now: datetime,
 ) -> Decision:
-    ordered = releases_and_rollbacks(deployments)
-    if not ordered:
-        return _skip(
-            "alarm not correlated with a recent deployment: the group has no deployment "
-            "in the lookback window (Auto Scaling launches aside: they are not releases)",
-            notify=True,
-        )
-    newest = ordered[-1]
-    plan = _plan(newest, alarm, config)
-    if isinstance(plan, Decision):
-        return plan
-
-    recent_rollbacks = rollbacks_since(ordered, now - BUDGET_WINDOW)
-    if len(recent_rollbacks) >= config.max_rollbacks_per_hour:
-        return _skip(
-            f"rollback budget spent: {len(recent_rollbacks)} rollback(s) in the group in the "
-            f"last hour (MAX_ROLLBACKS_PER_HOUR={config.max_rollbacks_per_hour}); "
-            "a human is needed",
-            notify=True,
-            deployment_id=newest.deployment_id,
-            facts={"recentRollbackIds": [d.deployment_id for d in recent_rollbacks]},
-        )
-
-    if plan == "stop":
+    settled = _settle(alarm, config, deployments, now)
+    if isinstance(settled, Decision):
+        return settled
+    newest = settled.newest
+    if settled.plan == "stop":
         return Decision(
             action="would-stop" if config.dry_run else "stop",
             reason=(
@@ -179,43 +162,100 @@ def decide(
         )
     if config.is_lambda:
         return _undo_alias_shift(newest, alarm, config)
-    return _redeploy_previous(ordered, newest, alarm, config)
+    return _redeploy_previous(settled.ordered, newest, alarm, config)
+
+
+def appspec_to_read(
+    *,
+    alarm: AlarmEvent,
+    config: Config,
+    deployments: Iterable[Deployment],
+    now: datetime,
+) -> Deployment | None:
+    """The Lambda release ``decide`` would undo, when its AppSpec content is still to be
+    read (GetApplicationRevision); None for every other decision, so a skip or a stop
+    reads none."""
+    if not config.is_lambda:
+        return None
+    settled = _settle(alarm, config, deployments, now)
+    if isinstance(settled, Decision) or settled.plan != "redeploy":
+        return None
+    newest = settled.newest
+    return newest if lambda_target.missing_content(newest.revision) else None
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """What the rules leave to do: ``plan`` (stop or redeploy) for ``newest``."""
+
+    plan: Action
+    ordered: list[Deployment]
+    newest: Deployment
+
+
+def _settle(
+    alarm: AlarmEvent, config: Config, deployments: Iterable[Deployment], now: datetime
+) -> Decision | _Settled:
+    """Every rule but how the stop or the undo is made: the skip that ends the decision,
+    or what is left to do."""
+    ordered = releases_and_rollbacks(deployments)
+    if not ordered:
+        return _skip(
+            "alarm not correlated with a recent deployment: the group has no deployment "
+            "in the lookback window (Auto Scaling launches aside: they are not releases)",
+            notify=True,
+        )
+    newest = ordered[-1]
+    plan = _plan(newest, alarm, config)
+    if isinstance(plan, Decision):
+        return plan
+    recent_rollbacks = rollbacks_since(ordered, now - BUDGET_WINDOW)
+    if len(recent_rollbacks) >= config.max_rollbacks_per_hour:
+        return _skip_of(
+            newest,
+            f"rollback budget spent: {len(recent_rollbacks)} rollback(s) in the group in the "
+            f"last hour (MAX_ROLLBACKS_PER_HOUR={config.max_rollbacks_per_hour}); "
+            "a human is needed",
+            notify=True,
+            facts={"recentRollbackIds": [d.deployment_id for d in recent_rollbacks]},
+        )
+    return _Settled(plan, ordered, newest)
 
 
 def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Decision:
     """``stop`` or ``redeploy`` for the newest release, or the skip that ends the decision."""
     if newest.is_rollback:
         # Duplicate and concurrent deliveries land here after the first one acted.
-        return _skip(
+        return _skip_of(
+            newest,
             f"newest deployment {newest.deployment_id} is a rollback "
             f"(creator {newest.creator}); never roll back a rollback",
             notify=False,
-            deployment_id=newest.deployment_id,
         )
     if not newest.is_release:
-        return _skip(
+        return _skip_of(
+            newest,
             f"newest deployment {newest.deployment_id} has creator {newest.creator!r}, which "
             "the kit does not know as a release, a rollback or an Auto Scaling launch: a "
             "human decides",
             notify=True,
-            deployment_id=newest.deployment_id,
         )
     if newest.create_time > alarm.timestamp:
-        return _skip(
+        return _skip_of(
+            newest,
             f"newest deployment {newest.deployment_id} was created after the alarm fired "
             f"({_iso(newest.create_time)} > {_iso(alarm.timestamp)}): it cannot have caused it",
             notify=True,
-            deployment_id=newest.deployment_id,
         )
     if newest.status in FINAL_FAILED and _baked_recently(newest, alarm, config):
         # CodeDeploy stops a deployment on the group's alarms by itself and rolls back
         # stopped and failed ones; its rollback deployment may not exist yet. Nothing for
         # the kit to undo, and the deployment-failed rule has already paged.
-        return _skip(
+        return _skip_of(
+            newest,
             f"newest deployment {newest.deployment_id} is already {newest.status}: CodeDeploy's "
             "own automatic rollback takes over",
             notify=False,
-            deployment_id=newest.deployment_id,
         )
     if newest.is_running:
         # Lambda too: AWS documents no interval at which CodeDeploy polls the group's alarms,
@@ -226,14 +266,14 @@ def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Dec
         return "stop"
     if newest.status == "Succeeded" and _baked_recently(newest, alarm, config):
         return "redeploy"
-    return _skip(
+    return _skip_of(
+        newest,
         "alarm not correlated with a recent deployment: newest deployment "
         f"{newest.deployment_id} is {newest.status}"
         + (f", completed {_iso(newest.complete_time)}" if newest.complete_time else "")
         + f", outside the {config.bake_minutes}-minute bake window before "
         f"{_iso(alarm.timestamp)}",
         notify=True,
-        deployment_id=newest.deployment_id,
     )
 
 
@@ -249,10 +289,10 @@ def _redeploy_previous(
         # revision the group ran before this one (API Reference, DeploymentInfo).
         revision, source_id = newest.previous_revision, None
     else:
-        return _skip(
+        return _skip_of(
+            newest,
             f"no earlier successful revision to roll back to from {newest.deployment_id}",
             notify=True,
-            deployment_id=newest.deployment_id,
         )
     what = "the previous good revision"
     return _redeploy(
@@ -270,26 +310,26 @@ def _undo_alias_shift(newest: Deployment, alarm: AlarmEvent, config: Config) -> 
     """LAMBDA: a deployment that shifts the alias from the bad version back, all at once."""
     shift = lambda_target.undo(newest)
     if isinstance(shift, str):
-        return _skip(
+        return _skip_of(
+            newest,
             f"deployment {newest.deployment_id} has no Lambda AppSpec the kit can read "
             f"({shift}): it cannot tell which version to go back to",
             notify=True,
-            deployment_id=newest.deployment_id,
         )
     configured = (config.lambda_function_name, config.lambda_alias_name)
     if (shift.function, shift.alias) != configured:
-        return _skip(
+        return _skip_of(
+            newest,
             f"deployment {newest.deployment_id} moves alias {shift.alias} of {shift.function}, "
             f"not {configured[1]} of {configured[0]} (LAMBDA_FUNCTION_NAME, "
             "LAMBDA_ALIAS_NAME): a human decides",
             notify=True,
-            deployment_id=newest.deployment_id,
         )
-    moves = f"alias {shift.alias} of {shift.function} from version {shift.current} back to {shift.target}"
+    undo_facts = lambda_target.facts(shift)
     return _redeploy(
         config,
         "redeploy",
-        reason=_bake_reason(newest, alarm, config, f"shift {moves}"),
+        reason=_bake_reason(newest, alarm, config, f"shift {lambda_target.moves(undo_facts)}"),
         deployment_id=newest.deployment_id,
         revision=lambda_target.revision(shift),
         source_id=None,
@@ -299,7 +339,7 @@ def _undo_alias_shift(newest: Deployment, alarm: AlarmEvent, config: Config) -> 
             f"alias {shift.alias} version {shift.current} -> {shift.target}; alarm in ALARM "
             f"at {_iso(alarm.timestamp)}: {alarm.alarm_name}",
         ),
-        facts={"aliasShift": lambda_target.facts(shift)},
+        facts={"aliasShift": undo_facts},
         config_name=lambda_target.ALL_AT_ONCE,
     )
 
@@ -363,35 +403,35 @@ def decide_after_rollback_ended(
         # A stopped Lambda shift can leave the alias weighted across two versions (CodeDeploy
         # User Guide, "Troubleshoot AWS Lambda deployment issues"); which way to point it is
         # a human's call, and the deployment-failed rule has paged.
-        return _skip(
+        return _skip_of(
+            ended,
             f"CodeDeploy's rollback {ended.deployment_id} of the Lambda alias ended "
             f"{ended.status}: the alias may still route to the bad version, check its weights",
             notify=True,
-            deployment_id=ended.deployment_id,
         )
     ordered = releases_and_rollbacks(deployments)
     marker = descriptions.retry_head(ended.deployment_id)
     retried = [d for d in ordered if d.description.startswith(marker)]
     if retried:
-        return _skip(
+        return _skip_of(
+            ended,
             f"rollback {ended.deployment_id} was already retried once "
             f"({retried[0].deployment_id}); a human decides now",
             notify=False,
-            deployment_id=ended.deployment_id,
         )
     newer = [d for d in ordered if d.create_time > ended.create_time]
     if newer:
-        return _skip(
+        return _skip_of(
+            ended,
             f"deployment {newer[-1].deployment_id} was created after rollback "
             f"{ended.deployment_id} ended {ended.status}: the group has moved on",
             notify=False,
-            deployment_id=ended.deployment_id,
         )
     if not ended.revision:
-        return _skip(
+        return _skip_of(
+            ended,
             f"rollback {ended.deployment_id} names no revision to redeploy",
             notify=True,
-            deployment_id=ended.deployment_id,
         )
     return _redeploy(
         config,
@@ -443,18 +483,24 @@ def _baked_recently(deployment: Deployment, alarm: AlarmEvent, config: Config) -
     return deployment.complete_time >= alarm.timestamp - timedelta(minutes=config.bake_minutes)
 
 
-def _skip(
+def _skip(reason: str, *, notify: bool) -> Decision:
+    """A skip before any deployment is in question (no event of ours, an empty group)."""
+    return Decision(action="skipped", reason=reason, notify=notify)
+
+
+def _skip_of(
+    deployment: Deployment,
     reason: str,
     *,
     notify: bool,
-    deployment_id: str | None = None,
     facts: Mapping[str, Any] | None = None,
 ) -> Decision:
+    """A skip about ``deployment``: the one the page and the log name."""
     return Decision(
         action="skipped",
         reason=reason,
         notify=notify,
-        deployment_id=deployment_id,
+        deployment_id=deployment.deployment_id,
         facts=facts or {},
     )
 

@@ -19,7 +19,9 @@ a Lambda deployment can have are read: ``AppSpecContent`` and the deprecated ``S
 Anything unreadable (YAML, a missing key, a null) is a reason the decision pages with.
 
 Plain functions over deployment data; the decision rules (bake window, budget, dry run,
-idempotency) are ``rollback.decision``'s, which calls ``undo`` and ``revision``.
+idempotency) are ``rollback.decision``'s, which calls ``undo`` and ``revision``. The words
+for an undo (``moves``) and for where GetAlias says an alias points (``alias_facts``,
+``points_at``) are here once, for the decision's reason and the page alike.
 """
 
 from __future__ import annotations
@@ -95,12 +97,6 @@ def _field(mapping: Any, lower: str) -> Any:
     return found[0]
 
 
-def alias_shift(revision: Mapping[str, Any]) -> AliasShift | None:
-    """The alias move a Lambda deployment's revision makes; None for any other revision."""
-    shift = read_shift(revision)
-    return shift if isinstance(shift, AliasShift) else None
-
-
 def undo(deployment: Deployment) -> AliasShift | str:
     """The shift that undoes ``deployment`` (only a succeeded release), or why there is none."""
     if deployment.is_rollback or deployment.status != "Succeeded":
@@ -172,3 +168,34 @@ def facts(shift: AliasShift) -> dict[str, str]:
         "fromVersion": shift.current,
         "toVersion": shift.target,
     }
+
+
+def moves(shift_facts: Mapping[str, Any]) -> str:
+    """The undo of ``facts`` in words, for the decision's reason and the page alike."""
+    return (
+        f"alias {shift_facts.get('alias')} of Lambda function {shift_facts.get('function')} "
+        f"from version {shift_facts.get('fromVersion')} back to version "
+        f"{shift_facts.get('toVersion')}"
+    )
+
+
+def alias_facts(function: str, alias: str, answer: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a GetAlias ``answer`` says the alias points: its version and the weights of
+    any other versions (Lambda API Reference, AliasRoutingConfiguration)."""
+    routing = answer.get("RoutingConfig") or {}
+    weights = routing.get("AdditionalVersionWeights") or {}
+    return {
+        "function": function,
+        "alias": alias,
+        "version": str(answer.get("FunctionVersion")),
+        "weights": {str(version): weight for version, weight in weights.items()},
+    }
+
+
+def points_at(found: Mapping[str, Any]) -> str:
+    """``alias_facts`` in words: ``version 2``, or ``version 2 with version 1 at 10 %``."""
+    shares = [
+        f"version {version} at {100 * float(weight):g} %"
+        for version, weight in sorted((found.get("weights") or {}).items())
+    ]
+    return f"version {found.get('version')}" + (f" with {', '.join(shares)}" if shares else "")

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from rollback import links, oncall
+from rollback import lambda_target, links, oncall
 
 SUBJECT_LIMIT = 99
 # A generated alarm name is cut no shorter than this; below it, it is left out.
@@ -40,6 +40,8 @@ _HEADLINES = {
     "failed": "ROLLBACK FAILED",
 }
 _NOTHING_MOVED = frozenset({"skipped"})
+# What the kit really did to the group; a dry run only says what it would have.
+_MOVED = frozenset({"redeployed", "retried", "stopped"})
 
 
 def subject(result: Mapping[str, Any]) -> str:
@@ -80,7 +82,10 @@ def message(
             "may be served until their TTL ends; invalidate by hand."
         )
     diagnosis = result.get("diagnosis")
-    heading, step = oncall.next_step(diagnosis if isinstance(diagnosis, Mapping) else None)
+    heading, step = oncall.next_step(
+        diagnosis if isinstance(diagnosis, Mapping) else None,
+        moved=result.get("action") in _MOVED,
+    )
     lines += ["", f"Next step ({heading})", f"  {step}"]
     if isinstance(diagnosis, Mapping):
         lines += ["", "What it means", f"  {diagnosis.get('summary')}"]
@@ -90,6 +95,8 @@ def message(
         # A skip moved nothing: name the releases, blame none.
         still = result.get("action") in _NOTHING_MOVED
         labels = ("newest", "last good") if still else ("blamed", "back to")
+        if "aliasNow" in (result.get("facts") or {}):
+            labels = ("newest", "alias now")
         for side, label in zip(("bad", "good"), labels, strict=True):
             info = releases.get(side) or {}
             lines.append(
@@ -149,6 +156,13 @@ def _did(result: Mapping[str, Any]) -> str:
         return f"Nothing (DRY_RUN=true). It would have: {action.removeprefix('would-')}."
     if action == "failed":
         return f"Tried and failed: {result.get('error')}. Nothing further was done."
+    found = (result.get("facts") or {}).get("aliasNow")
+    if action == "skipped" and isinstance(found, Mapping):
+        return (
+            f"Nothing: no rollback was made. Alias {found.get('alias')} of Lambda function "
+            f"{found.get('function')} points at {lambda_target.points_at(found)}; a human "
+            "decides which version it serves."
+        )
     if action == "skipped":
         return "Nothing: no rollback was made."
     rollback = result.get("rollbackDeploymentId")
@@ -157,10 +171,7 @@ def _did(result: Mapping[str, Any]) -> str:
 
 def _did_alias(result: Mapping[str, Any], shift: Mapping[str, Any]) -> str:
     """The Lambda undo in words: which function, which alias, which versions."""
-    moves = (
-        f"alias {shift.get('alias')} of Lambda function {shift.get('function')} from version "
-        f"{shift.get('fromVersion')} back to version {shift.get('toVersion')}"
-    )
+    moves = lambda_target.moves(shift)
     if result.get("action") == "would-redeploy":
         return f"Nothing (DRY_RUN=true). It would have shifted {moves}."
     return (

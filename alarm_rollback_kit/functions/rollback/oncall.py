@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from rollback import lambda_target
 from rollback.alarm_event import AlarmEvent
 from rollback.decision import Decision, Deployment, previous_good
 
@@ -108,7 +109,15 @@ def releases(deployments: Sequence[Deployment], decision: Decision) -> dict[str,
         return {}
     shift = decision.facts.get("aliasShift")
     if isinstance(shift, Mapping):
-        return _alias_releases(bad, shift)
+        return _alias_releases(bad, shift, (shift["fromVersion"], shift["toVersion"]))
+    found = decision.facts.get("aliasNow")
+    if isinstance(found, Mapping):
+        # A moved alias: the release's own version, and where the alias points instead.
+        released = lambda_target.read_shift(bad.revision)
+        newest = released.target if isinstance(released, lambda_target.AliasShift) else "?"
+        sides = _alias_releases(bad, found, (newest, found["version"]))
+        sides["good"]["version"] = lambda_target.points_at(found)
+        return sides
     if decision.revision:
         # The kit's redeploy: exactly the revision it sends to CreateDeployment.
         source = next((d for d in ordered if d.deployment_id == decision.revision_source_id), None)
@@ -123,16 +132,19 @@ def releases(deployments: Sequence[Deployment], decision: Decision) -> dict[str,
     return {"bad": release(bad.revision, bad), "good": good}
 
 
-def _alias_releases(bad: Deployment, shift: Mapping[str, Any]) -> dict[str, Any]:
-    """A Lambda undo: the versions are the alias's, the service is the function."""
-    sides = {"bad": (shift["fromVersion"], bad), "good": (shift["toVersion"], None)}
+def _alias_releases(
+    bad: Deployment, alias: Mapping[str, Any], versions: tuple[str, str]
+) -> dict[str, Any]:
+    """A Lambda group: the versions (bad, then good or where the alias points) are the
+    alias's, the service is the function."""
+    sides = {"bad": (versions[0], bad), "good": (versions[1], None)}
     found: dict[str, Any] = {}
     for side, (version, deployment) in sides.items():
         info = release(None, deployment)
         info.update(
             version=f"version {version}",
-            service=str(shift["function"]),
-            location=f"lambda:{shift['function']}:{version} (alias {shift['alias']})",
+            service=str(alias["function"]),
+            location=f"lambda:{alias['function']}:{version} (alias {alias['alias']})",
         )
         found[side] = info
     return found
@@ -271,14 +283,28 @@ _NEXT_STEPS: dict[str, tuple[str, str]] = {
         "function log for Errors), and keep it out of the alias until it is fixed.",
     ),
 }
+# When the kit moved nothing (a skip, a dry run), where a verdict's step assumes it did.
+_NEXT_STEPS_NOTHING_MOVED: dict[str, tuple[str, str]] = {
+    "lambda-release": (
+        "a Lambda version behind the alias, not moved by the kit",
+        "The kit did not move the alias: check which version it routes to now (the "
+        "function's alias in the Lambda console), read the newest version's log for the "
+        "first exception after the deployment, and shift the alias yourself if that "
+        "version should not serve.",
+    ),
+}
 _GENERIC_STEP = (
     "no clear signature",
     "Open the dashboard: compare ELB 5xx with target 5xx and check target health.",
 )
 
 
-def next_step(diagnosis: Mapping[str, Any] | None) -> tuple[str, str]:
+def next_step(diagnosis: Mapping[str, Any] | None, *, moved: bool = True) -> tuple[str, str]:
+    """The heading and first step for the verdict; ``moved``: the kit stopped or
+    redeployed (a skip or a dry run did not)."""
     verdict = str(diagnosis.get("verdict")) if isinstance(diagnosis, Mapping) else ""
+    if not moved and verdict in _NEXT_STEPS_NOTHING_MOVED:
+        return _NEXT_STEPS_NOTHING_MOVED[verdict]
     return _NEXT_STEPS.get(verdict, _GENERIC_STEP)
 
 

@@ -3,10 +3,11 @@
 This is the only module that sequences AWS calls; every choice is delegated to the plain
 functions in ``decision``, ``diagnosis`` and ``notification``. Calls per decision (each
 counted in ``Gateway.calls``): a skip before any lookup makes none; otherwise ListDeployments
-(one per page) and BatchGetDeployments (one per 25 ids), then at most one DynamoDB PutItem
-(the idempotency record) and one StopDeployment or CreateDeployment (plus a DeleteItem that
-gives the record back if that call fails), one CreateInvalidation when acting with a
-distribution, and, whenever a human is told, one GetMetricData (EC2 only) and one SNS Publish.
+(one per page) and BatchGetDeployments (one per 25 ids), for a Lambda undo only one
+GetApplicationRevision and one GetAlias, then at most one DynamoDB PutItem (the idempotency
+record) and one StopDeployment or CreateDeployment (plus a DeleteItem that gives the record
+back if that call fails), one CreateInvalidation when acting with a distribution, and,
+whenever a human is told, one GetMetricData (EC2 only) and one SNS Publish.
 
 The idempotency record is keyed on the action and the deployment it stops or undoes (the
 bad release, or the rollback being retried), not on the alarm: two different alarms about
@@ -24,12 +25,14 @@ still needed once the launch ends; StopDeployment refused with
 DeploymentAlreadyCompletedException means the deployment changed under us, so the decision
 is taken again once from fresh data (one more ListDeployments and BatchGetDeployments).
 
-For a Lambda group (``TARGET_TYPE=LAMBDA``) the newest succeeded release's AppSpec is read
-with one GetApplicationRevision before deciding (BatchGetDeployments returns no content), the
-undo is a CreateDeployment with ``CodeDeployDefault.LambdaAllAtOnce`` after one GetAlias
-confirms the alias still points (only) at the bad version; a running Lambda deployment is
-stopped with rollback exactly as an EC2 one (CodeDeploy's rollback deployment shifts the
-alias back); there is no GetMetricData (the diagnosis reads ALB metrics).
+For a Lambda group (``TARGET_TYPE=LAMBDA``) only a decision to undo a succeeded release
+reads that release's AppSpec, with one GetApplicationRevision (BatchGetDeployments returns no
+content; a skip or a stop reads none), and one GetAlias then confirms the alias still points
+(only) at the bad version before the undo, a CreateDeployment with
+``CodeDeployDefault.LambdaAllAtOnce``; an alias that moved makes the decision a skip that
+pages where it points. A running Lambda deployment is stopped with rollback exactly as an EC2
+one (CodeDeploy's rollback deployment shifts the alias back); there is no GetMetricData (the
+diagnosis reads ALB metrics).
 
 ``run_deployment_event`` handles CodeDeploy's FAILURE/STOP notifications: BatchGetDeployments
 of that deployment and, when it is CodeDeploy's rollback, ListDeployments and
@@ -56,10 +59,10 @@ from rollback.decision import (
     Decision,
     Deployment,
     active_launches,
+    appspec_to_read,
     decide,
     decide_after_rollback_ended,
     lookback_start,
-    releases_and_rollbacks,
     screen,
 )
 from rollback.deployment_event import DeploymentEvent
@@ -84,7 +87,7 @@ def run(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> d
     result: dict[str, Any] = {}
     since = lookback_start(alarm, config, now)
     for attempt in (1, 2):
-        deployments = _read_group(config, gateway, since)
+        deployments = _read_group(alarm, config, gateway, since, now)
         decision = decide(alarm=alarm, config=config, deployments=deployments, now=now)
         if decision.facts.get("aliasShift"):
             decision = _confirm_alias(config, gateway, decision)
@@ -203,55 +206,45 @@ def _list_group(config: Config, gateway: Gateway, since: datetime) -> list[Deplo
     return [Deployment.from_info(info) for info in infos]
 
 
-def _read_group(config: Config, gateway: Gateway, since: datetime) -> list[Deployment]:
-    """``_list_group``, with the newest Lambda release's AppSpec filled in for the undo."""
+def _read_group(
+    alarm: AlarmEvent, config: Config, gateway: Gateway, since: datetime, now: datetime
+) -> list[Deployment]:
+    """``_list_group``, with the AppSpec of the Lambda release ``decide`` will undo filled
+    in: one GetApplicationRevision for that undo and for nothing else (BatchGetDeployments
+    returns no content; see lambda_target)."""
     deployments = _list_group(config, gateway, since)
-    return _with_appspec(config, gateway, deployments) if config.is_lambda else deployments
+    release = appspec_to_read(alarm=alarm, config=config, deployments=deployments, now=now)
+    if release is None:
+        return deployments
+    # appspec_to_read names only a Lambda revision type, which has a content key.
+    key = lambda_target.content_key(release.revision) or ""
+    content = gateway.appspec_content(config.application_name, release.revision, key)
+    filled = replace(release, revision=lambda_target.with_content(release.revision, content))
+    return [filled if d is release else d for d in deployments]
 
 
 def _confirm_alias(config: Config, gateway: Gateway, decision: Decision) -> Decision:
     """The undo's CurrentVersion must be where the alias points, with no weighted routing:
     AWS does not document what CodeDeploy does with a stale one, so a moved alias (a human
-    fixed it, or another release path) is left to a human instead."""
+    fixed it, or another release path) is left to a human instead. That skip pages with
+    where the alias points now and none of the undo's versions."""
     shift = decision.facts["aliasShift"]
-    alias = gateway.alias(shift["function"], shift["alias"])
-    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-    if str(alias.get("FunctionVersion")) == shift["fromVersion"] and not weights:
+    found = lambda_target.alias_facts(
+        shift["function"], shift["alias"], gateway.alias(shift["function"], shift["alias"])
+    )
+    if found["version"] == shift["fromVersion"] and not found["weights"]:
         return decision
-    return replace(
-        decision,
+    return Decision(
         action="skipped",
         reason=(
-            f"alias {shift['alias']} of {shift['function']} points at version "
-            f"{alias.get('FunctionVersion')}"
-            + (f" with weights {dict(weights)}" if weights else "")
-            + f", not only at the bad version {shift['fromVersion']}: it moved since "
-            f"{decision.deployment_id}, so a human decides"
+            f"alias {shift['alias']} of {shift['function']} points at "
+            f"{lambda_target.points_at(found)}, not only at the bad version "
+            f"{shift['fromVersion']}: it moved since {decision.deployment_id}, so a human decides"
         ),
-        revision=None,
-        description=None,
+        notify=True,
+        deployment_id=decision.deployment_id,
+        facts={"aliasNow": found},
     )
-
-
-def _with_appspec(
-    config: Config, gateway: Gateway, deployments: list[Deployment]
-) -> list[Deployment]:
-    """The newest deployment with its AppSpec content, when it is a succeeded release the
-    Lambda undo may need: one GetApplicationRevision, never more (see lambda_target)."""
-    ordered = releases_and_rollbacks(deployments)
-    newest = ordered[-1] if ordered else None
-    if (
-        newest is None
-        or not newest.is_release
-        or newest.status != "Succeeded"
-        or not lambda_target.missing_content(newest.revision)
-    ):
-        return deployments
-    # missing_content holds only for a Lambda revision type, which has a content key.
-    key = lambda_target.content_key(newest.revision) or ""
-    content = gateway.appspec_content(config.application_name, newest.revision, key)
-    filled = replace(newest, revision=lambda_target.with_content(newest.revision, content))
-    return [filled if d is newest else d for d in deployments]
 
 
 def _act(
@@ -398,8 +391,13 @@ def _invalidate(config: Config, gateway: Gateway, result: dict[str, Any]) -> Non
 
 
 def _diagnose(config: Config, gateway: Gateway, now: datetime) -> diag.Diagnosis:
-    if not (config.load_balancer_full_name and config.target_group_full_name):
+    if config.is_lambda:
         return diag.lambda_release(config.diagnosis_minutes)
+    if not (config.load_balancer_full_name and config.target_group_full_name):
+        # Config.from_environ requires both for EC2; a Config built otherwise still pages.
+        return diag.unavailable(
+            config.diagnosis_minutes, "LOAD_BALANCER_FULL_NAME or TARGET_GROUP_FULL_NAME unset"
+        )
     queries = diag.metric_queries(
         load_balancer=config.load_balancer_full_name,
         target_group=config.target_group_full_name,

@@ -8,7 +8,10 @@ Counted independently of the function through botocore's ``before-parameter-buil
 (see ``calls`` in conftest) and compared with the list the function reports in its decision
 line, so an extra call, a lost call or a wrong order fails here. The redeploy (with and without
 an edge), its dry run, the duplicate and the failed CreateDeployment are pinned by
-``tests/drill/test_bench.py`` against the synthesized function; these are the rest.
+``tests/drill/test_bench.py`` against the synthesized function; these are the rest. On a
+Lambda group the AppSpec is read (GetApplicationRevision) only for the undo that needs it,
+never for a skip; those are the function's own list (``awsCalls``), since the botocore
+hooks do not cover Lambda.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import pytest
 
 from rollback.handler import lambda_handler
+from tests.support import codedeploy_gaps
 from tests.support.aws_calls import (
     BATCH,
     CLAIM,
@@ -27,9 +31,11 @@ from tests.support.aws_calls import (
     METRICS,
     PUBLISH,
     STOP,
+    UNDO,
 )
 from tests.support.histories import baked, running
-from tests.support.rollback_world import World, alarm_event
+from tests.support.lambda_world import LAMBDA_ALARM, LambdaWorld
+from tests.support.rollback_world import World, alarm_event, fire
 
 MINUTE = timedelta(minutes=1)
 
@@ -113,3 +119,46 @@ def test_batch_get_deployments_asks_for_at_most_25_ids_a_call(
 
     assert result["action"] == "redeployed"
     assert calls[:3] == [LIST, BATCH, BATCH]
+
+
+def _lambda_release_baked(world: LambdaWorld) -> None:
+    world.release(created_ago=12 * MINUTE, completed_ago=4 * MINUTE)
+
+
+def _lambda_release_outside_the_bake_window(world: LambdaWorld) -> None:
+    world.release(created_ago=50 * MINUTE, completed_ago=40 * MINUTE)
+
+
+def _lambda_rollback_newest(world: LambdaWorld) -> None:
+    rollback = world.release(
+        created_ago=6 * MINUTE, completed_ago=5 * MINUTE, current="2", target="1"
+    )
+    codedeploy_gaps.get(rollback).creator = "codeDeployRollback"
+
+
+@pytest.mark.parametrize(
+    ("history", "action", "expected"),
+    [
+        pytest.param(_lambda_release_baked, "redeployed", UNDO, id="undo"),
+        pytest.param(
+            _lambda_release_outside_the_bake_window,
+            "skipped",
+            [LIST, BATCH, PUBLISH],
+            id="skipped-outside-the-bake-window",
+        ),
+        pytest.param(_lambda_rollback_newest, "skipped", [LIST, BATCH], id="skipped-rollback"),
+    ],
+)
+def test_lambda_calls_per_decision_read_the_appspec_only_for_the_undo(
+    lambda_release: LambdaWorld,
+    lambda_context: Any,
+    history: Callable[[LambdaWorld], None],
+    action: str,
+    expected: list[str],
+) -> None:
+    history(lambda_release)
+
+    result = fire(lambda_release, lambda_context, name=LAMBDA_ALARM)
+
+    assert result["action"] == action
+    assert result["awsCalls"] == expected

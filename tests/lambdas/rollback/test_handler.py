@@ -17,7 +17,14 @@ from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.support import codedeploy_gaps
 from tests.support.histories import baked, running
-from tests.support.rollback_world import ALARM, World, alarm_event, fire, revision_key
+from tests.support.rollback_world import (
+    ALARM,
+    World,
+    alarm_event,
+    fire,
+    fire_redeploy,
+    revision_key,
+)
 
 MINUTE = timedelta(minutes=1)
 
@@ -281,12 +288,14 @@ def test_spent_rollback_budget_skips_and_asks_for_a_human(
 def test_budget_of_two_allows_a_second_rollback_within_the_hour(
     world: World, set_env: Any, lambda_context: Any
 ) -> None:
-    set_env(MAX_ROLLBACKS_PER_HOUR="2")
-    _second_bad_release_after_a_rollback(world)
+    fire_redeploy(
+        world,
+        lambda_context,
+        set_env,
+        _second_bad_release_after_a_rollback,
+        MAX_ROLLBACKS_PER_HOUR="2",
+    )
 
-    result = fire(world, lambda_context)
-
-    assert result["action"] == "redeployed"
     assert revision_key(world.rollbacks_created_by_kit()[0]) == "order-api-v1.zip"
 
 

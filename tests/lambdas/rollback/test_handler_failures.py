@@ -7,17 +7,34 @@ what on-call receives. (The numbered decision cases are in ``test_handler``, the
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from rollback import aws
+from rollback import aws, workflow
+from rollback.alarm_event import parse_alarm_event
+from rollback.aws import Gateway
+from rollback.config import Config
 from rollback.handler import lambda_handler
 from tests.support import codedeploy_gaps
 from tests.support.histories import baked, running
-from tests.support.rollback_world import Faults, Hooks, World, alarm_event, fire
+from tests.support.lambda_world import LAMBDA_ALARM, LambdaWorld
+from tests.support.rollback_world import (
+    ALARM,
+    LOAD_BALANCER,
+    TARGET_GROUP,
+    Clocked,
+    Faults,
+    Hooks,
+    World,
+    alarm_event,
+    fire,
+    fire_redeploy,
+)
 
 MINUTE = timedelta(minutes=1)
 
@@ -217,12 +234,8 @@ def test_without_distribution_id_nothing_is_invalidated(
 def test_failed_invalidation_keeps_the_rollback_and_is_reported(
     world: World, set_env: Any, lambda_context: Any
 ) -> None:
-    set_env(DISTRIBUTION_ID="EDOESNOTEXIST")
-    baked(world)
+    result = fire_redeploy(world, lambda_context, set_env, baked, DISTRIBUTION_ID="EDOESNOTEXIST")
 
-    result = fire(world, lambda_context)
-
-    assert result["action"] == "redeployed"
     assert "NoSuchDistribution" in result["invalidationError"]
     [note] = world.notifications()
     assert "invalidation FAILED" in note["Message"]
@@ -252,6 +265,42 @@ def test_notification_explains_the_reference_incident_signature(
     assert "ALB 5xx 1845" in note["Message"]
     assert result["diagnosis"]["facts"]["healthyHosts"] == 6
     assert len(note["Subject"]) < 100
+
+
+def _run_with(config: Config, world: Clocked, alarm_name: str) -> tuple[dict[str, Any], list[str]]:
+    """The workflow under a Config the environment could not give (a name left out)."""
+    gateway = Gateway()
+    alarm = parse_alarm_event(alarm_event(world.now - MINUTE, name=alarm_name))
+    return workflow.run(alarm, config, gateway, world.now), gateway.calls
+
+
+def test_ec2_group_without_alb_names_pages_with_no_diagnosis_rather_than_a_lambda_one(
+    world: World,
+) -> None:
+    baked(world)
+    config = replace(Config.from_environ(os.environ), target_group_full_name=None)
+
+    result, calls = _run_with(config, world, ALARM)
+
+    assert result["notified"] is True
+    assert result["diagnosis"]["verdict"] == "not-enough-data"
+    assert "cloudwatch:GetMetricData" not in calls
+
+
+def test_lambda_group_is_diagnosed_as_a_lambda_release_whatever_names_it_holds(
+    lambda_release: LambdaWorld,
+) -> None:
+    lambda_release.release(created_ago=50 * MINUTE, completed_ago=40 * MINUTE)
+    config = replace(
+        Config.from_environ(os.environ),
+        load_balancer_full_name=LOAD_BALANCER,
+        target_group_full_name=TARGET_GROUP,
+    )
+
+    result, calls = _run_with(config, lambda_release, LAMBDA_ALARM)
+
+    assert result["diagnosis"]["verdict"] == "lambda-release"
+    assert "cloudwatch:GetMetricData" not in calls
 
 
 def test_notification_carries_the_decision_as_json(world: World, lambda_context: Any) -> None:

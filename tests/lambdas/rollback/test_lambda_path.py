@@ -8,6 +8,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from rollback.config import KIT_MARKER
 from rollback.handler import lambda_handler
 from tests.support import codedeploy_gaps
@@ -346,6 +348,49 @@ def test_alias_moved_since_the_release_is_left_to_a_human(
     assert "points at version 1, not only at the bad version 2" in result["reason"]
     assert result["notified"] is True
     assert _created_by_function(lambda_release, bad) == []
+
+
+@pytest.mark.parametrize(
+    ("version", "weights", "where"),
+    [
+        ("1", {}, "version 1"),
+        ("2", {"1": 0.5}, "version 2 with version 1 at 50 %"),
+    ],
+    ids=["moved", "weighted"],
+)
+def test_page_of_a_moved_alias_says_where_it_points_and_names_no_undo(
+    lambda_release: LambdaWorld,
+    world: World,
+    lambda_context: Any,
+    version: str,
+    weights: dict[str, float],
+    where: str,
+) -> None:
+    _bad_release_baked(lambda_release)
+    routing = {"AdditionalVersionWeights": weights} if weights else {}
+    lambda_release.clients["lambda"].update_alias(
+        FunctionName=FUNCTION, Name=ALIAS, FunctionVersion=version, RoutingConfig=routing
+    )
+
+    result = lambda_handler(_alarm(lambda_release), lambda_context)
+
+    assert (result["action"], result["notified"]) == ("skipped", True)
+    (page,) = world.notifications()
+    message = page["Message"]
+    assert page["Subject"].startswith("NO ROLLBACK, HUMAN NEEDED")
+    assert f"Alias {ALIAS} of Lambda function {FUNCTION} points at {where}; a human" in message
+    assert f"alias now {where}  lambda:{FUNCTION}:{version}" in message
+    # Nothing of the undo that is not happening: no from/to versions, no "back on".
+    assert "back to version" not in message
+    assert "The alias is back on the previous version" not in message
+    decision = json.loads(message.split("--- decision (JSON) ---\n", 1)[1])
+    assert "aliasShift" not in decision["facts"]
+    assert decision["facts"]["aliasNow"] == {
+        "function": FUNCTION,
+        "alias": ALIAS,
+        "version": version,
+        "weights": weights,
+    }
 
 
 def test_concurrent_deliveries_that_all_read_first_make_one_undo(

@@ -83,7 +83,7 @@ def test_a_rollback_or_an_unfinished_release_is_never_undone(deployment: Deploym
 def test_a_revision_that_is_not_a_lambda_appspec_gives_no_shift(
     revision: dict[str, object],
 ) -> None:
-    assert lambda_target.alias_shift(revision) is None
+    assert isinstance(lambda_target.read_shift(revision), str)
 
 
 def test_content_read_back_null_is_missing_until_filled_in() -> None:
@@ -91,10 +91,10 @@ def test_content_read_back_null_is_missing_until_filled_in() -> None:
     read_back = {"revisionType": "AppSpecContent", "appSpecContent": {"sha256": sha256(content)}}
 
     assert lambda_target.missing_content(read_back)
-    assert lambda_target.alias_shift(read_back) is None
+    assert isinstance(lambda_target.read_shift(read_back), str)
     filled = lambda_target.with_content(read_back, content)
     assert not lambda_target.missing_content(filled)
-    assert lambda_target.alias_shift(filled) == lambda_target.AliasShift(
+    assert lambda_target.read_shift(filled) == lambda_target.AliasShift(
         "order-api", "order-api", "live", "1", "2"
     )
 
@@ -168,7 +168,7 @@ def test_string_revision_content_is_filled_in_under_its_own_key() -> None:
     assert lambda_target.content_key(read_back) == "string"
     assert lambda_target.missing_content(read_back)
     filled = lambda_target.with_content(read_back, content)
-    assert lambda_target.alias_shift(filled) == lambda_target.AliasShift(
+    assert lambda_target.read_shift(filled) == lambda_target.AliasShift(
         "order-api", "order-api", "live", "1", "2"
     )
     # GetApplicationRevision answered without content: still missing, never a crash.

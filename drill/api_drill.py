@@ -15,17 +15,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from moto import mock_aws
 
 from drill import api_scenario, runner, scenario, template
 from drill.alarm_event import alarm_event
 from drill.alarm_spec import AlarmSpec, MetricRef
-from drill.api_scenario import MINUTE, ROLLBACK_S, ApiScenario, Release, Shift, Undo, alias_shift
-from drill.assembly import ACCOUNT, REGION, Assembly, DrillTemplateError, Template
+from drill.api_scenario import MINUTE, ROLLBACK_S, ApiScenario, Shift, Undo, alias_shift
+from drill.assembly import Assembly, DrillTemplateError, Template
 from drill.evaluator import ALARM, OK, Replay, evaluation_range_for, replay
-from drill.function import DrillContext, load
+from drill.function import AssetFunction, DrillContext, load
 from drill.outcome import DrillOptions
 from drill.report import render_sweep, sweep_lines
 from drill.resolver import Resolver
@@ -34,13 +34,14 @@ from drill.scenario import ScenarioError
 from drill.template import WatchedAlarm, all_alarms
 from tests.support import codedeploy_gaps, lambda_world
 from tests.support import codedeploy_lambda_gaps as gaps
+from tests.support.lambda_world import LambdaWorld
 
 # From a group alarm's ALARM to CodeDeploy's stop. ASSUMED, each in turn: AWS documents no
 # polling interval, so there is no known worst case and none of these is one.
 NOTICE_S = (60, 180, 300)
 EC2_REFERENCE = "bad-release-502"
 SERVED = ("Http5xx", "Errors")  # what a client gets as a 5xx: caught 500s and 502s
-ALARM_ARN = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:"
+Replays = Mapping[str, Replay]  # by alarm logical id
 NAMES = {  # the moto account's names stand in for the template's
     "APPLICATION_NAME": lambda_world.APPLICATION,
     "DEPLOYMENT_GROUP_NAME": lambda_world.GROUP,
@@ -56,6 +57,15 @@ class ApiKit:
     group_config: str
     alarms: Mapping[str, WatchedAlarm]  # ``rollback``: the deployment group watches it
     kit_function: tuple[str, str] | None  # (rule, the function it invokes) in the template
+
+
+class Setup(NamedTuple):
+    """What every replay of one scenario on one kit shares, worked out once: each alarm's range
+    and the kit's function (id, code, environment) with its rule's alarms' events."""
+
+    ranges: Mapping[str, int]
+    function: tuple[str, AssetFunction, Mapping[str, str]] | None = None
+    events: Mapping[str, Callable[..., dict[str, Any]]] = {}
 
 
 def _feeds(ref: MetricRef, function_id: str) -> bool:
@@ -108,7 +118,7 @@ def counts(scenario: ApiScenario, shift: Shift, version: str, metric: str) -> li
 def metric_source(scenario: ApiScenario, shift: Shift) -> Any:
     """A ``MetricSource`` of the weighted series; an alarm's ``version`` dimension is the
     version the template publishes: the scenario's last release."""
-    versions = {v for r in scenario.releases for v in (r.previous, r.version)}
+    versions = scenario.versions
 
     def source(ref: MetricRef) -> Mapping[datetime, float]:
         only = scenario.releases[-1].version if "version" in dict(ref.dimensions) else None
@@ -122,9 +132,7 @@ def metric_source(scenario: ApiScenario, shift: Shift) -> Any:
     return source
 
 
-def _stops(
-    kit: ApiKit, scenario: ApiScenario, replays: Mapping[str, Replay], notice_s: int
-) -> dict[int, Undo]:
+def _stops(kit: ApiKit, scenario: ApiScenario, replays: Replays, notice_s: int) -> dict[int, Undo]:
     """CodeDeploy's stops, ``notice_s`` after a group alarm is in ALARM while the release
     runs; a tie with the last shift lets the shift go ahead."""
     stops = {}
@@ -157,44 +165,13 @@ def _end(deployment_id: str, status: str, at: datetime, created: datetime | None
     gaps.finish_deployment(deployment_id, status, at=at)
 
 
-def _alarm_events(
-    kit: ApiKit, rule_id: str, resolve: Callable[[Any], Any], replays: Mapping[str, Replay]
-) -> list[tuple[datetime, str, dict[str, Any]]]:
-    """Each ALARM transition of an alarm the rule listens to, as the documented event."""
-    listened = resolve(kit.template.properties(rule_id)["EventPattern"])["resources"]
-    events = []
-    for lid, r in replays.items():
-        props = kit.template.properties(lid)
-        if ALARM_ARN + (name := resolve(props.get("AlarmName", {"Ref": lid}))) not in listened:
-            continue
-        event = partial(alarm_event, name=name, arn=ALARM_ARN + name, properties=resolve(props))
-        events += [
-            (t.at, lid, event(transition=t, previous=previous, at=t.at))
-            for previous, t in zip([None, *r.transitions], r.transitions, strict=False)
-            if t.new_state == ALARM
-        ]
-    return sorted(events, key=lambda e: e[:2])
-
-
-def _account(env: Mapping[str, str], start: datetime) -> lambda_world.LambdaWorld:
-    """``lambda_world``'s function and Lambda group, and the kit's function's topic and table."""
-    clients = {name: client(name) for name in ("codedeploy", "dynamodb", "iam", "lambda", "sns")}
-    clients["sns"].create_topic(Name=env["TOPIC_ARN"].rsplit(":", 1)[-1])
-    create_idempotency_table(env["IDEMPOTENCY_TABLE"])
-    return lambda_world.build(start, clients)
-
-
 def _lay_down(
-    world: lambda_world.LambdaWorld,
-    releases: tuple[Release, ...],
-    ends: Mapping[int, Undo],
-    ids: list[str],
-    at: datetime,
+    world: LambdaWorld, scenario: ApiScenario, ends: dict[int, Undo], ids: list[str], at: datetime
 ) -> None:
     """Start the releases created, and end those CodeDeploy ended, before ``at`` (a tie is
     the worse case: still running)."""
     start = partial(world.release, created_ago=timedelta(0), completed_ago=None)
-    for i, release in enumerate(releases):
+    for i, release in enumerate(scenario.releases):
         if len(ids) == i and release.create_time < at:
             world.now = release.create_time
             ids.append(start(current=release.previous, target=release.version))
@@ -202,25 +179,50 @@ def _lay_down(
             _end(ids[i], ends[i].end, ends[i].at)
 
 
+def setup(kit: ApiKit, scenario: ApiScenario, longest_s: int) -> Setup:
+    """``Setup`` for ``scenario`` on ``kit``; the kit's account has versions 1 and 2 only."""
+    ranges = {
+        lid: evaluation_range_for(a.spec.evaluation_periods, 60, longest_s)
+        for lid, a in kit.alarms.items()
+    }
+    if kit.kit_function is None:
+        return Setup(ranges)
+    if scenario.versions - {"1", "2"}:
+        raise ScenarioError(scenario.name, "deployments", "", "the kit's account has versions 1, 2")
+    (rule_id, function_id), tpl = kit.kit_function, kit.template
+    # The published version is the one released.
+    version = {"Version": scenario.releases[-1].version}
+    physical = {(tpl.name, v): version for v in tpl.of_type("AWS::Lambda::Version")}
+    resolver = Resolver(kit.assembly, physical)
+    resolve = partial(resolver.resolve, template=tpl)
+    props = tpl.properties(function_id)
+    env = {k: str(resolve(v)) for k, v in props["Environment"]["Variables"].items()} | NAMES
+    function = load(template.asset_dir(kit.assembly, tpl, function_id), str(props["Handler"]))
+    listened = resolve(tpl.properties(rule_id)["EventPattern"])["resources"]
+    events = {
+        lid: partial(alarm_event, name=n["Ref"], arn=n["Arn"], properties=resolve(a.properties))
+        for lid, a in kit.alarms.items()
+        if (n := resolver.attributes(tpl, lid))["Arn"] in listened
+    }
+    return Setup(ranges, (function_id, function, env), events)
+
+
 def _kit_undos(
-    kit: ApiKit, scenario: ApiScenario, replays: Mapping[str, Replay], stops: Mapping[int, Undo]
+    kit: ApiKit, scenario: ApiScenario, ready: Setup, replays: Replays, stops: Mapping[int, Undo]
 ) -> tuple[dict[int, Undo], int]:
     """The releases the kit's function stopped or undid, and how many stops and undos it
     made, CodeDeploy's own ``stops`` landing at their times; each rollback deployment ends
     ``ROLLBACK_S``'s long end after the decision that started it."""
-    if kit.kit_function is None:
+    if ready.function is None:
         return {}, 0
-    (rule_id, function_id), releases = kit.kit_function, scenario.releases
-    if {v for r in releases for v in (r.previous, r.version)} - {"1", "2"}:
-        raise ScenarioError(scenario.name, "deployments", "", "the kit's account has versions 1, 2")
-    # The published version is the one released.
-    tpl, version = kit.template, {"Version": releases[-1].version}
-    physical = {(tpl.name, v): version for v in tpl.of_type("AWS::Lambda::Version")}
-    resolve = partial(Resolver(kit.assembly, physical).resolve, template=tpl)
-    props = tpl.properties(function_id)
-    env = {k: str(resolve(v)) for k, v in props["Environment"]["Variables"].items()} | NAMES
-    asset = template.asset_dir(kit.assembly, tpl, function_id)
-    function = load(asset, str(props["Handler"]))
+    (function_id, function, env), releases = ready.function, scenario.releases
+    alarms = [
+        (t.at, lid, ready.events[lid](transition=t, previous=previous, at=t.at))
+        for lid, r in replays.items()
+        if lid in ready.events
+        for previous, t in zip([None, *r.transitions], r.transitions, strict=False)
+        if t.new_state == ALARM
+    ]
     ends = {
         i: stops.get(i) or Undo(r.success_time(kit.group_config), "", "Succeeded")
         for i, r in enumerate(releases)
@@ -230,9 +232,13 @@ def _kit_undos(
     done: dict[int, Undo] = {}
     count = 0
     with sandbox_environment(), mock_aws(), gaps.install():
-        world = _account(env, scenario.start)
-        for at, lid, event in _alarm_events(kit, rule_id, resolve, replays):
-            _lay_down(world, releases, ends, ids, at)
+        # ``lambda_world``'s function and Lambda group, and the kit's function's topic and table.
+        clients = {n: client(n) for n in ("codedeploy", "dynamodb", "iam", "lambda", "sns")}
+        clients["sns"].create_topic(Name=env["TOPIC_ARN"].rsplit(":", 1)[-1])
+        create_idempotency_table(env["IDEMPOTENCY_TABLE"])
+        world = lambda_world.build(scenario.start, clients)
+        for at, lid, event in sorted(alarms, key=lambda e: e[:2]):
+            _lay_down(world, scenario, ends, ids, at)
             context = DrillContext(f"drill-{at:%H%M%S}-{lid}", function_id, function_id)
             result = function.invoke(event, now=at, environment=env, context=context).result
             action = (result or {}).get("action")
@@ -254,7 +260,7 @@ class ApiRun:
     delay_s: int
     notice_s: int
     shift: Shift
-    replays: Mapping[str, Replay]
+    replays: Replays
     undo: Mapping[int, Undo]  # release index -> its stop or undo
     status: str  # the last release's
     kit_rollbacks: int
@@ -305,27 +311,23 @@ class ApiRun:
         return all(met for *_, met in self.checks)
 
 
-def run(kit: ApiKit, scenario: ApiScenario, delay_s: int, notice_s: int, longest_s: int) -> ApiRun:
+def run(kit: ApiKit, scenario: ApiScenario, ready: Setup, delay_s: int, notice_s: int) -> ApiRun:
     """Replay until the stops and undos agree with the alarms they come from; per release
     the first of CodeDeploy's stop and the kit's function's stop or undo counts."""
     end = scenario.end + timedelta(seconds=delay_s)
     evaluate = partial(
         replay, start=scenario.start, end=end, initial_state=OK, delay_s=delay_s, source_period=60
     )
-    ranges = {
-        lid: evaluation_range_for(a.spec.evaluation_periods, 60, longest_s)
-        for lid, a in kit.alarms.items()
-    }
     undo: dict[int, Undo] = {}
     for _ in range(2 * len(scenario.releases) + 1):
         shift = alias_shift(scenario, kit.group_config, undo, ROLLBACK_S[-1])
         source = metric_source(scenario, shift)
         replays = {
-            lid: evaluate(a.spec, source, evaluation_range=ranges[lid])
+            lid: evaluate(a.spec, source, evaluation_range=ready.ranges[lid])
             for lid, a in kit.alarms.items()
         }
         found = _stops(kit, scenario, replays, notice_s)
-        by_kit, count = _kit_undos(kit, scenario, replays, found)
+        by_kit, count = _kit_undos(kit, scenario, ready, replays, found)
         found |= {i: u for i, u in by_kit.items() if i not in found or u.at <= found[i].at}
         if found == undo:
             break
@@ -344,8 +346,9 @@ def run(kit: ApiKit, scenario: ApiScenario, delay_s: int, notice_s: int, longest
 
 def run_range(kit: ApiKit, scenario: ApiScenario, delays: tuple[int, int]) -> list[Any]:
     """(case, run) for each metric delay and, within it, each assumed ``NOTICE_S``."""
+    ready = setup(kit, scenario, max(delays))
     return [
-        (f"{name} {d} s, notice {n} s", run(kit, scenario, d, n, max(delays)))
+        (f"{name} {d} s, notice {n} s", run(kit, scenario, ready, d, n))
         for name, d in runner.delay_cases(delays)
         for n in NOTICE_S
     ]

@@ -21,14 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from drill.scenario import (
-    SCENARIOS_DIR,
-    ScenarioError,
-    parse_series,
-    parse_time,
-    read,
-    validate,
-)
+from drill.scenario import SCENARIOS_DIR, ScenarioError, parse_series, parse_time, read, validate
 
 # From a stop or undo to the old version answering everything. ASSUMED: AWS publishes no
 # duration. Short end: a bare alias update; long end: a rollback deployment that waits out a
@@ -94,6 +87,10 @@ class ApiScenario:
     @property
     def end(self) -> datetime:
         return self.start + MINUTE * len(self.requests)
+
+    @property
+    def versions(self) -> frozenset[str]:  # every version a release moves the alias from or to
+        return frozenset(v for r in self.releases for v in (r.previous, r.version))
 
     def rate(self, version: str, metric: str, minute: int) -> float:
         values = self.rates.get(version, {}).get(metric)

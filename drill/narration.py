@@ -115,10 +115,7 @@ def without_stopped_endings(
 
 
 def rows(
-    scenario: Scenario,
-    kit: Kit,
-    replays: Mapping[str, Replay],
-    recovery_from: datetime | None,
+    scenario: Scenario, kit: Kit, replays: Mapping[str, Replay], recovery_from: datetime | None
 ) -> list[Row]:
     """One row a minute: the headline series and every replayed alarm's state."""
     empty = (None,) * len(scenario.timestamps())

@@ -55,8 +55,10 @@ def _short_and_id(template: Template, logical_id: str) -> tuple[str, str]:
 
 
 def default_attributes(template: Template, logical_id: str) -> dict[str, str]:
-    """Physical values for one resource when the drill did not create it itself."""
-    name = physical_name(template, logical_id)
+    """Physical values for one resource when the drill did not create it itself; an alarm
+    given an ``AlarmName`` has that name, as CloudFormation gives it, else a generated one."""
+    given = template.properties(logical_id).get("AlarmName")
+    name = given if isinstance(given, str) else physical_name(template, logical_id)
     short, id_ = _short_and_id(template, logical_id)
     values = {
         "name": name,

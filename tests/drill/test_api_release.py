@@ -2,23 +2,28 @@
 
 Every run replays the API stack's alarms as the in-process synth wrote them
 (``tests.support.synthesized``), at the best, typical and worst metric delay and, for each,
-every assumed CodeDeploy notice (``api_drill.NOTICE_S``).
+every assumed CodeDeploy notice (``api_drill.NOTICE_S``). The README's two Lambda tables are
+held to the figures these runs print.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from drill import api_drill, api_scenario, scenario
+from drill import api_drill, api_scenario, runner, scenario
 from drill.__main__ import main as drill_main
 from drill.api_scenario import MINUTE, ROLLBACK_S, shift_steps
 from drill.assembly import load_assembly
+from drill.outcome import DrillOptions
+from drill.report import sweep_lines
 from drill.scenario import ScenarioError
 from stacks.config import LAMBDA_DEPLOYMENT_CONFIGS
 from tests.support.synthesized import synthesize
@@ -26,6 +31,7 @@ from tests.support.synthesized import synthesize
 CANARY = "api-bad-release-canary"
 AFTER_SUCCESS = "api-bad-release-after-success"
 DELAYS = (60, 240)
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +102,12 @@ def runs(kit: api_drill.ApiKit, data: dict[str, Any]) -> list[api_drill.ApiRun]:
 def canary(kit: api_drill.ApiKit) -> list[api_drill.ApiRun]:
     """The bundled canary scenario's runs, computed once for the tests that only read them."""
     return runs(kit, raw(CANARY))
+
+
+@pytest.fixture(scope="module")
+def after_success(kit: api_drill.ApiKit) -> list[api_drill.ApiRun]:
+    """The bundled after-success scenario's runs, computed once likewise."""
+    return runs(kit, raw(AFTER_SUCCESS))
 
 
 def _alarm_ids(kit: api_drill.ApiKit, label: str) -> str:
@@ -252,10 +264,10 @@ def test_good_release_fires_no_alarm_and_succeeds(kit: api_drill.ApiKit) -> None
 
 
 def test_after_success_the_kits_function_undoes_the_release_exactly_once_at_every_delay(
-    kit: api_drill.ApiKit,
+    kit: api_drill.ApiKit, after_success: list[api_drill.ApiRun]
 ) -> None:
     loaded = api_scenario.load(AFTER_SUCCESS)
-    results = runs(kit, raw(AFTER_SUCCESS))
+    results = after_success
     canary, stage = (_alarm_ids(kit, name) for name in ("CanaryHttp5xxAlarm", "Api5xxAlarm"))
 
     for result in results:
@@ -364,3 +376,53 @@ def test_make_drill_prints_the_lambda_figures_for_each_delay_and_notice_and_the_
     ]
     assert all(line.count(" min") == 2 and line.endswith("PASS") for line in lambda_rows)
     assert len(ec2_rows) == 1
+
+
+# --- The README's tables ----------------------------------------------------------------------
+
+
+def readme_table(header: str) -> dict[str, list[str]]:
+    """The README table whose header row starts with ``header``: each row's cells by its first."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = itertools.takewhile(lambda line: line.startswith("|"), lines[start + 2 :])
+    cells = [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+    return {row[0]: row[1:] for row in cells}
+
+
+def printed(run: Any) -> tuple[str, ...]:
+    """Onset -> rollback, onset -> restored and errors served as the drill prints them."""
+    (line,) = sweep_lines("", [("case", run)])[2:-1]
+    return tuple(re.split(r"\s{2,}", line.strip())[1:4])
+
+
+@pytest.fixture(scope="module")
+def ec2_reference(cdk_out: Path) -> runner.DelaySweep:
+    """The EC2 reference incident at the same delays: the API drill prints it beside its own."""
+    loaded = scenario.load(api_drill.EC2_REFERENCE)
+    return runner.run_range(loaded, load_assembly(cdk_out), DrillOptions(delay_range_s=DELAYS))
+
+
+@pytest.mark.parametrize(
+    ("header", "runs_of"),
+    [
+        ("| metric delay | Lambda canary", "canary"),
+        ("| metric delay | after success, Lambda", "after_success"),
+    ],
+)
+def test_readme_table_holds_the_figures_the_drill_prints_at_each_delay(
+    header: str, runs_of: str, ec2_reference: runner.DelaySweep, request: pytest.FixtureRequest
+) -> None:
+    """Each Lambda figure is the same at every notice, as the README says; the EC2 reference's
+    follow in the same row."""
+    results: list[api_drill.ApiRun] = request.getfixturevalue(runs_of)
+    lambda_figures = {
+        f"{delay} s": {printed(r) for r in group}
+        for delay, group in itertools.groupby(results, key=lambda r: r.delay_s)
+    }
+    ec2_figures = {f"{r.options.metric_delay_s} s": printed(r) for _, r in ec2_reference.runs}
+
+    assert [len(figures) for figures in lambda_figures.values()] == [1, 1, 1], lambda_figures
+    assert readme_table(header) == {
+        delay: [*figures.pop(), *ec2_figures[delay]] for delay, figures in lambda_figures.items()
+    }

@@ -299,6 +299,30 @@ def test_inconsistent_expectation_is_named(expect: dict[str, Any], field: str) -
     assert error_of(doc).field == field
 
 
+def test_a_null_decision_on_a_firing_alarm_blames_the_decision_not_the_target_it_leaves() -> None:
+    """A scenario whose decision was set to null keeps its rollback target: the decision is
+    at odds with alarm_fires, and the message says so rather than blaming the target."""
+    expect = {"alarm_fires": True, "decision": None, "rollback_target": "v2.3.1"}
+
+    err = error_of(minimal(deployments=[DEPLOYMENT], expect=expect | {"rollback_succeeds": True}))
+
+    assert (err.field, err.value) == ("expect.decision", None)
+    assert str(err).startswith("tiny.json: expect.decision=null: ")
+    assert "when alarm_fires is true" in str(err)
+
+
+def test_a_start_is_told_its_own_fault_utc_or_the_whole_minute() -> None:
+    off_utc = str(error_of(minimal(start="2026-11-24T14:30:00+01:00")))
+    off_minute = str(error_of(minimal(start="2026-11-24T14:30:30Z")))
+
+    assert off_utc.startswith('tiny.json: start="2026-11-24T14:30:00+01:00": ')
+    assert "UTC" in off_utc
+    assert "whole minute" not in off_utc
+    assert off_minute.startswith('tiny.json: start="2026-11-24T14:30:30Z": ')
+    assert "whole minute" in off_minute
+    assert "UTC" not in off_minute
+
+
 def test_rollback_success_defaults_from_the_rollback_fails_flag() -> None:
     doc = minimal(
         deployments=[{**DEPLOYMENT, "rollback_fails": True}],

@@ -20,7 +20,7 @@ from drill.scenario import Scenario
 from drill.template import Kit, RestoreInputs, WatchedAlarm
 
 # Seconds from the end of a minute until its ALB datapoints can be seen by an alarm
-# evaluation (stacks/timing.py says why it is a range).
+# evaluation (alarm_rollback_kit/timing.py says why it is a range).
 DEFAULT_DELAY_RANGE_S = timing.METRIC_DELAY_RANGE_S
 # The function's action -> the decision class the scenario format speaks of.
 DECISIONS = dict.fromkeys(("redeployed", "stopped", "would-redeploy", "would-stop"), "rollback")

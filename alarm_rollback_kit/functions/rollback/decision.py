@@ -211,7 +211,7 @@ def _settle(
         return plan
     recent_rollbacks = rollbacks_since(ordered, now - BUDGET_WINDOW)
     if len(recent_rollbacks) >= config.max_rollbacks_per_hour:
-        return _skip_of(
+        return skip_of(
             newest,
             f"rollback budget spent: {len(recent_rollbacks)} rollback(s) in the group in the "
             f"last hour (MAX_ROLLBACKS_PER_HOUR={config.max_rollbacks_per_hour}); "
@@ -226,14 +226,14 @@ def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Dec
     """``stop`` or ``redeploy`` for the newest release, or the skip that ends the decision."""
     if newest.is_rollback:
         # Duplicate and concurrent deliveries land here after the first one acted.
-        return _skip_of(
+        return skip_of(
             newest,
             f"newest deployment {newest.deployment_id} is a rollback "
             f"(creator {newest.creator}); never roll back a rollback",
             notify=False,
         )
     if not newest.is_release:
-        return _skip_of(
+        return skip_of(
             newest,
             f"newest deployment {newest.deployment_id} has creator {newest.creator!r}, which "
             "the kit does not know as a release, a rollback or an Auto Scaling launch: a "
@@ -241,7 +241,7 @@ def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Dec
             notify=True,
         )
     if newest.create_time > alarm.timestamp:
-        return _skip_of(
+        return skip_of(
             newest,
             f"newest deployment {newest.deployment_id} was created after the alarm fired "
             f"({_iso(newest.create_time)} > {_iso(alarm.timestamp)}): it cannot have caused it",
@@ -251,7 +251,7 @@ def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Dec
         # CodeDeploy stops a deployment on the group's alarms by itself and rolls back
         # stopped and failed ones; its rollback deployment may not exist yet. Nothing for
         # the kit to undo, and the deployment-failed rule has already paged.
-        return _skip_of(
+        return skip_of(
             newest,
             f"newest deployment {newest.deployment_id} is already {newest.status}: CodeDeploy's "
             "own automatic rollback takes over",
@@ -266,7 +266,7 @@ def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Dec
         return "stop"
     if newest.status == "Succeeded" and _baked_recently(newest, alarm, config):
         return "redeploy"
-    return _skip_of(
+    return skip_of(
         newest,
         "alarm not correlated with a recent deployment: newest deployment "
         f"{newest.deployment_id} is {newest.status}"
@@ -289,13 +289,13 @@ def _redeploy_previous(
         # revision the group ran before this one (API Reference, DeploymentInfo).
         revision, source_id = newest.previous_revision, None
     else:
-        return _skip_of(
+        return skip_of(
             newest,
             f"no earlier successful revision to roll back to from {newest.deployment_id}",
             notify=True,
         )
     what = "the previous good revision"
-    return _redeploy(
+    return redeploy(
         config,
         "redeploy",
         reason=_bake_reason(newest, alarm, config, what),
@@ -310,7 +310,7 @@ def _undo_alias_shift(newest: Deployment, alarm: AlarmEvent, config: Config) -> 
     """LAMBDA: a deployment that shifts the alias from the bad version back, all at once."""
     shift = lambda_target.undo(newest)
     if isinstance(shift, str):
-        return _skip_of(
+        return skip_of(
             newest,
             f"deployment {newest.deployment_id} has no Lambda AppSpec the kit can read "
             f"({shift}): it cannot tell which version to go back to",
@@ -318,7 +318,7 @@ def _undo_alias_shift(newest: Deployment, alarm: AlarmEvent, config: Config) -> 
         )
     configured = (config.lambda_function_name, config.lambda_alias_name)
     if (shift.function, shift.alias) != configured:
-        return _skip_of(
+        return skip_of(
             newest,
             f"deployment {newest.deployment_id} moves alias {shift.alias} of {shift.function}, "
             f"not {configured[1]} of {configured[0]} (LAMBDA_FUNCTION_NAME, "
@@ -326,7 +326,7 @@ def _undo_alias_shift(newest: Deployment, alarm: AlarmEvent, config: Config) -> 
             notify=True,
         )
     undo_facts = lambda_target.facts(shift)
-    return _redeploy(
+    return redeploy(
         config,
         "redeploy",
         reason=_bake_reason(newest, alarm, config, f"shift {lambda_target.moves(undo_facts)}"),
@@ -351,7 +351,7 @@ def _bake_reason(newest: Deployment, alarm: AlarmEvent, config: Config, what: st
     )
 
 
-def _redeploy(
+def redeploy(
     config: Config,
     action: Literal["redeploy", "retry"],
     *,
@@ -386,66 +386,6 @@ def releases_and_rollbacks(deployments: Iterable[Deployment]) -> list[Deployment
 def active_launches(deployments: Iterable[Deployment]) -> list[Deployment]:
     """Running deployments CodeDeploy made for Auto Scaling launches."""
     return [d for d in deployments if d.is_launch and d.is_running]
-
-
-def decide_after_rollback_ended(
-    *, ended: Deployment, config: Config, deployments: Iterable[Deployment]
-) -> Decision:
-    """CodeDeploy's rollback ``ended`` finished Stopped or Failed: redeploy its revision once.
-
-    The rollback may have been stopped by the very alarms that caused it (whether CodeDeploy
-    polls a rollback deployment's alarms is not documented), so the bad release can still be
-    serving. The kit's retry ignores the alarms and has automatic rollback off, and happens
-    at most once per rollback: a second failure is for a human. The hourly budget does not
-    apply: it already counts ``ended`` itself.
-    """
-    if config.is_lambda:
-        # A stopped Lambda shift can leave the alias weighted across two versions (CodeDeploy
-        # User Guide, "Troubleshoot AWS Lambda deployment issues"); which way to point it is
-        # a human's call, and the deployment-failed rule has paged.
-        return _skip_of(
-            ended,
-            f"CodeDeploy's rollback {ended.deployment_id} of the Lambda alias ended "
-            f"{ended.status}: the alias may still route to the bad version, check its weights",
-            notify=True,
-        )
-    ordered = releases_and_rollbacks(deployments)
-    marker = descriptions.retry_head(ended.deployment_id)
-    retried = [d for d in ordered if d.description.startswith(marker)]
-    if retried:
-        return _skip_of(
-            ended,
-            f"rollback {ended.deployment_id} was already retried once "
-            f"({retried[0].deployment_id}); a human decides now",
-            notify=False,
-        )
-    newer = [d for d in ordered if d.create_time > ended.create_time]
-    if newer:
-        return _skip_of(
-            ended,
-            f"deployment {newer[-1].deployment_id} was created after rollback "
-            f"{ended.deployment_id} ended {ended.status}: the group has moved on",
-            notify=False,
-        )
-    if not ended.revision:
-        return _skip_of(
-            ended,
-            f"rollback {ended.deployment_id} names no revision to redeploy",
-            notify=True,
-        )
-    return _redeploy(
-        config,
-        "retry",
-        reason=(
-            f"CodeDeploy's rollback {ended.deployment_id} ended {ended.status}, so the bad "
-            "release may still be serving: redeploy the rollback's revision once, alarms "
-            "ignored, automatic rollback off"
-        ),
-        deployment_id=ended.deployment_id,
-        revision=ended.revision,
-        source_id=ended.deployment_id,
-        description=descriptions.fit(marker, f"it ended {ended.status}; redeploying its revision"),
-    )
 
 
 def previous_good(ordered: Sequence[Deployment], newest: Deployment) -> Deployment | None:
@@ -488,7 +428,7 @@ def _skip(reason: str, *, notify: bool) -> Decision:
     return Decision(action="skipped", reason=reason, notify=notify)
 
 
-def _skip_of(
+def skip_of(
     deployment: Deployment,
     reason: str,
     *,

@@ -22,7 +22,7 @@ def rollback_head(bad_id: str) -> str:
 
 
 def retry_head(rollback_id: str) -> str:
-    """The start of a retry's description, which ``decide_after_rollback_ended`` looks for."""
+    """The start of a retry's description, which ``after_rollback.decide_after_rollback_ended`` looks for."""
     return f"{KIT_MARKER} retry of rollback {rollback_id}"
 
 

@@ -50,6 +50,7 @@ from typing import Any
 
 from rollback import diagnosis as diag
 from rollback import lambda_target, links, notification, oncall
+from rollback.after_rollback import decide_after_rollback_ended
 from rollback.alarm_event import AlarmEvent
 from rollback.aws import Gateway, RetryLater, error_code, is_retryable
 from rollback.config import Config
@@ -61,7 +62,6 @@ from rollback.decision import (
     active_launches,
     appspec_to_read,
     decide,
-    decide_after_rollback_ended,
     lookback_start,
     screen,
 )

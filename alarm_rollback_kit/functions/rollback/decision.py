@@ -5,7 +5,8 @@ made; ``decide`` takes the group's recent deployments (as ``Deployment`` records
 BatchGetDeployments) and returns one ``Decision``: stop the running deployment, redeploy the
 previous good revision, or skip with a reason and whether a human should hear about it.
 ``appspec_to_read`` applies the same rules to name the one Lambda release whose AppSpec
-``decide`` needs read first (only for an undo), so a skip or a stop reads none.
+``decide`` needs read first (only for an undo), so a stop, or a skip the rules decide
+before the undo, reads none.
 
 CodeDeploy facts this relies on (CodeDeploy API Reference, DeploymentInfo and
 StopDeployment; CodeDeploy User Guide, redeploy and roll back):
@@ -173,8 +174,8 @@ def appspec_to_read(
     now: datetime,
 ) -> Deployment | None:
     """The Lambda release ``decide`` would undo, when its AppSpec content is still to be
-    read (GetApplicationRevision); None for every other decision, so a skip or a stop
-    reads none."""
+    read (GetApplicationRevision); None for every other decision, so a stop, or a skip
+    decided before the AppSpec matters, reads none."""
     if not config.is_lambda:
         return None
     settled = _settle(alarm, config, deployments, now)

@@ -23,11 +23,14 @@ again (ListDeployments, BatchGetDeployments): a skip when the active deployment 
 or a rollback, a ``RetryLater`` when it is an Auto Scaling launch, because the rollback is
 still needed once the launch ends; StopDeployment refused with
 DeploymentAlreadyCompletedException means the deployment changed under us, so the decision
-is taken again once from fresh data (one more ListDeployments and BatchGetDeployments).
+is taken again once from fresh data (one more ListDeployments and BatchGetDeployments, and
+on a Lambda group the GetApplicationRevision and GetAlias of an undo, if that is what the
+fresh data says).
 
 For a Lambda group (``TARGET_TYPE=LAMBDA``) only a decision to undo a succeeded release
 reads that release's AppSpec, with one GetApplicationRevision (BatchGetDeployments returns no
-content; a skip or a stop reads none), and one GetAlias then confirms the alias still points
+content; a stop, or a skip decided before the undo, reads none; a skip the AppSpec decides,
+unreadable or another alias's, has read it), and one GetAlias then confirms the alias still points
 (only) at the bad version before the undo, a CreateDeployment with
 ``CodeDeployDefault.LambdaAllAtOnce``; an alias that moved makes the decision a skip that
 pages where it points. A running Lambda deployment is stopped with rollback exactly as an EC2

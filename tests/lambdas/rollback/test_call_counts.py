@@ -8,9 +8,10 @@ Counted independently of the function through botocore's ``before-parameter-buil
 (see ``calls`` in conftest) and compared with the list the function reports in its decision
 line, so an extra call, a lost call or a wrong order fails here. The redeploy (with and without
 an edge), its dry run, the duplicate and the failed CreateDeployment are pinned by
-``tests/drill/test_bench.py`` against the synthesized function; these are the rest. On a
-Lambda group the AppSpec is read (GetApplicationRevision) only for the undo that needs it,
-never for a skip; those are the function's own list (``awsCalls``), since the botocore
+``tests/tools/test_bench.py`` against the synthesized function; these are the rest. On a
+Lambda group the AppSpec is read (GetApplicationRevision) only once the rules say undo,
+never for a skip those rules decide (a skip the AppSpec or the alias then decides has read
+them); those are the function's own list (``awsCalls``), since the botocore
 hooks do not cover Lambda.
 """
 
@@ -92,7 +93,7 @@ def test_aws_calls_per_decision(
 
     assert result["action"] == action
     assert calls == expected
-    assert result["awsCalls"] == expected
+    assert result["awsCalls"] == expected, result["reason"]
 
 
 def test_aws_calls_for_an_event_that_is_not_alarm_are_none(
@@ -129,6 +130,21 @@ def _lambda_release_outside_the_bake_window(world: LambdaWorld) -> None:
     world.release(created_ago=50 * MINUTE, completed_ago=40 * MINUTE)
 
 
+def _lambda_budget_spent(world: LambdaWorld) -> None:
+    # MAX_ROLLBACKS_PER_HOUR is 1: CodeDeploy's rollback of an earlier release spent it.
+    world.release(created_ago=50 * MINUTE, completed_ago=45 * MINUTE)
+    rollback = world.release(
+        created_ago=40 * MINUTE, completed_ago=39 * MINUTE, current="2", target="1"
+    )
+    codedeploy_gaps.get(rollback).creator = "codeDeployRollback"
+    _lambda_release_baked(world)
+
+
+def _lambda_release_created_after_the_alarm(world: LambdaWorld) -> None:
+    # fire() dates the alarm a minute before now.
+    world.release(created_ago=MINUTE / 2, completed_ago=MINUTE / 4)
+
+
 def _lambda_rollback_newest(world: LambdaWorld) -> None:
     rollback = world.release(
         created_ago=6 * MINUTE, completed_ago=5 * MINUTE, current="2", target="1"
@@ -147,6 +163,15 @@ def _lambda_rollback_newest(world: LambdaWorld) -> None:
             id="skipped-outside-the-bake-window",
         ),
         pytest.param(_lambda_rollback_newest, "skipped", [LIST, BATCH], id="skipped-rollback"),
+        pytest.param(
+            _lambda_budget_spent, "skipped", [LIST, BATCH, PUBLISH], id="skipped-budget-spent"
+        ),
+        pytest.param(
+            _lambda_release_created_after_the_alarm,
+            "skipped",
+            [LIST, BATCH, PUBLISH],
+            id="skipped-created-after-the-alarm",
+        ),
     ],
 )
 def test_lambda_calls_per_decision_read_the_appspec_only_for_the_undo(
@@ -161,4 +186,4 @@ def test_lambda_calls_per_decision_read_the_appspec_only_for_the_undo(
     result = fire(lambda_release, lambda_context, name=LAMBDA_ALARM)
 
     assert result["action"] == action
-    assert result["awsCalls"] == expected
+    assert result["awsCalls"] == expected, result["reason"]

@@ -29,8 +29,12 @@ from alarm_rollback_kit.edge_config import (
 from alarm_rollback_kit.edge_config import (
     CLOUDFRONT_NO_STANDARD_LOG_REGIONS as CLOUDFRONT_NO_STANDARD_LOG_REGIONS,
 )
+from alarm_rollback_kit.edge_config import (
+    DEFAULT_ENABLED_REGIONS as DEFAULT_ENABLED_REGIONS,
+)
 from alarm_rollback_kit.edge_config import ORIGIN_KEEPALIVE_SECONDS as ORIGIN_KEEPALIVE_SECONDS
 from alarm_rollback_kit.edge_config import EdgeConfig as EdgeConfig
+from alarm_rollback_kit.edge_config import check_standard_logging as check_standard_logging
 
 # --- ALB health-check matcher ------------------------------------------------------------
 

@@ -15,7 +15,7 @@ addresses, found at deploy time so the stack stays environment-agnostic.
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -37,7 +37,11 @@ from alarm_rollback_kit.compliance import (
     acknowledge_custom_resource_provider,
     control_tower,
 )
-from alarm_rollback_kit.config import ORIGIN_KEEPALIVE_SECONDS, EdgeConfig
+from alarm_rollback_kit.config import (
+    ORIGIN_KEEPALIVE_SECONDS,
+    EdgeConfig,
+    check_standard_logging,
+)
 from alarm_rollback_kit.hardening import private_bucket
 from alarm_rollback_kit.origin_verify import ORIGIN_VERIFY_HEADER, OriginVerifySecret
 
@@ -76,8 +80,9 @@ class Edge(KitConstruct):
     us-east-1, which an environment-agnostic stack in another region cannot do; so the
     construct owns a small ACL-enabled log bucket (``log_bucket``), unless
     ``config.standard_logging`` is off (``log_bucket`` is then None): CloudFront delivers
-    no standard logs to buckets in some opt-in Regions, which ``StageConfig`` refuses
-    when the stage names its Region.
+    no standard logs to buckets in opt-in Regions, so a stack whose Region is known and
+    not one enabled by default is refused here (``check_standard_logging``), as the
+    sample's ``StageConfig`` refuses it at load; an environment-agnostic stack cannot be.
     """
 
     def __init__(
@@ -94,6 +99,12 @@ class Edge(KitConstruct):
         super().__init__(scope, id_)
         if origin_port not in _ORIGIN_PROTOCOLS:
             raise ValueError(f"origin_port={origin_port!r}: allowed 80 or 443")
+        region = Stack.of(self).region
+        check_standard_logging(
+            config.standard_logging,
+            "" if Token.is_unresolved(region) else region,
+            "EdgeConfig.standard_logging",
+        )
         self.config = config
         self.origin_port = origin_port
         self.log_bucket = self._log_bucket() if config.standard_logging else None

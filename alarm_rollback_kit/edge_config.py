@@ -27,9 +27,9 @@ CLOUDFRONT_CUSTOMIZABLE_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 50
 # errors"): an ErrorCachingMinTTL for it has no effect, so the kit refuses one.
 CLOUDFRONT_NEVER_CACHED_CODES = (416,)
 
-# Regions CloudFront does not deliver standard logs (legacy) to: a log bucket there gets
+# Regions CloudFront names as taking no standard logs (legacy): a log bucket there gets
 # nothing (CloudFront Developer Guide, "Configure standard logging (legacy)", choosing an
-# S3 bucket). Opt-in Regions added after this list was taken may belong here too.
+# S3 bucket), as the guide listed them when this was written. Every one is an opt-in Region.
 CLOUDFRONT_NO_STANDARD_LOG_REGIONS = (
     "af-south-1",
     "ap-east-1",
@@ -44,6 +44,45 @@ CLOUDFRONT_NO_STANDARD_LOG_REGIONS = (
     "me-central-1",
     "me-south-1",
 )
+# The Regions an account has without opting in, those launched before 20 March 2019 (AWS
+# Account Management Reference Guide, "Enable or disable AWS Regions in your account"). AWS
+# does not say whether CloudFront delivers standard logs to opt-in Regions launched after
+# the list above was taken, so the kit allows standard logs only in these: a bucket that
+# silently stays empty is the worse outcome than a clear refusal at synth.
+DEFAULT_ENABLED_REGIONS = (
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+)
+
+
+def check_standard_logging(enabled: bool, region: str, field_name: str) -> None:
+    """Refuse standard logs (legacy) to a bucket in ``region`` unless CloudFront is known to
+    deliver them there (``DEFAULT_ENABLED_REGIONS``); an empty ``region`` cannot be checked."""
+    if enabled and region and region not in DEFAULT_ENABLED_REGIONS:
+        raise ConfigError(
+            field_name,
+            enabled,
+            f"false in region {region}: CloudFront delivers no standard logs to buckets in the "
+            "opt-in Regions it lists (" + ", ".join(CLOUDFRONT_NO_STANDARD_LOG_REGIONS) + "; "
+            "CloudFront Developer Guide, standard logging (legacy)), and the kit treats every "
+            "opt-in Region alike; true only in the Regions enabled by default: "
+            + ", ".join(DEFAULT_ENABLED_REGIONS),
+        )
 
 
 def _default_error_ttls() -> dict[int, int]:

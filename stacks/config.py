@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alarm_rollback_kit.config import (
-    CLOUDFRONT_NO_STANDARD_LOG_REGIONS,
     ORIGIN_KEEPALIVE_SECONDS,
     ConfigError,
     EdgeConfig,
     RollbackConfig,
     ServiceConfig,
     SeverityAlarmsConfig,
+    check_standard_logging,
 )
 from alarm_rollback_kit.config_checks import CheckedConfig, ranged
 from alarm_rollback_kit.hardening import LOG_RETENTION
@@ -275,14 +275,7 @@ class StageConfig:
                 f"'{SANDBOX_STAGE}' stage CloudFront must reach the ALB over HTTPS (with "
                 "edge.origin_domain_name), or the origin-verify header travels in clear text",
             )
-        if self.edge.standard_logging and self.region in CLOUDFRONT_NO_STANDARD_LOG_REGIONS:
-            raise ConfigError(
-                "edge.standard_logging",
-                self.edge.standard_logging,
-                f"false in region {self.region}: CloudFront delivers no standard logs to "
-                "buckets in " + ", ".join(CLOUDFRONT_NO_STANDARD_LOG_REGIONS) + " (CloudFront "
-                "Developer Guide, standard logging (legacy))",
-            )
+        check_standard_logging(self.edge.standard_logging, self.region, "edge.standard_logging")
 
     @property
     def rollback_window_seconds(self) -> int:

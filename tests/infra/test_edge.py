@@ -23,7 +23,6 @@ from aws_cdk.assertions import Match, Template
 from alarm_rollback_kit.config import (
     CLOUDFRONT_CUSTOMIZABLE_CODES,
     CLOUDFRONT_NEVER_CACHED_CODES,
-    CLOUDFRONT_NO_STANDARD_LOG_REGIONS,
     ORIGIN_KEEPALIVE_SECONDS,
     ConfigError,
     EdgeConfig,
@@ -376,24 +375,6 @@ def test_standard_logging_off_leaves_no_log_bucket_and_no_logging_config() -> No
     assert synthesized.edge.log_bucket is None
     assert synthesized.nested.find_resources("AWS::S3::Bucket") == {}
     assert "Logging" not in _distribution_config(synthesized.nested)
-
-
-@pytest.mark.parametrize("region", ["af-south-1", "eu-south-1", "me-south-1"])
-def test_standard_logging_in_a_region_cloudfront_cannot_deliver_to_fails_at_synth(
-    region: str,
-) -> None:
-    assert region in CLOUDFRONT_NO_STANDARD_LOG_REGIONS
-    with pytest.raises(
-        ConfigError, match=rf"edge\.standard_logging=True: allowed false in region {region}"
-    ):
-        load_config({"account": "123456789012", "region": region})
-
-
-def test_standard_logging_off_is_accepted_in_a_region_without_delivery() -> None:
-    config = load_config(
-        {"account": "123456789012", "region": "af-south-1", "edge.standard_logging": "false"}
-    )
-    assert config.edge.standard_logging is False
 
 
 def test_log_bucket_has_acls_enabled_for_cloudfront_log_delivery(default: Synthesized) -> None:

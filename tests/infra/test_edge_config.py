@@ -8,10 +8,16 @@ certificate sends CloudFront (HTTPS to the origin's own name).
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from alarm_rollback_kit.config import EdgeConfig
+from alarm_rollback_kit.config import (
+    CLOUDFRONT_NO_STANDARD_LOG_REGIONS,
+    DEFAULT_ENABLED_REGIONS,
+    EdgeConfig,
+    check_standard_logging,
+)
 from stacks.config import ConfigError, StageConfig, load_config
 from tests.support.bare import bare_edge, bare_stack
 from tests.support.config_errors import assert_names, config_error
@@ -147,3 +153,58 @@ def test_a_non_sandbox_stage_with_an_alb_certificate_reaches_the_origin_over_htt
             )
         },
     )
+
+
+# --- Standard logs and the stack's Region ---------------------------------------------------
+# Opt-in Regions launched after the CloudFront guide's list was taken, which it does not name.
+NEWER_OPT_IN_REGIONS = (
+    "ap-east-2",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "mx-central-1",
+)
+
+
+def test_every_region_cloudfront_lists_without_standard_logs_is_an_opt_in_region() -> None:
+    assert not set(CLOUDFRONT_NO_STANDARD_LOG_REGIONS) & set(DEFAULT_ENABLED_REGIONS)
+
+
+@pytest.mark.parametrize(
+    "region", ["af-south-1", "eu-south-1", "me-south-1", *NEWER_OPT_IN_REGIONS]
+)
+def test_standard_logging_in_an_opt_in_region_fails_at_synth_naming_the_field(region: str) -> None:
+    with pytest.raises(
+        ConfigError, match=rf"edge\.standard_logging=True: allowed false in region {region}"
+    ):
+        load_config({"account": "123456789012", "region": region})
+
+
+def test_standard_logging_off_is_accepted_in_an_opt_in_region() -> None:
+    config = load_config(
+        {"account": "123456789012", "region": "ap-southeast-5", "edge.standard_logging": "false"}
+    )
+    assert config.edge.standard_logging is False
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-northeast-3", "us-east-1"])
+def test_standard_logging_is_accepted_in_a_region_enabled_by_default(region: str) -> None:
+    assert load_config({"account": "123456789012", "region": region}).edge.standard_logging
+
+
+def test_edge_alone_in_a_stack_of_an_opt_in_region_refuses_standard_logging() -> None:
+    stack = cdk.Stack(
+        cdk.App(), "Bare", env=cdk.Environment(account="123456789012", region="mx-central-1")
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"EdgeConfig\.standard_logging=True: allowed false in region mx-central-1",
+    ):
+        bare_edge(stack)
+
+
+def test_standard_logging_is_not_refused_without_a_region_or_when_off() -> None:
+    # An environment-agnostic stack (every Edge in tests/infra/test_edge.py) cannot be
+    # checked; logging off is accepted anywhere.
+    check_standard_logging(True, "", "EdgeConfig.standard_logging")
+    check_standard_logging(False, "mx-central-1", "EdgeConfig.standard_logging")

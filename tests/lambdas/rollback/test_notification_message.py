@@ -19,7 +19,7 @@ from rollback import diagnosis as diag
 from rollback import links
 from rollback.handler import lambda_handler
 from rollback.notification import message
-from tests.lambdas.rollback.test_notification_subject import (
+from tests.support.page_cases import (
     ACTIONS,
     INCIDENT,
     VERDICTS,

@@ -201,7 +201,6 @@ class ServiceConfig(CheckedConfig):
                 self.availability_zones,
                 "empty, or two or more zones (an ALB needs subnets in 2+ AZs)",
             )
-        self.health_check.validate()
         if self.deployment_config_name not in timing.PREDEFINED_DEPLOYMENT_CONFIGS:
             raise ConfigError(
                 "service.deployment_config_name",

@@ -45,7 +45,7 @@ class CheckedConfig:
 
     ``validate`` checks every ``ranged`` field, named ``<section>.<field>`` in the error;
     a subclass extends it with the checks a fixed range cannot say (patterns, one field
-    bounded by another) and calls it for a section it holds.
+    bounded by another). A section it holds was checked when that section was built.
     """
 
     section: ClassVar[str]

@@ -151,20 +151,6 @@ def _stops(kit: ApiKit, scenario: ApiScenario, replays: Replays, notice_s: int) 
     return stops
 
 
-def _end(deployment_id: str, status: str, at: datetime, created: datetime | None = None) -> None:
-    """End a running deployment (not one the kit's function stopped), its hook passed;
-    ``created`` dates a rollback deployment the function's decision started."""
-    if codedeploy_gaps.get(deployment_id).status not in codedeploy_gaps.RUNNING_STATUSES:
-        return
-    hook = gaps.track(deployment_id)
-    if created is not None:
-        codedeploy_gaps.set_create_time(deployment_id, created)
-    client("codedeploy").put_lifecycle_event_hook_execution_status(
-        deploymentId=deployment_id, lifecycleEventHookExecutionId=hook, status="Succeeded"
-    )
-    gaps.finish_deployment(deployment_id, status, at=at)
-
-
 def _lay_down(
     world: LambdaWorld, scenario: ApiScenario, ends: dict[int, Undo], ids: list[str], at: datetime
 ) -> None:
@@ -176,7 +162,7 @@ def _lay_down(
             world.now = release.create_time
             ids.append(start(current=release.previous, target=release.version))
         if i < len(ids) and i in ends and ends[i].at < at:
-            _end(ids[i], ends[i].end, ends[i].at)
+            world.end_if_running(ids[i], ends[i].end, at=ends[i].at)
 
 
 def setup(kit: ApiKit, scenario: ApiScenario, longest_s: int) -> Setup:
@@ -250,7 +236,7 @@ def _kit_undos(
             count += 1
             back = at + timedelta(seconds=ROLLBACK_S[-1])
             for rollback in [d for d in codedeploy_gaps.backend().deployments if d not in ids]:
-                _end(rollback, "Succeeded", back, created=at)
+                world.end_if_running(rollback, "Succeeded", at=back, created=at)
     return done, count
 
 
@@ -397,15 +383,21 @@ def render(kit: ApiKit, loaded: ApiScenario, runs: list[Any], ec2: runner.DelayS
     )
 
 
-def main(names: list[str], assembly: Assembly, delay_range_s: tuple[int, int]) -> int:
-    """Run and print each API scenario; 0 when every expectation holds at every delay."""
+def main(
+    names: list[str],
+    assembly: Assembly,
+    options: DrillOptions,
+    ec2: runner.DelaySweep | None = None,
+) -> int:
+    """Run and print each API scenario beside the EC2 reference (``ec2``, when the caller
+    already ran it with the same ``options``); 0 when every expectation holds at every delay."""
     kit = find_api_kit(assembly)
-    options = DrillOptions(metric_delay_s=max(delay_range_s), delay_range_s=delay_range_s)
-    ec2 = runner.run_range(scenario.load(EC2_REFERENCE), assembly, options)
+    if ec2 is None:
+        ec2 = runner.run_range(scenario.load(EC2_REFERENCE), assembly, options)
     passed = True
     for name in names:
         loaded = api_scenario.load(name)
-        runs = run_range(kit, loaded, delay_range_s)
+        runs = run_range(kit, loaded, options.delay_range_s)
         passed = passed and all(r.passed for _, r in runs)
         print(render(kit, loaded, runs, ec2))
     return 0 if passed else 1

@@ -29,12 +29,11 @@ from typing import Any
 
 from drill import schemas
 from drill.alarm_spec import AlarmDefinitionError, AlarmSpec, SeriesStore
-from drill.assembly import load_assembly
+from drill.assembly import ALB_NAMESPACE, load_assembly
 from drill.evaluator import ALARM, Replay, replay
 from drill.metric_math import MathEvaluationError
 from drill.template import all_alarms, rollback_alarms
 
-DEFAULT_NAMESPACE = "AWS/ApplicationELB"
 # CloudWatch keeps 60-second datapoints for 15 days (CloudWatch User Guide, metrics
 # retention), so a per-minute backtest cannot reach further back.
 MAX_FETCH_DAYS = 15
@@ -75,13 +74,11 @@ def parse_metric_data(doc: Any, *, source: str = "metrics") -> MetricData:
 
 
 def _parse(doc: dict[str, Any], source: str) -> MetricData:
-    period = int(doc.get("Period", 60))
-    if period < 1:
-        raise MetricsFileError(f"{source}: Period={period!r} must be a positive integer")
+    period = int(doc.get("Period", 60))  # metrics_schema.json: an integer of at least 1
     # A query names its metric as a Label does; an expression's (None) is skipped, as the
     # backtest recomputes expressions itself.
     labels = {
-        q["Id"]: f"{m['Metric'].get('Namespace', DEFAULT_NAMESPACE)} {m['Metric']['MetricName']} "
+        q["Id"]: f"{m['Metric'].get('Namespace', ALB_NAMESPACE)} {m['Metric']['MetricName']} "
         f"{m['Stat']}"
         if (m := q.get("MetricStat"))
         else None
@@ -123,7 +120,7 @@ def _key_from_label(label: str, at: str) -> tuple[str, str, str]:
             f"{at}: no MetricDataQueries entry and no Label to tell which metric this is; add "
             'a Label such as "HTTPCode_ELB_5XX_Count" or "AWS/ApplicationELB TargetResponseTime p99"'
         )
-    namespace = words.pop(0) if "/" in words[0] else DEFAULT_NAMESPACE
+    namespace = words.pop(0) if "/" in words[0] else ALB_NAMESPACE
     if len(words) not in (1, 2):
         raise MetricsFileError(f"{at}: Label {label!r} is not '[Namespace ]MetricName[ Stat]'")
     return (namespace, words[0], words[1] if len(words) == 2 else "Sum")

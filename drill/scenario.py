@@ -24,7 +24,6 @@ from drill.assembly import ALB_NAMESPACE
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 DEFAULT_SCENARIO = "bad-release-502"
-NAMESPACE = ALB_NAMESPACE
 
 ELB_5XX_SPLITS = tuple(f"HTTPCode_ELB_{code}_Count" for code in (500, 502, 503, 504))
 # What a plain series key answers; a "Name:Stat" key answers that statistic only.
@@ -100,7 +99,7 @@ class Scenario:
                 t: v for t, v in zip(times, values, strict=True) if v not in (None, unpublished)
             }
             for each in (stat,) if stat else PLAIN_KEY_STATS:
-                store.add(NAMESPACE, name, each, points)
+                store.add(ALB_NAMESPACE, name, each, points)
         return store
 
     def expectation_for(self, datapoints_to_alarm: int, evaluation_periods: int) -> Expectation:

@@ -24,12 +24,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from drill.assembly import ACCOUNT, REGION, Template
+from drill.assembly import ACCOUNT, ALB_NAMESPACE, REGION, Template
 from drill.function import AssetFunction, DrillContext, KitInvocation
 from drill.refusals import CreateDeploymentRefusals
 from drill.resolver import Resolver, load_balancer_attributes, physical_name
 from drill.sandbox import client, create_idempotency_table, sandbox_environment
-from drill.scenario import HOST_COUNTS, NAMESPACE, PLAIN_KEY_STATS, Deployment, Scenario, is_count
+from drill.scenario import HOST_COUNTS, PLAIN_KEY_STATS, Deployment, Scenario, is_count
 from drill.template import Kit
 from tests.support import codedeploy_gaps
 
@@ -246,7 +246,7 @@ class World:
         ]
         for start in range(0, len(data), PUT_METRIC_DATA_LIMIT):
             client("cloudwatch").put_metric_data(
-                Namespace=NAMESPACE, MetricData=data[start : start + PUT_METRIC_DATA_LIMIT]
+                Namespace=ALB_NAMESPACE, MetricData=data[start : start + PUT_METRIC_DATA_LIMIT]
             )
 
     def _datapoints(self, index: int, minute: datetime) -> Iterator[dict[str, Any]]:

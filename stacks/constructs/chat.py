@@ -33,7 +33,6 @@ class SlackChannel(Construct):
         self, scope: Construct, id_: str, *, config: ChatConfig, topics: Sequence[sns.ITopic]
     ) -> None:
         super().__init__(scope, id_)
-        config.validate()
         if not config.enabled:
             raise ConfigError("chat.slack_workspace_id", "", "a Slack workspace id for a channel")
         self.channel = chatbot.SlackChannelConfiguration(

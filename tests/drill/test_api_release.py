@@ -23,15 +23,16 @@ from drill.__main__ import main as drill_main
 from drill.api_scenario import MINUTE, ROLLBACK_S, shift_steps
 from drill.assembly import load_assembly
 from drill.outcome import DrillOptions
-from drill.report import sweep_lines
+from drill.report import render_sweep, sweep_lines
 from drill.scenario import ScenarioError
 from stacks.config import LAMBDA_DEPLOYMENT_CONFIGS
-from tests.support.synthesized import synthesize
+from tests.support.synthesized import synthesize, variant
 
 CANARY = "api-bad-release-canary"
 AFTER_SUCCESS = "api-bad-release-after-success"
 DELAYS = (60, 240)
 README = Path(__file__).resolve().parents[2] / "README.md"
+API_SUFFIX = "-api.template.json"
 
 
 @pytest.fixture(scope="module")
@@ -47,27 +48,21 @@ def kit(cdk_out: Path) -> api_drill.ApiKit:
 @pytest.fixture(scope="module")
 def bare(cdk_out: Path, tmp_path_factory: pytest.TempPathFactory) -> api_drill.ApiKit:
     """The same API stack without the rule that hands its alarms to the kit's function."""
-    out = tmp_path_factory.mktemp("bare")
-    for entry in cdk_out.iterdir():
-        if not entry.name.endswith("-api.template.json"):
-            (out / entry.name).symlink_to(entry)
-            continue
-        body = json.loads(entry.read_text(encoding="utf-8"))
+
+    def without_rules(body: dict[str, Any]) -> None:
         rules = [k for k, v in body["Resources"].items() if v["Type"] == "AWS::Events::Rule"]
         for rule in rules:
             del body["Resources"][rule]
-        (out / entry.name).write_text(json.dumps(body), encoding="utf-8")
+
+    out = variant(cdk_out, tmp_path_factory.mktemp("bare"), without_rules, suffix=API_SUFFIX)
     return api_drill.find_api_kit(load_assembly(out))
 
 
 def test_an_alias_codedeploy_does_not_shift_is_passed_over(
     cdk_out: Path, kit: api_drill.ApiKit, tmp_path: Path
 ) -> None:
-    for entry in cdk_out.iterdir():
-        if not entry.name.endswith("-api.template.json"):
-            (tmp_path / entry.name).symlink_to(entry)
-            continue
-        body = json.loads(entry.read_text(encoding="utf-8"))
+
+    def with_a_plain_alias_first(body: dict[str, Any]) -> None:
         alias = next(k for k, v in body["Resources"].items() if v["Type"] == "AWS::Lambda::Alias")
         plain = {
             "Type": "AWS::Lambda::Alias",
@@ -75,9 +70,9 @@ def test_an_alias_codedeploy_does_not_shift_is_passed_over(
         }
         # First in the template, so the drill meets it before the kit's alias.
         body["Resources"] = {"PlainAlias": plain, **body["Resources"]}
-        (tmp_path / entry.name).write_text(json.dumps(body), encoding="utf-8")
 
-    found = api_drill.find_api_kit(load_assembly(tmp_path))
+    out = variant(cdk_out, tmp_path / "plain", with_a_plain_alias_first, suffix=API_SUFFIX)
+    found = api_drill.find_api_kit(load_assembly(out))
 
     assert (found.group_config, sorted(found.alarms)) == (kit.group_config, sorted(kit.alarms))
 
@@ -376,6 +371,21 @@ def test_make_drill_prints_the_lambda_figures_for_each_delay_and_notice_and_the_
     ]
     assert all(line.count(" min") == 2 and line.endswith("PASS") for line in lambda_rows)
     assert len(ec2_rows) == 1
+
+
+def test_the_ec2_reference_beside_the_api_drill_follows_the_lifecycle_asked_for(
+    cdk_out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--scenario", CANARY, "--cdk-out", str(cdk_out), "--no-png", "--lifecycle", "60"]
+    drill_main([*argv, "--delay-range", *map(str, DELAYS)])
+    printed_rows = capsys.readouterr().out.split("EC2 reference (", 1)[1].splitlines()[2:5]
+    options = DrillOptions(metric_delay_s=DELAYS[1], delay_range_s=DELAYS, lifecycle_s=60)
+    alone = runner.run_range(
+        scenario.load(api_drill.EC2_REFERENCE), load_assembly(cdk_out), options
+    )
+
+    assert [row.split()[0] for row in printed_rows] == ["best", "typical", "worst"]
+    assert printed_rows == render_sweep(alone).splitlines()[3:6]
 
 
 # --- The README's tables ----------------------------------------------------------------------

@@ -11,8 +11,9 @@ import pytest
 
 from drill import scenario
 from drill.alarm_spec import AlarmSpec
+from drill.assembly import ALB_NAMESPACE
 from drill.evaluator import replay
-from drill.scenario import NAMESPACE, ScenarioError, parse
+from drill.scenario import ScenarioError, parse
 from drill.template import all_alarms
 from tests.support.codedeploy_gaps import FINAL_STATUSES, RUNNING_STATUSES
 from tests.support.synthesized import service_template, synthesize
@@ -60,7 +61,7 @@ def test_reference_incident_reproduces_its_dashboard_figures() -> None:
 def test_reference_incident_publishes_no_target_5xx_datapoints() -> None:
     source = scenario.load("bad-release-502").metric_source()
 
-    assert source.get((NAMESPACE, "HTTPCode_Target_5XX_Count", "Sum")) == {}
+    assert source.get((ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", "Sum")) == {}
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +140,8 @@ def test_zero_count_is_served_as_no_datapoint() -> None:
 
     source = parse(doc).metric_source()
 
-    assert list(source.get((NAMESPACE, "HTTPCode_ELB_5XX_Count", "Sum")).values()) == [12.0]
-    assert list(source.get((NAMESPACE, "HealthyHostCount", "Minimum")).values()) == [0.0, 6.0]
+    assert list(source.get((ALB_NAMESPACE, "HTTPCode_ELB_5XX_Count", "Sum")).values()) == [12.0]
+    assert list(source.get((ALB_NAMESPACE, "HealthyHostCount", "Minimum")).values()) == [0.0, 6.0]
 
 
 def test_zero_counts_can_be_published_on_request() -> None:
@@ -148,7 +149,10 @@ def test_zero_counts_can_be_published_on_request() -> None:
 
     source = parse(doc).metric_source()
 
-    assert list(source.get((NAMESPACE, "HTTPCode_ELB_5XX_Count", "Sum")).values()) == [0.0, 12.0]
+    assert list(source.get((ALB_NAMESPACE, "HTTPCode_ELB_5XX_Count", "Sum")).values()) == [
+        0.0,
+        12.0,
+    ]
 
 
 def test_percentile_key_answers_only_that_statistic() -> None:
@@ -156,7 +160,7 @@ def test_percentile_key_answers_only_that_statistic() -> None:
 
     source = parse(doc).metric_source()
 
-    assert source.keys() == [(NAMESPACE, "TargetResponseTime", "p99")]
+    assert source.keys() == [(ALB_NAMESPACE, "TargetResponseTime", "p99")]
 
 
 def test_elb_5xx_total_is_derived_from_its_splits() -> None:

@@ -174,7 +174,7 @@ def test_ignore_alarm_configuration_switch_reaches_the_deployment_group() -> Non
     assert dg["AlarmConfiguration"]["Enabled"] is False
 
 
-def test_rule_matches_the_documented_alarm_event_for_a_rollbackalarm_properties(
+def test_rule_matches_the_documented_alarm_event_for_a_rollback_alarm(
     default_template: Template,
 ) -> None:
     pattern = _concrete_pattern(_rule(default_template)["EventPattern"])

@@ -85,6 +85,17 @@ class LambdaWorld:
         """Let CodeDeploy run a deployment the function created to its end, Succeeded."""
         self._end(deployment_id, gaps.track(deployment_id), "Succeeded")
 
+    def end_if_running(
+        self, deployment_id: str, status: str, *, at: datetime, created: datetime | None = None
+    ) -> None:
+        """End ``deployment_id`` ``status`` at ``at`` unless it has ended already (the kit's
+        function stopped it); ``created`` first re-dates it (a rollback deployment)."""
+        if codedeploy_gaps.get(deployment_id).status not in codedeploy_gaps.RUNNING_STATUSES:
+            return
+        if created is not None:
+            codedeploy_gaps.set_create_time(deployment_id, created)
+        self._end(deployment_id, gaps.track(deployment_id), status, at=at)
+
     def _end(
         self, deployment_id: str, execution_id: str, status: str, *, at: datetime | None = None
     ) -> None:

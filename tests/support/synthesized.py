@@ -45,11 +45,18 @@ def service_template(cdk_out: Path) -> dict[str, Any]:
     return body
 
 
-def variant(cdk_out: Path, target: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
-    """``target`` holding ``cdk_out`` with ``edit`` applied to the service template."""
+def variant(
+    cdk_out: Path,
+    target: Path,
+    edit: Callable[[dict[str, Any]], None],
+    *,
+    suffix: str = SERVICE_SUFFIX,
+) -> Path:
+    """``target`` holding ``cdk_out`` with ``edit`` applied to the template ending ``suffix``
+    (the service template unless told)."""
     target.mkdir(parents=True, exist_ok=True)
     for entry in cdk_out.iterdir():
-        if entry.name.endswith(SERVICE_SUFFIX):
+        if entry.name.endswith(suffix):
             body = json.loads(entry.read_text(encoding="utf-8"))
             edit(body)
             (target / entry.name).write_text(json.dumps(body), encoding="utf-8")

@@ -1,8 +1,9 @@
 """Synthesis helpers for the synth-and-assert tests, and typed reads of a ``Template``.
 
-Each test module synthesizes the app once (module-scoped fixtures in
-``tests/infra/conftest.py``) from a config built the way ``app.py`` builds it, without
-the cdk-nag plugin (the compliance test runs that over the whole app), and asserts on the
+The service stack's template is synthesized once per context in a test run
+(``service_template``; other stacks through module-scoped fixtures in
+``tests/infra/conftest.py``), each from a config built the way ``app.py`` builds it, without
+the cdk-nag plugin (the compliance test runs that over the whole app); tests assert on the
 CloudFormation template. ``Template.find_resources`` is typed as read-only mappings; the
 helpers here hand back plain dicts a test may index and copy.
 """

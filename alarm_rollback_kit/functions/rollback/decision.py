@@ -4,9 +4,10 @@ No AWS calls here. ``screen`` rejects events the function must ignore before any
 made; ``decide`` takes the group's recent deployments (as ``Deployment`` records built from
 BatchGetDeployments) and returns one ``Decision``: stop the running deployment, redeploy the
 previous good revision, or skip with a reason and whether a human should hear about it.
-``appspec_to_read`` applies the same rules to name the one Lambda release whose AppSpec
-``decide`` needs read first (only for an undo), so a stop, or a skip the rules decide
-before the undo, reads none.
+``decide`` is ``settle`` (every rule: the skip that ends the decision, or stop or undo for
+the newest release) then ``conclude`` (how the stop or the undo is made); between the two
+the workflow reads the one Lambda AppSpec ``appspec_to_read`` names (only for an undo), so
+the rules run once and a stop, or a skip they decide, reads none.
 
 CodeDeploy facts this relies on (CodeDeploy API Reference, DeploymentInfo and
 StopDeployment; CodeDeploy User Guide, redeploy and roll back):
@@ -147,7 +148,13 @@ def decide(
     deployments: Iterable[Deployment],
     now: datetime,
 ) -> Decision:
-    settled = _settle(alarm, config, deployments, now)
+    """The whole decision on plain data (``settle`` then ``conclude``)."""
+    settled = settle(alarm=alarm, config=config, deployments=deployments, now=now)
+    return conclude(settled, alarm=alarm, config=config)
+
+
+def conclude(settled: Decision | Settled, *, alarm: AlarmEvent, config: Config) -> Decision:
+    """The decision ``settle`` left to make: the stop, or the undo of the newest release."""
     if isinstance(settled, Decision):
         return settled
     newest = settled.newest
@@ -166,37 +173,32 @@ def decide(
     return _redeploy_previous(settled.ordered, newest, alarm, config)
 
 
-def appspec_to_read(
-    *,
-    alarm: AlarmEvent,
-    config: Config,
-    deployments: Iterable[Deployment],
-    now: datetime,
-) -> Deployment | None:
-    """The Lambda release ``decide`` would undo, when its AppSpec content is still to be
-    read (GetApplicationRevision); None for every other decision, so a stop, or a skip
-    decided before the AppSpec matters, reads none."""
-    if not config.is_lambda:
-        return None
-    settled = _settle(alarm, config, deployments, now)
-    if isinstance(settled, Decision) or settled.plan != "redeploy":
+def appspec_to_read(settled: Decision | Settled, config: Config) -> Deployment | None:
+    """The Lambda release ``conclude`` will undo, when its AppSpec content is still to be
+    read (GetApplicationRevision); None for every other decision."""
+    if not config.is_lambda or isinstance(settled, Decision) or settled.plan != "redeploy":
         return None
     newest = settled.newest
     return newest if lambda_target.missing_content(newest.revision) else None
 
 
 @dataclass(frozen=True)
-class _Settled:
+class Settled:
     """What the rules leave to do: ``plan`` (stop or redeploy) for ``newest``."""
 
     plan: Action
     ordered: list[Deployment]
     newest: Deployment
 
+    def with_newest(self, filled: Deployment) -> Settled:
+        """The same, ``newest`` replaced by ``filled`` (its AppSpec content read)."""
+        ordered = [filled if d is self.newest else d for d in self.ordered]
+        return Settled(self.plan, ordered, filled)
 
-def _settle(
-    alarm: AlarmEvent, config: Config, deployments: Iterable[Deployment], now: datetime
-) -> Decision | _Settled:
+
+def settle(
+    *, alarm: AlarmEvent, config: Config, deployments: Iterable[Deployment], now: datetime
+) -> Decision | Settled:
     """Every rule but how the stop or the undo is made: the skip that ends the decision,
     or what is left to do."""
     ordered = releases_and_rollbacks(deployments)
@@ -220,7 +222,7 @@ def _settle(
             notify=True,
             facts={"recentRollbackIds": [d.deployment_id for d in recent_rollbacks]},
         )
-    return _Settled(plan, ordered, newest)
+    return Settled(plan, ordered, newest)
 
 
 def _plan(newest: Deployment, alarm: AlarmEvent, config: Config) -> Action | Decision:

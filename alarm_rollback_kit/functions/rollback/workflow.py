@@ -62,11 +62,13 @@ from rollback.decision import (
     FINAL_FAILED,
     Decision,
     Deployment,
+    Settled,
     active_launches,
     appspec_to_read,
-    decide,
+    conclude,
     lookback_start,
     screen,
+    settle,
 )
 from rollback.deployment_event import DeploymentEvent
 
@@ -90,8 +92,10 @@ def run(alarm: AlarmEvent, config: Config, gateway: Gateway, now: datetime) -> d
     result: dict[str, Any] = {}
     since = lookback_start(alarm, config, now)
     for attempt in (1, 2):
-        deployments = _read_group(alarm, config, gateway, since, now)
-        decision = decide(alarm=alarm, config=config, deployments=deployments, now=now)
+        deployments = _list_group(config, gateway, since)
+        settled = settle(alarm=alarm, config=config, deployments=deployments, now=now)
+        deployments, settled = _with_appspec(config, gateway, deployments, settled)
+        decision = conclude(settled, alarm=alarm, config=config)
         if decision.facts.get("aliasShift"):
             decision = _confirm_alias(config, gateway, decision)
         try:
@@ -209,21 +213,20 @@ def _list_group(config: Config, gateway: Gateway, since: datetime) -> list[Deplo
     return [Deployment.from_info(info) for info in infos]
 
 
-def _read_group(
-    alarm: AlarmEvent, config: Config, gateway: Gateway, since: datetime, now: datetime
-) -> list[Deployment]:
-    """``_list_group``, with the AppSpec of the Lambda release ``decide`` will undo filled
-    in: one GetApplicationRevision for that undo and for nothing else (BatchGetDeployments
-    returns no content; see lambda_target)."""
-    deployments = _list_group(config, gateway, since)
-    release = appspec_to_read(alarm=alarm, config=config, deployments=deployments, now=now)
-    if release is None:
-        return deployments
+def _with_appspec(
+    config: Config, gateway: Gateway, deployments: list[Deployment], settled: Decision | Settled
+) -> tuple[list[Deployment], Decision | Settled]:
+    """The AppSpec of the Lambda release ``conclude`` will undo filled in, in the group (for
+    the page) and in ``settled``: one GetApplicationRevision for that undo and for nothing
+    else (BatchGetDeployments returns no content; see lambda_target)."""
+    release = appspec_to_read(settled, config)
+    if release is None or isinstance(settled, Decision):
+        return deployments, settled
     # appspec_to_read names only a Lambda revision type, which has a content key.
     key = lambda_target.content_key(release.revision) or ""
     content = gateway.appspec_content(config.application_name, release.revision, key)
     filled = replace(release, revision=lambda_target.with_content(release.revision, content))
-    return [filled if d is release else d for d in deployments]
+    return [filled if d is release else d for d in deployments], settled.with_newest(filled)
 
 
 def _confirm_alias(config: Config, gateway: Gateway, decision: Decision) -> Decision:
